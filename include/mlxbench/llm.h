@@ -1,0 +1,78 @@
+/* llm: token accounting for LLM API responses, streamed or not.
+ *
+ * One extractor per request. The HTTP layer hands it each SSE event with the
+ * arrival stamp taken where the bytes arrived; the extractor decides which
+ * events carry output content (text, reasoning under any of its names,
+ * tool-call arguments), keeps their times for TTFT/ITL/TPOT, reads usage,
+ * finish reason, terminators and errors. Nothing here allocates per event
+ * once its buffers have grown. Pure C, no I/O. */
+#ifndef MLXBENCH_LLM_H
+#define MLXBENCH_LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mlxbench/json.h"
+#include "mlxbench/sse.h"
+
+typedef enum {
+    MB_API_OPENAI = 0,      /* POST /v1/chat/completions */
+    MB_API_COMPLETIONS = 1, /* POST /v1/completions (legacy) */
+    MB_API_ANTHROPIC = 2    /* POST /v1/messages */
+} mb_api;
+
+typedef enum { MB_TOK_NONE = 0, MB_TOK_USAGE, MB_TOK_EVENTS, MB_TOK_ESTIMATE } mb_tok_source;
+
+#define MB_LLM_SMALL_TOKS 96
+
+typedef struct mb_llm {
+    int api;
+    int capture;                  /* keep the output text */
+    int done;                     /* terminator seen ([DONE] / message_stop) */
+    int started;                  /* Anthropic message_start seen */
+    int after_done;               /* events after the terminator (ignored) */
+    int streamed;                 /* fed by mb_llm_event (vs mb_llm_body) */
+    uint64_t content_bytes;       /* unescaped bytes of content seen */
+    uint32_t events;              /* events seen (all types) */
+    uint64_t *ct;                 /* arrival time of each content event (ns) */
+    size_t nct, ctcap;
+    int64_t usage_output;         /* -1 unless the server reported it */
+    int64_t usage_input;          /* -1 unless the server reported it */
+    int usage_invalid;            /* usage present but not a sane count */
+    char finish_reason[32];
+    const char *err_kind;         /* NULL, or one of DESIGN.md's kinds */
+    char err_msg[256];
+    char *text;                   /* captured output (capture=1) */
+    size_t text_len, text_cap;
+    mb_json_tok *tok;             /* token array: small inline, grown on need */
+    size_t tokcap;
+    mb_json_tok small[MB_LLM_SMALL_TOKS];
+} mb_llm;
+
+void mb_llm_init(mb_llm *x, mb_api api, int capture);
+void mb_llm_free(mb_llm *x);
+
+/* One SSE event of a streamed response, stamped t_ns at arrival. Returns 1
+ * once the request has failed (the caller may stop reading), else 0. */
+int mb_llm_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns);
+/* End of a streamed response: `truncated` is mb_sse_finish's verdict, and
+ * `partial` the event it handed over (NULL if none), accepted only as a
+ * terminator. Latches a `stream` error for a missing terminator or zero
+ * output tokens. */
+void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial);
+/* A complete non-streamed 2xx body that arrived at t_ns. */
+void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns);
+/* A non-2xx response: kind `http`, message taken from the body's error
+ * object in any of the shapes servers use, truncated. */
+void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);
+
+/* Output tokens: usage if the server reported a sane count (> 0 or with no
+ * content events), else the number of content events, else (non-streamed
+ * without usage) an estimate from the text. */
+int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src);
+const char *mb_llm_source_name(mb_tok_source s);
+
+/* ceil(characters / 4), characters counted as UTF-8 code points: the rule
+ * the mock server and the synthetic prompts share. */
+int64_t mb_llm_estimate_tokens(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,17 @@
+/* errors.c: descriptions for MB_E* codes. */
+#include "mlxbench/errors.h"
+
+const char *mb_strerror(int err)
+{
+    switch (err) {
+    case MB_OK:       return "ok";
+    case MB_ENOMEM:   return "out of memory";
+    case MB_EINVAL:   return "invalid argument";
+    case MB_ERANGE:   return "value out of range";
+    case MB_ETOOLONG: return "line or body exceeds its limit";
+    case MB_EPARSE:   return "malformed input";
+    case MB_ESTATE:   return "invalid state";
+    case MB_EIO:      return "I/O error";
+    default:          return "unknown error";
+    }
+}

@@ -1,0 +1,257 @@
+/* llm.c: shared machinery of the LLM extractors -- JSON tokens, content
+ * times, errors, results. The per-API rules live in llm_openai.c and
+ * llm_anthropic.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mlxbench/errors.h"
+#include "llm_int.h"
+
+void mb_llm_init(mb_llm *x, mb_api api, int capture)
+{
+    memset(x, 0, sizeof *x);
+    x->api = api;
+    x->capture = capture;
+    x->usage_output = -1;
+    x->usage_input = -1;
+    x->tok = x->small;
+    x->tokcap = MB_LLM_SMALL_TOKS;
+}
+
+void mb_llm_free(mb_llm *x)
+{
+    free(x->ct);
+    free(x->text);
+    if (x->tok != x->small)
+        free(x->tok);
+    x->ct = NULL;
+    x->text = NULL;
+    x->tok = x->small;
+}
+
+void mb_llm_fail(mb_llm *x, const char *kind, const char *fmt, const char *arg)
+{
+    if (x->err_kind)
+        return;   /* the first failure is the one that counts */
+    x->err_kind = kind;
+    snprintf(x->err_msg, sizeof x->err_msg, fmt, arg ? arg : "");
+}
+
+int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok)
+{
+    int rc = mb_json_parse(s, n, x->tok, x->tokcap, ntok);
+    if (rc == MB_ETOOLONG && *ntok > x->tokcap && *ntok < (1u << 24)) {
+        /* Rare: a big event (final llama.cpp chunk, long tool call). Grow
+         * once to what it needs; later events reuse the array. */
+        mb_json_tok *nt = malloc(*ntok * sizeof *nt);
+        if (!nt)
+            return MB_ENOMEM;
+        if (x->tok != x->small)
+            free(x->tok);
+        x->tok = nt;
+        x->tokcap = *ntok;
+        rc = mb_json_parse(s, n, x->tok, x->tokcap, ntok);
+    }
+    return rc;
+}
+
+int mb_llm_content(mb_llm *x, uint64_t t_ns)
+{
+    if (x->nct == x->ctcap) {
+        size_t nc = x->ctcap ? x->ctcap * 2 : 256;
+        uint64_t *n = realloc(x->ct, nc * sizeof *n);
+        if (!n) {
+            mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+            return MB_ENOMEM;
+        }
+        x->ct = n;
+        x->ctcap = nc;
+    }
+    x->ct[x->nct++] = t_ns;
+    return 0;
+}
+
+void mb_llm_capture(mb_llm *x, const char *s, int i)
+{
+    if (i >= 0 && x->tok[i].type == MB_JSON_STRING)
+        x->content_bytes += mb_json_str(s, x->tok, i, NULL, 0);
+    if (x->capture && i >= 0 &&
+        mb_json_str_append(s, x->tok, i, &x->text, &x->text_len, &x->text_cap) < 0)
+        mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+}
+
+void mb_llm_set_finish(mb_llm *x, const char *s, int i)
+{
+    if (mb_json_nonempty(x->tok, i))
+        mb_json_str(s, x->tok, i, x->finish_reason, sizeof x->finish_reason);
+}
+
+void mb_llm_read_count(mb_llm *x, const char *s, int i, int64_t *out)
+{
+    int64_t v;
+    if (i < 0 || x->tok[i].type == MB_JSON_NULL)
+        return;
+    if (mb_json_int(s, x->tok, i, &v) < 0 || v < 0 || v > 1000000000) {
+        x->usage_invalid = 1;   /* negative, huge or not a count: ignore it */
+        return;
+    }
+    *out = v;
+}
+
+/* Copies an error message out of a JSON error in any common shape:
+ * {"error":{"message":..}}, {"error":"..."}, {"message":..}, {"detail":..}. */
+void mb_llm_error_message(mb_llm *x, const char *s, int root, char *buf, size_t cap)
+{
+    const mb_json_tok *t = x->tok;
+    int e = mb_json_get(s, t, root, "error"), m = -1, ty = -1;
+    buf[0] = 0;
+    if (e >= 0 && t[e].type == MB_JSON_OBJECT) {
+        m = mb_json_get(s, t, e, "message");
+        ty = mb_json_get(s, t, e, "type");
+    } else if (e >= 0 && t[e].type == MB_JSON_STRING) {
+        m = e;
+    }
+    if (m < 0)
+        m = mb_json_get(s, t, root, "message");
+    if (m < 0)
+        m = mb_json_get(s, t, root, "detail");
+    if (mb_json_nonempty(t, ty) && !mb_json_streq(s, t, ty, "error")) {
+        size_t l = mb_json_str(s, t, ty, buf, cap);
+        l = l < cap - 1 ? l : cap - 1;
+        if (m >= 0 && l + 2 < cap) {
+            buf[l++] = ':';
+            buf[l++] = ' ';
+            mb_json_str(s, t, m, buf + l, cap - l);
+        }
+        return;
+    }
+    if (m >= 0 && t[m].type == MB_JSON_STRING)
+        mb_json_str(s, t, m, buf, cap);
+}
+
+int mb_llm_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
+{
+    x->events++;
+    x->streamed = 1;
+    if (x->err_kind)
+        return 1;
+    if (x->done) {
+        x->after_done++;   /* duplicate [DONE] and the like: ignored */
+        return 0;
+    }
+    if (x->api == MB_API_ANTHROPIC)
+        mb_llm_anthropic_event(x, ev, t_ns);
+    else
+        mb_llm_openai_event(x, ev, t_ns);
+    return x->err_kind != NULL;
+}
+
+void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
+{
+    (void)truncated;
+    if (!x->done && !x->err_kind && partial) {
+        /* A last event without its blank line: llama.cpp ends `data: [DONE]`
+         * that way, docs examples end `message_stop` or `error` so. Accept it
+         * as a terminator or an error, never as content. */
+        size_t keep = x->nct, n;
+        int is_done = partial->data_len == 6 && memcmp(partial->data, "[DONE]", 6) == 0;
+        if (is_done || mb_llm_parse(x, partial->data, partial->data_len, &n) == 0) {
+            if (x->api == MB_API_ANTHROPIC)
+                mb_llm_anthropic_event(x, partial, 0);
+            else
+                mb_llm_openai_event(x, partial, 0);
+        }
+        x->nct = keep;
+    }
+    if (x->err_kind)
+        return;
+    if (!x->done) {
+        mb_llm_fail(x, "stream", "stream ended without its terminator (%s)",
+                    x->api == MB_API_ANTHROPIC ? "message_stop" : "[DONE]");
+        return;
+    }
+    if (mb_llm_output_tokens(x, NULL) <= 0)
+        mb_llm_fail(x, "stream", "%sstream carried no output tokens", NULL);
+}
+
+void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
+{
+    size_t n;
+    int rc = mb_llm_parse(x, body, len, &n);
+    if (rc < 0) {
+        mb_llm_fail(x, "protocol", "%sresponse body is not valid JSON", NULL);
+        return;
+    }
+    if (x->tok[0].type != MB_JSON_OBJECT) {
+        mb_llm_fail(x, "protocol", "%sresponse body is not a JSON object", NULL);
+        return;
+    }
+    if (x->api == MB_API_ANTHROPIC)
+        mb_llm_anthropic_body(x, body, t_ns);
+    else
+        mb_llm_openai_body(x, body, t_ns);
+    if (!x->err_kind && mb_llm_output_tokens(x, NULL) <= 0)
+        mb_llm_fail(x, "protocol", "%sresponse has no output tokens", NULL);
+}
+
+void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
+{
+    char msg[200];
+    size_t n;
+    msg[0] = 0;
+    if (len && mb_llm_parse(x, body, len, &n) == 0 && x->tok[0].type == MB_JSON_OBJECT) {
+        mb_llm_error_message(x, body, 0, msg, sizeof msg);
+    }
+    if (!msg[0] && len) {
+        /* not JSON (an HTML error page, plain text): keep printable bytes */
+        size_t w = 0;
+        for (size_t i = 0; i < len && w < sizeof msg - 1; i++) {
+            unsigned char c = (unsigned char)body[i];
+            msg[w++] = (c >= 0x20 && c < 0x7f) ? (char)c : ' ';
+        }
+        msg[w] = 0;
+    }
+    x->err_kind = NULL;
+    snprintf(x->err_msg, sizeof x->err_msg, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
+    x->err_kind = "http";
+}
+
+int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src)
+{
+    mb_tok_source s = MB_TOK_NONE;
+    int64_t n = 0;
+    if (x->usage_output > 0 || (x->usage_output == 0 && x->nct == 0)) {
+        s = MB_TOK_USAGE;
+        n = x->usage_output;
+    } else if (x->nct > 0 && x->streamed) {
+        s = MB_TOK_EVENTS;
+        n = (int64_t)x->nct;
+    } else if (x->nct > 0) {
+        s = MB_TOK_ESTIMATE;
+        n = (int64_t)((x->content_bytes + 3) / 4);
+        if (n < 1)
+            n = 1;
+    }
+    if (src)
+        *src = s;
+    return n;
+}
+
+const char *mb_llm_source_name(mb_tok_source s)
+{
+    switch (s) {
+    case MB_TOK_USAGE: return "usage";
+    case MB_TOK_EVENTS: return "events";
+    case MB_TOK_ESTIMATE: return "estimate";
+    default: return "none";
+    }
+}
+
+int64_t mb_llm_estimate_tokens(const char *s, size_t len)
+{
+    int64_t chars = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            chars++;
+    return (chars + 3) / 4;
+}

@@ -1,0 +1,25 @@
+/* llm_int.h: internals shared by llm.c and the per-API extractors. */
+#ifndef MB_LLM_INT_H
+#define MB_LLM_INT_H
+
+#include "mlxbench/llm.h"
+
+/* Latches the first failure: kind is one of DESIGN.md's error kinds. */
+void mb_llm_fail(mb_llm *x, const char *kind, const char *fmt, const char *arg);
+/* Tokenizes s into x->tok, growing the array once if needed. */
+int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok);
+/* Records a content-carrying event at t_ns. */
+int mb_llm_content(mb_llm *x, uint64_t t_ns);
+/* Counts (and, with capture on, appends) the string token i as content. */
+void mb_llm_capture(mb_llm *x, const char *s, int i);
+void mb_llm_set_finish(mb_llm *x, const char *s, int i);
+/* Reads a usage count; marks usage invalid when negative, huge or not an integer. */
+void mb_llm_read_count(mb_llm *x, const char *s, int i, int64_t *out);
+void mb_llm_error_message(mb_llm *x, const char *s, int root, char *buf, size_t cap);
+
+void mb_llm_openai_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns);
+void mb_llm_openai_body(mb_llm *x, const char *s, uint64_t t_ns);
+void mb_llm_anthropic_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns);
+void mb_llm_anthropic_body(mb_llm *x, const char *s, uint64_t t_ns);
+
+#endif

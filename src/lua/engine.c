@@ -1,0 +1,272 @@
+/* engine.c: the Lua state, module loading, the run loop and shutdown. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "engine.h"
+#include "mb_embed.h"
+#include "modules.h"
+
+const mb_embed_file *mb_embed_find(const char *name)
+{
+    for (const mb_embed_file *f = mb_embedded; f->name; f++)
+        if (strcmp(f->name, name) == 0 || strcmp(f->path, name) == 0)
+            return f;
+    return NULL;
+}
+
+/* package.searchers entry for the embedded standard library: it comes right
+ * after package.preload, so the binary's own modules win over files on
+ * package.path and the binary works from any folder. */
+static int embed_searcher(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const mb_embed_file *f = mb_embed_find(name);
+    if (!f || strncmp(f->path, "src/lua/", 8) != 0) {
+        lua_pushfstring(L, "no embedded module '%s'", name);
+        return 1;
+    }
+    lua_pushfstring(L, "@[mlxbench]/%s", f->path + 8);
+    if (luaL_loadbufferx(L, f->data, f->len, lua_tostring(L, -1), "t") != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, f->path);
+    return 2;
+}
+
+/* _embed.get(name) -> source, chunkname | nil: the embedded copy of a
+ * shipped script (scripts/suite.lua) or module, for `mlxbench suite`. */
+static int l_embed_get(lua_State *L)
+{
+    const mb_embed_file *f = mb_embed_find(luaL_checkstring(L, 1));
+    if (!f)
+        return 0;
+    lua_pushlstring(L, f->data, f->len);
+    lua_pushfstring(L, "@[mlxbench]/%s", f->path);
+    return 2;
+}
+
+int luaopen_mlxbench_embed(lua_State *L)
+{
+    static const luaL_Reg f[] = {{"get", l_embed_get}, {NULL, NULL}};
+    luaL_newlib(L, f);
+    return 1;
+}
+
+/* package.path = each DIR/?.lua;DIR/?/init.lua for the given folders, then
+ * $MLXBENCH_PATH (a ';'-separated Lua path, ";;" meaning the default), then
+ * Lua's default path. */
+static void set_package_path(lua_State *L, const char *const *paths, int npaths)
+{
+    luaL_Buffer b;
+    lua_getglobal(L, "package");
+    luaL_buffinit(L, &b);
+    for (int i = 0; i < npaths; i++) {
+        const char *d = paths[i];
+        lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", d, d);
+        luaL_addvalue(&b);
+    }
+    const char *env = getenv("MLXBENCH_PATH");
+    if (env && *env) {
+        luaL_addstring(&b, env);
+        luaL_addchar(&b, ';');
+    }
+    lua_getfield(L, -2, "path");
+    luaL_addvalue(&b);
+    luaL_pushresult(&b);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+}
+
+static void preload(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (const mb_cmodule *m = mb_cmodules; m->name; m++) {
+        lua_pushcfunction(L, m->open);
+        lua_setfield(L, -2, m->name);
+    }
+    lua_pop(L, 1);
+    /* insert embed_searcher as package.searchers[2] */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    for (lua_Integer i = (lua_Integer)lua_rawlen(L, -1); i >= 2; i--) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcfunction(L, embed_searcher);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
+}
+
+static void check_cb(uv_check_t *h)
+{
+    mb_sched_drain(h->data);
+}
+
+/* First Ctrl-C: run the script's interrupt hook as a task (it stops the
+ * benchmark and writes what was measured), or stop now if there is none.
+ * Second: stop now. Third: leave immediately. */
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    mb_engine *eng = h->data;
+    eng->interrupted++;
+    if (eng->interrupted >= 3)
+        _exit(130);
+    fprintf(stderr, "\nmlxbench: %s received, %s\n", signum == SIGINT ? "interrupt" : "SIGTERM",
+            eng->interrupted == 1 && eng->interrupt_ref != LUA_NOREF
+                ? "stopping and writing results (again to abort)" : "stopping");
+    if (eng->interrupted == 1 && eng->interrupt_ref != LUA_NOREF) {
+        lua_rawgeti(eng->L, LUA_REGISTRYINDEX, eng->interrupt_ref);
+        mb_vu_spawn(eng->L, 0);
+        lua_pop(eng->L, 1);
+        return;
+    }
+    eng->stopping = 1;
+    eng->exit_code = 130;
+}
+
+int mb_engine_new(mb_engine **out, const char *const *paths, int npaths)
+{
+    mb_engine *eng = calloc(1, sizeof *eng);
+    *out = NULL;
+    if (!eng)
+        return -1;
+    eng->loop = malloc(sizeof *eng->loop);
+    if (!eng->loop || uv_loop_init(eng->loop) != 0) {
+        free(eng->loop);
+        free(eng);
+        return -1;
+    }
+    eng->interrupt_ref = LUA_NOREF;
+    eng->L = luaL_newstate();
+    if (!eng->L) {
+        uv_loop_close(eng->loop);
+        free(eng->loop);
+        free(eng);
+        return -1;
+    }
+    *(mb_vu **)lua_getextraspace(eng->L) = NULL;
+    lua_pushlightuserdata(eng->L, eng);
+    lua_setfield(eng->L, LUA_REGISTRYINDEX, "mlxbench.engine");
+    luaL_openlibs(eng->L);
+    preload(eng->L);
+    set_package_path(eng->L, paths, npaths);
+
+    uv_check_init(eng->loop, &eng->check);
+    eng->check.data = eng;
+    uv_check_start(&eng->check, check_cb);
+    uv_unref((uv_handle_t *)&eng->check);
+    uv_idle_init(eng->loop, &eng->idle);
+    eng->idle.data = eng;
+    uv_unref((uv_handle_t *)&eng->idle);
+    uv_signal_init(eng->loop, &eng->sigint);
+    uv_signal_init(eng->loop, &eng->sigterm);
+    eng->sigint.data = eng->sigterm.data = eng;
+    uv_signal_start(&eng->sigint, signal_cb, SIGINT);
+    uv_signal_start(&eng->sigterm, signal_cb, SIGTERM);
+    uv_unref((uv_handle_t *)&eng->sigint);
+    uv_unref((uv_handle_t *)&eng->sigterm);
+    *out = eng;
+    return 0;
+}
+
+/* Prints the error of every failed task nobody joined. Returns how many. */
+static int report_unobserved(mb_engine *eng)
+{
+    lua_State *L = eng->L;
+    int n = 0;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "mlxbench.failed") == LUA_TTABLE) {
+        lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_rawgeti(L, -1, i);
+            mb_vu *vu = lua_touserdata(L, -1);
+            if (vu && !vu->observed) {
+                lua_getiuservalue(L, -1, 2);
+                fprintf(stderr, "mlxbench: %s%s\n", vu == eng->main ? "" : "error in a task: ",
+                        lua_tostring(L, -1));
+                lua_pop(L, 1);
+                vu->observed = 1;
+                n++;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return n;
+}
+
+int mb_engine_run_main(mb_engine *eng, int nargs)
+{
+    eng->main = mb_vu_spawn(eng->L, nargs);
+    lua_pop(eng->L, 1);
+    for (;;) {
+        mb_sched_drain(eng);
+        if (eng->stopping || eng->live == 0)
+            break;
+        uv_run(eng->loop, UV_RUN_ONCE);
+        mb_sched_drain(eng);
+        /* Liveness after the drain: resumed tasks may have started timers. */
+        if (!uv_loop_alive(eng->loop) && !eng->ready_head && eng->live > 0 && !eng->stopping) {
+            fprintf(stderr, "mlxbench: deadlock: %d task(s) wait on something "
+                            "that can never happen\n", eng->live);
+            eng->exit_code = 2;
+            break;
+        }
+    }
+    if (report_unobserved(eng) > 0 && eng->exit_code == 0)
+        eng->exit_code = 2;
+    if (eng->interrupted && eng->exit_code == 0)
+        eng->exit_code = 130;
+    return eng->exit_code;
+}
+
+void mb_engine_add_closer(mb_engine *eng, mb_closer *c)
+{
+    c->next = eng->closers;
+    eng->closers = c;
+}
+
+void mb_engine_remove_closer(mb_engine *eng, mb_closer *c)
+{
+    mb_closer **pp = &eng->closers;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void mb_engine_free(mb_engine *eng)
+{
+    if (!eng)
+        return;
+    /* Cancel live tasks first: their hooks release requests and timers. */
+    while (eng->live_list)
+        if (mb_vu_cancel(eng->live_list) < 0)
+            break;
+    while (eng->closers) {
+        mb_closer *c = eng->closers;
+        eng->closers = c->next;
+        c->close(c->ud);
+    }
+    uv_run(eng->loop, UV_RUN_NOWAIT);
+    uv_walk(eng->loop, walk_close, NULL);
+    uv_run(eng->loop, UV_RUN_DEFAULT);
+    lua_close(eng->L);
+    uv_run(eng->loop, UV_RUN_DEFAULT);   /* handles closed by __gc */
+    if (uv_loop_close(eng->loop) != 0) {
+        uv_walk(eng->loop, walk_close, NULL);
+        uv_run(eng->loop, UV_RUN_DEFAULT);
+        uv_loop_close(eng->loop);
+    }
+    free(eng->loop);
+    free(eng);
+}

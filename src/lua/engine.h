@@ -1,0 +1,140 @@
+/* engine: one libuv loop + one lua_State + the task (VU) scheduler.
+ *
+ * Every task is a Lua coroutine. A C function that must wait (sleep, an HTTP
+ * request, a join) registers what will wake it and yields with
+ * mb_vu_suspend(); whoever completes the wait pushes the results onto the
+ * task's stack and calls mb_vu_wake(). Wakes only enqueue: tasks are resumed
+ * from the scheduler's drain point (a uv_check after I/O callbacks, and the
+ * run loop), never from inside a libcurl or libuv callback that is itself
+ * inside a library call. */
+#ifndef MB_ENGINE_H
+#define MB_ENGINE_H
+
+#include <stdint.h>
+#include <uv.h>
+#include <lua.h>
+
+typedef struct mb_engine mb_engine;
+typedef struct mb_vu mb_vu;
+
+/* Called when a suspended task is cancelled: release whatever it waits on.
+ * Must not wake the task. */
+typedef void (*mb_vu_cancel_fn)(mb_vu *vu, void *ud);
+
+/* A resource that must be released before the loop closes (servers, the HTTP
+ * client). Closers run in reverse order of registration. */
+typedef struct mb_closer {
+    void (*close)(void *ud);
+    void *ud;
+    struct mb_closer *next;
+} mb_closer;
+
+enum { MB_VU_NEW, MB_VU_READY, MB_VU_RUNNING, MB_VU_WAITING, MB_VU_DONE };
+
+struct mb_vu {
+    mb_engine *eng;
+    lua_State *co;
+    int ref;                 /* registry ref to the task userdata while live */
+    int id;
+    int state;
+    int nargs;               /* values pushed on co for the next resume */
+    int failed;              /* finished with an error (uservalue 2 holds it) */
+    int observed;            /* someone joined it and saw its outcome */
+    int cancelled;
+    mb_vu *next_ready;
+    mb_vu *prev_live, *next_live;  /* engine's list of tasks not yet DONE */
+    mb_vu *waiters;          /* tasks joined on this one (linked by next_waiter) */
+    mb_vu *next_waiter;
+    mb_vu *joining;          /* the task this one waits on, if any */
+    mb_vu_cancel_fn cancel;  /* set while WAITING on an external operation */
+    void *cancel_ud;
+    uv_timer_t *timer;       /* sleep timer, created on first use */
+};
+
+struct mb_engine {
+    uv_loop_t *loop;
+    lua_State *L;
+    uv_check_t check;
+    uv_idle_t idle;
+    uv_signal_t sigint, sigterm;
+    mb_vu *main;             /* the script's main chunk */
+    mb_vu *live_list;        /* every task not yet DONE */
+    mb_vu *ready_head, *ready_tail;
+    int draining;
+    int live;                /* tasks not yet DONE */
+    int next_id;
+    int stopping;            /* run loop should end (main failed, stop()) */
+    int exit_code;           /* 0 ok, 2 script error, 130 interrupted */
+    int interrupted;         /* SIGINT/SIGTERM count */
+    int interrupt_ref;       /* Lua function to run on the first interrupt */
+    mb_closer *closers;
+    void *slots[8];          /* per-engine singletons of other bindings */
+};
+
+/* Slots in mb_engine.slots, so bindings find their per-engine state. */
+enum { MB_SLOT_HTTP = 0, MB_SLOT_MOCK = 1, MB_SLOT_LLM = 2 };
+
+/* Creates the engine: loop, Lua state with the standard libraries, cjson and
+ * the embedded mlxbench modules preloaded, package.path from `paths`. */
+int mb_engine_new(mb_engine **out, const char *const *paths, int npaths);
+/* Runs registered closers, closes every handle, frees the state and loop. */
+void mb_engine_free(mb_engine *eng);
+
+/* Starts fn (at stack top, with nargs arguments above it) as the main task and
+ * runs the loop until every task is done or the engine stops. Returns the
+ * process exit code (0, 2 or 130). */
+int mb_engine_run_main(mb_engine *eng, int nargs);
+
+void mb_engine_add_closer(mb_engine *eng, mb_closer *c);
+void mb_engine_remove_closer(mb_engine *eng, mb_closer *c);
+
+/* The engine / current task of a Lua state (task = NULL outside a task). */
+mb_engine *mb_engine_of(lua_State *L);
+mb_vu *mb_vu_current(lua_State *L);
+
+/* Spawns the function at stack index -(nargs+1) with nargs arguments; pops
+ * them and pushes the task object. */
+mb_vu *mb_vu_spawn(lua_State *L, int nargs);
+
+/* Suspends the current task (raises a Lua error when not inside a task or
+ * not yieldable). Use as `return mb_vu_suspend(L, vu, cancel, ud);`. */
+int mb_vu_suspend(lua_State *L, mb_vu *vu, mb_vu_cancel_fn cancel, void *ud);
+
+/* Like mb_vu_suspend, but resumes into continuation k (with ctx) inside the
+ * task, so results are built in the task's own protected context. */
+int mb_vu_suspendk(lua_State *L, mb_vu *vu, mb_vu_cancel_fn cancel, void *ud,
+                   lua_KContext ctx, lua_KFunction k);
+
+/* Schedules a WAITING task to resume with the `nargs` values already pushed
+ * on vu->co. Safe from any callback: it only enqueues. */
+void mb_vu_wake(mb_vu *vu, int nargs);
+
+/* Stops a task that is not running: its pending wait is released through
+ * its cancel hook and it never resumes. Returns 0, or -1 if it is running. */
+int mb_vu_cancel(mb_vu *vu);
+
+/* Resumes every ready task. Re-entrant calls return at once. */
+void mb_sched_drain(mb_engine *eng);
+
+/* Raises "name: must be called from a task" when L cannot suspend. */
+mb_vu *mb_vu_require(lua_State *L, const char *fname);
+
+/* mlxbench.time.sleep(s), shared by the time and _sched modules. */
+int mb_l_sleep(lua_State *L);
+
+/* The mb_hist inside a stats.histogram argument (raises when it is not). */
+struct mb_hist *mb_lstats_check(lua_State *L, int i);
+
+/* luaopen_* of the C modules, registered in package.preload. */
+int luaopen_mlxbench_sched(lua_State *L);
+int luaopen_mlxbench_time(lua_State *L);
+int luaopen_mlxbench_stats(lua_State *L);
+int luaopen_mlxbench_sse(lua_State *L);
+int luaopen_mlxbench_http(lua_State *L);
+int luaopen_mlxbench_llm(lua_State *L);
+int luaopen_mlxbench_embed(lua_State *L);
+
+/* The engine's HTTP client (l_client.c), created on first use. */
+struct mb_client *mb_lua_client(lua_State *L);
+
+#endif

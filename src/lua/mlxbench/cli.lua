@@ -1,0 +1,25 @@
+-- mlxbench.cli: the subcommands of the mlxbench binary. Each command lives in
+-- its own module mlxbench.cli_<name> with a main(...) returning an exit code.
+local M = {}
+
+local function die(msg)
+  io.stderr:write("mlxbench: ", msg, "\n")
+  os.exit(2)
+end
+
+function M.main(command, ...)
+  local ok, mod = pcall(require, "mlxbench.cli_" .. command)
+  if not ok then
+    if tostring(mod):find("module 'mlxbench.cli_" .. command .. "' not found", 1, true) then
+      die("command '" .. command .. "' is not available in this build")
+    end
+    error(mod, 0)
+  end
+  local code = mod.main(...)
+  if type(code) == "number" and code ~= 0 then
+    io.stdout:flush()
+    os.exit(code)
+  end
+end
+
+return M

@@ -1,0 +1,17 @@
+/* modules.c: one line per C module; the pure-Lua ones are found by the
+ * embedded searcher (engine.c). */
+#include "engine.h"
+#include <lua-cjson.h>
+#include "modules.h"
+
+const mb_cmodule mb_cmodules[] = {
+    {"cjson", luaopen_cjson},
+    {"mlxbench._sched", luaopen_mlxbench_sched},
+    {"mlxbench.time", luaopen_mlxbench_time},
+    {"mlxbench.stats", luaopen_mlxbench_stats},
+    {"mlxbench.sse", luaopen_mlxbench_sse},
+    {"mlxbench._http", luaopen_mlxbench_http},
+    {"mlxbench._llm", luaopen_mlxbench_llm},
+    {"mlxbench._embed", luaopen_mlxbench_embed},
+    {NULL, NULL}
+};

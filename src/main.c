@@ -1,0 +1,197 @@
+/* main.c: the mlxbench command line.
+ *
+ *   mlxbench [-I DIR]... SCRIPT.lua [ARGS...]   run a scenario (arg as lua(1))
+ *   mlxbench [-I DIR]... -e CODE [ARGS...]      run a chunk of Lua
+ *   mlxbench COMMAND [OPTIONS...]               run, suite, mock, report, ...
+ *
+ * Subcommands are implemented in the embedded Lua module mlxbench.cli, so
+ * option parsing lives with the code that uses the options. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lauxlib.h>
+#include "engine.h"
+#include "mb_embed.h"
+#include "mlxbench/net.h"
+
+#define MAX_INCLUDES 64
+
+static const char usage_text[] =
+    "usage: mlxbench [-I DIR]... SCRIPT.lua [ARGS...]\n"
+    "       mlxbench [-I DIR]... -e CODE [ARGS...]\n"
+    "       mlxbench run -m MODEL [-n N] [--stream] [--url URL] [--mock] [-o FILE.json] ...\n"
+    "       mlxbench suite [--url URL] [-n N] [-o FILE.json] [--mock]\n"
+    "       mlxbench mock [--host H] [--port P] [--profile FILE] [--seed N]\n"
+    "       mlxbench report FILE.json [--format md|csv|html] [-o OUT]\n"
+    "       mlxbench compare BASE.json NEW.json [--max-regression 5%]\n"
+    "       mlxbench merge FILE.json... -o OUT.json\n"
+    "       mlxbench calibrate\n"
+    "       mlxbench --version | --help\n"
+    "\n"
+    "Scripts find modules in their own folder, each -I DIR and $MLXBENCH_PATH.\n"
+    "`mlxbench COMMAND --help` describes a command. Docs: docs/LUA_API.md.\n";
+
+static void usage_error(const char *fmt, const char *what)
+{
+    fputs("mlxbench: ", stderr);
+    fprintf(stderr, fmt, what);
+    fputs("\n", stderr);
+    fputs(usage_text, stderr);
+}
+
+/* The folder part of a script path ("." for a bare name). */
+static char *dirname_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    char *d = malloc(n + 2);
+    if (!d)
+        return NULL;
+    if (!slash) {
+        memcpy(d, ".", 2);
+    } else if (n == 0) {
+        memcpy(d, "/", 2);
+    } else {
+        memcpy(d, path, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* Builds the global `arg` table as lua(1) does: arg[0] is the script,
+ * arg[1..] its arguments, negative indices the interpreter and options. */
+static void set_arg_table(lua_State *L, char **argv, int argc, int script)
+{
+    lua_createtable(L, argc - script - 1, script + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+static int is_command(const char *s)
+{
+    static const char *const cmds[] = {"run", "suite", "mock", "report", "compare",
+                                       "merge", "calibrate", NULL};
+    for (int i = 0; cmds[i]; i++)
+        if (strcmp(s, cmds[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *includes[MAX_INCLUDES + 1];
+    int nincl = 0, i = 1, rc = 2, script = -1, nargs;
+    const char *code = NULL;
+    char *scriptdir = NULL;
+    mb_engine *eng = NULL;
+    lua_State *L;
+
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--version") == 0) {
+            printf("mlxbench %s (%s, Lua 5.4)\n", MLXBENCH_VERSION, __DATE__);
+            return 0;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (strcmp(a, "-I") == 0 || strncmp(a, "-I", 2) == 0) {
+            const char *d = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!d) {
+                usage_error("%s needs a folder", "-I");
+                return 2;
+            }
+            if (nincl == MAX_INCLUDES) {
+                usage_error("too many %s folders", "-I");
+                return 2;
+            }
+            includes[nincl++] = d;
+        } else if (strcmp(a, "-e") == 0) {
+            if (i + 1 >= argc) {
+                usage_error("%s needs a chunk of Lua code", "-e");
+                return 2;
+            }
+            code = argv[++i];
+            script = i;   /* arguments after the code are its `...` */
+            break;
+        } else if (strcmp(a, "--") == 0) {
+            if (i + 1 < argc)
+                script = ++i;
+            break;
+        } else if (a[0] == '-' && a[1]) {
+            usage_error("unknown option '%s'", a);
+            return 2;
+        } else {
+            script = i;
+            break;
+        }
+    }
+    if (script < 0) {
+        usage_error("%s", "nothing to run: give a script, -e CODE or a command");
+        return 2;
+    }
+    if (!code && !is_command(argv[script])) {
+        FILE *f = fopen(argv[script], "r");
+        if (!f) {
+            if (!strstr(argv[script], ".lua") && !strchr(argv[script], '/'))
+                usage_error("unknown command '%s'", argv[script]);
+            else
+                usage_error("cannot open script '%s'", argv[script]);
+            return 2;
+        }
+        fclose(f);
+        scriptdir = dirname_of(argv[script]);
+        if (!scriptdir)
+            return 2;
+        memmove(includes + 1, includes, (size_t)nincl * sizeof includes[0]);
+        includes[0] = scriptdir;
+        nincl++;
+    }
+
+    if (mb_net_global_init() < 0) {
+        fputs("mlxbench: cannot initialise libcurl\n", stderr);
+        goto out;
+    }
+    if (mb_engine_new(&eng, includes, nincl) < 0) {
+        fputs("mlxbench: cannot create the engine (out of memory)\n", stderr);
+        goto out;
+    }
+    L = eng->L;
+    set_arg_table(L, argv, argc, script);
+    if (code) {
+        if (luaL_loadbufferx(L, code, strlen(code), "=(command line)", "t") != LUA_OK) {
+            fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+            goto out;
+        }
+    } else if (is_command(argv[script])) {
+        /* require("mlxbench.cli").main(command, args...) */
+        lua_getglobal(L, "require");
+        lua_pushstring(L, "mlxbench.cli");
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+            goto out;
+        }
+        lua_getfield(L, -1, "main");
+        lua_remove(L, -2);
+        if (lua_type(L, -1) != LUA_TFUNCTION) {
+            fputs("mlxbench: mlxbench.cli has no main()\n", stderr);
+            goto out;
+        }
+        lua_pushstring(L, argv[script]);
+    } else if (luaL_loadfilex(L, argv[script], "t") != LUA_OK) {
+        fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+        goto out;
+    }
+    /* stack: fn [command]; then the arguments after the script/command */
+    nargs = lua_type(L, -1) == LUA_TFUNCTION ? 0 : 1;
+    for (i = script + 1; i < argc; i++, nargs++)
+        lua_pushstring(L, argv[i]);
+    rc = mb_engine_run_main(eng, nargs);
+out:
+    mb_engine_free(eng);
+    free(scriptdir);
+    fflush(stdout);
+    return rc;
+}
