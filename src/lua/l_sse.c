@@ -102,7 +102,7 @@ static int p_finish(lua_State *L)
     int top = lua_gettop(L);
     int truncated = mb_sse_finish(&u->p, keep_partial, L);
     int has_partial = lua_gettop(L) > top;
-    lua_pushboolean(L, truncated == 1);
+    lua_pushboolean(L, truncated != 0);   /* a sticky error also ends mid-event */
     if (has_partial)
         lua_rotate(L, -2, 1);   /* events, truncated, partial */
     return has_partial ? 3 : 2;

@@ -1,0 +1,331 @@
+/* test_llm.c: the LLM extractors on every OpenAI/Anthropic wire fixture
+ * (expectations written by reading the fixtures), fed whole and byte by
+ * byte, plus edge cases: errors, usage sanity, partial terminators, bodies. */
+#include "mb_test.h"
+#include "mlxbench/llm.h"
+#include "mlxbench/sse.h"
+
+typedef struct {
+    mb_llm x;
+    uint64_t t;       /* fake clock: one ms per feed call */
+    int ended;        /* stream_end already called (with a partial event) */
+} run_t;
+
+static int on_ev(void *ud, const mb_sse_event *ev)
+{
+    run_t *r = ud;
+    mb_llm_event(&r->x, ev, r->t);
+    return 0;
+}
+
+static int on_partial(void *ud, const mb_sse_event *ev)
+{
+    run_t *r = ud;
+    mb_llm_stream_end(&r->x, 1, ev);
+    r->ended = 1;
+    return 1;
+}
+
+/* Feeds bytes through the SSE parser in chunks of `step` (0 = whole). */
+static void run_stream(run_t *r, int api, const char *buf, size_t len, size_t step)
+{
+    mb_sse p;
+    mb_sse_init(&p, 0);
+    mb_llm_init(&r->x, api, 1);
+    r->t = 1000000;
+    r->ended = 0;
+    if (!step)
+        step = len;
+    for (size_t off = 0; off < len; off += step) {
+        size_t n = len - off < step ? len - off : step;
+        mb_sse_feed(&p, buf + off, n, on_ev, r);
+        r->t += 1000000;
+    }
+    /* a partial event goes to stream_end via on_partial */
+    int truncated = mb_sse_finish(&p, on_partial, r);
+    if (!r->ended)
+        mb_llm_stream_end(&r->x, truncated, NULL);
+    mb_sse_free(&p);
+}
+
+typedef struct {
+    const char *file;
+    int api;
+    const char *err;          /* expected error kind or NULL */
+    long long tokens;         /* output tokens */
+    const char *source;
+    long long input;          /* -1 when not reported */
+    const char *finish;
+    long long content_events;
+    const char *text_prefix;
+    size_t text_len;
+} expect_t;
+
+static const expect_t cases[] = {
+    {"openai_chat_stream_usage.sse", MB_API_OPENAI, NULL, 30, "usage", 14, "stop", 30,
+     "I'm unable to provide real-time weather updates. T", 159},
+    {"openai_chat_stream_tool_calls.sse", MB_API_OPENAI, NULL, 16, "usage", 44, "tool_calls", 7,
+     "", 0},
+    {"nim_vllm_chat_stream_role_null.sse", MB_API_OPENAI, NULL, 45, "events", -1, "stop", 45,
+     "A GPU so swift and so clever,\nIn computations it's", 164},
+    {"anthropic_docs_stream_basic.sse", MB_API_ANTHROPIC, NULL, 15, "usage", 25, "end_turn", 2,
+     "Hello!", 6},
+    {"anthropic_docs_stream_thinking.sse", MB_API_ANTHROPIC, NULL, 7, "events", -1, "end_turn", 7,
+     "27 * 453 = 12,231", 17},
+    {"anthropic_messages_stream.sse", MB_API_ANTHROPIC, NULL, 6, "usage", 11, "end_turn", 3,
+     "Hello there!", 12},
+    {"anthropic_messages_stream_thinking_padded.sse", MB_API_ANTHROPIC, NULL, 106, "usage", 28,
+     "refusal", 4, "Hi", 2},
+    {"anthropic_messages_stream_tool_use.sse", MB_API_ANTHROPIC, NULL, 65, "usage", 377,
+     "tool_use", 6, "I'll check the current weather in Paris for you.", 48},
+    {"anthropic_stream_error_overloaded.sse", MB_API_ANTHROPIC, "stream", 0, "none", -1, "", 0,
+     "", 0},
+};
+
+static void check_case(const expect_t *e, size_t step)
+{
+    size_t len;
+    char *buf = mb_test_slurp(mb_test_fixture(e->file), &len);
+    run_t r;
+    mb_tok_source src;
+    run_stream(&r, e->api, buf, len, step);
+    const char *kind = r.x.err_kind ? r.x.err_kind : "(none)";
+    CHECK_MSG((e->err == NULL) == (r.x.err_kind == NULL) &&
+                  (!e->err || strcmp(e->err, r.x.err_kind) == 0),
+              "%s step %zu: error %s (%s)", e->file, step, kind, r.x.err_msg);
+    long long tokens = mb_llm_output_tokens(&r.x, &src);
+    if (!e->err) {
+        CHECK_MSG(tokens == e->tokens, "%s: tokens %lld != %lld", e->file, tokens, e->tokens);
+        CHECK_MSG(strcmp(mb_llm_source_name(src), e->source) == 0, "%s: source %s",
+                  e->file, mb_llm_source_name(src));
+    }
+    CHECK_MSG(r.x.usage_input == e->input, "%s: input %lld", e->file, (long long)r.x.usage_input);
+    CHECK_MSG(strcmp(r.x.finish_reason, e->finish) == 0, "%s: finish '%s'", e->file,
+              r.x.finish_reason);
+    CHECK_MSG((long long)r.x.nct == e->content_events, "%s: content events %zu", e->file, r.x.nct);
+    CHECK_MSG(r.x.text_len == e->text_len, "%s: text len %zu", e->file, r.x.text_len);
+    CHECK_MSG(r.x.text_len == 0 || strncmp(r.x.text, e->text_prefix, strlen(e->text_prefix)) == 0,
+              "%s: text '%.60s'", e->file, r.x.text ? r.x.text : "");
+    /* content times ascend and the first is the TTFT stamp */
+    for (size_t i = 1; i < r.x.nct; i++)
+        CHECK(r.x.ct[i] >= r.x.ct[i - 1]);
+    mb_llm_free(&r.x);
+    free(buf);
+}
+
+static void test_fixtures(void)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_case(&cases[i], 0);
+        check_case(&cases[i], 1);
+        check_case(&cases[i], 7);
+    }
+}
+
+/* Feeds literal SSE text, whole. */
+static run_t *lit(run_t *r, int api, const char *text)
+{
+    run_stream(r, api, text, strlen(text), 0);
+    return r;
+}
+
+static void test_edges(void)
+{
+    run_t r;
+    int64_t n;
+    mb_tok_source src;
+
+    /* role-only, empty and null deltas carry nothing; reasoning counts */
+    lit(&r, MB_API_OPENAI,
+        "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":null}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"reasoning\":\"so\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"\"}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}],\"usage\":null}\n\n"
+        "data: [DONE]\n\n");
+    CHECK(r.x.err_kind == NULL);
+    CHECK_EQ_INT(r.x.nct, 3);
+    n = mb_llm_output_tokens(&r.x, &src);
+    CHECK_EQ_INT(n, 3);
+    CHECK(src == MB_TOK_EVENTS);
+    CHECK_STR(r.x.finish_reason, "length");
+    CHECK_STR(r.x.text, "Hi");
+    mb_llm_free(&r.x);
+
+    /* missing [DONE] fails as `stream` */
+    lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n");
+    CHECK_STR(r.x.err_kind, "stream");
+    CHECK(strstr(r.x.err_msg, "terminator") != NULL);
+    mb_llm_free(&r.x);
+
+    /* [DONE] without its blank line (llama.cpp) is accepted */
+    lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]");
+    CHECK(r.x.err_kind == NULL);
+    CHECK(r.x.done);
+    mb_llm_free(&r.x);
+
+    /* [DONE] before any token: zero output tokens fails */
+    lit(&r, MB_API_OPENAI, "data: [DONE]\n\ndata: [DONE]\n\n");
+    CHECK_STR(r.x.err_kind, "stream");
+    CHECK(strstr(r.x.err_msg, "no output tokens") != NULL);
+    mb_llm_free(&r.x);
+
+    /* duplicate [DONE] after tokens is harmless */
+    lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                           "data: [DONE]\n\ndata: [DONE]\n\n");
+    CHECK(r.x.err_kind == NULL);
+    CHECK_EQ_INT(r.x.after_done, 1);
+    mb_llm_free(&r.x);
+
+    /* error JSON in a chunk (mlx-openai-server style, then finish + DONE) */
+    lit(&r, MB_API_OPENAI,
+        "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+        "data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\",\"code\":\"500\"}}\n\n"
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    CHECK_STR(r.x.err_kind, "stream");
+    CHECK(strstr(r.x.err_msg, "server_error: boom") != NULL);
+    mb_llm_free(&r.x);
+
+    /* invalid JSON and invalid UTF-8 in data are protocol errors */
+    lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}]}\n\n");
+    CHECK_STR(r.x.err_kind, "protocol");
+    mb_llm_free(&r.x);
+    lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"\xff\xfe\"}}]}\n\n");
+    CHECK_STR(r.x.err_kind, "protocol");
+    mb_llm_free(&r.x);
+
+    /* JSON nested far too deep is an error, not a crash */
+    {
+        size_t depth = 100000, len = 6 + depth * 2 + 2;
+        char *s = malloc(len + 1);
+        memcpy(s, "data: ", 6);
+        memset(s + 6, '[', depth);
+        memset(s + 6 + depth, ']', depth);
+        memcpy(s + 6 + 2 * depth, "\n\n", 2);
+        s[len] = 0;
+        run_stream(&r, MB_API_OPENAI, s, len, 0);
+        CHECK_STR(r.x.err_kind, "protocol");
+        mb_llm_free(&r.x);
+        free(s);
+    }
+
+    /* usage: negative, huge and non-numeric counts are ignored */
+    lit(&r, MB_API_OPENAI,
+        "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
+        "data: {\"choices\":[],\"usage\":{\"completion_tokens\":-5,\"prompt_tokens\":\"x\"}}\n\n"
+        "data: [DONE]\n\n");
+    CHECK(r.x.err_kind == NULL);
+    CHECK(r.x.usage_invalid);
+    n = mb_llm_output_tokens(&r.x, &src);
+    CHECK_EQ_INT(n, 2);
+    CHECK(src == MB_TOK_EVENTS);
+    mb_llm_free(&r.x);
+    lit(&r, MB_API_OPENAI,
+        "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":{\"completion_tokens\":1e300}}\n\n"
+        "data: [DONE]\n\n");
+    CHECK(r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 1);
+    mb_llm_free(&r.x);
+
+    /* several tokens per chunk: usage gives the count, events the ITL */
+    lit(&r, MB_API_OPENAI,
+        "data: {\"choices\":[{\"delta\":{\"content\":\"one two \"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"three four\"}}]}\n\n"
+        "data: {\"choices\":[],\"usage\":{\"completion_tokens\":4,\"prompt_tokens\":3}}\n\n"
+        "data: [DONE]\n\n");
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, &src), 4);
+    CHECK(src == MB_TOK_USAGE);
+    CHECK_EQ_INT(r.x.nct, 2);
+    mb_llm_free(&r.x);
+
+    /* legacy completions */
+    lit(&r, MB_API_COMPLETIONS,
+        "data: {\"object\":\"text_completion\",\"choices\":[{\"text\":\"x\",\"index\":0,\"finish_reason\":null}]}\n\n"
+        "data: {\"object\":\"text_completion\",\"choices\":[{\"text\":\"y\",\"index\":0,\"finish_reason\":\"length\"}]}\n\n"
+        "data: [DONE]\n\n");
+    CHECK(r.x.err_kind == NULL);
+    CHECK_STR(r.x.text, "xy");
+    CHECK_STR(r.x.finish_reason, "length");
+    mb_llm_free(&r.x);
+
+    /* Anthropic: no message_stop -> stream error; pings ignored */
+    lit(&r, MB_API_ANTHROPIC,
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+        "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\n");
+    CHECK_STR(r.x.err_kind, "stream");
+    CHECK_EQ_INT(r.x.usage_input, 3);
+    mb_llm_free(&r.x);
+}
+
+static void test_bodies(void)
+{
+    size_t len;
+    char *buf = mb_test_slurp(mb_test_fixture("openai_chat_completion.json"), &len);
+    mb_llm x;
+    mb_tok_source src;
+    mb_llm_init(&x, MB_API_OPENAI, 1);
+    mb_llm_body(&x, buf, len, 5);
+    CHECK(x.err_kind == NULL);
+    CHECK_EQ_INT(mb_llm_output_tokens(&x, &src), 37);
+    CHECK(src == MB_TOK_USAGE);
+    CHECK_EQ_INT(x.usage_input, 14);
+    CHECK_STR(x.finish_reason, "stop");
+    CHECK(strncmp(x.text, "I'm unable to provide real-time weather updates.", 48) == 0);
+    CHECK(x.text[x.text_len - 1] == '.');
+    mb_llm_free(&x);
+    free(buf);
+
+    /* no usage: estimate from the text, ~4 bytes a token */
+    const char *b = "{\"choices\":[{\"message\":{\"content\":\"abcdefghij\"},\"finish_reason\":\"stop\"}]}";
+    mb_llm_init(&x, MB_API_OPENAI, 0);
+    mb_llm_body(&x, b, strlen(b), 5);
+    CHECK_EQ_INT(mb_llm_output_tokens(&x, &src), 3);
+    CHECK(src == MB_TOK_ESTIMATE);
+    mb_llm_free(&x);
+
+    const char *a = "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":"
+                    "[{\"type\":\"text\",\"text\":\"Hello\"}],\"stop_reason\":\"end_turn\","
+                    "\"usage\":{\"input_tokens\":9,\"output_tokens\":2}}";
+    mb_llm_init(&x, MB_API_ANTHROPIC, 1);
+    mb_llm_body(&x, a, strlen(a), 5);
+    CHECK(x.err_kind == NULL);
+    CHECK_EQ_INT(mb_llm_output_tokens(&x, NULL), 2);
+    CHECK_EQ_INT(x.usage_input, 9);
+    CHECK_STR(x.finish_reason, "end_turn");
+    CHECK_STR(x.text, "Hello");
+    mb_llm_free(&x);
+
+    /* HTTP error bodies in every shape */
+    static const struct { const char *body; const char *msg; } errs[] = {
+        {"{\"error\":{\"message\":\"Incorrect API key\",\"type\":\"invalid_request_error\"}}",
+         "HTTP 401: invalid_request_error: Incorrect API key"},
+        {"{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+         "HTTP 401: overloaded_error: Overloaded"},
+        {"{\"object\":\"error\",\"message\":\"The model `x` does not exist.\",\"type\":\"NotFoundError\"}",
+         "HTTP 401: The model `x` does not exist."},
+        {"{\"error\": \"string error\"}", "HTTP 401: string error"},
+        {"{\"detail\":\"Not Found\"}", "HTTP 401: Not Found"},
+        {"<html>Bad\ngateway</html>", "HTTP 401: <html>Bad gateway</html>"},
+    };
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        mb_llm_init(&x, MB_API_OPENAI, 0);
+        mb_llm_http_error(&x, 401, errs[i].body, strlen(errs[i].body));
+        CHECK_STR(x.err_kind, "http");
+        CHECK_STR(x.err_msg, errs[i].msg);
+        mb_llm_free(&x);
+    }
+}
+
+int main(void)
+{
+    test_fixtures();
+    test_edges();
+    test_bodies();
+    CHECK_EQ_INT(mb_llm_estimate_tokens("abcd", 4), 1);
+    CHECK_EQ_INT(mb_llm_estimate_tokens("abcde", 5), 2);
+    CHECK_EQ_INT(mb_llm_estimate_tokens("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8), 1);
+    TEST_MAIN_END();
+}
