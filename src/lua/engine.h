@@ -41,6 +41,8 @@ struct mb_vu {
     int failed;              /* finished with an error (uservalue 2 holds it) */
     int observed;            /* someone joined it and saw its outcome */
     int cancelled;
+    int permit;              /* unpark() arrived before park() */
+    int parked;              /* suspended in park() */
     mb_vu *next_ready;
     mb_vu *prev_live, *next_live;  /* engine's list of tasks not yet DONE */
     mb_vu *waiters;          /* tasks joined on this one (linked by next_waiter) */
@@ -133,6 +135,7 @@ int luaopen_mlxbench_sse(lua_State *L);
 int luaopen_mlxbench_http(lua_State *L);
 int luaopen_mlxbench_llm(lua_State *L);
 int luaopen_mlxbench_embed(lua_State *L);
+int luaopen_mlxbench_arrival(lua_State *L);
 
 /* The engine's HTTP client (l_client.c), created on first use. */
 struct mb_client *mb_lua_client(lua_State *L);

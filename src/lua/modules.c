@@ -13,5 +13,6 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench._http", luaopen_mlxbench_http},
     {"mlxbench._llm", luaopen_mlxbench_llm},
     {"mlxbench._embed", luaopen_mlxbench_embed},
+    {"mlxbench.arrival", luaopen_mlxbench_arrival},
     {NULL, NULL}
 };

@@ -404,6 +404,41 @@ static int t_tostring(lua_State *L)
     return 1;
 }
 
+static void park_cancel(mb_vu *vu, void *ud)
+{
+    (void)ud;
+    vu->parked = 0;
+}
+
+/* _sched.park(): suspends the running task until someone unparks it. An
+ * unpark that came first is kept as a permit, so park/unpark never lose a
+ * wake-up (the primitive behind queues and semaphores in Lua). */
+static int l_park(lua_State *L)
+{
+    mb_vu *vu = mb_vu_require(L, "mlxbench.park");
+    if (vu->permit) {
+        vu->permit = 0;
+        return 0;
+    }
+    vu->parked = 1;
+    return mb_vu_suspend(L, vu, park_cancel, NULL);
+}
+
+/* _sched.unpark(task): wakes a parked task, or leaves it a permit. */
+static int l_unpark(lua_State *L)
+{
+    mb_vu *t = check_task(L, 1);
+    if (t->state == MB_VU_DONE)
+        return 0;
+    if (t->parked && t->state == MB_VU_WAITING) {
+        t->parked = 0;
+        mb_vu_wake(t, 0);
+    } else {
+        t->permit = 1;
+    }
+    return 0;
+}
+
 /* _sched.current() -> the running task, or nil outside tasks. */
 static int l_current(lua_State *L)
 {
@@ -453,7 +488,8 @@ int luaopen_mlxbench_sched(lua_State *L)
     static const luaL_Reg f[] = {
         {"spawn", l_spawn}, {"join", l_join}, {"sleep", mb_l_sleep},
         {"current", l_current}, {"interrupted", l_interrupted},
-        {"on_interrupt", l_on_interrupt}, {"live", l_live}, {NULL, NULL}};
+        {"on_interrupt", l_on_interrupt}, {"live", l_live}, {"park", l_park},
+        {"unpark", l_unpark}, {NULL, NULL}};
     if (luaL_newmetatable(L, TASK_MT)) {
         luaL_newlib(L, task_m);
         lua_setfield(L, -2, "__index");

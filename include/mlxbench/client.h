@@ -1,0 +1,146 @@
+/* client: the asynchronous HTTP client -- one libcurl multi handle driven by
+ * one libuv loop (socket-action style), every response byte stamped with the
+ * monotonic clock where it arrives.
+ *
+ *   mb_client *c; mb_client_new(&c, loop);
+ *   mb_req_opts o = {.url = "http://127.0.0.1:8080/", .on_done = done, .ud = me};
+ *   mb_req *r; mb_req_start(c, &o, &r);      ... the loop runs ...
+ *   done(r, me): read mb_req_resp(r), mb_req_header(), mb_req_event(); mb_req_free(r)
+ *
+ * Notifications (on_done, on_events) are delivered only after
+ * curl_multi_socket_action has returned, never from inside a libcurl
+ * callback, so the owner may start, cancel or free requests from them. The
+ * per-chunk hooks (on_sse, on_data) are the exception: they run inside the
+ * curl write callback and must only compute (no request calls). */
+#ifndef MLXBENCH_CLIENT_H
+#define MLXBENCH_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include "mlxbench/sse.h"
+
+#define MB_CLIENT_DEFAULT_MAX_BODY ((size_t)64 << 20)
+
+typedef struct mb_client mb_client;
+typedef struct mb_req mb_req;
+
+/* Called once a request has ended (success or error). The request stays
+ * readable until the owner calls mb_req_free. */
+typedef void (*mb_req_done_fn)(mb_req *r, void *ud);
+/* Called when new SSE events were stored since the last notification
+ * (stream=1 without on_sse). Not called once on_done is due. */
+typedef void (*mb_req_events_fn)(mb_req *r, void *ud);
+/* Per SSE event, inside the write callback, with the arrival stamp of the
+ * chunk that completed the event. Non-zero stops the transfer (kind
+ * `aborted`, or what the hook's owner decides). Events are then not stored. */
+typedef int (*mb_req_sse_fn)(void *ud, const mb_sse_event *ev, uint64_t t_ns);
+/* At the end of a successful 2xx stream that used on_sse: `truncated` is
+ * mb_sse_finish's verdict, `partial` the event left open (NULL if none). */
+typedef void (*mb_req_sse_end_fn)(void *ud, int truncated, const mb_sse_event *partial,
+                                  uint64_t t_ns);
+/* Per raw body chunk, inside the write callback. Non-zero stops the
+ * transfer. When set, the body is not stored (nor parsed as SSE). */
+typedef int (*mb_req_data_fn)(void *ud, const char *p, size_t n, uint64_t t_ns);
+
+typedef struct mb_req_opts {
+    const char *method;            /* NULL: GET, or POST when body != NULL */
+    const char *url;               /* http:// or https:// */
+    const char *const *headers;    /* "Name: value" lines (copied) */
+    size_t nheaders;
+    const char *body;              /* not copied: must outlive the request */
+    size_t body_len;
+    long timeout_ms;               /* whole request; 0 = no limit */
+    long connect_timeout_ms;       /* 0 = libcurl's default (300 s) */
+    int stream;                    /* parse a 2xx body as SSE */
+    int http2;                     /* h2 over TLS via ALPN; h2c prior knowledge on http:// */
+    int insecure;                  /* skip TLS peer and host verification */
+    const char *cacert;            /* CA bundle file (PEM), NULL: system store */
+    const char *accept_encoding;   /* NULL: none sent (bytes as the server sends them);
+                                      "" = every encoding libcurl decodes */
+    const char *proxy;             /* NULL: libcurl's default (environment); "" none */
+    size_t max_body;               /* 0: MB_CLIENT_DEFAULT_MAX_BODY */
+    size_t max_line;               /* SSE line limit; 0: MB_SSE_DEFAULT_MAX_LINE */
+    mb_req_sse_fn on_sse;          /* hooks: see above; receive hook_ud */
+    mb_req_sse_end_fn on_sse_end;
+    mb_req_data_fn on_data;
+    void *hook_ud;
+    mb_req_done_fn on_done;        /* notifications: see above; receive ud */
+    mb_req_events_fn on_events;
+    void *ud;
+} mb_req_opts;
+
+/* Error kinds, as DESIGN.md names them (mb_err_kind_name gives the string). */
+typedef enum {
+    MB_ERR_NONE = 0, MB_ERR_DNS, MB_ERR_CONNECT, MB_ERR_TLS, MB_ERR_TIMEOUT,
+    MB_ERR_RESET, MB_ERR_HTTP, MB_ERR_PROTOCOL, MB_ERR_STREAM, MB_ERR_ABORTED
+} mb_err_kind;
+
+/* Timings in ns from mb_req_start; -1 when the phase did not happen (tls on
+ * plain HTTP, ttfb when nothing arrived). dns/connect/tls are libcurl's
+ * phase ends (measured from when libcurl began the transfer, a few us after
+ * start); ttfb and done are stamped here with mb_clock_now_ns(). */
+typedef struct mb_req_timings {
+    int64_t dns, connect, tls, ttfb, done;
+} mb_req_timings;
+
+typedef struct mb_resp {
+    int done;                      /* the request has ended */
+    int status;                    /* HTTP status, 0 if none was received */
+    int http_version;              /* 10, 11, 20, 30; 0 unknown */
+    int reused;                    /* the connection was reused (no new connect) */
+    int truncated;                 /* stream ended in the middle of an event */
+    mb_err_kind err;               /* MB_ERR_NONE on a complete 2xx response */
+    const char *err_msg;           /* "" when err == MB_ERR_NONE */
+    uint64_t start_ns;             /* mb_clock_now_ns() at mb_req_start */
+    mb_req_timings t;
+    const char *body;              /* stored body (not for 2xx streams, on_data) */
+    size_t body_len;
+    uint64_t bytes;                /* response body bytes received */
+    size_t nheaders;
+    size_t nevents;                /* stored SSE events so far */
+} mb_resp;
+
+typedef struct mb_resp_header {
+    const char *name;  size_t name_len;    /* lower-cased */
+    const char *value; size_t value_len;   /* surrounding spaces trimmed */
+} mb_resp_header;
+
+typedef struct mb_resp_event {
+    const char *type;  size_t type_len;
+    const char *data;  size_t data_len;
+    const char *id;    size_t id_len;      /* last event id, may be "" */
+    long retry;                            /* -1 unless the event set retry: */
+    uint64_t t_ns;                         /* arrival (absolute monotonic ns) */
+} mb_resp_event;
+
+/* Creates a client on `loop`. Returns 0, MB_ENOMEM or MB_EIO. */
+int mb_client_new(mb_client **out, uv_loop_t *loop);
+/* Cancels every request still in flight (no notification; each stays
+ * readable and its owner still calls mb_req_free, which then only releases
+ * memory) and frees the multi handle. Handle memory is released from libuv
+ * close callbacks, so the loop must run afterwards (mb_engine_free does).
+ * Never call from a notification. */
+void mb_client_free(mb_client *c);
+/* Number of requests started and not yet freed. */
+size_t mb_client_active(const mb_client *c);
+
+/* Starts a request. Returns 0, MB_EINVAL (bad URL, method or header line),
+ * MB_ENOMEM or MB_EIO. No notification is ever delivered from inside this
+ * call: network failures arrive later through on_done. */
+int mb_req_start(mb_client *c, const mb_req_opts *o, mb_req **out);
+/* Cancels a request in flight (no notification afterwards) or releases a
+ * finished one: everything it holds is freed. Safe from notifications. */
+void mb_req_free(mb_req *r);
+#define mb_req_cancel mb_req_free
+
+const mb_resp *mb_req_resp(const mb_req *r);
+/* The i-th response header (0-based, in arrival order). 0 or MB_ERANGE. */
+int mb_req_header(const mb_req *r, size_t i, mb_resp_header *out);
+/* The i-th stored SSE event. 0 or MB_ERANGE. */
+int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out);
+
+/* "dns", "connect", ... or NULL for MB_ERR_NONE. */
+const char *mb_err_kind_name(mb_err_kind k);
+
+#endif
