@@ -1,0 +1,138 @@
+-- suite.lua: the full routing matrix of an MLX inference manager.
+--
+--   mlxbench scripts/suite.lua --mock            against the embedded emulator
+--   mlxbench scripts/suite.lua --url http://localhost:10242
+--   mlxbench suite [--url URL] [-n N] [-o FILE.json] [--mock]
+--
+-- 1. the three model tiers on the local server, streaming and not;
+-- 2. the OpenAI and Anthropic clouds (skipped, with the reason, without keys);
+-- 3. a concurrency sweep 1/2/4/8: per-request vs aggregate tok/s (batching);
+-- 4. failover: the primary backend starts failing mid-run and a fallback
+--    serves; what users see is in the row.
+local mb = require "mlxbench"
+local args = require "mlxbench.cli_args"
+local results = require "mlxbench.results"
+local report = require "mlxbench.report"
+local tiers = require("mlxbench.target").tiers
+
+local SPEC = {
+  url = { arg = "URL", help = "local server (default http://localhost:10242)" },
+  runs = { short = "n", arg = "N", help = "requests per row (default 3)" },
+  ["max-tokens"] = { arg = "N", help = "max output tokens (default 64)" },
+  output = { short = "o", arg = "FILE", help = "results file (default results.json)" },
+  mock = { help = "run everything against the embedded emulator" },
+  format = { arg = "FMT", help = "table|md|csv|json (default table)" },
+  quiet = { short = "q", help = "no progress lines" },
+  help = { short = "h", help = "show this help" },
+}
+local ORDER = { "url", "runs", "max-tokens", "output", "mock", "format", "quiet", "help" }
+
+local o, pos = args.parse({ ... }, SPEC)
+if not o or #pos > 0 then
+  io.stderr:write("suite: ", o and ("unexpected argument '" .. pos[1] .. "'") or pos, "\n",
+    "usage: mlxbench suite [options]\n", args.help(SPEC, ORDER), "\n")
+  os.exit(2)
+end
+if o.help then
+  print("usage: mlxbench suite [options]\n" .. args.help(SPEC, ORDER))
+  return
+end
+local n = args.int(o, "runs", 1) or 3
+local max_tokens = args.int(o, "max-tokens", 1) or 64
+local out_file = o.output or "results.json"
+local fmt = o.format or "table"
+
+local function say(...)
+  if not o.quiet then io.stderr:write(string.format(...), "\n") end
+end
+
+-- The servers: the user's, or emulated ones in this process.
+local local_srv, primary_srv
+local url = o.url
+if o.mock then
+  local_srv = mb.mock.start{ port = 0, seed = 1 }
+  url = local_srv.url
+end
+primary_srv = mb.mock.start{ port = 0, seed = 2 }   -- the backend that will fail
+
+local local_t = mb.target{ name = o.mock and "local (emulated)" or "local", url = url }
+local openai_t = mb.target{ name = "openai", url = "https://api.openai.com", api = "openai" }
+local anthropic_t = mb.target{ name = "anthropic", url = "https://api.anthropic.com", api = "anthropic" }
+
+local doc = results.new()
+local runs = {}
+local function add(run)
+  results.add(doc, run)
+  runs[#runs + 1] = run
+  say("  %-44s %s", run.name, run.skipped and ("skipped: " .. run.skipped)
+    or string.format("%d/%d ok, %.1f tok/s", run.requests.ok, run.requests.total, run.summary.avg_tok_s))
+  return run
+end
+
+mb.on_interrupt(function() require("mlxbench.bench").stop() end)
+
+-- 1. Model tiers on the local server
+say("tiers on %s", local_t.url)
+for _, tier in ipairs{ "small", "medium", "large" } do
+  for _, stream in ipairs{ true, false } do
+    add(mb.bench{
+      name = string.format("%s %s", tier, stream and "stream" or "no-stream"),
+      target = local_t, model = tiers[tier], prompt = "medium", max_tokens = max_tokens,
+      stream = stream, requests = n, warmup = 1, label = tier,
+    })
+  end
+end
+
+-- 2. Cloud APIs: each row needs its key in the environment
+say("cloud")
+add(mb.bench{ name = "openai gpt-4o-mini stream", target = openai_t, model = "gpt-4o-mini",
+              prompt = "medium", max_tokens = max_tokens, stream = true, requests = n })
+add(mb.bench{ name = "anthropic claude-3-5-haiku stream", target = anthropic_t,
+              model = "claude-3-5-haiku-latest", prompt = "medium", max_tokens = max_tokens,
+              stream = true, requests = n })
+
+-- 3. Concurrency sweep on the small tier: does batching raise aggregate tok/s?
+say("concurrency sweep")
+local sweep = {}
+for _, c in ipairs{ 1, 2, 4, 8 } do
+  local run = add(mb.bench{
+    name = string.format("small stream c=%d", c), target = local_t, model = tiers.small,
+    prompt = "medium", max_tokens = max_tokens, stream = true, concurrency = c,
+    requests = math.max(n, 2 * c), warmup = 0,
+  })
+  run.sweep = { concurrency = c }
+  sweep[#sweep + 1] = run
+end
+
+-- 4. Failover: after a third of the requests the primary refuses every
+--    request with 503; the client fails over to the local server.
+say("failover")
+local primary = mb.target{ name = "primary", url = primary_srv.url }
+local total = math.max(6, 2 * n)
+local served = 0
+add(mb.bench{
+  name = "failover primary->local", target = primary, fallback = local_t, model = tiers.small,
+  prompt = "medium", max_tokens = max_tokens, stream = true, requests = total, warmup = 0,
+  on_result = function()
+    served = served + 1
+    if served == total // 3 then primary_srv:set_faults{ error_rate = 1.0, status = 503 } end
+  end,
+})
+
+primary_srv:stop()
+if local_srv then local_srv:stop() end
+
+local ok, err = pcall(results.write, doc, out_file)
+if not ok then
+  io.stderr:write("suite: ", tostring(err), "\n")
+  os.exit(2)
+end
+
+if fmt == "table" then
+  io.write(report.table(doc), "\n")
+  io.write("Concurrency sweep (small tier, streaming)\n", report.sweep_table(sweep, "concurrency"), "\n")
+  io.write("results: ", out_file, "\n")
+else
+  io.write(report.format(doc, fmt))
+end
+if require("mlxbench.bench").stopping() then os.exit(130) end

@@ -1,0 +1,325 @@
+-- mlxbench.bench: one benchmark run -- a target, a model, prompts, a load
+-- shape -- measured into one run of the results file.
+--
+--   local run = mlxbench.bench{ target = t, model = "m", prompt = "short",
+--                               requests = 20, concurrency = 4, stream = true }
+--   local run = mlxbench.bench{ target = t, model = "m", rate = 4, duration = 60,
+--                               arrival = "poisson", slo = { ttft = 0.5 } }
+local sched = require "mlxbench._sched"
+local time = require "mlxbench.time"
+local llm = require "mlxbench.llm"
+local prompts = require "mlxbench.prompts"
+local target_mod = require "mlxbench.target"
+local collect = require "mlxbench.collect"
+local load = require "mlxbench.load"
+local timeline = require "mlxbench.timeline"
+local stats = require "mlxbench.stats"
+
+local M = {}
+
+-- Set by stop() (Ctrl-C): runs stop issuing requests and finish what is in
+-- flight, so what was measured is written.
+local stopping = false
+function M.stop() stopping = true end
+function M.stopping() return stopping or sched.interrupted() > 0 end
+
+-- Timeline marks (fault on/off...) any task can drop during a run.
+local marks = {}
+function M.mark(label) marks[#marks + 1] = { t = time.now(), label = tostring(label) } end
+
+local KNOWN = {
+  target = 1, model = 1, prompt = 1, prompts = 1, max_tokens = 1, stream = 1, requests = 1,
+  duration = 1, warmup = 1, warmup_s = 1, concurrency = 1, seed = 1, slo = 1, on_result = 1,
+  name = 1, timeout = 1, extra = 1, capture = 1, fallback = 1, keep_requests = 1, headers = 1,
+  include_usage = 1, label = 1, connect_timeout = 1, rate = 1, arrival = 1, burstiness = 1,
+  max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
+  concurrency_start = 1, rate_start = 1, output_tokens = 1,
+}
+
+local function check(o)
+  if type(o) ~= "table" then error("mlxbench.bench: expected a table of options", 3) end
+  for k in pairs(o) do
+    if not KNOWN[k] then error("mlxbench.bench: unknown option '" .. tostring(k) .. "'", 3) end
+  end
+  if type(o.model) ~= "string" then error("mlxbench.bench: model must be a string", 3) end
+  local function posint(k, zero)
+    local v = o[k]
+    if v ~= nil and (math.type(v) ~= "integer" or v < (zero and 0 or 1)) then
+      error("mlxbench.bench: " .. k .. " must be a " .. (zero and "non-negative" or "positive")
+        .. " integer", 3)
+    end
+  end
+  posint("requests")
+  posint("concurrency")
+  posint("warmup", true)
+  posint("max_tokens")
+  posint("max_inflight")
+  for _, k in ipairs{ "duration", "rate", "burstiness", "warmup_s", "timeout" } do
+    if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] < 0 or (k ~= "warmup_s" and o[k] == 0)) then
+      error("mlxbench.bench: " .. k .. " must be a number > 0", 3)
+    end
+  end
+  if o.arrival ~= nil and not ({ constant = 1, poisson = 1, gamma = 1 })[o.arrival] then
+    error("mlxbench.bench: arrival must be constant, poisson or gamma", 3)
+  end
+  if o.stages ~= nil and type(o.stages) ~= "table" then error("mlxbench.bench: stages must be a list", 3) end
+  if o.rate and o.concurrency then
+    error("mlxbench.bench: give rate (open loop) or concurrency (closed loop), not both", 3)
+  end
+  if o.on_result ~= nil and type(o.on_result) ~= "function" then
+    error("mlxbench.bench: on_result must be a function", 3)
+  end
+  if o.slo ~= nil and type(o.slo) ~= "table" then error("mlxbench.bench: slo must be a table", 3) end
+end
+
+local function as_target(t)
+  if t == nil or type(t) == "string" then return target_mod.new(t or {}) end
+  local mt = getmetatable(t)
+  if mt == target_mod.mt or mt == target_mod.group_mt then return t end
+  return target_mod.new(t)
+end
+
+local function is_open(o)
+  if o.rate then return true end
+  if o.stages and o.stages[1] and o.stages[1].rate then return true end
+  return false
+end
+
+-- The config block of the results file: every option that shaped the run.
+local function config_of(o)
+  return {
+    max_tokens = o.max_tokens, stream = o.stream, requests = o.requests, duration = o.duration,
+    warmup = o.warmup or 0, warmup_s = o.warmup_s, concurrency = (not is_open(o)) and (o.concurrency or 1) or nil,
+    rate = o.rate, arrival = is_open(o) and (o.arrival or "poisson") or nil,
+    burstiness = o.burstiness, max_inflight = o.max_inflight, stages = o.stages, seed = o.seed,
+    prompts = #o._prompts, prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
+    timeout = o.timeout, extra = o.extra, label = o.label,
+    load = is_open(o) and "open" or "closed",
+  }
+end
+
+-- A transport failure, a 5xx, 429 or 529 is worth trying elsewhere; other
+-- statuses (400, 401, 404) would fail on every member too.
+local function retryable(r)
+  if r.ok then return false end
+  local k = r.error and r.error.kind
+  if k == "http" then return (r.status or 0) >= 500 or r.status == 429 end
+  return k ~= "aborted"
+end
+
+-- One request, over the group's members per its policy. The user-visible
+-- latency starts with the first attempt.
+local function one(o, group, i, itl)
+  local p = o._pick(i)
+  local req = {
+    model = o.model, messages = p.messages, prompt = p.prompt,
+    max_tokens = p.max_tokens or o.max_tokens, stream = o.stream, extra = o.extra,
+    capture = o.capture, timeout = o.timeout, headers = o.headers, itl_hist = itl,
+    include_usage = o.include_usage, connect_timeout = o.connect_timeout,
+  }
+  local first, r, failed = nil, nil, nil
+  for _, t in ipairs(group:order(i, time.now())) do
+    req.target = t
+    r = llm.request(req)
+    first = first or r
+    group:mark(t, r.ok or not retryable(r), time.now())
+    if not retryable(r) then break end
+    failed = failed or {}
+    failed[#failed + 1] = { target = t.name, kind = r.error and r.error.kind, status = r.status }
+  end
+  if failed and r ~= first then
+    r.failover = failed
+    local lost = r.start_s - first.start_s
+    r.start_s = first.start_s
+    if r.e2e_s then r.e2e_s = r.e2e_s + lost end
+    if r.ttft_s then r.ttft_s = r.ttft_s + lost end
+    if r.ttfb_s then r.ttfb_s = r.ttfb_s + lost end
+    if r.ok and r.output_tokens and r.e2e_s and r.e2e_s > 0 then
+      r.req_tok_s = r.output_tokens / r.e2e_s
+    end
+  end
+  r.i = i
+  r.prompt_name = p.name
+  return r
+end
+
+-- bench{...} -> run (the results-file table, plus :summary())
+function M.bench(o)
+  check(o)
+  local opts = o
+  o = setmetatable({}, { __index = opts })
+  local t = as_target(o.target)
+  local fallback = o.fallback and as_target(o.fallback)
+  o.stream = o.stream ~= false
+  o._prompts = prompts.resolve(o.prompts or o.prompt or "short")
+  o._pick = prompts.picker(o._prompts, o.seed)
+  local name = o.name or string.format("%s %s %s %s", t.name, o.model,
+    o.stream and "stream" or "no-stream",
+    is_open(o) and ("rate=" .. tostring(o.rate or "stages")) or ("c=" .. (o.concurrency or 1)))
+  local fields = {
+    name = name, backend = t.backend, target = t:public(), model = o.model, config = config_of(o),
+  }
+  if fallback then fields.fallback = fallback:public() end
+
+  if t:needs_key() and not t:has_key() then
+    fields.skipped = string.format("no API key: set %s to include this row", t.key_env or "the key")
+    return setmetatable(collect.new{ name = name, slo = o.slo }:finish(fields), M.run_mt)
+  end
+  local group = target_mod.group(t, fallback)
+
+  local c = collect.new{ name = name, slo = o.slo, keep_requests = o.keep_requests }
+  local cool = collect.new{ name = name .. " (cool-down)", keep_requests = false }
+  local warm_count = 0
+  local function record(r, phase)
+    if phase == "warmup" then
+      warm_count = warm_count + 1
+      return
+    end
+    if phase == "cooldown" then
+      cool:add(r)
+    else
+      c:add(r)
+    end
+    if o.on_result then o.on_result(r) end
+  end
+  local function send(i) return one(o, group, i, c:itl_hist()) end
+
+  local mark0 = #marks + 1
+  -- t0: the run's zero for per-request times and marks -- the first
+  -- scheduled send (open loop) or the end of the warm-up seconds (closed)
+  local info
+  if is_open(o) then
+    o._t0 = time.now() + 0.005
+    c.t0 = o._t0
+    info = load.open(o, send, record, M.stopping)
+  else
+    c.t0 = time.now() + (o.warmup_s or 0)
+    info = load.closed(o, send, record, M.stopping)
+  end
+  if M.stopping() then fields.interrupted = true end
+  local run = c:finish(fields)
+  run.requests.warmup = warm_count
+  if cool.total > 0 then
+    run.cooldown = { requests = cool.total, ok = cool.ok, failed = cool.failed,
+                     output_tokens = cool.tok_out,
+                     note = "in flight when the run ended: finished, not in the run's metrics" }
+  end
+  if info.lags and #info.lags > 0 then
+    local h = stats.histogram{}
+    for _, l in ipairs(info.lags) do h:record(l) end
+    local p99 = h:percentile(99)
+    run.client = { send_lag_p99_s = p99, send_lag_max_s = h:max(), scheduled = info.scheduled }
+    local limit = o.lag_threshold or 0.010
+    if p99 > limit then
+      run.warnings = run.warnings or {}
+      run.warnings[#run.warnings + 1] = string.format(
+        "the client fell behind its schedule (send lag p99 %.1f ms > %.1f ms): latency figures "
+        .. "include the client's own delay", p99 * 1000, limit * 1000)
+    end
+  end
+  -- the served-by counts and the timeline, when more than one target served
+  -- or the caller asked for a timeline
+  local rmarks = {}
+  for k = mark0, #marks do
+    rmarks[#rmarks + 1] = { t_s = marks[k].t - c.t0, label = marks[k].label }
+  end
+  if #group.members > 1 or o.timeline or #rmarks > 0 then
+    run.targets = timeline.per_target(run.per_request)
+    run.timeline = timeline.build(run.per_request, rmarks)
+    run.marks = rmarks
+    if #rmarks > 0 then run.failover = timeline.failover_metrics(run.per_request, rmarks, group) end
+  end
+  return setmetatable(run, M.run_mt)
+end
+
+M.run_mt = { __index = {} }
+-- run:summary() -> the seed-compatible summary table
+function M.run_mt.__index:summary() return self.summary end
+
+-- sweep{base options..., over = {key = {values...}}} or over = "key",
+-- values = {...} -> list of runs, one per value (or per combination).
+function M.sweep(o)
+  if type(o) ~= "table" then error("mlxbench.sweep: expected a table of options", 2) end
+  local axes = {}
+  if o.over and type(o.over) == "table" then
+    for k, vals in pairs(o.over) do axes[#axes + 1] = { key = k, values = vals } end
+    table.sort(axes, function(a, b) return a.key < b.key end)
+  elseif type(o.over) == "string" and type(o.values) == "table" then
+    axes[1] = { key = o.over, values = o.values }
+  else
+    error("mlxbench.sweep: give over = {option = {values}} or over = 'option', values = {...}", 2)
+  end
+  local runs = {}
+  local function rec(ax, base)
+    if ax > #axes then
+      local opts = {}
+      for k, v in pairs(o) do
+        if k ~= "over" and k ~= "values" and k ~= "name" then opts[k] = v end
+      end
+      local label = {}
+      for _, a in ipairs(axes) do
+        opts[a.key] = base[a.key]
+        label[#label + 1] = a.key .. "=" .. tostring(base[a.key])
+      end
+      opts.name = (o.name and (o.name .. " ") or "") .. table.concat(label, " ")
+      local run = M.bench(opts)
+      run.sweep = {}
+      for _, a in ipairs(axes) do run.sweep[a.key] = base[a.key] end
+      runs[#runs + 1] = run
+      return
+    end
+    for _, v in ipairs(axes[ax].values) do
+      base[axes[ax].key] = v
+      if M.stopping() then return end
+      rec(ax + 1, base)
+    end
+  end
+  rec(1, {})
+  return runs
+end
+
+-- search{bench options..., rate = {lo, hi}, steps = 6, slo = {...},
+--        attainment = 0.95} -> {best = rate|nil, runs = {...}}
+-- Bisection for the highest open-loop rate whose SLO attainment holds.
+function M.search(o)
+  if type(o) ~= "table" or type(o.rate) ~= "table" or #o.rate ~= 2 then
+    error("mlxbench.search: give rate = {low, high} and the bench options", 2)
+  end
+  if type(o.slo) ~= "table" then error("mlxbench.search: slo = {...} is required", 2) end
+  local lo, hi = o.rate[1], o.rate[2]
+  if not (type(lo) == "number" and type(hi) == "number" and lo > 0 and hi > lo) then
+    error("mlxbench.search: rate must be {low, high} with 0 < low < high", 2)
+  end
+  local steps = o.steps or 6
+  local want = o.attainment or o.slo.attainment or 0.95
+  local runs, best = {}, nil
+  local function try(rate)
+    local opts = {}
+    for k, v in pairs(o) do
+      if k ~= "rate" and k ~= "steps" and k ~= "attainment" and k ~= "name" then opts[k] = v end
+    end
+    opts.rate = rate
+    opts.name = string.format("%s rate=%.3g", o.name or "search", rate)
+    local run = M.bench(opts)
+    run.sweep = { rate = rate }
+    runs[#runs + 1] = run
+    local total = run.requests.total
+    local att = total > 0 and (run.requests.slo_met or 0) / total or 0
+    run.search = { attainment = att, pass = att + 1e-9 >= want }
+    return run.search.pass
+  end
+  if not try(lo) then return { best = nil, runs = runs, attainment = want } end
+  best = lo
+  for _ = 1, steps do
+    if M.stopping() then break end
+    local mid = (lo + hi) / 2
+    if try(mid) then
+      best, lo = mid, mid
+    else
+      hi = mid
+    end
+  end
+  return { best = best, runs = runs, attainment = want }
+end
+
+return M

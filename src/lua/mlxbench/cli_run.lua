@@ -1,0 +1,157 @@
+-- mlxbench.cli_run: `mlxbench run` -- one ad-hoc benchmark run.
+local args = require "mlxbench.cli_args"
+local bench = require "mlxbench.bench"
+local target_mod = require "mlxbench.target"
+local results = require "mlxbench.results"
+local report = require "mlxbench.report"
+local checks = require "mlxbench.checks"
+
+local M = {}
+
+M.SPEC = {
+  model = { short = "m", arg = "MODEL", help = "model name (required); small|medium|large name the seed tiers" },
+  runs = { short = "n", arg = "N", help = "measured requests (default 5)" },
+  ["max-tokens"] = { arg = "N", help = "max output tokens per request (default 256)" },
+  prompt = { arg = "P", help = "short|medium|long|synthetic:N|TEXT|@FILE[.jsonl] (default medium)" },
+  warmup = { arg = "N", help = "warm-up requests, not recorded (default 1)" },
+  stream = { help = "stream the response (default; --no-stream to disable)" },
+  url = { arg = "URL", help = "server base URL (default " .. target_mod.DEFAULT_URL .. ")" },
+  api = { arg = "API", help = "openai|anthropic|completions (default: from URL or model)" },
+  concurrency = { short = "c", arg = "N", help = "concurrent virtual users (default 1)" },
+  duration = { arg = "S", help = "run for S seconds instead of -n requests" },
+  seed = { arg = "N", help = "seed for prompts and the emulator (default 1)" },
+  slo = { arg = "LIST", help = "per-request SLO, e.g. ttft=0.5,tpot=0.05,e2e=10[,attainment=0.9]" },
+  threshold = { arg = "EXPR", multi = true, help = "fail (exit 1) unless EXPR holds, e.g. 'ttft_s.p95<0.5'" },
+  timeout = { arg = "S", help = "per-request timeout in seconds (default 600)" },
+  mock = { help = "start the embedded emulator and run against it" },
+  output = { short = "o", arg = "FILE", help = "write the results file (JSON)" },
+  format = { arg = "FMT", help = "table|md|csv|json (default table)" },
+  verbose = { short = "v", help = "one line per request on stderr" },
+  quiet = { short = "q", help = "print nothing but errors" },
+  name = { arg = "NAME", help = "run name in the report" },
+  rate = { arg = "R", help = "open-loop arrival rate (req/s)" },
+  arrival = { arg = "KIND", help = "poisson|constant|gamma (default poisson)" },
+  burstiness = { arg = "K", help = "gamma shape: 1 Poisson, <1 burstier, >1 smoother" },
+  ["max-inflight"] = { arg = "N", help = "open loop: at most N requests in flight (sends wait, lateness recorded)" },
+  threads = { arg = "N", help = "engine threads" },
+  shard = { arg = "I/N", help = "this process's share of the load" },
+  html = { arg = "FILE", help = "write an HTML report" },
+  progress = { arg = "MODE", help = "auto|plain|none" },
+  help = { short = "h", help = "show this help" },
+}
+M.ORDER = { "model", "runs", "max-tokens", "prompt", "warmup", "stream", "url", "api",
+            "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "slo", "threshold", "timeout", "mock", "output",
+            "format", "verbose", "quiet", "name", "help" }
+
+local function usage()
+  return "usage: mlxbench run -m MODEL [options]\n\n" .. args.help(M.SPEC, M.ORDER) .. "\n"
+end
+
+local function die(msg)
+  io.stderr:write("mlxbench run: ", msg, "\n", usage())
+  return 2
+end
+
+-- Prints one line per finished request (stderr) for --verbose.
+local function verbose_line(r)
+  local ms = function(v) return v and string.format("%.1fms", v * 1000) or "-" end
+  io.stderr:write(string.format("[%d] %s %s ttft=%s e2e=%s tokens=%s%s\n", r.i or 0,
+    r.ok and "ok" or "FAIL", tostring(r.status), ms(r.ttft_s), ms(r.e2e_s),
+    tostring(r.output_tokens or r.tokens_received or 0),
+    r.error and (" " .. r.error.kind .. ": " .. tostring(r.error.message)) or
+      (r.token_source and (" (" .. r.token_source .. ")") or "")))
+end
+
+function M.main(...)
+  local o, pos = args.parse({ ... }, M.SPEC)
+  if not o then return die(pos) end
+  if o.help then io.stdout:write(usage()) return 0 end
+  if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
+  for _, later in ipairs{ "threads", "shard", "html", "progress" } do
+    if o[later] ~= nil then
+      return die("--" .. later .. " is not available in this build yet (see docs/LUA_API.md)")
+    end
+  end
+  if not o.model then return die("-m MODEL is required") end
+  local err
+  local n, c, warm, maxt, seed
+  n, err = args.int(o, "runs", 1) if err then return die(err) end
+  c, err = args.int(o, "concurrency", 1) if err then return die(err) end
+  warm, err = args.int(o, "warmup", 0) if err then return die(err) end
+  maxt, err = args.int(o, "max-tokens", 1) if err then return die(err) end
+  seed, err = args.int(o, "seed", 0) if err then return die(err) end
+  local dur, tmo, rate, burst, maxin
+  dur, err = args.num(o, "duration", 0.001) if err then return die(err) end
+  rate, err = args.num(o, "rate", 0.000001) if err then return die(err) end
+  burst, err = args.num(o, "burstiness", 0.000001) if err then return die(err) end
+  maxin, err = args.int(o, "max-inflight", 1) if err then return die(err) end
+  if rate and o.concurrency then return die("give --rate (open loop) or -c (closed loop), not both") end
+  if o.arrival and not ({ poisson = 1, constant = 1, gamma = 1 })[o.arrival] then
+    return die("--arrival must be poisson, constant or gamma")
+  end
+  if (o.arrival or o.burstiness or maxin) and not rate then
+    return die("--arrival, --burstiness and --max-inflight need --rate")
+  end
+  tmo, err = args.num(o, "timeout", 0.001) if err then return die(err) end
+  local slo
+  if o.slo then
+    slo, err = args.kv_numbers(o.slo, "--slo")
+    if not slo then return die(err) end
+  end
+  local ths = {}
+  for _, e in ipairs(o.threshold or {}) do
+    local th, terr = checks.parse_threshold(e)
+    if not th then return die(terr) end
+    ths[#ths + 1] = th
+  end
+  local fmt = o.format or "table"
+  if not ({ table = 1, md = 1, csv = 1, json = 1 })[fmt] then
+    return die("--format must be table, md, csv or json")
+  end
+  if o.api and not ({ openai = 1, anthropic = 1, completions = 1 })[o.api] then
+    return die("--api must be openai, anthropic or completions")
+  end
+  local model = target_mod.tiers[o.model] or o.model
+
+  local srv
+  local url = o.url
+  if o.mock then
+    srv = require("mlxbench.mock").start{ port = 0, seed = seed or 1 }
+    url = srv.url
+  end
+  local t = target_mod.new{ url = url, api = o.api, model = model,
+                            name = o.mock and "mock" or nil }
+  require("mlxbench").on_interrupt(function() bench.stop() end)
+  local run = bench.bench{
+    target = t, model = model, prompt = o.prompt or "medium", max_tokens = maxt or 256,
+    stream = o.stream ~= false, requests = (not dur or o.runs) and (n or 5) or nil, duration = dur,
+    warmup = warm or (rate and 0 or 1), concurrency = (not rate) and (c or 1) or nil,
+    rate = rate, arrival = o.arrival or (rate and (burst and "gamma" or "poisson")) or nil,
+    burstiness = burst, max_inflight = maxin, seed = seed, slo = slo, timeout = tmo,
+    name = o.name, on_result = o.verbose and verbose_line or nil,
+  }
+  if srv then srv:stop() end
+  run.config.mock = o.mock or nil
+  local doc = results.new()
+  results.add(doc, run)
+  local verdict = checks.evaluate(run, slo, ths)
+  if #verdict.failures > 0 then run.checks = verdict end
+  if o.output then
+    local ok, werr = pcall(results.write, doc, o.output)
+    if not ok then io.stderr:write("mlxbench run: ", tostring(werr), "\n") return 2 end
+  end
+  if not o.quiet then
+    if run.skipped then io.stderr:write("mlxbench run: skipped: ", run.skipped, "\n") end
+    io.stdout:write(report.format(doc, fmt))
+    if o.output and fmt == "table" then io.stdout:write("results: ", o.output, "\n") end
+  end
+  for _, f in ipairs(verdict.failures) do io.stderr:write("FAILED: ", f, "\n") end
+  if bench.stopping() then return 130 end
+  if run.requests.total > 0 and run.requests.ok == 0 then
+    io.stderr:write("mlxbench run: every request failed\n")
+    return 1
+  end
+  return #verdict.failures > 0 and 1 or 0
+end
+
+return M

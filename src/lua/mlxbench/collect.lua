@@ -1,0 +1,167 @@
+-- mlxbench.collect: turns per-request results into one run of the results
+-- file (DESIGN.md "Results file"): counters, histograms (exactly mergeable),
+-- throughput over the run's wall time, SLO goodput and the seed-compatible
+-- summary. Per-request work here is O(1) histogram records; the ITL samples
+-- are recorded in C straight into this collector's histogram.
+local stats = require "mlxbench.stats"
+local json = require "mlxbench.json"
+
+local M = {}
+
+M.METRICS = { "ttft_s", "ttfb_s", "itl_s", "tpot_s", "e2e_s", "req_tok_s", "decode_tok_s",
+              "queue_s", "latency_s" }
+
+local Collector = {}
+Collector.__index = Collector
+
+-- new{name, slo, keep_requests=true} -> collector
+function M.new(opts)
+  local c = setmetatable({
+    name = opts.name,
+    slo = opts.slo,
+    keep = opts.keep_requests ~= false,
+    h = {},
+    total = 0, ok = 0, failed = 0, good = 0,
+    errors = {},
+    tok_in = 0, tok_out = 0,
+    source = { usage = 0, events = 0 },
+    sum_e2e = 0,           -- for the seed's avg_tok_s
+    first_start = nil, last_end = nil,
+    per_request = json.array(),
+    targets = {},
+  }, Collector)
+  for _, m in ipairs(M.METRICS) do
+    -- req_tok_s and decode_tok_s are rates, not times: widen the range
+    local hi = (m == "req_tok_s" or m == "decode_tok_s") and 1e7 or 3600
+    c.h[m] = stats.histogram{ lowest = 1e-6, highest = hi, digits = 3 }
+  end
+  return c
+end
+
+-- Does a successful result meet every SLO? slo = {ttft=, tpot=, e2e=, itl=}
+-- in seconds; a metric the request lacks (tpot with one token) passes.
+local function meets(slo, r)
+  if not slo then return true end
+  if slo.ttft and (r.ttft_s or math.huge) > slo.ttft then return false end
+  if slo.tpot and r.tpot_s and r.tpot_s > slo.tpot then return false end
+  if slo.e2e and (r.e2e_s or math.huge) > slo.e2e then return false end
+  if slo.latency and (r.latency_s or r.e2e_s or math.huge) > slo.latency then return false end
+  return true
+end
+M.meets = meets
+
+local function rec(h, v)
+  if v and v == v and v >= 0 and v < math.huge then h:record(v) end
+end
+
+-- add(r): one finished request (ok or not). r.start_s/end_s are monotonic
+-- seconds; r.scheduled_s (open loop) too.
+function Collector:add(r)
+  self.total = self.total + 1
+  if r.start_s and (not self.first_start or r.start_s < self.first_start) then
+    self.first_start = r.start_s
+  end
+  if r.end_s and (not self.last_end or r.end_s > self.last_end) then self.last_end = r.end_s end
+  local h = self.h
+  rec(h.ttfb_s, r.ttfb_s)
+  if r.scheduled_s and r.start_s then
+    rec(h.queue_s, math.max(0, r.start_s - r.scheduled_s))
+    if r.end_s then
+      r.latency_s = r.end_s - r.scheduled_s
+      rec(h.latency_s, r.latency_s)
+    end
+  end
+  if r.ok then
+    self.ok = self.ok + 1
+    self.tok_out = self.tok_out + (r.output_tokens or 0)
+    self.tok_in = self.tok_in + (r.input_tokens or 0)
+    if r.token_source == "usage" then
+      self.source.usage = self.source.usage + 1
+    elseif r.token_source then
+      self.source[r.token_source] = (self.source[r.token_source] or 0) + 1
+    end
+    self.sum_e2e = self.sum_e2e + (r.e2e_s or 0)
+    rec(h.ttft_s, r.ttft_s)
+    rec(h.e2e_s, r.e2e_s)
+    rec(h.tpot_s, r.tpot_s)
+    rec(h.req_tok_s, r.req_tok_s)
+    rec(h.decode_tok_s, r.decode_tok_s)
+    if meets(self.slo, r) then self.good = self.good + 1 end
+  else
+    self.failed = self.failed + 1
+    local e = r.error or { kind = "unknown" }
+    local key = e.kind
+    if e.kind == "http" and r.status then key = "http_" .. r.status end
+    self.errors[key] = (self.errors[key] or 0) + 1
+  end
+  if r.target then self.targets[r.target] = (self.targets[r.target] or 0) + 1 end
+  if self.keep then
+    self.per_request[#self.per_request + 1] = {
+      i = r.i, ok = r.ok, status = r.status,
+      error = r.error and { kind = r.error.kind, message = r.error.message } or nil,
+      target = r.target, ttfb_s = r.ttfb_s, ttft_s = r.ttft_s, e2e_s = r.e2e_s,
+      tpot_s = r.tpot_s, output_tokens = r.output_tokens, input_tokens = r.input_tokens,
+      token_source = r.token_source, finish_reason = r.finish_reason,
+      scheduled_s = r.scheduled_s and self.t0 and (r.scheduled_s - self.t0) or nil,
+      start_s = r.start_s and self.t0 and (r.start_s - self.t0) or nil,
+      reused = r.reused, retried = r.retried, failover = r.failover,
+    }
+  end
+end
+
+-- itl_hist() -> the histogram the C layer records ITL gaps into
+function Collector:itl_hist() return self.h.itl_s end
+
+-- Quantiles of a histogram with no samples are absent, not zero.
+local function summarize(h)
+  if h:count() == 0 then return nil end
+  return h:summary()
+end
+
+-- finish{...} -> the run table of the results file. `fields` adds the
+-- descriptive part (backend, target, model, config).
+function Collector:finish(fields)
+  local dur = (self.first_start and self.last_end) and (self.last_end - self.first_start) or 0
+  local per = function(n) return dur > 0 and n / dur or 0 end
+  local run = {
+    name = self.name,
+    requests = { total = self.total, ok = self.ok, failed = self.failed, errors = self.errors },
+    tokens = { input = self.tok_in, output = self.tok_out, source = self.source },
+    duration_s = dur,
+    throughput = {
+      output_tok_s = per(self.tok_out),
+      total_tok_s = per(self.tok_out + self.tok_in),
+      requests_s = per(self.ok),
+      goodput_s = per(self.good),
+    },
+    metrics = {},
+    histograms = {},
+    per_request = self.per_request,
+  }
+  for k, v in pairs(fields or {}) do run[k] = v end
+  for _, m in ipairs(M.METRICS) do
+    local h = self.h[m]
+    run.metrics[m] = summarize(h)
+    if h:count() > 0 then run.histograms[m] = h:encode() end
+  end
+  local rt = self.h.req_tok_s
+  run.summary = {
+    runs = self.total,
+    successful_runs = self.ok,
+    avg_tok_s = self.sum_e2e > 0 and self.tok_out / self.sum_e2e or 0,
+    min_tok_s = rt:count() > 0 and rt:min() or 0,
+    max_tok_s = rt:count() > 0 and rt:max() or 0,
+    p50_tok_s = rt:count() > 0 and rt:percentile(50) or 0,
+    p95_tok_s = rt:count() > 0 and rt:percentile(95) or 0,
+    total_tokens = self.tok_out,
+    total_duration_s = self.sum_e2e,
+  }
+  if self.slo then
+    run.slo = self.slo
+    run.requests.slo_met = self.good
+  end
+  if next(self.targets) and (fields and fields.fallback) then run.served_by = self.targets end
+  return run
+end
+
+return M

@@ -1,0 +1,147 @@
+-- mlxbench.json: deterministic, readable JSON for results files. Keys come
+-- out in a stable order (a preferred order first, then alphabetical) so two
+-- results files diff cleanly; floats use the shortest form that reads back
+-- exactly; NaN and infinities become null. Decoding is lua-cjson's.
+local cjson = require "cjson"
+
+local M = {}
+
+M.array_mt = { __name = "json.array" }
+M.null = cjson.null
+
+-- array(t) marks t as a JSON array even when empty.
+function M.array(t) return setmetatable(t or {}, M.array_mt) end
+
+-- Keys of results files in the order DESIGN.md shows them.
+local ORDER = {}
+for i, k in ipairs {
+  "schema", "tool", "name", "version", "started_at", "host", "runs",
+  "i", "ok", "status", "error", "kind", "message", "backend", "target", "url", "api", "model",
+  "config", "requests", "total", "failed", "errors", "tokens", "input", "output", "source",
+  "usage", "events", "duration_s", "throughput", "output_tok_s", "total_tok_s", "requests_s",
+  "goodput_s", "metrics", "count", "mean", "stddev", "min", "max", "p50", "p90", "p95", "p99",
+  "p999", "summary", "per_request", "histograms",
+} do ORDER[k] = i end
+
+local function key_less(a, b)
+  local oa, ob = ORDER[a], ORDER[b]
+  if oa and ob then return oa < ob end
+  if oa then return true end
+  if ob then return false end
+  return tostring(a) < tostring(b)
+end
+
+local function num(v)
+  if v ~= v or v == math.huge or v == -math.huge then return "null" end
+  if math.type(v) == "integer" then return string.format("%d", v) end
+  if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format("%d", math.floor(v)) end
+  local s = string.format("%.15g", v)
+  if tonumber(s) ~= v then s = string.format("%.17g", v) end
+  return s
+end
+
+local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+                  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+local function str(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return escapes[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local function is_array(t)
+  if getmetatable(t) == M.array_mt then return true end
+  if next(t) == nil then return false end
+  local n = #t
+  if n == 0 then return false end
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
+  end
+  return true
+end
+
+local function enc(v, out, indent, depth, seen)
+  local tv = type(v)
+  if v == nil or v == cjson.null then
+    out[#out + 1] = "null"
+  elseif tv == "boolean" then
+    out[#out + 1] = tostring(v)
+  elseif tv == "number" then
+    out[#out + 1] = num(v)
+  elseif tv == "string" then
+    out[#out + 1] = str(v)
+  elseif tv == "table" then
+    if seen[v] then error("json.encode: cycle in table", 0) end
+    seen[v] = true
+    local nl = indent and ("\n" .. string.rep(indent, depth + 1)) or ""
+    local close = indent and ("\n" .. string.rep(indent, depth)) or ""
+    if is_array(v) then
+      if #v == 0 then
+        out[#out + 1] = "[]"
+      else
+        out[#out + 1] = "["
+        for i = 1, #v do
+          if i > 1 then out[#out + 1] = "," end
+          out[#out + 1] = nl
+          enc(v[i], out, indent, depth + 1, seen)
+        end
+        out[#out + 1] = close .. "]"
+      end
+    else
+      local keys = {}
+      for k in pairs(v) do
+        if type(k) == "string" or type(k) == "number" then keys[#keys + 1] = k end
+      end
+      if #keys == 0 then
+        out[#out + 1] = "{}"
+      else
+        table.sort(keys, key_less)
+        out[#out + 1] = "{"
+        for i, k in ipairs(keys) do
+          if i > 1 then out[#out + 1] = "," end
+          out[#out + 1] = nl .. str(tostring(k)) .. (indent and ": " or ":")
+          enc(v[k], out, indent, depth + 1, seen)
+        end
+        out[#out + 1] = close .. "}"
+      end
+    end
+    seen[v] = nil
+  else
+    error("json.encode: cannot encode a " .. tv, 0)
+  end
+end
+
+-- encode(v [, {indent = "  "}]) -> string
+function M.encode(v, opts)
+  local out = {}
+  enc(v, out, opts and opts.indent, 0, {})
+  return table.concat(out)
+end
+
+-- decode(s) -> value, or nil + message (never raises on bad input)
+function M.decode(s)
+  local ok, v = pcall(cjson.decode, s)
+  if not ok then return nil, tostring(v) end
+  return v
+end
+
+-- write_atomic(path, text): temp file in the same folder + rename, so a
+-- reader never sees half a file and a crash never leaves one.
+function M.write_atomic(path, text)
+  local tmp = string.format("%s.%d.tmp", path, math.random(1, 1 << 30))
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, "cannot write " .. tmp .. ": " .. tostring(err) end
+  local ok, werr = f:write(text)
+  local cok, cerr = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    return nil, "cannot write " .. tmp .. ": " .. tostring(werr or cerr)
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    return nil, "cannot rename " .. tmp .. " to " .. path .. ": " .. tostring(rerr)
+  end
+  return true
+end
+
+return M

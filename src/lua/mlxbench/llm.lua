@@ -1,0 +1,123 @@
+-- mlxbench.llm: one LLM API call, measured. Lua builds the request (once per
+-- request); C sends it, timestamps every byte where it arrives, parses the
+-- stream and counts tokens (per token, never in Lua).
+local cjson = require "cjson"
+local core = require "mlxbench._llm"
+local prompts = require "mlxbench.prompts"
+local target_mod = require "mlxbench.target"
+
+local M = {}
+
+-- Sends one request and waits for its result; with on_token, the callback
+-- runs in this task for each content event as it arrives (it may sleep).
+local function send(spec, on_token)
+  local call = core.start(spec)
+  while true do
+    local r, times = core.wait(call, spec.itl_hist, spec.itl)
+    if r then return r end
+    for _, t in ipairs(times) do on_token(t) end
+  end
+end
+
+local API_CODE = { openai = 0, completions = 1, anthropic = 2 }
+
+-- Builds the JSON body for the target's API shape.
+local function build_body(t, o, with_usage)
+  local body
+  if t.api == "anthropic" then
+    local msgs, system = {}, nil
+    for _, m in ipairs(prompts.as_messages(o)) do
+      if m.role == "system" then
+        system = (system and system .. "\n" or "") .. m.content
+      else
+        msgs[#msgs + 1] = m
+      end
+    end
+    body = { model = o.model, messages = msgs, max_tokens = o.max_tokens or 256, system = system }
+  elseif t.api == "completions" then
+    body = { model = o.model, prompt = prompts.as_text(o), max_tokens = o.max_tokens }
+  else
+    body = { model = o.model, messages = prompts.as_messages(o), max_tokens = o.max_tokens }
+  end
+  if o.stream then
+    body.stream = true
+    if t.api ~= "anthropic" and with_usage then body.stream_options = { include_usage = true } end
+  end
+  for k, v in pairs(o.extra or {}) do body[k] = v end
+  return cjson.encode(body)
+end
+
+local function headers_for(t, o)
+  local h = { "Content-Type: application/json" }
+  if o.stream then h[#h + 1] = "Accept: text/event-stream" end
+  for _, line in ipairs(t:auth_headers()) do h[#h + 1] = line end
+  for k, v in pairs(t.headers or {}) do
+    if type(k) == "number" then h[#h + 1] = v else h[#h + 1] = k .. ": " .. tostring(v) end
+  end
+  for k, v in pairs(o.headers or {}) do
+    if type(k) == "number" then h[#h + 1] = v else h[#h + 1] = k .. ": " .. tostring(v) end
+  end
+  return h
+end
+
+local function check_opts(o)
+  if type(o) ~= "table" then error("llm.request: expected a table of options", 3) end
+  if type(o.model) ~= "string" or o.model == "" then error("llm.request: model must be a string", 3) end
+  if o.messages == nil and o.prompt == nil then
+    error("llm.request: needs messages or prompt", 3)
+  end
+  if o.messages ~= nil and type(o.messages) ~= "table" then error("llm.request: messages must be a list", 3) end
+  if o.prompt ~= nil and type(o.prompt) ~= "string" then error("llm.request: prompt must be a string", 3) end
+  if o.max_tokens ~= nil and (math.type(o.max_tokens) ~= "integer" or o.max_tokens < 1) then
+    error("llm.request: max_tokens must be a positive integer", 3)
+  end
+  if o.on_token ~= nil and type(o.on_token) ~= "function" then
+    error("llm.request: on_token must be a function", 3)
+  end
+end
+
+-- request{target, model, messages|prompt, max_tokens, stream, extra, headers,
+--         capture, timeout, connect_timeout, on_token, itl_hist, itl} -> result
+function M.request(o)
+  check_opts(o)
+  local t = o.target
+  if t == nil or type(t) == "string" then
+    t = target_mod.new(t or {})
+  elseif getmetatable(t) ~= target_mod.mt then
+    t = target_mod.new(t)
+  end
+  local stream = o.stream ~= false and o.stream ~= nil
+  local spec = {
+    url = t:endpoint(), api = API_CODE[t.api], stream = stream,
+    timeout = o.timeout or t.timeout or 600, connect_timeout = o.connect_timeout or 10,
+    capture = o.capture, itl_hist = o.itl_hist, itl = o.itl,
+    insecure = o.insecure, cacert = o.cacert, http2 = o.http2,
+  }
+  local oo = setmetatable({ stream = stream }, { __index = o })
+  local with_usage = stream and not t._no_stream_options and o.include_usage ~= false
+  spec.headers = headers_for(t, oo)
+  spec.body = build_body(t, oo, with_usage)
+  spec.on_token = o.on_token ~= nil
+  local r = send(spec, o.on_token)
+  if with_usage and (r.status == 400 or r.status == 422) then
+    -- The server rejects stream_options (some OpenAI-compatible servers do):
+    -- remember it for this target and retry once without.
+    t._no_stream_options = true
+    spec.body = build_body(t, oo, false)
+    r = send(spec, o.on_token)
+    r.retried = true
+  end
+  if r.error and r.error.message then
+    r.error.message = target_mod.redact(r.error.message, t:secret())
+  end
+  if r.input_tokens == nil then
+    r.input_tokens = prompts.estimate_tokens(prompts.as_text(o))
+    r.input_source = "estimate"
+  else
+    r.input_source = "usage"
+  end
+  r.target = t.name
+  return r
+end
+
+return M

@@ -1,0 +1,187 @@
+-- mlxbench.load: the load shapes that drive a run.
+--
+-- closed loop: N virtual users, each sends its next request when the last
+--   one ends (count- or time-bound, warm-up by count or seconds, stages that
+--   ramp the user count);
+-- open loop: requests leave on a precomputed schedule (constant, Poisson or
+--   gamma arrivals, stages that ramp the rate), whatever the server does;
+--   `max_inflight` bounds concurrency by delaying sends, never dropping them,
+--   and every delay is recorded (queue_s, latency_s from the intended time).
+local sched = require "mlxbench._sched"
+local time = require "mlxbench.time"
+local arrival = require "mlxbench.arrival"
+
+local M = {}
+
+-- semaphore(n): acquire/release with parked tasks, FIFO.
+function M.semaphore(n)
+  local s = { avail = n, waiters = {} }
+  function s.acquire()
+    while s.avail <= 0 do
+      s.waiters[#s.waiters + 1] = sched.current()
+      sched.park()
+    end
+    s.avail = s.avail - 1
+  end
+  function s.release()
+    s.avail = s.avail + 1
+    local w = table.remove(s.waiters, 1)
+    if w then sched.unpark(w) end
+  end
+  return s
+end
+
+-- A piecewise-linear profile from stages {{duration=, rate|concurrency=}}:
+-- value(t) ramps from the previous stage's target to this one's.
+local function profile(stages, key, start_value)
+  local segs, t, v = {}, 0, start_value or 0
+  for i, s in ipairs(stages) do
+    local target = s[key]
+    if type(s.duration) ~= "number" or s.duration <= 0 or type(target) ~= "number" or target < 0 then
+      error(string.format("stages[%d]: need duration > 0 and %s >= 0", i, key), 0)
+    end
+    segs[#segs + 1] = { t0 = t, t1 = t + s.duration, v0 = v, v1 = target }
+    t, v = t + s.duration, target
+  end
+  local p = { segs = segs, total = t }
+  function p.value(x)
+    for _, g in ipairs(segs) do
+      if x < g.t1 then return g.v0 + (g.v1 - g.v0) * (x - g.t0) / (g.t1 - g.t0) end
+    end
+    return segs[#segs] and segs[#segs].v1 or 0
+  end
+  -- cumulative of value over [0, x]: the expected arrivals by time x
+  function p.integral(x)
+    local acc = 0
+    for _, g in ipairs(segs) do
+      local hi = math.min(x, g.t1)
+      if hi <= g.t0 then break end
+      local w = hi - g.t0
+      local vhi = g.v0 + (g.v1 - g.v0) * w / (g.t1 - g.t0)
+      acc = acc + (g.v0 + vhi) / 2 * w
+    end
+    return acc
+  end
+  -- inverse of integral: time at which `u` arrivals are expected
+  function p.inverse(u)
+    local acc = 0
+    for _, g in ipairs(segs) do
+      local d = g.t1 - g.t0
+      local area = (g.v0 + g.v1) / 2 * d
+      if acc + area >= u then
+        local need = u - acc
+        local a = (g.v1 - g.v0) / d / 2   -- need = v0*w + a*w^2
+        local w
+        if math.abs(a) < 1e-12 then
+          w = g.v0 > 0 and need / g.v0 or d
+        else
+          w = (-g.v0 + math.sqrt(math.max(0, g.v0 * g.v0 + 4 * a * need))) / (2 * a)
+        end
+        return g.t0 + math.min(math.max(w, 0), d)
+      end
+      acc = acc + area
+    end
+    return nil
+  end
+  return p
+end
+M.profile = profile
+
+-- schedule(o) -> list of send times (s from the run's start). With stages,
+-- a unit-rate process is mapped through the inverse cumulative rate
+-- (time rescaling), so ramps keep the arrival kind's character.
+function M.schedule(o)
+  local kind = o.arrival or "poisson"
+  if o.stages then
+    local p = profile(o.stages, "rate", o.rate_start or 0)
+    local total = p.integral(p.total)
+    if total <= 0 then return {} end
+    local unit = arrival.schedule{ rate = 1, arrival = kind, burstiness = o.burstiness,
+                                   seed = o.seed or 1, duration = total }
+    local out = {}
+    for _, u in ipairs(unit) do
+      local t = p.inverse(u)
+      if t then out[#out + 1] = t end
+    end
+    return out
+  end
+  return arrival.schedule{
+    rate = o.rate, arrival = kind, burstiness = o.burstiness, seed = o.seed or 1,
+    count = o.requests, duration = (not o.requests) and o.duration or nil,
+  }
+end
+
+-- open(o, send, record): runs the open-loop schedule. send(i) performs
+-- request i and returns its result; record(r, phase) files it. Returns the
+-- dispatcher's timer lag samples for the client-saturation check.
+function M.open(o, send, record, stopping)
+  local times = M.schedule(o)
+  local sem = M.semaphore(o.max_inflight or math.huge)
+  local warm_n, warm_s = o.warmup or 0, o.warmup_s or 0
+  local t0 = o._t0 or (time.now() + 0.005)
+  local lags, tasks = {}, {}
+  for i, ti in ipairs(times) do
+    if stopping() then break end
+    local due = t0 + ti
+    local wait = due - time.now()
+    if wait > 0 then time.sleep(wait) end
+    lags[#lags + 1] = math.max(0, time.now() - due)
+    sem.acquire()
+    tasks[#tasks + 1] = sched.spawn(function()
+      local ok, r = pcall(send, i)
+      sem.release()
+      if not ok then error(r, 0) end
+      r.scheduled_s = due
+      local phase = (i <= warm_n or ti < warm_s) and "warmup" or "measured"
+      record(r, phase)
+    end)
+  end
+  for _, t in ipairs(tasks) do sched.join(t) end
+  return { t0 = t0, lags = lags, scheduled = #times }
+end
+
+-- closed(o, send, record): N users (or a ramp of users with stages).
+-- Requests ending after a duration-bound run's end are `cooldown`.
+function M.closed(o, send, record, stopping)
+  local stages = o.stages and profile(o.stages, "concurrency", o.concurrency_start or 0)
+  local conc = o.concurrency or 1
+  if stages then
+    conc = 0
+    for _, g in ipairs(stages.segs) do conc = math.max(conc, math.ceil(g.v0), math.ceil(g.v1)) end
+  end
+  local warm_n, warm_s = o.warmup or 0, o.warmup_s or 0
+  local n = o.requests and (o.requests + warm_n) or math.maxinteger
+  local t_begin = time.now()
+  local measure_start = t_begin + warm_s
+  local duration = o.duration or (stages and stages.total)
+  local deadline = duration and (measure_start + duration) or math.huge
+  local next_i = 0
+  local function vu(k)
+    while true do
+      if stopping() then return end
+      local now = time.now()
+      if now >= deadline then return end
+      if stages and k > math.floor(stages.value(now - t_begin) + 0.5) then
+        time.sleep(0.05)   -- this user is not active at this point of the ramp
+      else
+        next_i = next_i + 1
+        local i = next_i
+        if i > n then return end
+        local r = send(i)
+        local phase = "measured"
+        if i <= warm_n or (r.start_s and r.start_s < measure_start) then
+          phase = "warmup"
+        elseif duration and r.end_s and r.end_s > deadline then
+          phase = "cooldown"
+        end
+        record(r, phase)
+      end
+    end
+  end
+  local tasks = {}
+  for k = 1, conc do tasks[k] = sched.spawn(vu, k) end
+  for k = 1, conc do sched.join(tasks[k]) end
+  return { t0 = measure_start }
+end
+
+return M

@@ -1,0 +1,186 @@
+-- mlxbench.prompts: the built-in prompts, synthetic prompts of ~N tokens and
+-- prompt lists from JSONL files. A prompt is {messages = {...}} (chat) or
+-- {prompt = "..."} (legacy completions); helpers accept plain strings too.
+local cjson = require "cjson"
+
+local M = {}
+
+-- The seed product's three prompts.
+M.builtin = {
+  short = "What is 2+2?",
+  medium = "Explain what machine learning is in one sentence.",
+  long = "Compare transformers and recurrent neural networks (RNNs): how does each "
+    .. "process a sequence, why do transformers train faster on modern hardware, how "
+    .. "do the two handle long-range dependencies, and when might an RNN still be the "
+    .. "better choice? Answer in several paragraphs.",
+}
+
+-- Token estimate shared with the emulated server: ceil(characters / 4),
+-- characters counted as UTF-8 code points.
+function M.estimate_tokens(s)
+  local c = utf8.len(s) or #s
+  return (c + 3) // 4
+end
+
+local words = {
+  "the", "model", "token", "stream", "latency", "server", "batch", "prompt", "cache",
+  "decode", "prefill", "request", "throughput", "quantized", "weights", "layer",
+  "attention", "vector", "context", "window", "benchmark", "result", "metric", "time",
+}
+
+-- synthetic(n, seed) -> a text of exactly 4*n characters (~n tokens by the
+-- shared rule), deterministic for a seed, made of plain words.
+function M.synthetic(n, seed)
+  assert(math.type(n) == "integer" and n > 0, "prompts.synthetic: n must be a positive integer")
+  local target = 4 * n
+  local parts, len = {}, 0
+  local state = (seed or 1) * 2654435761 % 4294967296
+  while len < target do
+    state = (state * 1103515245 + 12345) % 2147483648
+    local w = words[state % #words + 1]
+    parts[#parts + 1] = w
+    len = len + #w + 1
+  end
+  return table.concat(parts, " "):sub(1, target)
+end
+
+-- as_messages(p) -> messages list for a chat API from a prompt spec.
+function M.as_messages(p)
+  if type(p) == "string" then return { { role = "user", content = p } } end
+  if p.messages then return p.messages end
+  return { { role = "user", content = p.prompt } }
+end
+
+-- as_text(p) -> a single prompt string (legacy completions).
+function M.as_text(p)
+  if type(p) == "string" then return p end
+  if p.prompt then return p.prompt end
+  local t = {}
+  for _, m in ipairs(p.messages) do
+    if type(m.content) == "string" then t[#t + 1] = m.content end
+  end
+  return table.concat(t, "\n")
+end
+
+-- load_jsonl(path) -> list of prompt specs. Each line is a JSON object with
+-- `messages` (chat list), `prompt` (string) or `text`; optional `max_tokens`
+-- and `weight`. Blank lines and lines starting with # are skipped.
+function M.load_jsonl(path)
+  local f, err = io.open(path, "r")
+  if not f then error("prompts: cannot open " .. path .. ": " .. tostring(err), 2) end
+  local out, n = {}, 0
+  for line in f:lines() do
+    n = n + 1
+    if line:match("%S") and not line:match("^%s*#") then
+      local ok, obj = pcall(cjson.decode, line)
+      if not ok or type(obj) ~= "table" then
+        f:close()
+        error(string.format("prompts: %s:%d: not a JSON object", path, n), 2)
+      end
+      local p = { max_tokens = obj.max_tokens, weight = obj.weight }
+      if type(obj.messages) == "table" then
+        p.messages = obj.messages
+      elseif type(obj.prompt) == "string" or type(obj.text) == "string" then
+        p.prompt = obj.prompt or obj.text
+      else
+        f:close()
+        error(string.format("prompts: %s:%d: needs `messages`, `prompt` or `text`", path, n), 2)
+      end
+      out[#out + 1] = p
+    end
+  end
+  f:close()
+  if #out == 0 then error("prompts: " .. path .. " has no prompts", 2) end
+  return out
+end
+
+-- resolve(spec) -> list of prompt specs, from what a user writes:
+--   "short" | "medium" | "long"   the built-ins
+--   "@FILE"                       a JSONL file (or a plain text file: one prompt)
+--   "synthetic:N"                 a synthetic prompt of ~N tokens
+--   any other string              the prompt text itself
+--   a table of the above / of specs
+function M.resolve(spec)
+  if type(spec) == "table" then
+    if spec.messages or spec.prompt then return { spec } end
+    local out = {}
+    for _, s in ipairs(spec) do
+      for _, p in ipairs(M.resolve(s)) do out[#out + 1] = p end
+    end
+    return out
+  end
+  if type(spec) ~= "string" then error("prompt must be a string or a table", 2) end
+  if M.builtin[spec] then return { { prompt = M.builtin[spec], name = spec } } end
+  local n = spec:match("^synthetic:(%d+)$")
+  if n then return { { prompt = M.synthetic(tonumber(n) // 1), name = spec } } end
+  if spec:sub(1, 1) == "@" then
+    local path = spec:sub(2)
+    if path:match("%.jsonl$") then return M.load_jsonl(path) end
+    local f, err = io.open(path, "r")
+    if not f then error("prompts: cannot open " .. path .. ": " .. tostring(err), 2) end
+    local text = f:read("a")
+    f:close()
+    return { { prompt = text, name = path } }
+  end
+  return { { prompt = spec } }
+end
+
+-- A deterministic uniform in [0,1) from (seed, i): the pick of request i
+-- does not depend on which task sends it or when.
+local function hash01(seed, i)
+  local z = (seed or 1) * 0x9E3779B97F4A7C15 + i * 0xBF58476D1CE4E5B9
+  z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
+  z = (z ~ (z >> 27)) * 0x94D049BB133111EB
+  z = z ~ (z >> 31)
+  return ((z >> 11) & 0x1FFFFFFFFFFFFF) / 9007199254740992.0
+end
+M.hash01 = hash01
+
+-- picker(list, seed) -> function(i) -> prompt spec. Without weights the
+-- prompts rotate in order; with weights request i draws one, reproducibly.
+function M.picker(list, seed)
+  local weighted, total = false, 0
+  for _, p in ipairs(list) do
+    if p.weight then weighted = true end
+    total = total + (p.weight or 1)
+  end
+  if not weighted then
+    return function(i) return list[(i - 1) % #list + 1] end
+  end
+  local cum, acc = {}, 0
+  for k, p in ipairs(list) do
+    acc = acc + (p.weight or 1) / total
+    cum[k] = acc
+  end
+  return function(i)
+    local u = hash01(seed, i)
+    for k = 1, #cum do
+      if u < cum[k] then return list[k] end
+    end
+    return list[#list]
+  end
+end
+
+-- mix{ {weight = 0.7, prompt = ...}, {weight = 0.3, prompts = {...}} } ->
+-- a weighted list: each entry's weight is shared by the prompts it names.
+function M.mix(entries)
+  if type(entries) ~= "table" or #entries == 0 then error("prompts.mix: expected a list of entries", 2) end
+  local out = {}
+  for k, e in ipairs(entries) do
+    if type(e) ~= "table" or type(e.weight) ~= "number" or e.weight <= 0 then
+      error(string.format("prompts.mix: entry %d needs weight > 0", k), 2)
+    end
+    local ps = M.resolve(e.prompts or e.prompt or e.messages and { messages = e.messages })
+    for _, p in ipairs(ps) do
+      local c = {}
+      for kk, vv in pairs(p) do c[kk] = vv end
+      c.weight = e.weight / #ps
+      c.max_tokens = c.max_tokens or e.max_tokens
+      c.name = c.name or e.name
+      out[#out + 1] = c
+    end
+  end
+  return out
+end
+
+return M

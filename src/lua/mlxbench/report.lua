@@ -1,0 +1,256 @@
+-- mlxbench.report: what people read. Human tables for the terminal,
+-- Markdown for docs and pull requests, CSV (per run and per request) for
+-- spreadsheets, and the JSON results file. Times are seconds in data and
+-- milliseconds in tables.
+local M = {}
+
+local function fmt_num(v, digits)
+  if v == nil then return "-" end
+  if v ~= v then return "-" end
+  return string.format("%." .. (digits or 1) .. "f", v)
+end
+
+local function ms(v) return v and fmt_num(v * 1000, v * 1000 < 10 and 2 or 1) or "-" end
+
+local function metric(run, m, q)
+  local x = run.metrics and run.metrics[m]
+  return x and x[q] or nil
+end
+
+-- Rows of the per-run table: {header, getter, align}
+local THROUGHPUT = {
+  { "Run", function(r) return r.name end, "l" },
+  { "Model", function(r) return (r.model or "-"):gsub("^mlx%-community/", "") end, "l" },
+  { "Backend", function(r) return r.backend or "-" end, "l" },
+  { "OK/Total", function(r)
+      if r.skipped then return "skipped" end
+      return string.format("%d/%d", r.requests.ok, r.requests.total)
+    end, "r" },
+  { "avg tok/s", function(r) return r.summary and fmt_num(r.summary.avg_tok_s) end, "r" },
+  { "min", function(r) return r.summary and fmt_num(r.summary.min_tok_s) end, "r" },
+  { "max", function(r) return r.summary and fmt_num(r.summary.max_tok_s) end, "r" },
+  { "p50", function(r) return r.summary and fmt_num(r.summary.p50_tok_s) end, "r" },
+  { "p95", function(r) return r.summary and fmt_num(r.summary.p95_tok_s) end, "r" },
+  { "out tok/s", function(r) return r.throughput and fmt_num(r.throughput.output_tok_s) end, "r" },
+  { "Tokens", function(r) return r.tokens and tostring(r.tokens.output) end, "r" },
+  { "Time s", function(r) return fmt_num(r.duration_s, 2) end, "r" },
+}
+
+local LATENCY = {
+  { "Run", function(r) return r.name end, "l" },
+  { "TTFT p50", function(r) return ms(metric(r, "ttft_s", "p50")) end, "r" },
+  { "p95", function(r) return ms(metric(r, "ttft_s", "p95")) end, "r" },
+  { "p99", function(r) return ms(metric(r, "ttft_s", "p99")) end, "r" },
+  { "ITL p50", function(r) return ms(metric(r, "itl_s", "p50")) end, "r" },
+  { "p95", function(r) return ms(metric(r, "itl_s", "p95")) end, "r" },
+  { "p99", function(r) return ms(metric(r, "itl_s", "p99")) end, "r" },
+  { "E2E p50", function(r) return ms(metric(r, "e2e_s", "p50")) end, "r" },
+  { "p95", function(r) return ms(metric(r, "e2e_s", "p95")) end, "r" },
+  { "p99", function(r) return ms(metric(r, "e2e_s", "p99")) end, "r" },
+  { "Errors", function(r)
+      if r.skipped then return "-" end
+      local t = {}
+      for k, n in pairs(r.requests.errors or {}) do t[#t + 1] = k .. "=" .. n end
+      table.sort(t)
+      return #t > 0 and table.concat(t, ",") or "0"
+    end, "l" },
+}
+
+local function cells(runs, cols)
+  local rows = {}
+  for i, r in ipairs(runs) do
+    local row = {}
+    for j, c in ipairs(cols) do row[j] = tostring(c[2](r) or "-") end
+    rows[i] = row
+  end
+  return rows
+end
+
+local function width(s) return utf8.len(s) or #s end
+
+-- text_table(runs, cols) -> aligned text with a rule under the header
+local function text_table(runs, cols)
+  local rows = cells(runs, cols)
+  local w = {}
+  for j, c in ipairs(cols) do
+    w[j] = width(c[1])
+    for _, row in ipairs(rows) do w[j] = math.max(w[j], width(row[j])) end
+  end
+  local function line(vals)
+    local out = {}
+    for j, v in ipairs(vals) do
+      local pad = string.rep(" ", w[j] - width(v))
+      out[j] = cols[j][3] == "r" and pad .. v or v .. pad
+    end
+    return (table.concat(out, "  "):gsub("%s+$", ""))
+  end
+  local hdr = {}
+  for j, c in ipairs(cols) do hdr[j] = c[1] end
+  local out = { line(hdr) }
+  local rule = {}
+  for j = 1, #cols do rule[j] = string.rep("-", w[j]) end
+  out[#out + 1] = table.concat(rule, "  ")
+  for _, row in ipairs(rows) do out[#out + 1] = line(row) end
+  return table.concat(out, "\n")
+end
+
+local function md_table(runs, cols)
+  local rows = cells(runs, cols)
+  local hdr, al = {}, {}
+  for j, c in ipairs(cols) do
+    hdr[j] = c[1]
+    al[j] = c[3] == "r" and "---:" or ":---"
+  end
+  local out = { "| " .. table.concat(hdr, " | ") .. " |", "| " .. table.concat(al, " | ") .. " |" }
+  for _, row in ipairs(rows) do
+    for j, v in ipairs(row) do row[j] = v:gsub("|", "\\|") end
+    out[#out + 1] = "| " .. table.concat(row, " | ") .. " |"
+  end
+  return table.concat(out, "\n")
+end
+
+local function runs_of(x)
+  if x.runs then return x.runs end
+  if x.name then return { x } end
+  return x
+end
+
+local function notes(runs)
+  local out = {}
+  for _, r in ipairs(runs) do
+    if r.skipped then out[#out + 1] = string.format("  %s: skipped (%s)", r.name, r.skipped) end
+    if r.interrupted then out[#out + 1] = string.format("  %s: interrupted; partial results", r.name) end
+    local src = r.tokens and r.tokens.source
+    if src and (src.events or 0) > 0 and (src.usage or 0) == 0 then
+      out[#out + 1] = string.format("  %s: token counts from stream events (server sent no usage)", r.name)
+    end
+    if r.warnings then
+      for _, w in ipairs(r.warnings) do out[#out + 1] = string.format("  %s: %s", r.name, w) end
+    end
+  end
+  return out
+end
+
+-- table(doc|runs) -> the terminal report
+function M.table(x)
+  local runs = runs_of(x)
+  if #runs == 0 then return "(no runs)\n" end
+  local out = { "Throughput (tok/s per request unless noted)", text_table(runs, THROUGHPUT), "",
+                "Latency (ms)", text_table(runs, LATENCY) }
+  local n = notes(runs)
+  if #n > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = "Notes:"
+    for _, l in ipairs(n) do out[#out + 1] = l end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- markdown(doc|runs) -> Markdown tables, one row per run
+function M.markdown(x)
+  local runs = runs_of(x)
+  local out = { "### Throughput", "", md_table(runs, THROUGHPUT), "", "### Latency (ms)", "",
+                md_table(runs, LATENCY) }
+  local n = notes(runs)
+  if #n > 0 then
+    out[#out + 1] = ""
+    for _, l in ipairs(n) do out[#out + 1] = "-" .. l:gsub("^%s+", " ") end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function csv_cell(v)
+  if v == nil then return "" end
+  if type(v) == "boolean" then return v and "true" or "false" end
+  if type(v) == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    return string.format("%.9g", v)
+  end
+  local s = tostring(v)
+  if s:find('[,"\n\r]') then s = '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+local CSV_RUN = { "name", "model", "backend", "url", "requests_total", "requests_ok",
+                  "requests_failed", "output_tokens", "input_tokens", "duration_s",
+                  "output_tok_s", "requests_s", "goodput_s", "avg_tok_s", "p50_tok_s", "p95_tok_s" }
+local CSV_METRICS = { "ttft_s", "itl_s", "tpot_s", "e2e_s" }
+
+-- csv(doc|runs) -> one row per run
+function M.csv(x)
+  local hdr = {}
+  for _, k in ipairs(CSV_RUN) do hdr[#hdr + 1] = k end
+  for _, m in ipairs(CSV_METRICS) do
+    for _, q in ipairs{ "p50", "p95", "p99" } do hdr[#hdr + 1] = m .. "_" .. q end
+  end
+  local out = { table.concat(hdr, ",") }
+  for _, r in ipairs(runs_of(x)) do
+    local rq, tk, th, sm = r.requests or {}, r.tokens or {}, r.throughput or {}, r.summary or {}
+    local row = { r.name, r.model, r.backend, r.target and r.target.url, rq.total, rq.ok,
+                  rq.failed, tk.output, tk.input, r.duration_s, th.output_tok_s, th.requests_s,
+                  th.goodput_s, sm.avg_tok_s, sm.p50_tok_s, sm.p95_tok_s }
+    for _, m in ipairs(CSV_METRICS) do
+      for _, q in ipairs{ "p50", "p95", "p99" } do row[#row + 1] = metric(r, m, q) end
+    end
+    local cellsv = {}
+    for i = 1, #hdr do cellsv[i] = csv_cell(row[i]) end
+    out[#out + 1] = table.concat(cellsv, ",")
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local CSV_REQ = { "i", "ok", "status", "error_kind", "error_message", "target", "ttfb_s",
+                  "ttft_s", "e2e_s", "tpot_s", "output_tokens", "input_tokens", "token_source",
+                  "finish_reason", "scheduled_s", "start_s" }
+
+-- csv_requests(doc|runs) -> one row per request, with its run's name
+function M.csv_requests(x)
+  local out = { "run," .. table.concat(CSV_REQ, ",") }
+  for _, r in ipairs(runs_of(x)) do
+    for _, q in ipairs(r.per_request or {}) do
+      local row = { csv_cell(r.name) }
+      for _, k in ipairs(CSV_REQ) do
+        local v
+        if k == "error_kind" then v = q.error and q.error.kind
+        elseif k == "error_message" then v = q.error and q.error.message
+        else v = q[k] end
+        row[#row + 1] = csv_cell(v)
+      end
+      out[#out + 1] = table.concat(row, ",")
+    end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- sweep_table(runs, key) -> per-request and aggregate tok/s by the swept
+-- option, with the aggregate speed-up over the first step (batching gain).
+function M.sweep_table(runs, key, markdown)
+  local base
+  local cols = {
+    { key, function(r) return tostring(r.sweep and r.sweep[key] or r.config and r.config[key]) end, "r" },
+    { "per-req tok/s", function(r) return fmt_num(r.summary.avg_tok_s) end, "r" },
+    { "aggregate tok/s", function(r) return fmt_num(r.throughput.output_tok_s) end, "r" },
+    { "speed-up", function(r)
+        base = base or r.throughput.output_tok_s
+        return base and base > 0 and string.format("%.2fx", r.throughput.output_tok_s / base) or "-"
+      end, "r" },
+    { "TTFT p50 ms", function(r) return ms(metric(r, "ttft_s", "p50")) end, "r" },
+    { "E2E p95 ms", function(r) return ms(metric(r, "e2e_s", "p95")) end, "r" },
+  }
+  local ok = {}
+  for _, r in ipairs(runs) do if not r.skipped then ok[#ok + 1] = r end end
+  return (markdown and md_table or text_table)(ok, cols) .. "\n"
+end
+
+-- format(doc, fmt) -> text in table | md | csv | csv-requests | json
+function M.format(doc, fmt)
+  fmt = fmt or "table"
+  if fmt == "table" then return M.table(doc) end
+  if fmt == "md" or fmt == "markdown" then return M.markdown(doc) end
+  if fmt == "csv" then return M.csv(doc) end
+  if fmt == "csv-requests" then return M.csv_requests(doc) end
+  if fmt == "json" then return require("mlxbench.results").encode(doc) end
+  error("report: unknown format '" .. tostring(fmt) .. "' (table, md, csv, csv-requests, json)", 2)
+end
+
+return M
