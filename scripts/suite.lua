@@ -17,8 +17,8 @@ local tiers = require("mlxbench.target").tiers
 
 local SPEC = {
   url = { arg = "URL", help = "local server (default http://localhost:10242)" },
-  runs = { short = "n", arg = "N", help = "requests per row (default 3)" },
-  ["max-tokens"] = { arg = "N", help = "max output tokens (default 64)" },
+  runs = { short = "n", arg = "N", help = "requests per row (default 5; 3 with --mock)" },
+  ["max-tokens"] = { arg = "N", help = "max output tokens (default 256; 32 with --mock)" },
   output = { short = "o", arg = "FILE", help = "results file (default results.json)" },
   mock = { help = "run everything against the embedded emulator" },
   format = { arg = "FMT", help = "table|md|csv|json (default table)" },
@@ -37,8 +37,10 @@ if o.help then
   print("usage: mlxbench suite [options]\n" .. args.help(SPEC, ORDER))
   return
 end
-local n = args.int(o, "runs", 1) or 3
-local max_tokens = args.int(o, "max-tokens", 1) or 64
+-- The seed's defaults against a real server; smaller ones against the
+-- emulator so the whole matrix runs in under a minute.
+local n = args.int(o, "runs", 1) or (o.mock and 3 or 5)
+local max_tokens = args.int(o, "max-tokens", 1) or (o.mock and 32 or 256)
 local out_file = o.output or "results.json"
 local fmt = o.format or "table"
 
@@ -71,14 +73,15 @@ end
 
 mb.on_interrupt(function() require("mlxbench.bench").stop() end)
 
--- 1. Model tiers on the local server
+-- 1. Model tiers on the local server. One warm-up request per tier (an MLX
+--    manager loads a model on its first request), before the streaming row.
 say("tiers on %s", local_t.url)
 for _, tier in ipairs{ "small", "medium", "large" } do
   for _, stream in ipairs{ true, false } do
     add(mb.bench{
       name = string.format("%s %s", tier, stream and "stream" or "no-stream"),
       target = local_t, model = tiers[tier], prompt = "medium", max_tokens = max_tokens,
-      stream = stream, requests = n, warmup = 1, label = tier,
+      stream = stream, requests = n, warmup = stream and 1 or 0, label = tier,
     })
   end
 end
@@ -115,7 +118,10 @@ add(mb.bench{
   prompt = "medium", max_tokens = max_tokens, stream = true, requests = total, warmup = 0,
   on_result = function()
     served = served + 1
-    if served == total // 3 then primary_srv:set_faults{ error_rate = 1.0, status = 503 } end
+    if served == total // 3 then
+      primary_srv:set_faults{ error_rate = 1.0, status = 503 }
+      mb.mark("fault on: primary returns 503")
+    end
   end,
 })
 

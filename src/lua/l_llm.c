@@ -267,29 +267,57 @@ static void push_result(lua_State *L, call *c)
     lua_setfield(L, -2, "timings");
 }
 
-/* Records ITL gaps of a successful request into the given histogram and,
- * when asked, returns them as a list in result.itl. */
-static void record_itl(lua_State *L, call *c, int hidx, int want_list)
+#define GAPS_MT "mlxbench.itl_gaps"
+
+/* The ITL gaps of one request, in seconds: a userdata so a caller records
+ * them into a histogram with one C call once it knows the request counts
+ * (warm-up and cool-down requests must not), with no per-token Lua. */
+typedef struct gaps {
+    size_t n;
+    double g[];
+} gaps;
+
+static void push_gaps(lua_State *L, call *c)
 {
-    mb_hist *h = hidx ? mb_lstats_check(L, hidx) : NULL;
-    if (want_list)
-        lua_createtable(L, c->x.nct > 1 ? (int)(c->x.nct - 1) : 0, 0);
-    for (size_t i = 1; i < c->x.nct; i++) {
-        double gap = secs((int64_t)(c->x.ct[i] - c->x.ct[i - 1]));
-        if (h)
-            mb_hist_record(h, gap, 1);
-        if (want_list) {
-            lua_pushnumber(L, gap);
-            lua_rawseti(L, -2, (lua_Integer)i);
-        }
+    size_t n = c->x.nct > 1 ? c->x.nct - 1 : 0;
+    gaps *gp = lua_newuserdatauv(L, sizeof *gp + n * sizeof gp->g[0], 0);
+    gp->n = n;
+    for (size_t i = 0; i < n; i++)
+        gp->g[i] = secs((int64_t)(c->x.ct[i + 1] - c->x.ct[i]));
+    luaL_setmetatable(L, GAPS_MT);
+}
+
+/* gaps:record_into(histogram) */
+static int gaps_record(lua_State *L)
+{
+    gaps *gp = luaL_checkudata(L, 1, GAPS_MT);
+    mb_hist *h = mb_lstats_check(L, 2);
+    for (size_t i = 0; i < gp->n; i++)
+        mb_hist_record(h, gp->g[i], 1);
+    return 0;
+}
+
+/* gaps:list() -> {seconds...} */
+static int gaps_list(lua_State *L)
+{
+    gaps *gp = luaL_checkudata(L, 1, GAPS_MT);
+    lua_createtable(L, (int)gp->n, 0);
+    for (size_t i = 0; i < gp->n; i++) {
+        lua_pushnumber(L, gp->g[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    if (want_list)
-        lua_setfield(L, -2, "itl");
+    return 1;
+}
+
+static int gaps_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)((gaps *)luaL_checkudata(L, 1, GAPS_MT))->n);
+    return 1;
 }
 
 /* Pushes what a wait returns: `false, {t...}` for content events not yet
  * handed over (on_token mode), else the result table (consuming the call). */
-static int push_wait(lua_State *L, call *c, int hidx, int want_list)
+static int push_wait(lua_State *L, call *c)
 {
     if (c->on_token) {
         feed_stored(c);
@@ -310,15 +338,16 @@ static int push_wait(lua_State *L, call *c, int hidx, int want_list)
     lua_getfield(L, -1, "ok");
     int ok = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (ok)
-        record_itl(L, c, hidx, want_list);
+    if (ok) {
+        push_gaps(L, c);
+        lua_setfield(L, -2, "gaps");
+    }
     c->consumed = 1;
     call_release(c);
     return 1;
 }
 
-/* Continuation of _llm.wait: stack 1 = call, 2 = itl histogram or nil,
- * 3 = want the ITL list. */
+/* Continuation of _llm.wait: stack 1 = call. */
 static int wait_cont(lua_State *L, int status, lua_KContext ctx)
 {
     call *c = (call *)ctx;
@@ -328,16 +357,14 @@ static int wait_cont(lua_State *L, int status, lua_KContext ctx)
         c->vu = mb_vu_current(L);
         return mb_vu_suspendk(L, c->vu, cancel_call, c, ctx, wait_cont);
     }
-    return push_wait(L, c, lua_isnil(L, 2) ? 0 : 2, lua_toboolean(L, 3));
+    return push_wait(L, c);
 }
 
-/* _llm.wait(call [, itl_hist [, want_itl_list]]) -> result | false, {t...} */
+/* _llm.wait(call) -> result | false, {t...} */
 static int l_wait(lua_State *L)
 {
     call *c = luaL_checkudata(L, 1, CALL_MT);
-    if (!lua_isnoneornil(L, 2))
-        mb_lstats_check(L, 2);
-    lua_settop(L, 3);
+    lua_settop(L, 1);
     if (c->consumed)
         return luaL_error(L, "llm wait: this request's result was already returned");
     if (!c->req)
@@ -432,9 +459,17 @@ static int l_start(lua_State *L)
 int luaopen_mlxbench_llm(lua_State *L)
 {
     static const luaL_Reg f[] = {{"start", l_start}, {"wait", l_wait}, {NULL, NULL}};
+    static const luaL_Reg gm[] = {{"record_into", gaps_record}, {"list", gaps_list}, {NULL, NULL}};
     if (luaL_newmetatable(L, CALL_MT)) {
         lua_pushcfunction(L, call_gc);
         lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, GAPS_MT)) {
+        luaL_newlib(L, gm);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, gaps_len);
+        lua_setfield(L, -2, "__len");
     }
     lua_pop(L, 1);
     luaL_newlib(L, f);

@@ -14,5 +14,6 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench._llm", luaopen_mlxbench_llm},
     {"mlxbench._embed", luaopen_mlxbench_embed},
     {"mlxbench.arrival", luaopen_mlxbench_arrival},
+    {"mlxbench._dataset", luaopen_mlxbench_dataset},
     {NULL, NULL}
 };

@@ -92,7 +92,8 @@ local function config_of(o)
     warmup = o.warmup or 0, warmup_s = o.warmup_s, concurrency = (not is_open(o)) and (o.concurrency or 1) or nil,
     rate = o.rate, arrival = is_open(o) and (o.arrival or "poisson") or nil,
     burstiness = o.burstiness, max_inflight = o.max_inflight, stages = o.stages, seed = o.seed,
-    prompts = #o._prompts, prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
+    prompts = o._prompts.pick and (o._prompts.path or "source") or #o._prompts,
+    prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
     timeout = o.timeout, extra = o.extra, label = o.label,
     load = is_open(o) and "open" or "closed",
   }
@@ -109,14 +110,7 @@ end
 
 -- One request, over the group's members per its policy. The user-visible
 -- latency starts with the first attempt.
-local function one(o, group, i, itl)
-  local p = o._pick(i)
-  local req = {
-    model = o.model, messages = p.messages, prompt = p.prompt,
-    max_tokens = p.max_tokens or o.max_tokens, stream = o.stream, extra = o.extra,
-    capture = o.capture, timeout = o.timeout, headers = o.headers, itl_hist = itl,
-    include_usage = o.include_usage, connect_timeout = o.connect_timeout,
-  }
+local function attempt(o, group, i, req)
   local first, r, failed = nil, nil, nil
   for _, t in ipairs(group:order(i, time.now())) do
     req.target = t
@@ -138,8 +132,41 @@ local function one(o, group, i, itl)
       r.req_tok_s = r.output_tokens / r.e2e_s
     end
   end
-  r.i = i
-  r.prompt_name = p.name
+  r.max_tokens = req.max_tokens
+  return r
+end
+
+-- Request i. A prompt with `turns` is a conversation: each user turn is
+-- sent with the history so far, including the model's actual replies; the
+-- earlier turns ride along in r.previous_turns and are recorded too.
+local function one(o, group, i)
+  local p = o._pick(i)
+  local req = {
+    model = o.model, messages = p.messages, prompt = p.prompt,
+    max_tokens = p.max_tokens or o.max_tokens, stream = o.stream, extra = o.extra,
+    capture = o.capture, timeout = o.timeout, headers = o.headers,
+    include_usage = o.include_usage, connect_timeout = o.connect_timeout,
+  }
+  if not p.turns then
+    local r = attempt(o, group, i, req)
+    r.i, r.prompt_name = i, p.name
+    return r
+  end
+  local history, done = {}, {}
+  for k, m in ipairs(p.messages or {}) do history[k] = m end
+  local r
+  for k, turn in ipairs(p.turns) do
+    history[#history + 1] = { role = "user", content = turn }
+    req.messages, req.prompt, req.capture = history, nil, true
+    r = attempt(o, group, i, req)
+    r.i, r.turn, r.prompt_name = i, k, p.name
+    if not r.ok or k == #p.turns then break end
+    history[#history + 1] = { role = "assistant", content = r.text or "" }
+    if not o.capture then r.text = nil end
+    done[#done + 1] = r
+  end
+  if not o.capture then r.text = nil end
+  r.previous_turns = #done > 0 and done or nil
   return r
 end
 
@@ -153,7 +180,7 @@ function M.bench(o)
   o.stream = o.stream ~= false
   o._prompts = prompts.resolve(o.prompts or o.prompt or "short")
   o._pick = prompts.picker(o._prompts, o.seed)
-  local name = o.name or string.format("%s %s %s %s", t.name, o.model,
+  local name = o.name or string.format("%s %s %s %s", t.name, (o.model:gsub("^.*/", "")),
     o.stream and "stream" or "no-stream",
     is_open(o) and ("rate=" .. tostring(o.rate or "stages")) or ("c=" .. (o.concurrency or 1)))
   local fields = {
@@ -170,7 +197,10 @@ function M.bench(o)
   local c = collect.new{ name = name, slo = o.slo, keep_requests = o.keep_requests }
   local cool = collect.new{ name = name .. " (cool-down)", keep_requests = false }
   local warm_count = 0
-  local function record(r, phase)
+  local record
+  function record(r, phase)
+    for _, prev in ipairs(r.previous_turns or {}) do record(prev, phase) end
+    r.previous_turns = nil
     if phase == "warmup" then
       warm_count = warm_count + 1
       return
@@ -182,7 +212,7 @@ function M.bench(o)
     end
     if o.on_result then o.on_result(r) end
   end
-  local function send(i) return one(o, group, i, c:itl_hist()) end
+  local function send(i) return one(o, group, i) end
 
   local mark0 = #marks + 1
   -- t0: the run's zero for per-request times and marks -- the first

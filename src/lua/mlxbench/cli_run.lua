@@ -24,6 +24,8 @@ M.SPEC = {
   threshold = { arg = "EXPR", multi = true, help = "fail (exit 1) unless EXPR holds, e.g. 'ttft_s.p95<0.5'" },
   timeout = { arg = "S", help = "per-request timeout in seconds (default 600)" },
   mock = { help = "start the embedded emulator and run against it" },
+  ["mock-trace"] = { arg = "FILE", help = "with --mock: write the emulator's ground-truth trace (JSON)" },
+  usage = { help = "ask streaming servers for usage (default; --no-usage to count events)" },
   output = { short = "o", arg = "FILE", help = "write the results file (JSON)" },
   format = { arg = "FMT", help = "table|md|csv|json (default table)" },
   verbose = { short = "v", help = "one line per request on stderr" },
@@ -40,7 +42,7 @@ M.SPEC = {
   help = { short = "h", help = "show this help" },
 }
 M.ORDER = { "model", "runs", "max-tokens", "prompt", "warmup", "stream", "url", "api",
-            "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "slo", "threshold", "timeout", "mock", "output",
+            "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "slo", "threshold", "timeout", "mock", "mock-trace", "usage", "output",
             "format", "verbose", "quiet", "name", "help" }
 
 local function usage()
@@ -73,6 +75,7 @@ function M.main(...)
     end
   end
   if not o.model then return die("-m MODEL is required") end
+  if o["mock-trace"] and not o.mock then return die("--mock-trace needs --mock") end
   local err
   local n, c, warm, maxt, seed
   n, err = args.int(o, "runs", 1) if err then return die(err) end
@@ -128,9 +131,18 @@ function M.main(...)
     warmup = warm or (rate and 0 or 1), concurrency = (not rate) and (c or 1) or nil,
     rate = rate, arrival = o.arrival or (rate and (burst and "gamma" or "poisson")) or nil,
     burstiness = burst, max_inflight = maxin, seed = seed, slo = slo, timeout = tmo,
+    include_usage = o.usage ~= false,
     name = o.name, on_result = o.verbose and verbose_line or nil,
   }
-  if srv then srv:stop() end
+  if srv then
+    if o["mock-trace"] then
+      local trace = srv:trace{ limit = 1000000 }
+      local wok, werr = require("mlxbench.json").write_atomic(o["mock-trace"],
+        require("mlxbench.json").encode(trace, { indent = "  " }) .. "\n")
+      if not wok then io.stderr:write("mlxbench run: ", werr, "\n") end
+    end
+    srv:stop()
+  end
   run.config.mock = o.mock or nil
   local doc = results.new()
   results.add(doc, run)

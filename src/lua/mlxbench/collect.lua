@@ -1,8 +1,8 @@
 -- mlxbench.collect: turns per-request results into one run of the results
 -- file (DESIGN.md "Results file"): counters, histograms (exactly mergeable),
 -- throughput over the run's wall time, SLO goodput and the seed-compatible
--- summary. Per-request work here is O(1) histogram records; the ITL samples
--- are recorded in C straight into this collector's histogram.
+-- summary. Per-request work here is O(1) histogram records; the ITL gaps
+-- arrive as a C array recorded with one call.
 local stats = require "mlxbench.stats"
 local json = require "mlxbench.json"
 
@@ -86,6 +86,7 @@ function Collector:add(r)
     rec(h.tpot_s, r.tpot_s)
     rec(h.req_tok_s, r.req_tok_s)
     rec(h.decode_tok_s, r.decode_tok_s)
+    if r.gaps then r.gaps:record_into(h.itl_s) end   -- ITL: one C call per request
     if meets(self.slo, r) then self.good = self.good + 1 end
   else
     self.failed = self.failed + 1
@@ -105,12 +106,10 @@ function Collector:add(r)
       scheduled_s = r.scheduled_s and self.t0 and (r.scheduled_s - self.t0) or nil,
       start_s = r.start_s and self.t0 and (r.start_s - self.t0) or nil,
       reused = r.reused, retried = r.retried, failover = r.failover,
+      max_tokens = r.max_tokens, prompt = r.prompt_name, turn = r.turn,
     }
   end
 end
-
--- itl_hist() -> the histogram the C layer records ITL gaps into
-function Collector:itl_hist() return self.h.itl_s end
 
 -- Quantiles of a histogram with no samples are absent, not zero.
 local function summarize(h)

@@ -26,6 +26,10 @@ function M.target(opts) return require("mlxbench.target").new(opts) end
 function M.bench(opts) return require("mlxbench.bench").bench(opts) end
 --- sweep{..., over = {option = {values}}} -> list of runs
 function M.sweep(opts) return require("mlxbench.bench").sweep(opts) end
+--- search{..., rate = {lo, hi}, slo = {...}} -> {best, runs}
+function M.search(opts) return require("mlxbench.bench").search(opts) end
+--- mark(label): a timeline mark ("fault on", "fault off") for runs in progress
+function M.mark(label) return require("mlxbench.bench").mark(label) end
 
 --- spawn(fn, ...) -> task: runs fn(...) as a new task (virtual user).
 M.spawn = sched.spawn

@@ -13,8 +13,14 @@ local M = {}
 local function send(spec, on_token)
   local call = core.start(spec)
   while true do
-    local r, times = core.wait(call, spec.itl_hist, spec.itl)
-    if r then return r end
+    local r, times = core.wait(call)
+    if r then
+      if r.gaps then
+        if spec.itl_hist then r.gaps:record_into(spec.itl_hist) end
+        if spec.itl then r.itl = r.gaps:list() end
+      end
+      return r
+    end
     for _, t in ipairs(times) do on_token(t) end
   end
 end

@@ -102,10 +102,16 @@ end
 --   a table of the above / of specs
 function M.resolve(spec)
   if type(spec) == "table" then
-    if spec.messages or spec.prompt then return { spec } end
+    if spec.pick then return spec end   -- a source (dataset, synthetic spec)
+    if spec.messages or spec.prompt or spec.turns then return { spec } end
     local out = {}
     for _, s in ipairs(spec) do
-      for _, p in ipairs(M.resolve(s)) do out[#out + 1] = p end
+      local r = M.resolve(s)
+      if r.pick then
+        out[#out + 1] = { source = r }
+      else
+        for _, p in ipairs(r) do out[#out + 1] = p end
+      end
     end
     return out
   end
@@ -115,7 +121,9 @@ function M.resolve(spec)
   if n then return { { prompt = M.synthetic(tonumber(n) // 1), name = spec } } end
   if spec:sub(1, 1) == "@" then
     local path = spec:sub(2)
-    if path:match("%.jsonl$") then return M.load_jsonl(path) end
+    if path:match("%.jsonl$") or path:match("%.json$") then
+      return require("mlxbench.dataset").open{ path = path }   -- streamed, not loaded
+    end
     local f, err = io.open(path, "r")
     if not f then error("prompts: cannot open " .. path .. ": " .. tostring(err), 2) end
     local text = f:read("a")
@@ -139,13 +147,18 @@ M.hash01 = hash01
 -- picker(list, seed) -> function(i) -> prompt spec. Without weights the
 -- prompts rotate in order; with weights request i draws one, reproducibly.
 function M.picker(list, seed)
+  if list.pick then return function(i) return list:pick(i) end end
   local weighted, total = false, 0
   for _, p in ipairs(list) do
     if p.weight then weighted = true end
     total = total + (p.weight or 1)
   end
+  local function take(p, i)
+    if p.source then return p.source:pick(i) end
+    return p
+  end
   if not weighted then
-    return function(i) return list[(i - 1) % #list + 1] end
+    return function(i) return take(list[(i - 1) % #list + 1], i) end
   end
   local cum, acc = {}, 0
   for k, p in ipairs(list) do
@@ -155,10 +168,47 @@ function M.picker(list, seed)
   return function(i)
     local u = hash01(seed, i)
     for k = 1, #cum do
-      if u < cum[k] then return list[k] end
+      if u < cum[k] then return take(list[k], i) end
     end
-    return list[#list]
+    return take(list[#list], i)
   end
+end
+
+-- A length drawn for request i from a spec: N, {mean=, sd=, min=, max=}
+-- (normal, clamped) or {min=, max=} (uniform); integers >= 1.
+local function draw(spec, seed, i, salt)
+  if spec == nil then return nil end
+  if type(spec) == "number" then return math.max(1, math.floor(spec + 0.5)) end
+  local u = hash01(seed * 7 + salt, i)
+  local v
+  if spec.mean then
+    local u2 = hash01(seed * 13 + salt, i)
+    local z = math.sqrt(-2 * math.log(1 - u)) * math.cos(2 * math.pi * u2)
+    v = spec.mean + (spec.sd or 0) * z
+  else
+    v = spec.min + (spec.max - spec.min) * u
+  end
+  if spec.min then v = math.max(v, spec.min) end
+  if spec.max then v = math.min(v, spec.max) end
+  return math.max(1, math.floor(v + 0.5))
+end
+
+-- synthetic_spec{input = 512 | {mean, sd, min, max} | {min, max},
+--                output = 128 | ..., seed = 1} -> a prompt source whose
+-- request i has a synthetic prompt of the drawn input length (tokens, by
+-- the shared 4-chars rule) and max_tokens of the drawn output length.
+-- (Servers may stop before max_tokens; the emulator never does, vLLM needs
+-- extra = {ignore_eos = true}.)
+function M.synthetic_spec(o)
+  if type(o) ~= "table" or o.input == nil then error("prompts.synthetic_spec: input is required", 2) end
+  local seed = o.seed or 1
+  return {
+    pick = function(_, i)
+      local n = draw(o.input, seed, i, 1)
+      return { prompt = M.synthetic(n, seed * 100003 + i), max_tokens = draw(o.output, seed, i, 2),
+               name = "synthetic:" .. n }
+    end,
+  }
 end
 
 -- mix{ {weight = 0.7, prompt = ...}, {weight = 0.3, prompts = {...}} } ->
@@ -171,6 +221,7 @@ function M.mix(entries)
       error(string.format("prompts.mix: entry %d needs weight > 0", k), 2)
     end
     local ps = M.resolve(e.prompts or e.prompt or e.messages and { messages = e.messages })
+    if ps.pick then ps = { { source = ps } } end
     for _, p in ipairs(ps) do
       local c = {}
       for kk, vv in pairs(p) do c[kk] = vv end

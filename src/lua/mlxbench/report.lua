@@ -60,7 +60,16 @@ local function cells(runs, cols)
   local rows = {}
   for i, r in ipairs(runs) do
     local row = {}
-    for j, c in ipairs(cols) do row[j] = tostring(c[2](r) or "-") end
+    for j, c in ipairs(cols) do
+      -- a skipped row has names and a reason, no numbers
+      local v
+      if r.skipped and c[3] == "r" then
+        v = c[1] == "OK/Total" and "skipped" or "-"
+      else
+        v = c[2](r)
+      end
+      row[j] = tostring(v or "-")
+    end
     rows[i] = row
   end
   return rows
@@ -123,6 +132,26 @@ local function notes(runs)
     local src = r.tokens and r.tokens.source
     if src and (src.events or 0) > 0 and (src.usage or 0) == 0 then
       out[#out + 1] = string.format("  %s: token counts from stream events (server sent no usage)", r.name)
+    end
+    if r.targets and next(r.targets) then
+      local t = {}
+      for name, e in pairs(r.targets) do
+        t[#t + 1] = string.format("%s served %d%s", name, e.ok,
+          e.failed_attempts > 0 and string.format(" (%d failed attempts)", e.failed_attempts) or "")
+      end
+      table.sort(t)
+      out[#out + 1] = string.format("  %s: %s", r.name, table.concat(t, "; "))
+    end
+    if r.failover and r.failover.fault_on_s then
+      local f = r.failover
+      local function sec(v) return v and string.format("%.2f s", v) or "n/a" end
+      out[#out + 1] = string.format("  %s: fault at %s: %d failed, %d failed over, first fallback "
+        .. "success after %s, fallback E2E penalty %s", r.name, sec(f.fault_on_s), f.failed_in_window,
+        f.failed_over, sec(f.time_to_failover_s), sec(f.fallback_penalty_s))
+    end
+    if r.cooldown then
+      out[#out + 1] = string.format("  %s: %d request(s) still in flight at the end finished apart "
+        .. "(cool-down, not in the metrics)", r.name, r.cooldown.requests)
     end
     if r.warnings then
       for _, w in ipairs(r.warnings) do out[#out + 1] = string.format("  %s: %s", r.name, w) end

@@ -1,0 +1,214 @@
+-- mlxbench.dataset: prompts streamed from disk, so a 1 GB dataset never
+-- needs 1 GB of memory. Reads JSONL (one object per line: OpenAI `messages`,
+-- `prompt`/`text`, or a ShareGPT `conversations` record) and ShareGPT JSON
+-- (one big array, split element by element in C as blocks are read), and
+-- multi-turn sessions ({"turns": ["first question", "follow-up", ...]}).
+--
+--   local ds = dataset.open{ path = "sharegpt.json", turns = "first", limit = 1000 }
+--   local p = ds:next()   -- {messages = {...}, max_tokens = N?, name = "sharegpt#17"}
+local cjson = require "cjson"
+local split = require "mlxbench._dataset"
+local prompts = require "mlxbench.prompts"
+
+local M = {}
+
+local BLOCK = 256 * 1024
+
+local ROLE = { human = "user", user = "user", gpt = "assistant", assistant = "assistant",
+               chatgpt = "assistant", bard = "assistant", bing = "assistant", model = "assistant",
+               system = "system" }
+
+-- Converts a ShareGPT conversation into a chat request: the messages up to a
+-- user turn, and (use_output_len) the reference reply's length as max_tokens.
+local function from_conversation(conv, turns, use_output_len)
+  local msgs = {}
+  for _, t in ipairs(conv) do
+    local role = ROLE[type(t) == "table" and t.from or ""] or (type(t) == "table" and ROLE[t.role or ""])
+    local value = type(t) == "table" and (t.value or t.content)
+    if role and type(value) == "string" then msgs[#msgs + 1] = { role = role, content = value } end
+  end
+  -- the user turn to ask: the first one, or the last one followed by a reply
+  local ask
+  for k, m in ipairs(msgs) do
+    if m.role == "user" then
+      ask = k
+      if turns ~= "history" then break end
+    end
+  end
+  if not ask then return nil end
+  if turns == "history" then
+    -- the last user turn that has an assistant reply after it, if any
+    for k = #msgs, 1, -1 do
+      if msgs[k].role == "user" and msgs[k + 1] and msgs[k + 1].role == "assistant" then
+        ask = k
+        break
+      end
+    end
+  end
+  local out = {}
+  for k = 1, ask do
+    if turns == "history" or msgs[k].role == "system" or k == ask then out[#out + 1] = msgs[k] end
+  end
+  local reply = msgs[ask + 1]
+  local p = { messages = out }
+  if use_output_len and reply and reply.role == "assistant" then
+    p.max_tokens = math.max(1, prompts.estimate_tokens(reply.content))
+  end
+  return p
+end
+
+-- Turns one decoded record into a prompt spec, or nil (skipped).
+local function from_record(obj, o)
+  if type(obj) ~= "table" then return nil end
+  if type(obj.turns) == "table" then   -- a multi-turn session: user turns in order
+    return { turns = obj.turns, max_tokens = obj.max_tokens,
+             messages = type(obj.system) == "string" and { { role = "system", content = obj.system } } or nil }
+  end
+  if type(obj.conversations) == "table" then
+    return from_conversation(obj.conversations, o.turns, o.use_output_len)
+  end
+  if type(obj.messages) == "table" then
+    local msgs = obj.messages
+    local last = msgs[#msgs]
+    local p = { messages = msgs, max_tokens = obj.max_tokens }
+    if type(last) == "table" and last.role == "assistant" and #msgs > 1 then
+      p.messages = table.move(msgs, 1, #msgs - 1, 1, {})
+      if o.use_output_len and not p.max_tokens and type(last.content) == "string" then
+        p.max_tokens = math.max(1, prompts.estimate_tokens(last.content))
+      end
+    end
+    return p
+  end
+  local text = obj.prompt or obj.text
+  if type(text) == "string" then return { prompt = text, max_tokens = obj.max_tokens } end
+  return nil
+end
+
+local DS = {}
+DS.__index = DS
+
+local function detect(path)
+  if path:match("%.jsonl$") then return "jsonl" end
+  local f = io.open(path, "rb")
+  if not f then return "jsonl" end
+  local head = f:read(4096) or ""
+  f:close()
+  head = head:gsub("^\239\187\191", "")
+  return head:match("^%s*%[") and "sharegpt" or "jsonl"
+end
+
+-- open{path, format = "auto"|"jsonl"|"sharegpt", turns = "first"|"history",
+--      limit = N, use_output_len = false, loop = true} -> dataset
+function M.open(o)
+  if type(o) == "string" then o = { path = o } end
+  if type(o) ~= "table" or type(o.path) ~= "string" then
+    error("dataset.open: path is required", 2)
+  end
+  local f, err = io.open(o.path, "rb")
+  if not f then error("dataset: cannot open " .. o.path .. ": " .. tostring(err), 2) end
+  f:close()
+  local fmt = (o.format == nil or o.format == "auto") and detect(o.path) or o.format
+  if fmt ~= "jsonl" and fmt ~= "sharegpt" then
+    error("dataset.open: format must be auto, jsonl or sharegpt", 2)
+  end
+  local ds = setmetatable({
+    path = o.path, format = fmt, turns = o.turns or "first", limit = o.limit,
+    use_output_len = o.use_output_len, loop = o.loop ~= false,
+    queue = {}, qpos = 1, served = 0, read = 0, skipped = 0, line = 0,
+  }, DS)
+  ds:_reopen()
+  return ds
+end
+
+function DS:_reopen()
+  if self.f then self.f:close() end
+  self.f = assert(io.open(self.path, "rb"))
+  self.split = self.format == "sharegpt" and split.splitter() or nil
+  self.eof = false
+  self.line = 0
+  self.taken = 0
+end
+
+-- Refills the queue from the file: a block of lines or array elements.
+function DS:_fill()
+  self.queue, self.qpos = {}, 1
+  if self.eof then return end
+  if self.format == "jsonl" then
+    for _ = 1, 512 do
+      local line = self.f:read("l")
+      if not line then self.eof = true break end
+      self.line = self.line + 1
+      if line:match("%S") and not line:match("^%s*#") then
+        local ok, obj = pcall(cjson.decode, line)
+        if not ok then
+          error(string.format("dataset: %s:%d: not valid JSON", self.path, self.line), 0)
+        end
+        self.queue[#self.queue + 1] = obj
+      end
+    end
+  else
+    while #self.queue == 0 and not self.eof do
+      local block = self.f:read(BLOCK)
+      if not block then
+        self.eof = true
+        if not self.split:done() then
+          error("dataset: " .. self.path .. ": the JSON array is not closed", 0)
+        end
+        break
+      end
+      local elems, err = self.split:feed(block)
+      if not elems then error("dataset: " .. self.path .. ": " .. err, 0) end
+      for _, e in ipairs(elems) do
+        local ok, obj = pcall(cjson.decode, e)
+        if not ok then error("dataset: " .. self.path .. ": an element is not valid JSON", 0) end
+        self.queue[#self.queue + 1] = obj
+      end
+    end
+  end
+end
+
+-- next() -> the next prompt spec; loops back to the start at the end (or
+-- after `limit` records) unless loop = false, then returns nil.
+function DS:next()
+  for _ = 1, 1000000 do
+    if self.limit and self.taken >= self.limit then
+      if not self.loop then return nil end
+      self:_reopen()
+    end
+    if self.qpos > #self.queue then
+      self:_fill()
+      if #self.queue == 0 then
+        if self.served == 0 and self.read == 0 then
+          error("dataset: " .. self.path .. " has no usable records", 0)
+        end
+        if not self.loop then return nil end
+        self:_reopen()
+        self:_fill()
+        if #self.queue == 0 then error("dataset: " .. self.path .. " has no usable records", 0) end
+      end
+    end
+    local obj = self.queue[self.qpos]
+    self.qpos = self.qpos + 1
+    self.read = self.read + 1
+    local p = from_record(obj, self)
+    if p then
+      self.taken = self.taken + 1
+      self.served = self.served + 1
+      p.name = p.name or string.format("%s#%d", self.path:match("[^/]*$"), self.taken)
+      return p
+    end
+    self.skipped = self.skipped + 1
+  end
+  error("dataset: " .. self.path .. " has no usable records", 0)
+end
+
+-- the prompt-source protocol bench uses: pick(i) -> spec
+function DS:pick(i) return self:next() end
+
+function DS:close()
+  if self.f then self.f:close() self.f = nil end
+end
+
+M.from_conversation = from_conversation
+
+return M
