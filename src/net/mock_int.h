@@ -1,0 +1,259 @@
+/* mock_int.h: what the emulated server's files share (private to src/net).
+ *
+ *   mock.c            lifecycle, routing, validation, control endpoints, stats
+ *   mock_profile.c    built-in models, profile JSON, fault fields
+ *   mock_stream.c     the emission engine: deadline heap on a timerfd, the
+ *                     per-request state machine, faults during a stream
+ *   mock_openai.c     OpenAI bytes (chat, legacy completions, errors)
+ *   mock_anthropic.c  Anthropic bytes (messages, errors)
+ *   mock_trace.c      ground-truth records and their JSON
+ *   mock_text.c       RNG, token rule, pseudo-text (public pure helpers)
+ *   mock_timing.c     the timing model (public pure helpers)  */
+#ifndef MB_MOCK_INT_H
+#define MB_MOCK_INT_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "mlxbench/hist.h"
+#include "mlxbench/mock.h"
+#include "mlxbench/server.h"
+
+/* ---------------------------------------------------------- string buffer */
+
+typedef struct mk_buf { char *p; size_t len, cap; int oom; } mk_buf;
+void mk_put(mk_buf *b, const char *s, size_t n);
+/* Inline so strlen of a literal folds to a constant (the hot path formats
+ * one event per token out of literals). */
+static inline void mk_puts(mk_buf *b, const char *s)
+{
+    mk_put(b, s, strlen(s));
+}
+void mk_printf(mk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mk_put_u64(mk_buf *b, uint64_t v);
+void mk_put_json_str(mk_buf *b, const char *s, size_t n);   /* "..." escaped */
+void mk_buf_free(mk_buf *b);
+/* Detaches the bytes as a NUL-terminated malloc'd string (NULL on OOM). */
+char *mk_buf_take(mk_buf *b);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct mk_model {
+    char *name;
+    char *owned_by;
+    mb_mock_timing t;
+    int tokens_per_chunk;      /* tokens per content event (>= 1) */
+    int reasoning_tokens;      /* OpenAI chat: reasoning deltas before content */
+    char reasoning_field[32];  /* "reasoning_content" or "reasoning" */
+    int usage;                 /* 0: never report usage (OpenAI endpoints) */
+    int natural_tokens;        /* output length when the request sets no max */
+    unsigned active;           /* requests of this model in flight */
+    struct mk_model *next;
+} mk_model;
+
+/* ---------------------------------------------------------------- faults */
+
+#define MK_MAX_STATUS 8
+
+typedef struct mk_faults {
+    int nstatus;                        /* error_rates: status -> probability */
+    int status[MK_MAX_STATUS];
+    double rate[MK_MAX_STATUS];
+    int simple_status;                  /* `status` of the error_rate form */
+    double simple_rate;                 /* `error_rate` */
+    double retry_after;                 /* seconds; < 0 = no header */
+    int should_retry;                   /* -1 no header, 0 false, 1 true */
+    double stream_error_rate; int stream_error_after;
+    double stall_rate;        int stall_after; double stall_s;
+    double disconnect_rate;   int disconnect_after; int disconnect_reset;
+    double malformed_rate;    int malformed_after;  int malformed_http;
+    double slow_ttft_rate;    double slow_ttft_s;
+    int refuse_connections;
+    double refuse_s;                    /* resume by itself after this; 0 = never */
+    uint64_t seed;
+} mk_faults;
+
+enum {  /* fault bits, as in the trace's "faults" list */
+    MK_F_ERROR = 1, MK_F_STREAM_ERROR = 2, MK_F_STALL = 4, MK_F_DISCONNECT = 8,
+    MK_F_MALFORMED = 16, MK_F_SLOW_TTFT = 32
+};
+
+void mk_faults_defaults(mk_faults *f);
+/* Applies the fields of a JSON object; unknown fields and bad values are
+ * errors (nothing is applied then). `initial` is what "reset": true restores. */
+int mk_faults_apply(mk_faults *f, const mk_faults *initial, const cJSON *obj,
+                    char *err, size_t errlen);
+void mk_faults_to_json(const mk_faults *f, mk_buf *b);
+
+/* ---------------------------------------------------------------- trace */
+
+typedef struct mk_chunk { uint64_t sched_ns, actual_ns; uint32_t tokens; } mk_chunk;
+
+typedef struct mk_trace_rec {
+    uint64_t seq;
+    char client_id[72];
+    char id[48];
+    const char *endpoint;      /* "chat", "completions", "messages" */
+    char *model;
+    int stream, status, done;
+    const char *outcome;       /* "ok", "error", "client_closed", ... */
+    const char *finish;        /* finish reason sent, or NULL */
+    unsigned faults;
+    uint64_t prompt_tokens, output_tokens, reasoning_tokens;
+    uint64_t start_ns, arrival_ns, headers_ns, first_ns, end_ns;
+    double arrival_wall;
+    double ttft_target_s;
+    mk_chunk *chunks;
+    uint32_t nchunks, cap, dropped;
+    struct mk_trace_rec *prev, *next;
+} mk_trace_rec;
+
+typedef struct mk_trace {
+    mk_trace_rec *head, *tail;   /* oldest first */
+    size_t nrec, nchunks;
+    size_t max_rec, max_chunks;
+    uint64_t evicted;
+} mk_trace;
+
+mk_trace_rec *mk_trace_new(mk_trace *t, uint64_t seq);
+void mk_trace_chunk(mk_trace *t, mk_trace_rec *r, uint64_t sched, uint64_t actual, uint32_t tokens);
+void mk_trace_done(mk_trace *t, mk_trace_rec *r);
+void mk_trace_clear(mk_trace *t);
+void mk_trace_json(const mk_trace *t, mk_buf *b, uint64_t since, size_t limit,
+                   const char *client_id, int wall);
+
+/* --------------------------------------------------------------- requests */
+
+enum { MK_CHAT, MK_COMPLETIONS, MK_MESSAGES };
+
+typedef struct mk_req {
+    mb_mock *m;
+    mb_server_conn *conn;
+    mk_model *model;
+    int api, stream, include_usage, usage;
+    uint64_t prompt_tokens;
+    uint64_t total;            /* tokens to generate (reasoning included) */
+    uint64_t reasoning;        /* of which reasoning */
+    uint64_t emitted;
+    int finish_length;         /* stopped by max_tokens */
+    int tpc;                   /* tokens per chunk */
+    mb_mock_textgen text, rtext;
+    mb_mock_rng jit;
+    uint64_t deadline;         /* next emission (monotonic ns) */
+    size_t heap_idx;           /* position in the heap, or SIZE_MAX */
+    int in_emit, gone, blocked, started_content;
+    /* the fault plan (token positions; -1 = none) */
+    long stall_at, disconnect_at, stream_error_at, malformed_at;
+    uint64_t stall_ns;
+    double slow_ttft_s;
+    char id[48];
+    long long created;
+    char *model_json;          /* the model name as a JSON string literal */
+    mk_trace_rec *tr;
+    uint64_t arrival_ns;
+    char method[8];
+    char path[48];
+    char peer[64];
+} mk_req;
+
+/* Formatting of one API. Every function appends complete SSE events (or a
+ * body) to b. */
+typedef struct mk_api {
+    void (*begin)(mk_req *r, mk_buf *b);
+    void (*delta)(mk_req *r, mk_buf *b, const char *text, size_t len, int reasoning);
+    void (*finish)(mk_req *r, mk_buf *b);
+    void (*stream_error)(mk_req *r, mk_buf *b);
+    void (*malformed)(mk_req *r, mk_buf *b);
+    void (*body)(mk_req *r, mk_buf *b, const char *text, size_t len,
+                 const char *rtext, size_t rlen);
+} mk_api;
+
+extern const mk_api mk_api_chat, mk_api_completions, mk_api_messages;
+const char *mk_finish_reason(const mk_req *r);
+/* The error body of an API: OpenAI {"error":{message,type,param,code}} or
+ * Anthropic {"type":"error","error":{type,message},"request_id"}. */
+void mk_openai_error(mk_buf *b, const char *message, const char *type, const char *param,
+                     const char *code);
+void mk_anthropic_error(mk_buf *b, const char *type, const char *message, const char *request_id);
+
+/* ------------------------------------------------------------------ mock */
+
+typedef struct mk_stats {
+    uint64_t requests, by_endpoint[8];
+    int nstatus;
+    int status[24];
+    uint64_t status_count[24];
+    uint64_t tokens, chunks, streams_started;
+    uint64_t f_error[MK_MAX_STATUS + 4];   /* parallel to f_error_status */
+    int f_error_status[MK_MAX_STATUS + 4];
+    int nf_error;
+    uint64_t f_stream_error, f_stall, f_disconnect, f_malformed, f_slow_ttft, f_refuse;
+    uint64_t late_1ms, late_2ms, blocked;
+} mk_stats;
+
+enum { EP_CHAT, EP_COMPLETIONS, EP_MESSAGES, EP_MODELS, EP_MOCK, EP_OTHER };
+
+struct mb_mock {
+    uv_loop_t *loop;
+    mb_server *srv;
+    mk_model *models;
+    mk_model *fallback;        /* timing of unknown models when any_model */
+    int any_model;
+    char *api_key;
+    uint64_t seed;
+    mk_faults faults, faults_initial;
+    mb_mock_rng frng;          /* which requests get faults */
+    /* emission engine: a min-heap of (deadline, request), keys inline so
+     * sifting does not chase pointers */
+    struct mk_hent { uint64_t deadline; mk_req *r; } *heap;
+    size_t heap_len, heap_cap;
+    int tfd;                   /* timerfd, -1 when using the uv timer */
+    uv_poll_t poll;
+    uv_timer_t timer;
+    uv_timer_t refuse_timer;   /* ends a refuse_s period */
+    uint64_t armed;            /* deadline the timer is set for (0 = none) */
+    int stopping, handles;
+    void (*done)(void *);
+    void *done_ud;
+    size_t live;               /* mk_req in flight */
+    size_t live_streams;
+    /* ground truth and counters */
+    mk_trace trace;
+    mb_hist *emit_hist;        /* actual - scheduled, seconds */
+    mk_stats st;
+    uint64_t seq;
+    uint64_t start_ns;
+    double start_wall;
+    int log;
+    mk_buf out;                /* scratch for one emission */
+    mk_buf tok;                /* scratch for a chunk's text */
+    char url[96];
+    int port;
+    int last_status;           /* of the last response sent (for the log) */
+    size_t max_body;
+};
+
+/* mock_profile.c */
+int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t errlen);
+int mk_builtin_models(mb_mock *m);
+mk_model *mk_find_model(mb_mock *m, const char *name);
+void mk_default_fallback(mb_mock *m);
+void mk_models_free(mb_mock *m);
+
+/* mock_stream.c */
+int mk_engine_init(mb_mock *m);
+void mk_engine_close(mb_mock *m, void (*closed)(uv_handle_t *));
+/* Starts generating for a validated request (response headers included). */
+void mk_req_start(mk_req *r, const mb_server_req *req);
+void mk_req_conn_closed(mk_req *r);
+void mk_req_drained(mk_req *r);
+void mk_req_free(mk_req *r);
+
+/* mock.c */
+void mk_count_status(mb_mock *m, int status);
+void mk_log_req(mb_mock *m, const mk_req *r, int status, const char *outcome);
+void mk_count_fault_error(mb_mock *m, int status);
+
+#endif

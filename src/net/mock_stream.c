@@ -1,0 +1,601 @@
+/* mock_stream.c: the emission engine of the emulated server.
+ *
+ * Every request in flight has one deadline: the time its next chunk is due
+ * (for a non-streamed request, the time its whole body is due). Deadlines
+ * live in one binary min-heap; a single Linux timerfd, armed at the heap's
+ * minimum with nanosecond resolution and watched by a uv_poll on the loop,
+ * wakes the engine (elsewhere a uv_timer at millisecond resolution does).
+ * One wake-up emits everything due, so thousands of streams cost one timer
+ * and O(log n) per chunk, and nothing ever sleeps.
+ *
+ * Deadlines are absolute: the next one is the previous *scheduled* time plus
+ * the model's interval, so lateness never accumulates into drift, and every
+ * chunk's (scheduled, actual) pair goes to the trace and to the
+ * emission-error histogram in /mock/stats. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
+#include "mlxbench/clock.h"
+#include "mlxbench/errors.h"
+#include "mock_int.h"
+
+#define NOT_IN_HEAP ((size_t)-1)
+#define WAKE_GRID_NS 100000u   /* 0.1 ms */
+
+static void arm(mb_mock *m);
+
+/* ------------------------------------------------------------------ heap */
+
+static void heap_set(mb_mock *m, size_t i, struct mk_hent e)
+{
+    m->heap[i] = e;
+    e.r->heap_idx = i;
+}
+
+static void sift_up(mb_mock *m, size_t i)
+{
+    struct mk_hent e = m->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (m->heap[p].deadline <= e.deadline)
+            break;
+        heap_set(m, i, m->heap[p]);
+        i = p;
+    }
+    heap_set(m, i, e);
+}
+
+static void sift_down(mb_mock *m, size_t i)
+{
+    struct mk_hent e = m->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, s = l;
+        if (l >= m->heap_len)
+            break;
+        if (r < m->heap_len && m->heap[r].deadline < m->heap[l].deadline)
+            s = r;
+        if (m->heap[s].deadline >= e.deadline)
+            break;
+        heap_set(m, i, m->heap[s]);
+        i = s;
+    }
+    heap_set(m, i, e);
+}
+
+/* Queues r at r->deadline. */
+static int heap_push(mb_mock *m, mk_req *r)
+{
+    if (m->heap_len == m->heap_cap) {
+        size_t cap = m->heap_cap ? m->heap_cap * 2 : 64;
+        struct mk_hent *h = realloc(m->heap, cap * sizeof *h);
+        if (!h)
+            return MB_ENOMEM;
+        m->heap = h;
+        m->heap_cap = cap;
+    }
+    m->heap[m->heap_len] = (struct mk_hent){r->deadline, r};
+    r->heap_idx = m->heap_len++;
+    sift_up(m, r->heap_idx);
+    return 0;
+}
+
+static void heap_remove(mb_mock *m, mk_req *r)
+{
+    size_t i = r->heap_idx;
+    if (i == NOT_IN_HEAP || i >= m->heap_len || m->heap[i].r != r)
+        return;
+    r->heap_idx = NOT_IN_HEAP;
+    m->heap_len--;
+    if (i == m->heap_len)
+        return;
+    heap_set(m, i, m->heap[m->heap_len]);
+    sift_down(m, i);
+    sift_up(m, i);
+}
+
+/* --------------------------------------------------------------- timing */
+
+/* One decode interval of this request's model at its current load. */
+static uint64_t interval_ns(mk_req *r)
+{
+    double u = mb_mock_rng_uniform(&r->jit);
+    double s = mb_mock_interval_s(&r->model->t, r->model->active, u);
+    return (uint64_t)(s * 1e9 + 0.5);
+}
+
+static uint64_t intervals_ns(mk_req *r, uint64_t n)
+{
+    uint64_t sum = 0;
+    if (n > 100000) {   /* long bodies: the mean is exact enough */
+        double s = mb_mock_interval_s(&r->model->t, r->model->active, 0.5);
+        return (uint64_t)(s * 1e9 * (double)n + 0.5);
+    }
+    for (uint64_t i = 0; i < n; i++)
+        sum += interval_ns(r);
+    return sum;
+}
+
+/* Tokens of the next chunk: tokens_per_chunk, never mixing reasoning and
+ * content in one event. */
+static uint64_t chunk_size(const mk_req *r)
+{
+    uint64_t left = r->emitted < r->reasoning ? r->reasoning - r->emitted : r->total - r->emitted;
+    return left < (uint64_t)r->tpc ? left : (uint64_t)r->tpc;
+}
+
+/* ------------------------------------------------------------- finishing */
+
+void mk_req_free(mk_req *r)
+{
+    free(r->model_json);
+    free(r);
+}
+
+/* Ends a request's life in the mock: out of the heap, counters, trace,
+ * log line, memory. The caller holds what it still needs (the connection). */
+static void req_finish(mk_req *r, const char *outcome)
+{
+    mb_mock *m = r->m;
+    heap_remove(m, r);
+    if (r->model->active > 0)
+        r->model->active--;
+    m->live--;
+    if (r->stream)
+        m->live_streams--;
+    if (r->tr) {
+        r->tr->outcome = outcome;
+        r->tr->end_ns = mb_clock_now_ns();
+        r->tr->output_tokens = r->emitted;
+        r->tr->reasoning_tokens = r->emitted < r->reasoning ? r->emitted : r->reasoning;
+        if (strcmp(outcome, "ok") == 0)
+            r->tr->finish = mk_finish_reason(r);
+        mk_trace_done(&m->trace, r->tr);
+    }
+    if (r->conn && !r->gone)
+        mb_server_conn_set_data(r->conn, NULL);
+    mk_log_req(m, r, 200, outcome);
+    mk_req_free(r);
+}
+
+static const mk_api *api_of(const mk_req *r)
+{
+    return r->api == MK_MESSAGES ? &mk_api_messages
+         : r->api == MK_COMPLETIONS ? &mk_api_completions : &mk_api_chat;
+}
+
+/* Writes the scratch buffer to the client. A failed write means the
+ * connection is closed (so `gone`); callers check it and finish. */
+static void flush(mk_req *r, mk_buf *b)
+{
+    if (r->gone) {
+        b->len = 0;
+        return;
+    }
+    if (b->oom) {   /* could not format the event: cut the stream */
+        b->oom = 0;
+        b->len = 0;
+        r->gone = 1;
+        mb_server_abort(r->conn);
+        return;
+    }
+    if (b->len > 0 && mb_server_write(r->conn, b->p, b->len) < 0)
+        r->gone = 1;   /* the server closed the connection (on_close ran) */
+    b->len = 0;
+}
+
+static void record_chunk(mk_req *r, uint64_t actual, uint64_t tokens)
+{
+    mb_mock *m = r->m;
+    uint64_t late = actual > r->deadline ? actual - r->deadline : 0;
+    mk_trace_chunk(&m->trace, r->tr, r->deadline, actual, (uint32_t)tokens);
+    mb_hist_record(m->emit_hist, (double)late * 1e-9, 1);
+    if (late > 1000000)
+        m->st.late_1ms++;
+    if (late > 2000000)
+        m->st.late_2ms++;
+    m->st.tokens += tokens;
+    m->st.chunks++;
+    if (r->tr && !r->tr->first_ns)
+        r->tr->first_ns = actual;
+}
+
+/* --------------------------------------------------------------- faults */
+
+static int fault_due(const mk_req *r)
+{
+    long e = (long)r->emitted;
+    return (r->disconnect_at >= 0 && e >= r->disconnect_at) ||
+           (r->stream_error_at >= 0 && e >= r->stream_error_at) ||
+           (r->stall_at >= 0 && e >= r->stall_at) ||
+           (r->malformed_at >= 0 && e >= r->malformed_at);
+}
+
+/* Applies the faults due at this token boundary of a stream. Returns 1 when
+ * the request is over or rescheduled (the caller stops), 0 to go on. */
+static int stream_faults(mk_req *r, mk_buf *b)
+{
+    mb_mock *m = r->m;
+    long e = (long)r->emitted;
+    mb_server_conn *c = r->conn;
+    if (r->disconnect_at >= 0 && e >= r->disconnect_at) {
+        int reset = m->faults.disconnect_reset;
+        flush(r, b);
+        m->st.f_disconnect++;
+        if (r->tr)
+            r->tr->faults |= MK_F_DISCONNECT;
+        int gone = r->gone;
+        req_finish(r, "disconnect");
+        if (!gone) {
+            if (reset)
+                mb_server_abort(c);
+            else
+                mb_server_close(c);
+        }
+        return 1;
+    }
+    if (r->stream_error_at >= 0 && e >= r->stream_error_at) {
+        api_of(r)->stream_error(r, b);
+        flush(r, b);
+        m->st.f_stream_error++;
+        if (r->tr)
+            r->tr->faults |= MK_F_STREAM_ERROR;
+        int gone = r->gone;
+        req_finish(r, "stream_error");
+        if (!gone)
+            mb_server_end(c);
+        return 1;
+    }
+    if (r->stall_at >= 0 && e >= r->stall_at) {
+        r->stall_at = -1;
+        m->st.f_stall++;
+        if (r->tr)
+            r->tr->faults |= MK_F_STALL;
+        flush(r, b);
+        if (r->gone) {
+            req_finish(r, "client_closed");
+            return 1;
+        }
+        r->in_emit = 0;   /* alive and waiting: a close now finishes it */
+        r->deadline += r->stall_ns;
+        heap_push(m, r);
+        return 1;
+    }
+    if (r->malformed_at >= 0 && e >= r->malformed_at) {
+        r->malformed_at = -1;
+        m->st.f_malformed++;
+        if (r->tr)
+            r->tr->faults |= MK_F_MALFORMED;
+        if (!m->faults.malformed_http) {
+            api_of(r)->malformed(r, b);
+            return 0;
+        }
+        /* a broken chunk header, then the connection goes */
+        flush(r, b);
+        if (!r->gone)
+            mb_server_write_raw(c, "zz\r\nnot a chunk\r\n", 17);
+        int gone = r->gone;
+        req_finish(r, "malformed");
+        if (!gone)
+            mb_server_close(c);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- emitting */
+
+/* The whole body of a non-streamed request, at its deadline. */
+static void emit_body(mk_req *r)
+{
+    mb_mock *m = r->m;
+    mk_buf *b = &m->out, text = {0}, rtext = {0};
+    mb_server_conn *c = r->conn;
+    char tok[MB_MOCK_TOKEN_MAX];
+    char extra[256];
+    if (r->disconnect_at >= 0) {
+        m->st.f_disconnect++;
+        if (r->tr)
+            r->tr->faults |= MK_F_DISCONNECT;
+        req_finish(r, "disconnect");
+        if (m->faults.disconnect_reset)
+            mb_server_abort(c);
+        else
+            mb_server_close(c);
+        return;
+    }
+    for (uint64_t i = 0; i < r->total; i++) {
+        size_t n = i < r->reasoning ? mb_mock_text_token(&r->rtext, tok)
+                                    : mb_mock_text_token(&r->text, tok);
+        mk_put(i < r->reasoning ? &rtext : &text, tok, n);
+    }
+    b->len = 0;
+    r->emitted = r->total;
+    api_of(r)->body(r, b, text.p ? text.p : "", text.len, rtext.p, rtext.len);
+    mk_buf_free(&text);
+    mk_buf_free(&rtext);
+    size_t len = b->len;
+    if (r->malformed_at >= 0) {   /* a body cut in the middle of the JSON */
+        m->st.f_malformed++;
+        if (r->tr)
+            r->tr->faults |= MK_F_MALFORMED;
+        len = len / 2;
+    }
+    snprintf(extra, sizeof extra, "%s: %s\r\n", r->api == MK_MESSAGES ? "request-id" : "x-request-id",
+             r->id);
+    uint64_t now = mb_clock_now_ns();
+    if (r->tr)
+        r->tr->headers_ns = now;
+    record_chunk(r, now, r->total);
+    r->in_emit = 1;
+    if (b->oom || mb_server_respond(c, 200, "application/json", extra, b->p, len) < 0)
+        r->gone = 1;
+    b->len = 0;
+    req_finish(r, r->malformed_at >= 0 ? "malformed" : r->gone ? "client_closed" : "ok");
+}
+
+/* Emits the chunk due now (and the stream's end when it is the last). */
+static void emit(mk_req *r)
+{
+    mb_mock *m = r->m;
+    mk_buf *b = &m->out;
+    const mk_api *api = api_of(r);
+    mb_server_conn *c = r->conn;
+    char tok[MB_MOCK_TOKEN_MAX];
+    if (!r->stream) {
+        emit_body(r);
+        return;
+    }
+    if (mb_server_congested(c)) {   /* the client reads slower than we send */
+        r->blocked = 1;
+        m->st.blocked++;
+        return;
+    }
+    b->len = 0;
+    r->in_emit = 1;
+    while (fault_due(r))
+        if (stream_faults(r, b))
+            return;   /* malformed-json returns 0 and clears itself */
+    if (r->emitted == r->total) {   /* end deferred past a fault boundary */
+        api->finish(r, b);
+        flush(r, b);
+        int gone = r->gone;
+        req_finish(r, gone ? "client_closed" : "ok");
+        if (!gone)
+            mb_server_end(c);
+        return;
+    }
+    uint64_t k = chunk_size(r);
+    int reasoning = r->emitted < r->reasoning;
+    mk_buf *text = &m->tok;
+    text->len = 0;
+    for (uint64_t i = 0; i < k; i++) {
+        size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
+        mk_put(text, tok, n);
+    }
+    api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
+    r->emitted += k;
+    if (!reasoning)
+        r->started_content = 1;
+    int final = r->emitted == r->total && !fault_due(r);
+    if (final)
+        api->finish(r, b);
+    uint64_t now = mb_clock_now_ns();
+    flush(r, b);
+    record_chunk(r, now, k);
+    if (r->gone) {
+        req_finish(r, "client_closed");
+        return;
+    }
+    if (final) {
+        req_finish(r, "ok");
+        mb_server_end(c);
+        return;
+    }
+    r->in_emit = 0;
+    if (r->emitted < r->total)
+        r->deadline += intervals_ns(r, chunk_size(r));
+    /* else: a fault is due after the last token; handle it right away */
+    heap_push(m, r);
+}
+
+/* Emits what is due, then re-arms for the earliest deadline left. At most
+ * MAX_BATCH emissions per wake-up: an overloaded mock must still read
+ * sockets and answer /mock/stats between batches (the timer, re-armed in
+ * the past, fires again right after the loop has polled). */
+#define MAX_BATCH 512
+static void run_due(mb_mock *m)
+{
+    for (int i = 0; i < MAX_BATCH && m->heap_len > 0; i++) {
+        mk_req *r = m->heap[0].r;
+        if (m->heap[0].deadline > mb_clock_now_ns())
+            break;
+        heap_remove(m, r);
+        emit(r);
+    }
+    arm(m);
+}
+
+#ifdef __linux__
+static void on_tfd(uv_poll_t *p, int status, int events)
+{
+    mb_mock *m = p->data;
+    uint64_t expirations;
+    (void)status;
+    (void)events;
+    if (read(m->tfd, &expirations, sizeof expirations) < 0) {
+        /* EAGAIN: a re-arm raced the wake-up; run_due re-checks anyway */
+    }
+    m->armed = 0;
+    run_due(m);
+}
+#endif
+
+static void on_timer(uv_timer_t *t)
+{
+    mb_mock *m = t->data;
+    m->armed = 0;
+    run_due(m);
+}
+
+/* Sets the wake-up for the earliest deadline (absolute, ns on Linux). */
+static void arm(mb_mock *m)
+{
+    if (m->stopping)
+        return;
+    if (m->heap_len == 0) {
+        if (m->armed) {
+#ifdef __linux__
+            if (m->tfd >= 0) {
+                struct itimerspec off;
+                memset(&off, 0, sizeof off);
+                timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &off, NULL);
+            } else
+#endif
+                uv_timer_stop(&m->timer);
+            m->armed = 0;
+        }
+        return;
+    }
+    /* Wake-ups on a WAKE_GRID_NS grid: every chunk due in the same slot goes
+     * out in one wake-up. Under load that halves the cost of sleeping and
+     * waking for at most WAKE_GRID_NS of added lateness (recorded as such). */
+    uint64_t d = (m->heap[0].deadline + WAKE_GRID_NS - 1) / WAKE_GRID_NS * WAKE_GRID_NS;
+    if (d == 0)
+        d = 1;
+    if (d == m->armed)
+        return;
+    m->armed = d;
+#ifdef __linux__
+    if (m->tfd >= 0) {
+        struct itimerspec its;
+        memset(&its, 0, sizeof its);
+        its.it_value.tv_sec = (time_t)(d / 1000000000u);
+        its.it_value.tv_nsec = (long)(d % 1000000000u);
+        if (timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+            return;
+    }
+#endif
+    uint64_t now = mb_clock_now_ns();
+    uint64_t ms = d > now ? (d - now + 999999) / 1000000 : 0;
+    uv_update_time(m->loop);
+    uv_timer_start(&m->timer, on_timer, ms, 0);
+}
+
+int mk_engine_init(mb_mock *m)
+{
+    m->tfd = -1;
+    uv_timer_init(m->loop, &m->timer);
+    m->timer.data = m;
+    m->handles++;
+#ifdef __linux__
+    m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (m->tfd >= 0) {
+        if (uv_poll_init(m->loop, &m->poll, m->tfd) != 0) {
+            close(m->tfd);
+            m->tfd = -1;
+        } else {
+            m->poll.data = m;
+            m->handles++;
+            uv_poll_start(&m->poll, UV_READABLE, on_tfd);
+        }
+    }
+#endif
+    return 0;
+}
+
+/* Cuts every request in flight and closes the engine's handles; `closed`
+ * runs once per handle. */
+void mk_engine_close(mb_mock *m, void (*closed)(uv_handle_t *))
+{
+    while (m->heap_len > 0) {
+        mk_req *r = m->heap[0].r;
+        req_finish(r, "server_stopped");
+    }
+    uv_timer_stop(&m->timer);
+    uv_close((uv_handle_t *)&m->timer, closed);
+    if (m->tfd >= 0) {
+        uv_poll_stop(&m->poll);
+        uv_close((uv_handle_t *)&m->poll, closed);
+    }
+}
+
+/* ---------------------------------------------------------------- start */
+
+void mk_req_start(mk_req *r, const mb_server_req *req)
+{
+    mb_mock *m = r->m;
+    mb_server_conn *c = r->conn;
+    char extra[256];
+    double ttft = mb_mock_ttft_s(&r->model->t, r->prompt_tokens);
+    r->heap_idx = NOT_IN_HEAP;
+    r->arrival_ns = req->done_ns;
+    r->model->active++;
+    m->live++;
+    if (r->stream) {
+        m->live_streams++;
+        m->st.streams_started++;
+    }
+    ttft += r->slow_ttft_s;   /* the slow-TTFT fault (0 when not drawn) */
+    if (r->tr)
+        r->tr->ttft_target_s = ttft;
+    mb_server_conn_set_data(c, r);
+    if (!r->stream) {
+        uint64_t d = r->arrival_ns + (uint64_t)(ttft * 1e9 + 0.5) + intervals_ns(r, r->total - 1);
+        if (r->stall_at >= 0) {
+            d += r->stall_ns;
+            m->st.f_stall++;
+            if (r->tr)
+                r->tr->faults |= MK_F_STALL;
+        }
+        r->deadline = d;
+        heap_push(m, r);
+        arm(m);
+        return;
+    }
+    /* headers and the opening events go out now; tokens when due */
+    int n = snprintf(extra, sizeof extra, "Cache-Control: no-cache\r\n%s: %s\r\n",
+                     r->api == MK_MESSAGES ? "request-id" : "x-request-id", r->id);
+    if (r->tr && r->tr->client_id[0] && n > 0 && (size_t)n < sizeof extra)
+        snprintf(extra + n, sizeof extra - (size_t)n, "x-mock-request-id: %s\r\n", r->tr->client_id);
+    r->in_emit = 1;
+    if (mb_server_begin(c, 200, "text/event-stream; charset=utf-8", extra) < 0)
+        r->gone = 1;
+    if (r->tr)
+        r->tr->headers_ns = mb_clock_now_ns();
+    m->out.len = 0;
+    api_of(r)->begin(r, &m->out);
+    flush(r, &m->out);
+    r->in_emit = 0;
+    if (r->gone) {
+        req_finish(r, "client_closed");
+        return;
+    }
+    r->deadline = r->arrival_ns + (uint64_t)(ttft * 1e9 + 0.5) + intervals_ns(r, chunk_size(r) - 1);
+    heap_push(m, r);
+    arm(m);
+}
+
+void mk_req_conn_closed(mk_req *r)
+{
+    if (r->in_emit) {
+        r->gone = 1;   /* the emitter notices after its write returns */
+        return;
+    }
+    mb_mock *m = r->m;
+    r->gone = 1;
+    req_finish(r, m->stopping ? "server_stopped" : "client_closed");
+    arm(m);
+}
+
+void mk_req_drained(mk_req *r)
+{
+    if (!r->blocked || r->heap_idx != NOT_IN_HEAP)
+        return;
+    r->blocked = 0;
+    mb_mock *m = r->m;
+    emit(r);
+    arm(m);
+}

@@ -1,0 +1,46 @@
+# sdk_run.sh SCRIPT.mjs: runs an official-SDK script from tests/node against
+# a fresh `mlxbench mock --port 0 --api-key ...` (sourced by test_sdk_*.sh).
+# Installs tests/node/node_modules with `npm ci` first if it is missing
+# (tools/test.sh normally has done it), under a lock so parallel tests agree.
+. "$(dirname "$0")/lib.sh"
+script=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+node_dir="$root/tests/node"
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "node is not installed (tools/deps.sh test installs it)" >&2
+  exit 1
+fi
+if [ ! -d "$node_dir/node_modules/openai" ] || [ ! -d "$node_dir/node_modules/@anthropic-ai/sdk" ]; then
+  (
+    flock 9
+    if [ ! -d "$node_dir/node_modules/openai" ] || [ ! -d "$node_dir/node_modules/@anthropic-ai/sdk" ]; then
+      (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+  ) 9>"${TMPDIR:-/tmp}/mlxbench-npm-ci.lock" || { echo "npm ci failed in tests/node" >&2; exit 1; }
+fi
+
+key=sk-mock-test
+"$MLXBENCH" mock --port 0 --api-key "$key" --quiet > "$TMP/url" 2> "$TMP/mock.err" &
+pid=$!
+for _ in $(seq 1 100); do
+  url=$(head -n1 "$TMP/url" 2>/dev/null)
+  [ -n "$url" ] && break
+  sleep 0.05
+done
+if [ -z "$url" ]; then
+  echo "mock did not start:" >&2
+  cat "$TMP/mock.err" >&2
+  exit 1
+fi
+MOCK_URL="$url" MOCK_API_KEY="$key" node "$node_dir/$script"
+rc=$?
+kill -INT $pid
+wait $pid
+mrc=$?
+if [ $mrc -ne 130 ] || grep -q Sanitizer "$TMP/mock.err"; then
+  echo "mock did not stop cleanly (exit $mrc):" >&2
+  cat "$TMP/mock.err" >&2
+  rc=1
+fi
+exit $rc
