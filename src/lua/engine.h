@@ -137,6 +137,9 @@ int luaopen_mlxbench_llm(lua_State *L);
 int luaopen_mlxbench_embed(lua_State *L);
 int luaopen_mlxbench_arrival(lua_State *L);
 int luaopen_mlxbench_dataset(lua_State *L);
+int luaopen_mlxbench_sys(lua_State *L);
+int luaopen_mlxbench_mock(lua_State *L);
+int luaopen_mlxbench_proxy(lua_State *L);
 
 /* The engine's HTTP client (l_client.c), created on first use. */
 struct mb_client *mb_lua_client(lua_State *L);

@@ -15,5 +15,8 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench._embed", luaopen_mlxbench_embed},
     {"mlxbench.arrival", luaopen_mlxbench_arrival},
     {"mlxbench._dataset", luaopen_mlxbench_dataset},
+    {"mlxbench._sys", luaopen_mlxbench_sys},
+    {"mlxbench.mock", luaopen_mlxbench_mock},
+    {"mlxbench.proxy", luaopen_mlxbench_proxy},
     {NULL, NULL}
 };

@@ -11,7 +11,7 @@ M.sse = require "mlxbench.sse"
 
 -- Submodules load on first use: mlxbench.http, .llm, .mock, .prompts,
 -- .report, .results, .json (so a script that only sleeps loads no HTTP).
-local lazy = { http = 1, llm = 1, mock = 1, prompts = 1, report = 1, results = 1, json = 1 }
+local lazy = { http = 1, llm = 1, mock = 1, proxy = 1, dataset = 1, prompts = 1, report = 1, results = 1, json = 1 }
 setmetatable(M, { __index = function(t, k)
   if lazy[k] then
     local mod = require("mlxbench." .. k)
