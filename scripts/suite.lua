@@ -23,9 +23,10 @@ local SPEC = {
   mock = { help = "run everything against the embedded emulator" },
   format = { arg = "FMT", help = "table|md|csv|json (default table)" },
   quiet = { short = "q", help = "no progress lines" },
+  progress = { arg = "MODE", help = "auto|plain|none (default auto)" },
   help = { short = "h", help = "show this help" },
 }
-local ORDER = { "url", "runs", "max-tokens", "output", "mock", "format", "quiet", "help" }
+local ORDER = { "url", "runs", "max-tokens", "output", "mock", "format", "progress", "quiet", "help" }
 
 local o, pos = args.parse({ ... }, SPEC)
 if not o or #pos > 0 then
@@ -44,6 +45,8 @@ local max_tokens = args.int(o, "max-tokens", 1) or (o.mock and 32 or 256)
 local out_file = o.output or "results.json"
 local fmt = o.format or "table"
 
+local progress = require "mlxbench.progress"
+progress.set(o.quiet and "none" or o.progress or "auto")
 local function say(...)
   if not o.quiet then io.stderr:write(string.format(...), "\n") end
 end
@@ -66,6 +69,7 @@ local runs = {}
 local function add(run)
   results.add(doc, run)
   runs[#runs + 1] = run
+  if progress.active() and not run.skipped then return run end   -- progress said it
   say("  %-44s %s", run.name, run.skipped and ("skipped: " .. run.skipped)
     or string.format("%d/%d ok, %.1f tok/s", run.requests.ok, run.requests.total, run.summary.avg_tok_s))
   return run

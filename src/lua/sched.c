@@ -191,6 +191,26 @@ int mb_vu_suspendk(lua_State *L, mb_vu *vu, mb_vu_cancel_fn cancel, void *ud,
     return lua_yieldk(L, 0, ctx, k);
 }
 
+static int t_cancel(lua_State *L);
+static int t_done(lua_State *L);
+static int t_status(lua_State *L);
+static int t_id(lua_State *L);
+static int t_tostring(lua_State *L);
+
+/* Pushes the task metatable, creating it on first use. */
+static void push_task_mt(lua_State *L)
+{
+    static const luaL_Reg task_m[] = {
+        {"cancel", t_cancel}, {"done", t_done}, {"status", t_status},
+        {"id", t_id}, {NULL, NULL}};
+    if (luaL_newmetatable(L, TASK_MT)) {
+        luaL_newlib(L, task_m);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, t_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+}
+
 mb_vu *mb_vu_spawn(lua_State *L, int nargs)
 {
     mb_engine *eng = mb_engine_of(L);
@@ -198,7 +218,8 @@ mb_vu *mb_vu_spawn(lua_State *L, int nargs)
     luaL_checktype(L, base, LUA_TFUNCTION);
     mb_vu *vu = lua_newuserdatauv(L, sizeof *vu, 2);
     memset(vu, 0, sizeof *vu);
-    luaL_setmetatable(L, TASK_MT);
+    push_task_mt(L);   /* the main task exists before _sched is required */
+    lua_setmetatable(L, -2);
     vu->eng = eng;
     vu->id = ++eng->next_id;
     vu->ref = LUA_NOREF;
@@ -482,21 +503,13 @@ static int l_live(lua_State *L)
 
 int luaopen_mlxbench_sched(lua_State *L)
 {
-    static const luaL_Reg task_m[] = {
-        {"cancel", t_cancel}, {"done", t_done}, {"status", t_status},
-        {"id", t_id}, {NULL, NULL}};
+    push_task_mt(L);
+    lua_pop(L, 1);
     static const luaL_Reg f[] = {
         {"spawn", l_spawn}, {"join", l_join}, {"sleep", mb_l_sleep},
         {"current", l_current}, {"interrupted", l_interrupted},
         {"on_interrupt", l_on_interrupt}, {"live", l_live}, {"park", l_park},
         {"unpark", l_unpark}, {NULL, NULL}};
-    if (luaL_newmetatable(L, TASK_MT)) {
-        luaL_newlib(L, task_m);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, t_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
     luaL_newlib(L, f);
     return 1;
 }

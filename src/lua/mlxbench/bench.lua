@@ -14,6 +14,7 @@ local collect = require "mlxbench.collect"
 local load = require "mlxbench.load"
 local timeline = require "mlxbench.timeline"
 local stats = require "mlxbench.stats"
+local progress = require "mlxbench.progress"
 
 local M = {}
 
@@ -112,8 +113,10 @@ end
 -- latency starts with the first attempt.
 local function attempt(o, group, i, req)
   local first, r, failed = nil, nil, nil
+  local model = req.model
   for _, t in ipairs(group:order(i, time.now())) do
     req.target = t
+    req.model = t.model or model
     r = llm.request(req)
     first = first or r
     group:mark(t, r.ok or not retryable(r), time.now())
@@ -212,7 +215,20 @@ function M.bench(o)
     end
     if o.on_result then o.on_result(r) end
   end
-  local function send(i) return one(o, group, i) end
+  local inflight = 0
+  local function send(i)
+    inflight = inflight + 1
+    local ok, r = pcall(one, o, group, i)
+    inflight = inflight - 1
+    if not ok then error(r, 0) end
+    return r
+  end
+  local prog = progress.start{
+    name = name, total = o.requests, duration = o.duration or (o.stages and load.profile(o.stages, is_open(o) and "rate" or "concurrency").total),
+    done = function() return c.total end, inflight = function() return inflight end,
+    errors = function() return c.failed end, tokens = function() return c.tok_out end,
+    ttft_p50 = function() local h = c.h.ttft_s return h:count() > 0 and h:percentile(50) or nil end,
+  }
 
   local mark0 = #marks + 1
   -- t0: the run's zero for per-request times and marks -- the first
@@ -226,6 +242,7 @@ function M.bench(o)
     c.t0 = time.now() + (o.warmup_s or 0)
     info = load.closed(o, send, record, M.stopping)
   end
+  prog.finish()
   if M.stopping() then fields.interrupted = true end
   local run = c:finish(fields)
   run.requests.warmup = warm_count

@@ -38,12 +38,12 @@ M.SPEC = {
   threads = { arg = "N", help = "engine threads" },
   shard = { arg = "I/N", help = "this process's share of the load" },
   html = { arg = "FILE", help = "write an HTML report" },
-  progress = { arg = "MODE", help = "auto|plain|none" },
+  progress = { arg = "MODE", help = "auto (live line on a terminal) | plain (a line every 10 s) | none" },
   help = { short = "h", help = "show this help" },
 }
 M.ORDER = { "model", "runs", "max-tokens", "prompt", "warmup", "stream", "url", "api",
             "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "slo", "threshold", "timeout", "mock", "mock-trace", "usage", "output",
-            "format", "verbose", "quiet", "name", "help" }
+            "format", "progress", "verbose", "quiet", "name", "help" }
 
 local function usage()
   return "usage: mlxbench run -m MODEL [options]\n\n" .. args.help(M.SPEC, M.ORDER) .. "\n"
@@ -69,7 +69,7 @@ function M.main(...)
   if not o then return die(pos) end
   if o.help then io.stdout:write(usage()) return 0 end
   if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
-  for _, later in ipairs{ "threads", "shard", "html", "progress" } do
+  for _, later in ipairs{ "threads", "shard", "html" } do
     if o[later] ~= nil then
       return die("--" .. later .. " is not available in this build yet (see docs/LUA_API.md)")
     end
@@ -115,6 +115,10 @@ function M.main(...)
     return die("--api must be openai, anthropic or completions")
   end
   local model = target_mod.tiers[o.model] or o.model
+  if o.progress and not ({ auto = 1, plain = 1, none = 1 })[o.progress] then
+    return die("--progress must be auto, plain or none")
+  end
+  require("mlxbench.progress").set(o.quiet and "none" or o.progress or "auto")
 
   local srv
   local url = o.url

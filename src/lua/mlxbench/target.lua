@@ -139,7 +139,9 @@ function M.group(t, fallback)
   return g
 end
 
--- target{name, url, api, api_key | api_key_env, headers} -> target
+-- target{name, url, api, api_key | api_key_env, headers, model?} -> target
+--   (model with serves = true: this target always serves that model, e.g. a
+--    fallback running another tier)
 -- target{ {url=...}, {url=...}, policy = "failover" | "round_robin" } -> group
 function M.new(opts)
   if type(opts) == "string" then opts = { url = opts } end
@@ -164,6 +166,7 @@ function M.new(opts)
     backend = opts.backend or M.backend_of(url),
     key_env = opts.api_key_env or default_key_env(api, url),
     timeout = opts.timeout,
+    model = opts.model_override or (opts.serves and opts.model) or nil,
   }
   local key = opts.api_key
   if key == nil and t.key_env then key = os.getenv(t.key_env) end
