@@ -34,7 +34,7 @@ local KNOWN = {
   name = 1, timeout = 1, extra = 1, capture = 1, fallback = 1, keep_requests = 1, headers = 1,
   include_usage = 1, label = 1, connect_timeout = 1, rate = 1, arrival = 1, burstiness = 1,
   max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
-  concurrency_start = 1, rate_start = 1, output_tokens = 1,
+  concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1,
 }
 
 local function check(o)
@@ -71,6 +71,14 @@ local function check(o)
     error("mlxbench.bench: on_result must be a function", 3)
   end
   if o.slo ~= nil and type(o.slo) ~= "table" then error("mlxbench.bench: slo must be a table", 3) end
+  if o.shard ~= nil then
+    local sh, err = load.shard(o.shard)
+    if not sh then error("mlxbench.bench: " .. err, 3) end
+    if not o.rate and not o.stages and load.share(o.concurrency or 1, sh) == 0 then
+      error(string.format("mlxbench.bench: shard %d/%d gets no virtual user: concurrency %d is "
+        .. "smaller than the number of shards", sh.index, sh.count, o.concurrency or 1), 3)
+    end
+  end
 end
 
 local function as_target(t)
@@ -183,6 +191,7 @@ function M.bench(o)
   o.stream = o.stream ~= false
   o._prompts = prompts.resolve(o.prompts or o.prompt or "short")
   o._pick = prompts.picker(o._prompts, o.seed)
+  o._shard = load.shard(o.shard)
   local name = o.name or string.format("%s %s %s %s", t.name, (o.model:gsub("^.*/", "")),
     o.stream and "stream" or "no-stream",
     is_open(o) and ("rate=" .. tostring(o.rate or "stages")) or ("c=" .. (o.concurrency or 1)))
@@ -224,7 +233,7 @@ function M.bench(o)
     return r
   end
   local prog = progress.start{
-    name = name, total = o.requests, duration = o.duration or (o.stages and load.profile(o.stages, is_open(o) and "rate" or "concurrency").total),
+    name = name, total = o.requests and load.share(o.requests, o._shard), duration = o.duration or (o.stages and load.profile(o.stages, is_open(o) and "rate" or "concurrency").total),
     done = function() return c.total end, inflight = function() return inflight end,
     errors = function() return c.failed end, tokens = function() return c.tok_out end,
     ttft_p50 = function() local h = c.h.ttft_s return h:count() > 0 and h:percentile(50) or nil end,
@@ -242,10 +251,29 @@ function M.bench(o)
     c.t0 = time.now() + (o.warmup_s or 0)
     info = load.closed(o, send, record, M.stopping)
   end
+  -- the wall-clock time of the run's zero, so runs of several processes or
+  -- machines line up (mlxbench merge)
+  local wall0 = time.wall() - (time.now() - c.t0)
   prog.finish()
   if M.stopping() then fields.interrupted = true end
   local run = c:finish(fields)
   run.requests.warmup = warm_count
+  run.started_unix = wall0
+  run.started_at = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(wall0))
+    .. string.format(".%03dZ", math.floor((wall0 % 1) * 1000))
+  if c.first_start and c.last_end then
+    run.window = { start_s = c.first_start - c.t0, end_s = c.last_end - c.t0 }
+  end
+  if o._shard then
+    local sh = o._shard
+    run.shard = { index = sh.index, count = sh.count }
+    if is_open(o) then
+      run.shard.scheduled, run.shard.schedule_total = info.scheduled, info.schedule_total
+    else
+      run.shard.requests = o.requests and load.share(o.requests, sh)
+      run.shard.concurrency = not o.stages and load.share(o.concurrency or 1, sh) or nil
+    end
+  end
   if cool.total > 0 then
     run.cooldown = { requests = cool.total, ok = cool.ok, failed = cool.failed,
                      output_tokens = cool.tok_out,

@@ -13,6 +13,49 @@ local arrival = require "mlxbench.arrival"
 
 local M = {}
 
+-- Shards (`--shard i/n`, like k6's execution segments): n processes split a
+-- run with no coordinator. Items -- requests, virtual users, the arrivals
+-- of the open-loop schedule -- are numbered 1, 2, 3... exactly as a single
+-- process numbers them, and shard i keeps every item k with
+-- (k - 1) % n == i - 1. Interleaving gives the even split with the
+-- remainder to the first shards, and the n shards' items are exactly the
+-- single process's.
+
+-- shard(v) -> {index = i, count = n} | nil, message. v: "i/n", {i, n} or
+-- {index = i, count = n}, 1 <= i <= n.
+function M.shard(v)
+  if v == nil then return nil end
+  local i, n
+  if type(v) == "string" then
+    i, n = v:match("^%s*(%d+)%s*/%s*(%d+)%s*$")
+    i, n = math.tointeger(tonumber(i)), math.tointeger(tonumber(n))
+  elseif type(v) == "table" then
+    i, n = v.index or v[1], v.count or v[2]
+    i, n = math.tointeger(i), math.tointeger(n)
+  end
+  if not i or not n or n < 1 or i < 1 or i > n then
+    return nil, "shard must be I/N with 1 <= I <= N (e.g. \"2/3\" or {2, 3}), got " .. tostring(v)
+  end
+  return { index = i, count = n }
+end
+
+-- share(total, sh) -> how many of items 1..total shard sh keeps
+function M.share(total, sh)
+  if not sh then return total end
+  return total // sh.count + ((sh.index <= total % sh.count) and 1 or 0)
+end
+
+-- mine(k, sh) -> whether item k (1-based) belongs to shard sh
+function M.mine(k, sh)
+  return not sh or (k - 1) % sh.count == sh.index - 1
+end
+
+-- global(j, sh) -> the number of shard sh's j-th item in the whole run
+function M.global(j, sh)
+  if not sh then return j end
+  return sh.index + (j - 1) * sh.count
+end
+
 -- semaphore(n): acquire/release with parked tasks, FIFO.
 function M.semaphore(n)
   local s = { avail = n, waiters = {} }
@@ -116,12 +159,16 @@ end
 -- dispatcher's timer lag samples for the client-saturation check.
 function M.open(o, send, record, stopping)
   local times = M.schedule(o)
-  local sem = M.semaphore(o.max_inflight or math.huge)
+  local sem = M.semaphore(o.max_inflight and math.max(1, M.share(o.max_inflight, o._shard))
+                         or math.huge)
   local warm_n, warm_s = o.warmup or 0, o.warmup_s or 0
   local t0 = o._t0 or (time.now() + 0.005)
   local lags, tasks = {}, {}
+  local sh, kept = o._shard, 0
   for i, ti in ipairs(times) do
     if stopping() then break end
+    if not M.mine(i, sh) then goto skip end
+    kept = kept + 1
     local due = t0 + ti
     local wait = due - time.now()
     if wait > 0 then time.sleep(wait) end
@@ -135,9 +182,10 @@ function M.open(o, send, record, stopping)
       local phase = (i <= warm_n or ti < warm_s) and "warmup" or "measured"
       record(r, phase)
     end)
+    ::skip::
   end
   for _, t in ipairs(tasks) do sched.join(t) end
-  return { t0 = t0, lags = lags, scheduled = #times }
+  return { t0 = t0, lags = lags, scheduled = sh and kept or #times, schedule_total = #times }
 end
 
 -- closed(o, send, record): N users (or a ramp of users with stages).
@@ -149,8 +197,13 @@ function M.closed(o, send, record, stopping)
     conc = 0
     for _, g in ipairs(stages.segs) do conc = math.max(conc, math.ceil(g.v0), math.ceil(g.v1)) end
   end
+  -- a shard runs its share of the users (global user numbers sh.index,
+  -- sh.index + n, ...) and of the measured requests; warm-up stays whole
+  -- (each process warms its own connections)
+  local sh = o._shard
+  conc = M.share(conc, sh)
   local warm_n, warm_s = o.warmup or 0, o.warmup_s or 0
-  local n = o.requests and (o.requests + warm_n) or math.maxinteger
+  local n = o.requests and (M.share(o.requests, sh) + warm_n) or math.maxinteger
   local t_begin = time.now()
   local measure_start = t_begin + warm_s
   local duration = o.duration or (stages and stages.total)
@@ -161,13 +214,13 @@ function M.closed(o, send, record, stopping)
       if stopping() then return end
       local now = time.now()
       if now >= deadline then return end
-      if stages and k > math.floor(stages.value(now - t_begin) + 0.5) then
+      if stages and M.global(k, sh) > math.floor(stages.value(now - t_begin) + 0.5) then
         time.sleep(0.05)   -- this user is not active at this point of the ramp
       else
         next_i = next_i + 1
         local i = next_i
         if i > n then return end
-        local r = send(i)
+        local r = send(i > warm_n and warm_n + M.global(i - warm_n, sh) or i)
         local phase = "measured"
         if i <= warm_n or (r.start_s and r.start_s < measure_start) then
           phase = "warmup"
