@@ -51,6 +51,7 @@ struct mb_vu {
     mb_vu_cancel_fn cancel;  /* set while WAITING on an external operation */
     void *cancel_ud;
     uv_timer_t *timer;       /* sleep timer, created on first use */
+    uint64_t wake_ns;        /* sleep deadline (monotonic ns) */
 };
 
 struct mb_engine {

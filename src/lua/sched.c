@@ -10,6 +10,7 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "engine.h"
+#include "mlxbench/clock.h"
 
 #define TASK_MT "mlxbench.task"
 
@@ -317,9 +318,26 @@ static int l_spawn(lua_State *L)
     return 1;
 }
 
+/* Whole milliseconds (rounded up) from now to the deadline, 0 if past. */
+static uint64_t ms_until(uint64_t deadline_ns)
+{
+    uint64_t now = mb_clock_now_ns();
+    return deadline_ns > now ? (deadline_ns - now + 999999u) / 1000000u : 0;
+}
+
+/* libuv timers count from the loop's cached time, which may be behind the
+ * clock, so a timer can fire early: re-arm for the rest rather than wake a
+ * sleeper before its deadline. */
 static void sleep_fired(uv_timer_t *t)
 {
-    mb_vu_wake(t->data, 0);
+    mb_vu *vu = t->data;
+    uint64_t ms = ms_until(vu->wake_ns);
+    if (ms > 0) {
+        uv_update_time(t->loop);
+        uv_timer_start(t, sleep_fired, ms, 0);
+        return;
+    }
+    mb_vu_wake(vu, 0);
 }
 
 static void sleep_cancel(mb_vu *vu, void *ud)
@@ -342,15 +360,15 @@ int mb_l_sleep(lua_State *L)
         uv_timer_init(vu->eng->loop, vu->timer);
         vu->timer->data = vu;
     }
-    uint64_t ms = (uint64_t)(s * 1000.0 + 0.5);
-    if (s > 0 && ms == 0)
-        ms = 1;  /* libuv has ms resolution; never round a real sleep to 0 */
     if (s == 0) {
         vu->state = MB_VU_WAITING;
         mb_vu_wake(vu, 0);
         return lua_yield(L, 0);
     }
-    uv_timer_start(vu->timer, sleep_fired, ms, 0);
+    /* never early, at most ~1 ms late: libuv timers have ms resolution */
+    vu->wake_ns = mb_clock_now_ns() + (uint64_t)(s * 1e9);
+    uv_update_time(vu->eng->loop);
+    uv_timer_start(vu->timer, sleep_fired, ms_until(vu->wake_ns), 0);
     return mb_vu_suspend(L, vu, sleep_cancel, NULL);
 }
 
