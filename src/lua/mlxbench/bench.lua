@@ -74,9 +74,9 @@ local function check(o)
   if o.shard ~= nil then
     local sh, err = load.shard(o.shard)
     if not sh then error("mlxbench.bench: " .. err, 3) end
-    if not o.rate and not o.stages and load.share(o.concurrency or 1, sh) == 0 then
-      error(string.format("mlxbench.bench: shard %d/%d gets no virtual user: concurrency %d is "
-        .. "smaller than the number of shards", sh.index, sh.count, o.concurrency or 1), 3)
+    if not o.rate and not o.stages and (o.concurrency or 1) < sh.count then
+      error(string.format("mlxbench.bench: shard %d/%d: concurrency %d is smaller than the number "
+        .. "of shards, some would get no virtual user", sh.index, sh.count, o.concurrency or 1), 3)
     end
   end
 end
