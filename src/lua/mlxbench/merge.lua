@@ -170,11 +170,13 @@ function M.runs(parts)
       for k, v in pairs(r.client) do
         if type(v) == "number" then
           -- counts add up; lags, CPU shares and maxima: the worst source
-          if k == "scheduled" or k:match("_count$") or k:match("^cpu_s") then
+          if k == "scheduled" or k == "cpu_s" or k:match("_count$") then
             client[k] = (client[k] or 0) + v
           else
             client[k] = math.max(client[k] or v, v)
           end
+        elseif type(v) == "boolean" then
+          client[k] = client[k] or v   -- saturated anywhere: saturated
         end
       end
     end
