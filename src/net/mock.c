@@ -475,6 +475,7 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
     if (r->reasoning > r->total)
         r->reasoning = r->total;
     r->tpc = md->tokens_per_chunk;
+    r->epw = md->events_per_write;
     {
         uint64_t h = mb_mock_hash(acc.hash, &m->seed, sizeof m->seed);
         h = mb_mock_hash(h, md->name, strlen(md->name));

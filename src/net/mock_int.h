@@ -45,6 +45,7 @@ typedef struct mk_model {
     char *owned_by;
     mb_mock_timing t;
     int tokens_per_chunk;      /* tokens per content event (>= 1) */
+    int events_per_write;      /* content events per write (>= 1) */
     int reasoning_tokens;      /* OpenAI chat: reasoning deltas before content */
     char reasoning_field[32];  /* "reasoning_content" or "reasoning" */
     int usage;                 /* 0: never report usage (OpenAI endpoints) */
@@ -139,6 +140,7 @@ typedef struct mk_req {
     uint64_t emitted;
     int finish_length;         /* stopped by max_tokens */
     int tpc;                   /* tokens per chunk */
+    int epw;                   /* events per write */
     mb_mock_textgen text, rtext;
     mb_mock_rng jit;
     uint64_t deadline;         /* next emission (monotonic ns) */

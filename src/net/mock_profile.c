@@ -50,6 +50,7 @@ static void model_base(mk_model *md)
     md->reasoning_tokens = 0;
     memcpy(md->reasoning_field, "reasoning_content", sizeof "reasoning_content");
     md->usage = 1;
+    md->events_per_write = 1;
     md->natural_tokens = 128;
 }
 
@@ -187,8 +188,8 @@ static int check_keys(const cJSON *o, const char *const *allowed, const char *wh
 
 static const char *const model_keys[] = {
     "id", "ttft_ms", "prefill_tok_s", "decode_tok_s", "jitter", "batch_knee",
-    "max_aggregate_tok_s", "tokens_per_chunk", "reasoning_tokens", "reasoning_field",
-    "usage", "natural_tokens", "owned_by", NULL};
+    "max_aggregate_tok_s", "tokens_per_chunk", "events_per_write", "reasoning_tokens",
+    "reasoning_field", "usage", "natural_tokens", "owned_by", NULL};
 
 /* Applies the fields of one model object over md (missing fields keep their
  * current value). */
@@ -211,6 +212,7 @@ static int model_apply(mk_model *md, const cJSON *o, char *err, size_t errlen)
         (rc = int_field(o, "reasoning_tokens", 0, 1000000, &md->reasoning_tokens, err, errlen)) < 0 ||
         (rc = int_field(o, "natural_tokens", 1, 1000000, &md->natural_tokens, err, errlen)) < 0 ||
         (rc = bool_field(o, "usage", &md->usage, err, errlen)) < 0)
+        (rc = int_field(o, "events_per_write", 1, 1000, &md->events_per_write, err, errlen)) < 0 ||
         return rc;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "reasoning_field");
     if (v) {

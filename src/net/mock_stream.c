@@ -118,12 +118,14 @@ static uint64_t intervals_ns(mk_req *r, uint64_t n)
     return sum;
 }
 
-/* Tokens of the next chunk: tokens_per_chunk, never mixing reasoning and
- * content in one event. */
+/* Tokens of the next write: events_per_write events of tokens_per_chunk
+ * tokens each, never mixing reasoning and content in one write (so never
+ * in one event). The write is one chunk of the trace. */
 static uint64_t chunk_size(const mk_req *r)
 {
     uint64_t left = r->emitted < r->reasoning ? r->reasoning - r->emitted : r->total - r->emitted;
-    return left < (uint64_t)r->tpc ? left : (uint64_t)r->tpc;
+    uint64_t w = (uint64_t)r->tpc * (uint64_t)(r->epw > 0 ? r->epw : 1);
+    return left < w ? left : w;
 }
 
 /* ------------------------------------------------------------- finishing */
@@ -370,12 +372,16 @@ static void emit(mk_req *r)
     uint64_t k = chunk_size(r);
     int reasoning = r->emitted < r->reasoning;
     mk_buf *text = &m->tok;
-    text->len = 0;
-    for (uint64_t i = 0; i < k; i++) {
-        size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
-        mk_put(text, tok, n);
+    for (uint64_t done = 0; done < k;) {   /* one event per tokens_per_chunk */
+        uint64_t e = k - done < (uint64_t)r->tpc ? k - done : (uint64_t)r->tpc;
+        text->len = 0;
+        for (uint64_t i = 0; i < e; i++) {
+            size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
+            mk_put(text, tok, n);
+        }
+        api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
+        done += e;
     }
-    api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
     r->emitted += k;
     if (!reasoning)
         r->started_content = 1;
