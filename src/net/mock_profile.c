@@ -209,10 +209,10 @@ static int model_apply(mk_model *md, const cJSON *o, char *err, size_t errlen)
         (rc = num_field(o, "batch_knee", 0, 1e6, &md->t.batch_knee, err, errlen)) < 0 ||
         (rc = num_field(o, "max_aggregate_tok_s", 0, 1e9, &md->t.max_aggregate_tok_s, err, errlen)) < 0 ||
         (rc = int_field(o, "tokens_per_chunk", 1, 1000, &md->tokens_per_chunk, err, errlen)) < 0 ||
+        (rc = int_field(o, "events_per_write", 1, 1000, &md->events_per_write, err, errlen)) < 0 ||
         (rc = int_field(o, "reasoning_tokens", 0, 1000000, &md->reasoning_tokens, err, errlen)) < 0 ||
         (rc = int_field(o, "natural_tokens", 1, 1000000, &md->natural_tokens, err, errlen)) < 0 ||
         (rc = bool_field(o, "usage", &md->usage, err, errlen)) < 0)
-        (rc = int_field(o, "events_per_write", 1, 1000, &md->events_per_write, err, errlen)) < 0 ||
         return rc;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "reasoning_field");
     if (v) {
