@@ -11,7 +11,9 @@
 # choices[0].delta.content / Anthropic delta.text), on the same fixtures,
 # also one core. Target: >= 2M events/s for mlxbench.
 # Environment: FIXTURES (default tests/fixtures/wire), CC (default cc),
-# PYTHON (default /usr/bin/python3), CPU (pin to this CPU, default 1).
+# PYTHON (default /usr/bin/python3), CPU (pin to this CPU, default 1), RT (run
+# both with real-time priority RT, `chrt -f`, so other work on a shared
+# machine does not preempt them; default 0 = off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-1}
@@ -25,9 +27,10 @@ trap 'rm -rf "$TMP"' EXIT
 $CC -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror -Iinclude \
   -o "$TMP/parser_throughput" bench/parser_throughput.c src/core/*.c -lm
 pin=()
-command -v taskset >/dev/null && pin=(taskset -c "$CPU")
+[ "${RT:-0}" -gt 0 ] && pin=(chrt -f "$RT")
+command -v taskset >/dev/null && pin+=(taskset -c "$CPU")
 
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); pinned to CPU $CPU"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); pinned to CPU $CPU${RT:+, real-time priority $RT}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "== mlxbench: src/core SSE parser + extractor (C, -O2)"
 "${pin[@]}" "$TMP/parser_throughput" "$SECS" "$FIX" | tee "$TMP/c.txt"
