@@ -141,6 +141,8 @@ int luaopen_mlxbench_dataset(lua_State *L);
 int luaopen_mlxbench_sys(lua_State *L);
 int luaopen_mlxbench_mock(lua_State *L);
 int luaopen_mlxbench_proxy(lua_State *L);
+int luaopen_mlxbench_thread(lua_State *L);
+int luaopen_mlxbench_monitor(lua_State *L);
 
 /* The engine's HTTP client (l_client.c), created on first use. */
 struct mb_client *mb_lua_client(lua_State *L);

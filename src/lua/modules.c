@@ -18,5 +18,7 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench._sys", luaopen_mlxbench_sys},
     {"mlxbench.mock", luaopen_mlxbench_mock},
     {"mlxbench.proxy", luaopen_mlxbench_proxy},
+    {"mlxbench._thread", luaopen_mlxbench_thread},
+    {"mlxbench._monitor", luaopen_mlxbench_monitor},
     {NULL, NULL}
 };

@@ -306,7 +306,7 @@ static void set_method(CURL *e, const char *m, const mb_req_opts *o)
  * issue 10634): such transfers get a connection of their own there. */
 static int h2c_reuse_broken(void)
 {
-    static int v = -1;
+    static _Atomic int v = -1;   /* computed once; engine threads race benignly */
     if (v < 0)
         v = curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
     return v;
@@ -315,7 +315,7 @@ static int h2c_reuse_broken(void)
 /* MLXBENCH_CURL_VERBOSE=1 turns on libcurl's trace on stderr (debugging). */
 static int curl_verbose(void)
 {
-    static int v = -1;
+    static _Atomic int v = -1;   /* computed once; engine threads race benignly */
     if (v < 0) {
         const char *s = getenv("MLXBENCH_CURL_VERBOSE");
         v = s && *s && strcmp(s, "0") != 0;

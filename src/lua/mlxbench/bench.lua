@@ -15,6 +15,10 @@ local load = require "mlxbench.load"
 local timeline = require "mlxbench.timeline"
 local stats = require "mlxbench.stats"
 local progress = require "mlxbench.progress"
+local threads = require "mlxbench.threads"
+local report = require "mlxbench.report"
+local monitor = require "mlxbench._monitor"
+local thread_c = require "mlxbench._thread"
 
 local M = {}
 
@@ -22,7 +26,7 @@ local M = {}
 -- flight, so what was measured is written.
 local stopping = false
 function M.stop() stopping = true end
-function M.stopping() return stopping or sched.interrupted() > 0 end
+function M.stopping() return stopping or sched.interrupted() > 0 or thread_c.stopped() end
 
 -- Timeline marks (fault on/off...) any task can drop during a run.
 local marks = {}
@@ -34,7 +38,8 @@ local KNOWN = {
   name = 1, timeout = 1, extra = 1, capture = 1, fallback = 1, keep_requests = 1, headers = 1,
   include_usage = 1, label = 1, connect_timeout = 1, rate = 1, arrival = 1, burstiness = 1,
   max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
-  concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1,
+  concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1, threads = 1,
+  thread_init = 1, _thread = 1,
 }
 
 local function check(o)
@@ -55,6 +60,10 @@ local function check(o)
   posint("warmup", true)
   posint("max_tokens")
   posint("max_inflight")
+  posint("threads")
+  if o.thread_init ~= nil and type(o.thread_init) ~= "string" then
+    error("mlxbench.bench: thread_init must be a module name or a .lua path", 3)
+  end
   for _, k in ipairs{ "duration", "rate", "burstiness", "warmup_s", "timeout" } do
     if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] < 0 or (k ~= "warmup_s" and o[k] == 0)) then
       error("mlxbench.bench: " .. k .. " must be a number > 0", 3)
@@ -191,7 +200,8 @@ function M.bench(o)
   o.stream = o.stream ~= false
   o._prompts = prompts.resolve(o.prompts or o.prompt or "short")
   o._pick = prompts.picker(o._prompts, o.seed)
-  o._shard = load.shard(o.shard)
+  -- in an engine thread, its share of the run (of the run's shard, if any)
+  o._shard = o._thread and o._thread.shard or load.shard(o.shard)
   local name = o.name or string.format("%s %s %s %s", t.name, (o.model:gsub("^.*/", "")),
     o.stream and "stream" or "no-stream",
     is_open(o) and ("rate=" .. tostring(o.rate or "stages")) or ("c=" .. (o.concurrency or 1)))
@@ -223,6 +233,7 @@ function M.bench(o)
       c:add(r)
     end
     if o.on_result then o.on_result(r) end
+    if o._thread then thread_c.publish(c.total, inflight, c.failed, c.tok_out) end
   end
   local inflight = 0
   local function send(i)
@@ -232,10 +243,14 @@ function M.bench(o)
     if not ok then error(r, 0) end
     return r
   end
+  -- engine threads: the workers' counters, for the status line
+  local live
   local prog = progress.start{
     name = name, total = o.requests and load.share(o.requests, o._shard), duration = o.duration or (o.stages and load.profile(o.stages, is_open(o) and "rate" or "concurrency").total),
-    done = function() return c.total end, inflight = function() return inflight end,
-    errors = function() return c.failed end, tokens = function() return c.tok_out end,
+    done = function() return live and live.done() or c.total end,
+    inflight = function() return live and live.inflight() or inflight end,
+    errors = function() return live and live.failed() or c.failed end,
+    tokens = function() return live and live.tokens() or c.tok_out end,
     ttft_p50 = function() local h = c.h.ttft_s return h:count() > 0 and h:percentile(50) or nil end,
   }
 
@@ -243,13 +258,44 @@ function M.bench(o)
   -- t0: the run's zero for per-request times and marks -- the first
   -- scheduled send (open loop) or the end of the warm-up seconds (closed)
   local info
-  if is_open(o) then
-    o._t0 = time.now() + 0.005
+  -- the client's own cost: CPU time of the thread(s) running the load and
+  -- the lateness of a periodic timer on their loops (mlxbench._monitor)
+  local tc = o._thread
+  local nthreads = tc and 1 or threads.split(o, o.threads or 1, o._shard)
+  local cpu_s, wall_begin = monitor.thread_cpu(), time.now()
+  local lag_h = stats.histogram{}
+  local probe = nthreads == 1 and monitor.loop_lag(lag_h) or nil
+  local thread_data
+  if nthreads > 1 then
+    local common = { t_begin = time.now() }
+    if is_open(o) then
+      common.t0 = time.now() + 0.05   -- the workers' engines start meanwhile
+      c.t0 = common.t0
+    else
+      c.t0 = common.t_begin + (o.warmup_s or 0)
+    end
+    local parts = threads.drive(opts, o, nthreads, common, M.stopping,
+                                function(handles) live = threads.live(handles) end)
+    info, cpu_s, thread_data = threads.absorb(parts, c, cool, lag_h)
+    warm_count = info.warmup
+  elseif is_open(o) then
+    o._t0 = tc and tc.t0 or (time.now() + 0.005)
     c.t0 = o._t0
     info = load.open(o, send, record, M.stopping)
   else
-    c.t0 = time.now() + (o.warmup_s or 0)
+    o._t_begin = tc and tc.t_begin or time.now()
+    c.t0 = o._t_begin + (o.warmup_s or 0)
     info = load.closed(o, send, record, M.stopping)
+  end
+  if probe then probe:stop() end
+  if nthreads == 1 then cpu_s = monitor.thread_cpu() - cpu_s end
+  local load_wall = time.now() - wall_begin
+  if tc then
+    -- an engine thread hands its part to the main state (mlxbench.threads)
+    prog.finish()
+    return { c = c:dump(), cool = cool:dump(), warmup = warm_count, lags = info.lags,
+             scheduled = info.scheduled, schedule_total = info.schedule_total,
+             cpu_s = cpu_s, wall_s = load_wall, loop_lag = lag_h:count() > 0 and lag_h:encode() or nil }
   end
   -- the wall-clock time of the run's zero, so runs of several processes or
   -- machines line up (mlxbench merge)
@@ -279,11 +325,28 @@ function M.bench(o)
                      output_tokens = cool.tok_out,
                      note = "in flight when the run ended: finished, not in the run's metrics" }
   end
+  local client = {
+    threads = nthreads, cpu_s = cpu_s, wall_s = load_wall,
+    cpu_share = load_wall > 0 and cpu_s / (load_wall * nthreads) or 0,
+    lag_threshold_s = o.lag_threshold,
+  }
+  if lag_h:count() > 0 then
+    client.loop_lag_p50_s, client.loop_lag_p99_s = lag_h:percentile(50), lag_h:percentile(99)
+    client.loop_lag_max_s, client.loop_lag_count = lag_h:max(), lag_h:count()
+  end
+  run.client = client
+  if thread_data then run.thread_data = thread_data end
+  local saturated = report.client_saturation(client, o.lag_threshold)
+  if saturated then
+    client.saturated = true
+    run.warnings = run.warnings or {}
+    run.warnings[#run.warnings + 1] = saturated
+  end
   if info.lags and #info.lags > 0 then
     local h = stats.histogram{}
     for _, l in ipairs(info.lags) do h:record(l) end
     local p99 = h:percentile(99)
-    run.client = { send_lag_p99_s = p99, send_lag_max_s = h:max(), scheduled = info.scheduled }
+    client.send_lag_p99_s, client.send_lag_max_s, client.scheduled = p99, h:max(), info.scheduled
     local limit = o.lag_threshold or 0.010
     if p99 > limit then
       run.warnings = run.warnings or {}

@@ -35,14 +35,14 @@ M.SPEC = {
   arrival = { arg = "KIND", help = "poisson|constant|gamma (default poisson)" },
   burstiness = { arg = "K", help = "gamma shape: 1 Poisson, <1 burstier, >1 smoother" },
   ["max-inflight"] = { arg = "N", help = "open loop: at most N requests in flight (sends wait, lateness recorded)" },
-  threads = { arg = "N", help = "engine threads" },
+  threads = { arg = "N", help = "engine threads sharing the load (default 1; see docs/SCALING.md)" },
   shard = { arg = "I/N", help = "run shard I of N: its share of users, requests, arrivals (mlxbench merge)" },
   html = { arg = "FILE", help = "write an HTML report" },
   progress = { arg = "MODE", help = "auto (live line on a terminal) | plain (a line every 10 s) | none" },
   help = { short = "h", help = "show this help" },
 }
 M.ORDER = { "model", "runs", "max-tokens", "prompt", "warmup", "stream", "url", "api",
-            "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard", "slo", "threshold", "timeout", "mock", "mock-trace", "usage", "output",
+            "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard", "threads", "slo", "threshold", "timeout", "mock", "mock-trace", "usage", "output",
             "format", "progress", "verbose", "quiet", "name", "help" }
 
 local function usage()
@@ -69,7 +69,7 @@ function M.main(...)
   if not o then return die(pos) end
   if o.help then io.stdout:write(usage()) return 0 end
   if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
-  for _, later in ipairs{ "threads", "html" } do
+  for _, later in ipairs{ "html" } do
     if o[later] ~= nil then
       return die("--" .. later .. " is not available in this build yet (see docs/LUA_API.md)")
     end
@@ -96,6 +96,11 @@ function M.main(...)
     return die("--arrival, --burstiness and --max-inflight need --rate")
   end
   tmo, err = args.num(o, "timeout", 0.001) if err then return die(err) end
+  local nthreads
+  nthreads, err = args.int(o, "threads", 1) if err then return die(err) end
+  if o.verbose and (nthreads or 1) > 1 then
+    return die("--verbose prints from the requesting thread: use it with --threads 1")
+  end
   local shard
   if o.shard then
     shard, err = require("mlxbench.load").shard(o.shard)
@@ -144,7 +149,7 @@ function M.main(...)
     warmup = warm or (rate and 0 or 1), concurrency = (not rate) and (c or 1) or nil,
     rate = rate, arrival = o.arrival or (rate and (burst and "gamma" or "poisson")) or nil,
     burstiness = burst, max_inflight = maxin, seed = seed, slo = slo, timeout = tmo, shard = shard,
-    include_usage = o.usage ~= false,
+    threads = nthreads, include_usage = o.usage ~= false,
     name = o.name, on_result = o.verbose and verbose_line or nil,
   }
   if srv then

@@ -111,6 +111,56 @@ function Collector:add(r)
   end
 end
 
+-- dump() -> the collector's state as plain data (histograms encoded with
+-- the C codec), so it can cross from an engine thread to the main state.
+function Collector:dump()
+  local h = {}
+  for m, x in pairs(self.h) do
+    if x:count() > 0 then h[m] = x:encode() end
+  end
+  return {
+    total = self.total, ok = self.ok, failed = self.failed, good = self.good,
+    errors = self.errors, tok_in = self.tok_in, tok_out = self.tok_out, source = self.source,
+    sum_e2e = self.sum_e2e, first_start = self.first_start, last_end = self.last_end,
+    targets = self.targets, per_request = self.keep and self.per_request or nil, h = h,
+  }
+end
+
+-- absorb(d [, thread]) adds another collector's dump exactly: counters are
+-- summed, histograms decoded and merged bucket by bucket, per-request
+-- entries appended (tagged `thread = n` when given). Both collectors must
+-- share t0 (engine threads of one run do).
+function Collector:absorb(d, thread)
+  self.total, self.ok, self.failed = self.total + d.total, self.ok + d.ok, self.failed + d.failed
+  self.good = self.good + d.good
+  self.tok_in, self.tok_out = self.tok_in + d.tok_in, self.tok_out + d.tok_out
+  self.sum_e2e = self.sum_e2e + d.sum_e2e
+  for k, n in pairs(d.errors or {}) do self.errors[k] = (self.errors[k] or 0) + n end
+  for k, n in pairs(d.source or {}) do self.source[k] = (self.source[k] or 0) + n end
+  for k, n in pairs(d.targets or {}) do self.targets[k] = (self.targets[k] or 0) + n end
+  if d.first_start and (not self.first_start or d.first_start < self.first_start) then
+    self.first_start = d.first_start
+  end
+  if d.last_end and (not self.last_end or d.last_end > self.last_end) then self.last_end = d.last_end end
+  for m, enc in pairs(d.h or {}) do self.h[m]:merge(stats.decode(enc)) end
+  if self.keep then
+    for _, q in ipairs(d.per_request or {}) do
+      q.thread = thread
+      self.per_request[#self.per_request + 1] = q
+    end
+  end
+end
+
+-- sort_requests(): per-request entries by start time (then request
+-- number), after absorbing several threads' lists.
+function Collector:sort_requests()
+  table.sort(self.per_request, function(a, b)
+    local x, y = a.start_s or math.huge, b.start_s or math.huge
+    if x ~= y then return x < y end
+    return (a.i or 0) < (b.i or 0)
+  end)
+end
+
 -- Quantiles of a histogram with no samples are absent, not zero.
 local function summarize(h)
   if h:count() == 0 then return nil end

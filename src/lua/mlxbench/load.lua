@@ -204,7 +204,7 @@ function M.closed(o, send, record, stopping)
   conc = M.share(conc, sh)
   local warm_n, warm_s = o.warmup or 0, o.warmup_s or 0
   local n = o.requests and (M.share(o.requests, sh) + warm_n) or math.maxinteger
-  local t_begin = time.now()
+  local t_begin = o._t_begin or time.now()   -- engine threads share the main state's
   local measure_start = t_begin + warm_s
   local duration = o.duration or (stages and stages.total)
   local deadline = duration and (measure_start + duration) or math.huge

@@ -124,6 +124,34 @@ local function runs_of(x)
   return x
 end
 
+-- client_saturation(client [, limit]) -> a warning, or nil when the client
+-- (run.client) had room to spare: its threads' CPU over 90 % of the run's
+-- wall time, or its event loop late by more than `limit` (default 10 ms)
+-- at p99. Then the figures may show the client's limits, not the server's.
+function M.client_saturation(cl, limit)
+  if type(cl) ~= "table" then return nil end
+  limit = limit or cl.lag_threshold_s or 0.010
+  local why, n = {}, cl.threads or 1
+  if cl.cpu_share and cl.cpu_share > 0.9 then
+    why[#why + 1] = string.format("CPU %.0f%% of its %d thread%s", cl.cpu_share * 100, n,
+      n == 1 and "" or "s")
+  end
+  if cl.loop_lag_p99_s and cl.loop_lag_p99_s > limit then
+    why[#why + 1] = string.format("event-loop lag p99 %.1f ms > %.1f ms", cl.loop_lag_p99_s * 1000,
+      limit * 1000)
+  end
+  if #why == 0 then return nil end
+  return "client saturated (" .. table.concat(why, ", ") .. "): these figures may show the "
+    .. "client's limits, not the server's; use --threads, shards (--shard) or a bigger client"
+end
+
+local function has_warning(r, text)
+  for _, w in ipairs(r.warnings or {}) do
+    if w:find(text, 1, true) then return true end
+  end
+  return false
+end
+
 local function notes(runs)
   local out = {}
   for _, r in ipairs(runs) do
@@ -156,6 +184,9 @@ local function notes(runs)
     if r.warnings then
       for _, w in ipairs(r.warnings) do out[#out + 1] = string.format("  %s: %s", r.name, w) end
     end
+    -- files written before the check, or merged ones, carry only the figures
+    local sat = not has_warning(r, "client saturated") and M.client_saturation(r.client)
+    if sat then out[#out + 1] = string.format("  %s: %s", r.name, sat) end
   end
   return out
 end
