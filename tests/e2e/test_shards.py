@@ -231,6 +231,18 @@ with Mock(profile=PROFILE) as mock:
     rc, so, se = run("merge", files[0], files[2], "-o", f"{d}/part.json", "--format", "none")
     expect("an incomplete shard set merges with a warning naming the missing shard",
            rc == 0 and "shard 2 of 3 missing" in se, f"rc={rc} {se}")
+    # files without per-request lists: counts still exact, no per_request
+    for i, f in enumerate(files, 1):
+        doc = json.load(open(f))
+        del doc["runs"][0]["per_request"]
+        with open(f"{d}/lean-{i}.json", "w") as fh:
+            json.dump(doc, fh)
+    rc, so, se = run("merge", *[f"{d}/lean-{i}.json" for i in (1, 2, 3)], "-o", f"{d}/lean.json", "-q")
+    lean = json.load(open(f"{d}/lean.json"))["runs"][0] if rc == 0 else {}
+    expect("without per-request lists: merged counts and histograms still exact",
+           rc == 0 and lean["requests"] == merged["runs"][0]["requests"] and
+           lean["histograms"] == merged["runs"][0]["histograms"] and "per_request" not in lean,
+           f"rc={rc} {se}")
     rc, so, se = run("merge", files[0])
     expect("merge without -o is a usage error", rc == 2 and "-o OUT.json is required" in se, se)
     rc, so, se = run("merge", f"{d}/nope.json", "-o", f"{d}/x.json")

@@ -260,7 +260,7 @@ function M.runs(parts)
         local primary = members and members[1] and members[1].name or (first.target or {}).name
         out.failover = timeline.failover_metrics(per, marks, { members = { { name = primary } } })
       end
-    else
+    elseif any_tl then
       out.timeline = M.rebucket(live, t0)
     end
     out.marks = marks
