@@ -2,7 +2,7 @@
 --
 --   mlxbench scripts/suite.lua --mock            against the embedded emulator
 --   mlxbench scripts/suite.lua --url http://localhost:10242
---   mlxbench suite [--url URL] [-n N] [-o FILE.json] [--mock]
+--   mlxbench suite [--url URL] [-n N] [-o FILE.json] [--html FILE.html] [--mock]
 --
 -- 1. the three model tiers on the local server, streaming and not;
 -- 2. the OpenAI and Anthropic clouds (skipped, with the reason, without keys);
@@ -20,13 +20,14 @@ local SPEC = {
   runs = { short = "n", arg = "N", help = "requests per row (default 5; 3 with --mock)" },
   ["max-tokens"] = { arg = "N", help = "max output tokens (default 256; 32 with --mock)" },
   output = { short = "o", arg = "FILE", help = "results file (default results.json)" },
+  html = { arg = "FILE", help = "also write the HTML report (charts) to FILE" },
   mock = { help = "run everything against the embedded emulator" },
   format = { arg = "FMT", help = "table|md|csv|json (default table)" },
   quiet = { short = "q", help = "no progress lines" },
   progress = { arg = "MODE", help = "auto|plain|none (default auto)" },
   help = { short = "h", help = "show this help" },
 }
-local ORDER = { "url", "runs", "max-tokens", "output", "mock", "format", "progress", "quiet", "help" }
+local ORDER = { "url", "runs", "max-tokens", "output", "html", "mock", "format", "progress", "quiet", "help" }
 
 local o, pos = args.parse({ ... }, SPEC)
 if not o or #pos > 0 then
@@ -144,5 +145,13 @@ if fmt == "table" then
   io.write("results: ", out_file, "\n")
 else
   io.write(report.format(doc, fmt))
+end
+if o.html then
+  local hok, herr = require("mlxbench.html").write(doc, o.html)
+  if not hok then
+    io.stderr:write("suite: ", tostring(herr), "\n")
+    os.exit(2)
+  end
+  if fmt == "table" then io.write("report: ", o.html, "\n") end
 end
 if require("mlxbench.bench").stopping() then os.exit(130) end

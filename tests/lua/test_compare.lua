@@ -160,6 +160,22 @@ T.test("error rate: Wilson intervals, limits in percentage points", function()
   T.eq(row_of(res, "error_rate").verdict, "~", "0 vs 2 failures in 100 is noise")
 end)
 
+T.test("goodput with an SLO: the share that met it is a proportion too", function()
+  local function slo_run(met, gp)
+    local r = run{ ttft = spread(100, 0.1, 0.11), req_tok = spread(100, 99, 101), total = 100 }
+    r.slo, r.requests.slo_met = { ttft = 0.5 }, met
+    r.throughput.requests_s, r.throughput.goodput_s = 10, gp
+    return r
+  end
+  local res = compare.compare({ runs = { slo_run(90, 9) } }, { runs = { slo_run(60, 6) } })
+  local row = row_of(res, "goodput_s")
+  T.eq(row.verdict, "worse")
+  T.ok(row.base_ci[2] - row.base_ci[1] > 0.5, "the interval reflects 90 of 100, not only the rate")
+  -- 90 vs 85 of 100 met: within what 100 requests can tell
+  res = compare.compare({ runs = { slo_run(90, 9) } }, { runs = { slo_run(85, 8.5) } })
+  T.eq(row_of(res, "goodput_s").verdict, "~")
+end)
+
 T.test("runs match by name, model and backend, then by name, then the last two", function()
   local base = { run{ name = "a", model = "m1" }, run{ name = "b" }, run{ name = "x" },
                  run{ name = "gone" } }

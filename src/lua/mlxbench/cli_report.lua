@@ -1,4 +1,4 @@
--- mlxbench.cli_report: `mlxbench report FILE.json [--format md|csv|...] [-o OUT]`
+-- mlxbench.cli_report: `mlxbench report FILE.json [--format md|csv|json|html|...] [-o OUT]`
 local args = require "mlxbench.cli_args"
 local results = require "mlxbench.results"
 local report = require "mlxbench.report"
@@ -7,7 +7,7 @@ local json = require "mlxbench.json"
 local M = {}
 
 local SPEC = {
-  format = { arg = "FMT", help = "table|md|csv|csv-requests|json (default table)" },
+  format = { arg = "FMT", help = "table|md|csv|csv-requests|json|html (default table)" },
   output = { short = "o", arg = "FILE", help = "write to FILE instead of stdout" },
   help = { short = "h", help = "show this help" },
 }
@@ -35,11 +35,7 @@ function M.main(...)
   end
   local fmt = o.format or "table"
   local ok, text = pcall(function()
-    if fmt == "html" then
-      local hok, html = pcall(require, "mlxbench.html")
-      if not hok then error("HTML reports are not available in this build", 0) end
-      return html.render(doc)
-    end
+    if fmt == "html" then return require("mlxbench.html").render(doc) end
     return report.format(doc, fmt)
   end)
   if not ok then

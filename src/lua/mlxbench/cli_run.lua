@@ -42,7 +42,7 @@ M.SPEC = {
   help = { short = "h", help = "show this help" },
 }
 M.ORDER = { "model", "runs", "max-tokens", "prompt", "warmup", "stream", "url", "api",
-            "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard", "threads", "slo", "threshold", "timeout", "mock", "mock-trace", "usage", "output",
+            "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard", "threads", "slo", "threshold", "timeout", "mock", "mock-trace", "usage", "output", "html",
             "format", "progress", "verbose", "quiet", "name", "help" }
 
 local function usage()
@@ -69,11 +69,6 @@ function M.main(...)
   if not o then return die(pos) end
   if o.help then io.stdout:write(usage()) return 0 end
   if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
-  for _, later in ipairs{ "html" } do
-    if o[later] ~= nil then
-      return die("--" .. later .. " is not available in this build yet (see docs/LUA_API.md)")
-    end
-  end
   if not o.model then return die("-m MODEL is required") end
   if o["mock-trace"] and not o.mock then return die("--mock-trace needs --mock") end
   local err
@@ -174,6 +169,13 @@ function M.main(...)
     if run.skipped then io.stderr:write("mlxbench run: skipped: ", run.skipped, "\n") end
     io.stdout:write(report.format(doc, fmt))
     if o.output and fmt == "table" then io.stdout:write("results: ", o.output, "\n") end
+  end
+  if o.html then
+    local hok, herr = require("mlxbench.html").write(doc, o.html)
+    if not hok then
+      io.stderr:write("mlxbench run: ", herr, "\n")
+      return 2
+    end
   end
   for _, f in ipairs(verdict.failures) do io.stderr:write("FAILED: ", f, "\n") end
   if bench.stopping() then return 130 end

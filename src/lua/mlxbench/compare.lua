@@ -149,12 +149,15 @@ local function measure(run, spec)
     local ok = run.requests and num(run.requests.ok) or 0
     local rel = rate_spread(run)
     if not rel or ok < 5 then return { value = v, n = ok, few = true } end
-    if spec.goodput and run.config and run.config.slo then
+    if spec.goodput and (type(run.slo) == "table" or num(run.requests.slo_met)) then
       -- the share of requests meeting the SLO is a proportion of its own
       local total = num(run.requests.total) or 0
       local rs = run.throughput and num(run.throughput.requests_s)
-      local share = (rs and rs > 0) and math.min(1, v / rs * ok / math.max(total, 1)) or 0
-      local good = math.floor(share * total + 0.5)
+      local good = num(run.requests.slo_met)
+      if not good then   -- older files: from goodput / requests per second
+        good = (rs and rs > 0) and math.floor(math.min(1, v / rs) * ok + 0.5) or 0
+      end
+      local share = total > 0 and good / total or 0
       local slo, shi = M.wilson(good, total)
       if share > 0 and slo then
         rel = math.sqrt(rel * rel + ((shi - slo) / 2 / share) ^ 2)

@@ -1,7 +1,7 @@
 -- mlxbench.report: what people read. Human tables for the terminal,
 -- Markdown for docs and pull requests, CSV (per run and per request) for
--- spreadsheets, and the JSON results file. Times are seconds in data and
--- milliseconds in tables.
+-- spreadsheets, and the JSON results file. Times are seconds in data; in
+-- tables each time column picks its unit (ms, or s for long times).
 local M = {}
 
 local function fmt_num(v, digits)
@@ -10,7 +10,29 @@ local function fmt_num(v, digits)
   return string.format("%." .. (digits or 1) .. "f", v)
 end
 
-local function ms(v) return v and fmt_num(v * 1000, v * 1000 < 10 and 2 or 1) or "-" end
+-- count(v) -> "96" (JSON numbers read back as floats: no "96.0")
+local function count(v)
+  if type(v) ~= "number" then return v ~= nil and tostring(v) or nil end
+  if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format("%d", math.floor(v)) end
+  return tostring(v)
+end
+
+-- Time columns (a 4th field "time" in a column spec) hold seconds; each
+-- column gets its own unit -- ms, or s when its largest value is 10 s or
+-- more -- shown in its header, and as many decimals as its smallest value
+-- needs for three significant digits (at most 3), the same on every row.
+local function time_format(vals)
+  local max, min = 0, math.huge
+  for _, v in ipairs(vals) do
+    if v > max then max = v end
+    if v > 0 and v < min then min = v end
+  end
+  local unit, k = "ms", 1000
+  if max >= 10 then unit, k = "s", 1 end
+  local small = min < math.huge and min * k or 0
+  local digits = small == 0 and 1 or math.max(0, math.min(3, 2 - math.floor(math.log(small, 10) + 1e-9)))
+  return unit, function(v) return string.format("%." .. digits .. "f", v * k) end
+end
 
 local function metric(run, m, q)
   local x = run.metrics and run.metrics[m]
@@ -32,32 +54,46 @@ local THROUGHPUT = {
   { "p50", function(r) return r.summary and fmt_num(r.summary.p50_tok_s) end, "r" },
   { "p95", function(r) return r.summary and fmt_num(r.summary.p95_tok_s) end, "r" },
   { "out tok/s", function(r) return r.throughput and fmt_num(r.throughput.output_tok_s) end, "r" },
-  { "Tokens", function(r) return r.tokens and tostring(r.tokens.output) end, "r" },
-  { "Time s", function(r) return fmt_num(r.duration_s, 2) end, "r" },
+  { "Tokens", function(r) return r.tokens and count(r.tokens.output) end, "r" },
+  { "Time", function(r) return r.duration_s end, "r", "time" },
 }
 
 local LATENCY = {
   { "Run", function(r) return r.name end, "l" },
-  { "TTFT p50", function(r) return ms(metric(r, "ttft_s", "p50")) end, "r" },
-  { "p95", function(r) return ms(metric(r, "ttft_s", "p95")) end, "r" },
-  { "p99", function(r) return ms(metric(r, "ttft_s", "p99")) end, "r" },
-  { "ITL p50", function(r) return ms(metric(r, "itl_s", "p50")) end, "r" },
-  { "p95", function(r) return ms(metric(r, "itl_s", "p95")) end, "r" },
-  { "p99", function(r) return ms(metric(r, "itl_s", "p99")) end, "r" },
-  { "E2E p50", function(r) return ms(metric(r, "e2e_s", "p50")) end, "r" },
-  { "p95", function(r) return ms(metric(r, "e2e_s", "p95")) end, "r" },
-  { "p99", function(r) return ms(metric(r, "e2e_s", "p99")) end, "r" },
+  { "TTFT p50", function(r) return metric(r, "ttft_s", "p50") end, "r", "time" },
+  { "p95", function(r) return metric(r, "ttft_s", "p95") end, "r", "time" },
+  { "p99", function(r) return metric(r, "ttft_s", "p99") end, "r", "time" },
+  { "ITL p50", function(r) return metric(r, "itl_s", "p50") end, "r", "time" },
+  { "p95", function(r) return metric(r, "itl_s", "p95") end, "r", "time" },
+  { "p99", function(r) return metric(r, "itl_s", "p99") end, "r", "time" },
+  { "E2E p50", function(r) return metric(r, "e2e_s", "p50") end, "r", "time" },
+  { "p95", function(r) return metric(r, "e2e_s", "p95") end, "r", "time" },
+  { "p99", function(r) return metric(r, "e2e_s", "p99") end, "r", "time" },
   { "Errors", function(r)
       if r.skipped then return "-" end
       local t = {}
-      for k, n in pairs(r.requests.errors or {}) do t[#t + 1] = k .. "=" .. n end
+      for k, n in pairs(r.requests.errors or {}) do t[#t + 1] = k .. "=" .. count(n) end
       table.sort(t)
       return #t > 0 and table.concat(t, ",") or "0"
     end, "l" },
 }
 
+-- cells(runs, cols) -> rows of strings, headers (with the time units)
 local function cells(runs, cols)
-  local rows = {}
+  local rows, hdr, fmt = {}, {}, {}
+  for j, c in ipairs(cols) do
+    hdr[j] = c[1]
+    if c[4] == "time" then
+      local vals = {}
+      for _, r in ipairs(runs) do
+        local v = not r.skipped and c[2](r)
+        if type(v) == "number" and v == v then vals[#vals + 1] = v end
+      end
+      local unit
+      unit, fmt[j] = time_format(vals)
+      hdr[j] = c[1] .. " " .. unit
+    end
+  end
   for i, r in ipairs(runs) do
     local row = {}
     for j, c in ipairs(cols) do
@@ -67,22 +103,23 @@ local function cells(runs, cols)
         v = c[1] == "OK/Total" and "skipped" or "-"
       else
         v = c[2](r)
+        if fmt[j] then v = (type(v) == "number" and v == v) and fmt[j](v) or "-" end
       end
       row[j] = tostring(v or "-")
     end
     rows[i] = row
   end
-  return rows
+  return rows, hdr
 end
 
 local function width(s) return utf8.len(s) or #s end
 
 -- text_table(runs, cols) -> aligned text with a rule under the header
 local function text_table(runs, cols)
-  local rows = cells(runs, cols)
+  local rows, hdr = cells(runs, cols)
   local w = {}
-  for j, c in ipairs(cols) do
-    w[j] = width(c[1])
+  for j in ipairs(cols) do
+    w[j] = width(hdr[j])
     for _, row in ipairs(rows) do w[j] = math.max(w[j], width(row[j])) end
   end
   local function line(vals)
@@ -93,8 +130,6 @@ local function text_table(runs, cols)
     end
     return (table.concat(out, "  "):gsub("%s+$", ""))
   end
-  local hdr = {}
-  for j, c in ipairs(cols) do hdr[j] = c[1] end
   local out = { line(hdr) }
   local rule = {}
   for j = 1, #cols do rule[j] = string.rep("-", w[j]) end
@@ -104,10 +139,9 @@ local function text_table(runs, cols)
 end
 
 local function md_table(runs, cols)
-  local rows = cells(runs, cols)
-  local hdr, al = {}, {}
+  local rows, hdr = cells(runs, cols)
+  local al = {}
   for j, c in ipairs(cols) do
-    hdr[j] = c[1]
     al[j] = c[3] == "r" and "---:" or ":---"
   end
   local out = { "| " .. table.concat(hdr, " | ") .. " |", "| " .. table.concat(al, " | ") .. " |" }
@@ -190,13 +224,15 @@ local function notes(runs)
   end
   return out
 end
+-- notes(runs) -> lines (skips, warnings, failover figures...): also the HTML report's
+M.notes = notes
 
 -- table(doc|runs) -> the terminal report
 function M.table(x)
   local runs = runs_of(x)
   if #runs == 0 then return "(no runs)\n" end
   local out = { "Throughput (tok/s per request unless noted)", text_table(runs, THROUGHPUT), "",
-                "Latency (ms)", text_table(runs, LATENCY) }
+                "Latency", text_table(runs, LATENCY) }
   local n = notes(runs)
   if #n > 0 then
     out[#out + 1] = ""
@@ -209,7 +245,7 @@ end
 -- markdown(doc|runs) -> Markdown tables, one row per run
 function M.markdown(x)
   local runs = runs_of(x)
-  local out = { "### Throughput", "", md_table(runs, THROUGHPUT), "", "### Latency (ms)", "",
+  local out = { "### Throughput", "", md_table(runs, THROUGHPUT), "", "### Latency", "",
                 md_table(runs, LATENCY) }
   local n = notes(runs)
   if #n > 0 then
@@ -294,8 +330,8 @@ function M.sweep_table(runs, key, markdown)
         base = base or r.throughput.output_tok_s
         return base and base > 0 and string.format("%.2fx", r.throughput.output_tok_s / base) or "-"
       end, "r" },
-    { "TTFT p50 ms", function(r) return ms(metric(r, "ttft_s", "p50")) end, "r" },
-    { "E2E p95 ms", function(r) return ms(metric(r, "e2e_s", "p95")) end, "r" },
+    { "TTFT p50", function(r) return metric(r, "ttft_s", "p50") end, "r", "time" },
+    { "E2E p95", function(r) return metric(r, "e2e_s", "p95") end, "r", "time" },
   }
   local ok = {}
   for _, r in ipairs(runs) do if not r.skipped then ok[#ok + 1] = r end end
