@@ -11,10 +11,10 @@
 --      needs 5 successful requests, an error rate 10 requests;
 --   2. the two 95 % intervals do not overlap;
 --   3. for a time, the change is larger than the timing floor: the larger
---      client event-loop lag p99 of the two runs (how late the client may
---      have stamped a byte), at least `time_floor` (1 ms); for a rate, the
---      relative change is larger than that floor over the typical request
---      duration (E2E p50);
+--      client event-loop lag of the two runs (how late the client may have
+--      stamped a byte: the lag p50 for a median, p99 for a tail percentile),
+--      at least `time_floor` (1 ms); for a rate, the relative change is
+--      larger than that floor over the typical request duration (E2E p50);
 --   4. the relative change is at least `min_effect` (2 %).
 local stats = require "mlxbench.stats"
 
@@ -175,8 +175,11 @@ local function measure(run, spec)
   end
 end
 
-local function lag_floor(run)
-  return type(run.client) == "table" and num(run.client.loop_lag_p99_s) or 0
+-- lag_floor(run, q) -> how late the run's client may have stamped a byte:
+-- its event-loop lag at p50 for a median (or a rate), at p99 for a tail
+local function lag_floor(run, q)
+  if type(run.client) ~= "table" then return 0 end
+  return num((q or 50) <= 50 and run.client.loop_lag_p50_s or run.client.loop_lag_p99_s) or 0
 end
 
 -- compare_metric(base_run, new_run, spec, opts) -> row
@@ -208,18 +211,25 @@ function M.compare_metric(b, n, spec, opts)
   else
     local overlap = mb.lo <= mn.hi and mn.lo <= mb.hi
     local beyond = not overlap
-    local time_floor = math.max(opts.time_floor or 0.001, lag_floor(b), lag_floor(n))
+    if overlap then row.why = "intervals overlap" end
+    local time_floor = math.max(opts.time_floor or 0.001, lag_floor(b, spec.q), lag_floor(n, spec.q))
     if spec.kind == "quantile" and spec.unit == "s" then
       row.floor = time_floor
-      beyond = beyond and math.abs(row.delta) > time_floor
+      if beyond and math.abs(row.delta) <= time_floor then
+        beyond, row.why = false, "timing floor " .. M.fmt_value(time_floor, "s")
+      end
     elseif spec.kind == "rate" then
       local e2e = (b.metrics and type(b.metrics.e2e_s) == "table" and num(b.metrics.e2e_s.p50)) or 0
       if e2e > 0 then
         row.floor = time_floor / e2e   -- relative
-        beyond = beyond and math.abs(row.rel or 0) > row.floor
+        if beyond and math.abs(row.rel or 0) <= row.floor then
+          beyond, row.why = false, string.format("timing floor %.1f%%", row.floor * 100)
+        end
       end
     end
-    if spec.kind ~= "proportion" then beyond = beyond and size >= min_effect end
+    if beyond and spec.kind ~= "proportion" and size < min_effect then
+      beyond, row.why = false, string.format("below %s%%", (string.format("%.2f", min_effect * 100):gsub("%.?0+$", "")))
+    end
     if beyond then row.verdict = worse and "worse" or "better" else row.verdict = "~" end
   end
   row.flagged = row.verdict == "worse" or row.verdict == "better"
@@ -368,6 +378,7 @@ local VERDICT_TEXT = { worse = "WORSE", better = "better", ["~"] = "~ within noi
 
 local function verdict_text(row)
   local s = VERDICT_TEXT[row.verdict] or row.verdict
+  if row.verdict == "~" and row.why and row.why ~= "intervals overlap" then s = s .. " (" .. row.why .. ")" end
   if row.verdict == "too few samples" and row.n_base and row.n_new then
     s = string.format("too few samples (n=%d/%d)", row.n_base, row.n_new)
   end
@@ -511,7 +522,8 @@ function M.json(res, names)
       rows[#rows + 1] = { metric = r.key, label = r.label, unit = r.unit, better = r.better,
         base = r.base, new = r.new, delta = r.delta, rel = r.rel, base_ci = r.base_ci,
         new_ci = r.new_ci, n_base = r.n_base, n_new = r.n_new, floor = r.floor,
-        verdict = r.verdict, flagged = r.flagged or false, limit = r.limit, fail = r.fail or false }
+        verdict = r.verdict, why = r.why, flagged = r.flagged or false, limit = r.limit,
+        fail = r.fail or false }
     end
     doc.runs[#doc.runs + 1] = { name = e.name, base_name = e.base_name, model = e.model,
       base_model = e.base_model, backend = e.backend, matched_by = e.matched_by,

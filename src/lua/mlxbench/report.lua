@@ -18,9 +18,10 @@ local function count(v)
 end
 
 -- Time columns (a 4th field "time" in a column spec) hold seconds; each
--- column gets its own unit -- ms, or s when its largest value is 10 s or
--- more -- shown in its header, and as many decimals as its smallest value
--- needs for three significant digits (at most 3), the same on every row.
+-- column gets its own unit -- ms, or s when its values are all 1 s or more
+-- or reach 10 s -- shown in its header, and as many decimals as its
+-- smallest value needs for three significant digits (at most 3), the same
+-- on every row.
 local function time_format(vals)
   local max, min = 0, math.huge
   for _, v in ipairs(vals) do
@@ -28,7 +29,7 @@ local function time_format(vals)
     if v > 0 and v < min then min = v end
   end
   local unit, k = "ms", 1000
-  if max >= 10 then unit, k = "s", 1 end
+  if max >= 10 or (min >= 1 and min < math.huge) then unit, k = "s", 1 end
   local small = min < math.huge and min * k or 0
   local digits = small == 0 and 1 or math.max(0, math.min(3, 2 - math.floor(math.log(small, 10) + 1e-9)))
   return unit, function(v) return string.format("%." .. digits .. "f", v * k) end
