@@ -198,7 +198,7 @@ local function itl_chart(r, cls)
   end
   local top = 0
   for k = 1, nb do top = math.max(top, counts[k]) end
-  local _, ylim, yt = svg.linear_domain(0, top, 4)
+  local _, ylim, yt = svg.linear_domain(0, top * 1.08, 4)   -- headroom for the labels
   local xlo, xhi, xt = svg.log_domain(edges[0], edges[nb], 1.2, 1.03)
   local bars = 0
   for k = 1, nb do if counts[k] > 0 then bars = bars + 1 end end
