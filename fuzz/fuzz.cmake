@@ -1,22 +1,40 @@
 # fuzz.cmake: libFuzzer targets, included when MLXBENCH_FUZZ is ON.
-# Needs clang. Each target links only the src/core files it exercises, so the
-# fuzzers build without libuv/curl/Lua. Run them with fuzz/run.sh.
+# Needs clang. Each target compiles the source files it exercises with the
+# fuzzer and sanitizer flags; the core targets build without libuv, curl or
+# Lua. Run them with fuzz/run.sh (docs/RELIABILITY.md).
 if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
   message(FATAL_ERROR "MLXBENCH_FUZZ needs clang (configure with CC=clang)")
 endif()
 
 set(MB_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined
                   -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+set(MB_SRC ${PROJECT_SOURCE_DIR}/src)
 
 function(mb_fuzz_target name)
   add_executable(${name} ${PROJECT_SOURCE_DIR}/fuzz/${name}.c ${ARGN}
-                 ${PROJECT_SOURCE_DIR}/src/core/errors.c)
+                 ${MB_SRC}/core/errors.c)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_compile_options(${name} PRIVATE ${MB_FUZZ_FLAGS})
   target_link_options(${name} PRIVATE ${MB_FUZZ_FLAGS})
   target_link_libraries(${name} PRIVATE m)
 endfunction()
 
-mb_fuzz_target(fuzz_sse ${PROJECT_SOURCE_DIR}/src/core/sse.c)
-mb_fuzz_target(fuzz_hist_decode ${PROJECT_SOURCE_DIR}/src/core/hist.c
-               ${PROJECT_SOURCE_DIR}/src/core/hist_codec.c)
+mb_fuzz_target(fuzz_sse ${MB_SRC}/core/sse.c)
+mb_fuzz_target(fuzz_hist_decode ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c)
+mb_fuzz_target(fuzz_llm ${MB_SRC}/core/llm.c ${MB_SRC}/core/llm_openai.c
+               ${MB_SRC}/core/llm_anthropic.c ${MB_SRC}/core/json.c ${MB_SRC}/core/sse.c)
+mb_fuzz_target(fuzz_json ${MB_SRC}/core/json.c ${MB_SRC}/core/jsplit.c)
+target_link_libraries(fuzz_json PRIVATE PkgConfig::CJSON)
+
+# The emulator: its profile loader alone, and its whole HTTP request path
+# (server.c's parser on http_parser + routing/validation in mock*.c) over
+# loopback connections.
+file(GLOB MB_FUZZ_MOCK_SRC ${MB_SRC}/net/mock*.c)
+set(MB_FUZZ_CORE_SRC ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c ${MB_SRC}/core/clock.c
+    ${MB_SRC}/core/json.c ${MB_SRC}/core/rng.c)
+mb_fuzz_target(fuzz_mock_profile ${MB_FUZZ_MOCK_SRC} ${MB_SRC}/net/server.c ${MB_FUZZ_CORE_SRC})
+mb_fuzz_target(fuzz_mock_http ${MB_FUZZ_MOCK_SRC} ${MB_SRC}/net/server.c ${MB_FUZZ_CORE_SRC})
+foreach(t fuzz_mock_profile fuzz_mock_http)
+  target_include_directories(${t} PRIVATE ${MB_SRC}/net ${HTTP_PARSER_INC})
+  target_link_libraries(${t} PRIVATE PkgConfig::UV PkgConfig::CJSON ${HTTP_PARSER_LIB})
+endforeach()

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# run.sh SECONDS BUILD_DIR: runs every fuzz target for SECONDS against a
-# temporary copy of its seed corpus (the committed corpus is never grown).
-# Exits non-zero if any target crashes; reproducer paths go to stderr.
+# run.sh [SECONDS] BUILD_DIR: runs every fuzz target for SECONDS (default
+# $FUZZ_SECONDS, else 20) against a temporary copy of its seed corpus (the
+# committed corpus is never grown; its regress-* files are past crashes,
+# replayed first). Exits non-zero if any target crashes, leaks, times out
+# on one input (10 s) or fails an invariant; reproducer paths go to stderr.
+# Targets and what they cover: docs/RELIABILITY.md, "Fuzzing".
 set -u
+if [ $# -eq 1 ]; then
+  set -- "${FUZZ_SECONDS:-20}" "$1"
+fi
 if [ $# -ne 2 ]; then
-  echo "usage: $0 SECONDS BUILD_DIR" >&2
+  echo "usage: $0 [SECONDS] BUILD_DIR" >&2
   exit 2
 fi
 secs=$1
@@ -16,7 +22,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/mlxbench-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 status=0
-for pair in fuzz_sse:sse fuzz_hist_decode:hist; do
+for pair in fuzz_sse:sse fuzz_hist_decode:hist fuzz_llm:llm fuzz_json:json \
+            fuzz_mock_profile:mock_profile fuzz_mock_http:mock_http; do
   target=${pair%%:*}
   corpus=${pair#*:}
   bin="$build/$target"
@@ -28,8 +35,8 @@ for pair in fuzz_sse:sse fuzz_hist_decode:hist; do
   mkdir -p "$work/$corpus"
   cp "$here/corpus/$corpus"/* "$work/$corpus"/ 2>/dev/null || true
   echo "== $target: ${secs}s" >&2
-  "$bin" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
-         -artifact_prefix="$artifacts/$target-" "$work/$corpus" \
+  "$bin" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+         -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$work/$corpus" \
          >"$work/$target.log" 2>&1
   rc=$?
   grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done )' \

@@ -4,7 +4,7 @@
 #   2. the whole ctest suite under ASan+UBSan (build-asan/)
 #   3. the whole ctest suite on the normal build (build/) -- its summary is
 #      the closing line.
-# Environment: FUZZ_SECONDS (default 30 per target, 0 to skip),
+# Environment: FUZZ_SECONDS (default 20 per target, 0 to skip),
 # SKIP_ASAN=1 to skip step 2, CTEST_ARGS for extra ctest arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ if [ -f tests/node/package.json ]; then
 fi
 
 jobs=$(nproc)
-fuzz_s=${FUZZ_SECONDS:-30}
+fuzz_s=${FUZZ_SECONDS:-20}
 if [ "$fuzz_s" -gt 0 ] && command -v clang >/dev/null 2>&1; then
   echo "== fuzz (${fuzz_s}s per target)"
   CC=clang BUILD_DIR=build-fuzz tools/build.sh -DMLXBENCH_FUZZ=ON

@@ -61,6 +61,9 @@ int mb_llm_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns);
 void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial);
 /* A complete non-streamed 2xx body that arrived at t_ns. */
 void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns);
+/* Latches a failure decided outside the extractor (the response is not an
+ * API response at all, say an HTML page); the first failure wins. */
+void mb_llm_reject(mb_llm *x, const char *kind, const char *msg);
 /* A non-2xx response: kind `http`, message taken from the body's error
  * object in any of the shapes servers use, truncated. */
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);

@@ -24,6 +24,9 @@ typedef struct mb_mock_config {
     const char *profile_json;  /* JSON profile text (used instead of the file), or NULL */
     const char *faults_json;   /* initial faults, applied over the profile's, or NULL */
     const char *api_key;       /* required key; NULL = the profile's (none by default) */
+    const char *control_token; /* token the /mock/... endpoints require; NULL = the
+                                  profile's. Without one they answer only on a
+                                  loopback address (403 on any other) */
     int has_seed;              /* seed below overrides the profile's */
     uint64_t seed;
     int log;                   /* 1: one line per request on stderr, 0: none, -1: if stderr is a TTY */

@@ -85,6 +85,7 @@ void mb_server_stop(mb_server *s, void (*done)(void *ud), void *ud);
 
 int mb_server_port(const mb_server *s);          /* the bound port */
 const char *mb_server_host(const mb_server *s);  /* the bound address, numeric */
+int mb_server_loopback(const mb_server *s);      /* bound to 127.0.0.0/8 or ::1 */
 size_t mb_server_nconns(const mb_server *s);     /* open connections */
 uint64_t mb_server_accepted(const mb_server *s); /* connections accepted so far */
 

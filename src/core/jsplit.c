@@ -104,6 +104,8 @@ int mb_jsplit_feed(mb_jsplit *s, const char *p, size_t n, mb_jsplit_cb cb, void 
                 else if (c == '"')
                     s->in_str = 0;
                 i++;
+                if (s->len + (i - span) > s->max)   /* at the same byte however fed */
+                    return s->err = MB_ETOOLONG;
                 break;
             }
             if (c == '"') {
@@ -111,6 +113,8 @@ int mb_jsplit_feed(mb_jsplit *s, const char *p, size_t n, mb_jsplit_cb cb, void 
             } else if (c == '{' || c == '[') {
                 s->depth++;
             } else if (c == '}' || c == ']') {
+                if (s->depth == 0 && c == '}')
+                    return s->err = MB_EPARSE;   /* unbalanced: never re-read it */
                 if (s->depth == 0) {   /* the array's own ']' after a scalar */
                     if ((rc = append(s, p + span, i - span)) < 0)
                         return s->err = rc;
@@ -129,6 +133,8 @@ int mb_jsplit_feed(mb_jsplit *s, const char *p, size_t n, mb_jsplit_cb cb, void 
                 continue;
             }
             i++;
+            if (s->len + (i - span) > s->max)
+                return s->err = MB_ETOOLONG;
             if (s->depth == 0 && (c == '}' || c == ']')) {
                 if ((rc = append(s, p + span, i - span)) < 0)
                     return s->err = rc;

@@ -29,12 +29,44 @@ void mb_llm_free(mb_llm *x)
     x->tok = x->small;
 }
 
+/* Makes text from a server safe for a terminal and a results file: control
+ * characters (an escape sequence in an error message) become spaces and
+ * bytes that are not valid UTF-8 (a message cut mid-character) '?'. */
+static void clean_text(char *s)
+{
+    unsigned char *u = (unsigned char *)s;
+    while (*u) {
+        int n = *u < 0x80 ? 1 : *u >= 0xC2 && *u <= 0xDF ? 2 : *u >= 0xE0 && *u <= 0xEF ? 3
+              : *u >= 0xF0 && *u <= 0xF4 ? 4 : 0;
+        int ok = n > 0;
+        for (int k = 1; ok && k < n; k++)
+            ok = (u[k] & 0xC0) == 0x80;
+        if (ok && n == 3)
+            ok = !(u[0] == 0xE0 && u[1] < 0xA0) && !(u[0] == 0xED && u[1] >= 0xA0);
+        if (ok && n == 4)
+            ok = !(u[0] == 0xF0 && u[1] < 0x90) && !(u[0] == 0xF4 && u[1] >= 0x90);
+        if (!ok) {
+            *u++ = '?';
+            continue;
+        }
+        if (n == 1 && (*u < 0x20 || *u == 0x7f))
+            *u = ' ';
+        u += n;
+    }
+}
+
 void mb_llm_fail(mb_llm *x, const char *kind, const char *fmt, const char *arg)
 {
     if (x->err_kind)
         return;   /* the first failure is the one that counts */
     x->err_kind = kind;
     snprintf(x->err_msg, sizeof x->err_msg, fmt, arg ? arg : "");
+    clean_text(x->err_msg);
+}
+
+void mb_llm_reject(mb_llm *x, const char *kind, const char *msg)
+{
+    mb_llm_fail(x, kind, "%s", msg);
 }
 
 int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok)
@@ -82,8 +114,10 @@ void mb_llm_capture(mb_llm *x, const char *s, int i)
 
 void mb_llm_set_finish(mb_llm *x, const char *s, int i)
 {
-    if (mb_json_nonempty(x->tok, i))
+    if (mb_json_nonempty(x->tok, i)) {
         mb_json_str(s, x->tok, i, x->finish_reason, sizeof x->finish_reason);
+        clean_text(x->finish_reason);
+    }
 }
 
 void mb_llm_read_count(mb_llm *x, const char *s, int i, int64_t *out)
@@ -213,6 +247,7 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
     }
     x->err_kind = NULL;
     snprintf(x->err_msg, sizeof x->err_msg, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
+    clean_text(x->err_msg);
     x->err_kind = "http";
 }
 

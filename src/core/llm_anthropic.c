@@ -102,8 +102,8 @@ void mb_llm_anthropic_body(mb_llm *x, const char *s, uint64_t t_ns)
         mb_llm_fail(x, "protocol", "%sresponse has no `content` array", NULL);
         return;
     }
-    for (uint32_t k = 0; k < t[c].size; k++) {
-        int b = mb_json_at(t, c, k), v;
+    for (uint32_t k = 0, e = (uint32_t)c + 1; k < t[c].size; k++, e = t[e].next) {
+        int b = (int)e, v;
         if ((v = mb_json_get(s, t, b, "text")) >= 0 && mb_json_nonempty(t, v)) {
             mb_llm_capture(x, s, v);
             any = 1;

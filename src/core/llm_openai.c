@@ -34,8 +34,11 @@ static int scan_choice(mb_llm *x, const char *s, int choice, const char *msgkey)
     }
     v = mb_json_get(s, t, d, "tool_calls");
     if (v >= 0 && t[v].type == MB_JSON_ARRAY) {
-        for (uint32_t k = 0; k < t[v].size; k++) {
-            int a = mb_json_path(s, t, mb_json_at(t, v, k), "function", "arguments", NULL);
+        /* elements by their `next` links: mb_json_at per index would make a
+         * hostile array of n elements cost n^2 */
+        uint32_t e = (uint32_t)v + 1;
+        for (uint32_t k = 0; k < t[v].size; k++, e = t[e].next) {
+            int a = mb_json_path(s, t, (int)e, "function", "arguments", NULL);
             if (mb_json_nonempty(t, a)) {
                 x->content_bytes += t[a].len;
                 any = 1;
@@ -97,8 +100,8 @@ void mb_llm_openai_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
     read_usage(x, s, 0);
     ch = mb_json_get(s, x->tok, 0, "choices");
     if (ch >= 0 && x->tok[ch].type == MB_JSON_ARRAY)
-        for (uint32_t k = 0; k < x->tok[ch].size; k++)
-            any |= scan_choice(x, s, mb_json_at(x->tok, ch, k), "delta");
+        for (uint32_t k = 0, e = (uint32_t)ch + 1; k < x->tok[ch].size; k++, e = x->tok[e].next)
+            any |= scan_choice(x, s, (int)e, "delta");
     if (any)
         mb_llm_content(x, t_ns);
 }
@@ -114,8 +117,8 @@ void mb_llm_openai_body(mb_llm *x, const char *s, uint64_t t_ns)
         mb_llm_fail(x, "protocol", "%sresponse has no `choices` array", NULL);
         return;
     }
-    for (uint32_t k = 0; k < x->tok[ch].size; k++)
-        any |= scan_choice(x, s, mb_json_at(x->tok, ch, k), "message");
+    for (uint32_t k = 0, e = (uint32_t)ch + 1; k < x->tok[ch].size; k++, e = x->tok[e].next)
+        any |= scan_choice(x, s, (int)e, "message");
     if (any)
         mb_llm_content(x, t_ns);
     x->done = 1;

@@ -165,7 +165,7 @@ static const char *str_opt(lua_State *L, int t, const char *k)
 }
 
 /* mock.start{port=0, host="127.0.0.1", profile=table|path|json, seed=,
- * api_key=, faults=table|json, log=false|true|"auto"} -> server.
+ * api_key=, faults=table|json, log=false|true|"auto", control_token=} -> server.
  * Errors (bad option, port in use, bad profile) are raised: a scenario that
  * cannot host its target should stop at once with the reason. */
 static int l_start(lua_State *L)
@@ -179,7 +179,7 @@ static int l_start(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     static const char *const known[] = {"port", "host", "profile", "seed", "api_key", "faults",
-                                        "log", NULL};
+                                        "log", "control_token", NULL};
     lua_pushnil(L);
     while (lua_next(L, 1)) {
         int ok = 0;
@@ -214,6 +214,7 @@ static int l_start(lua_State *L)
     lua_pop(L, 1);
     cfg.host = str_opt(L, 1, "host");
     cfg.api_key = str_opt(L, 1, "api_key");
+    cfg.control_token = str_opt(L, 1, "control_token");
     ty = lua_getfield(L, 1, "profile");
     lua_pop(L, 1);
     if (ty == LUA_TSTRING) {
@@ -401,6 +402,21 @@ static int l_prompt_tokens(lua_State *L)
     return 1;
 }
 
+/* mock.running_ports() -> {port...}: the emulators running in this
+ * process (a benchmark against one needs two descriptors per connection). */
+static int l_running_ports(lua_State *L)
+{
+    mb_engine *eng = mb_engine_of(L);
+    mstate *st = eng->slots[MB_SLOT_MOCK];
+    int i = 0;
+    lua_newtable(L);
+    for (lmock *lm = st ? st->running : NULL; lm; lm = lm->next) {
+        lua_pushinteger(L, lm->port);
+        lua_rawseti(L, -2, ++i);
+    }
+    return 1;
+}
+
 int luaopen_mlxbench_mock(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -408,7 +424,8 @@ int luaopen_mlxbench_mock(lua_State *L)
         {"trace", m_trace}, {"reset_trace", m_reset_trace}, {"stop", m_stop},
         {"wait", m_wait}, {"running", m_running}, {NULL, NULL}};
     static const luaL_Reg f[] = {
-        {"start", l_start}, {"prompt_tokens", l_prompt_tokens}, {NULL, NULL}};
+        {"start", l_start}, {"prompt_tokens", l_prompt_tokens},
+        {"running_ports", l_running_ports}, {NULL, NULL}};
     if (luaL_newmetatable(L, MOCK_MT)) {
         luaL_newlib(L, methods);
         lua_setfield(L, -2, "methods");

@@ -763,10 +763,51 @@ static void respond_doc(mb_mock *m, mb_server_conn *c, char *doc)
     mk_buf_free(&b);
 }
 
+/* Compares a secret without an early exit (no timing hint of the prefix). */
+static int same_secret(const char *v, size_t n, const char *secret)
+{
+    size_t l = strlen(secret);
+    unsigned char d = (unsigned char)(n != l);
+    for (size_t i = 0; i < l; i++)
+        d |= (unsigned char)((i < n ? (unsigned char)v[i] : 0) ^ (unsigned char)secret[i]);
+    return d == 0;
+}
+
+/* The control endpoints change what the mock does (faults, refusing
+ * connections) and show traffic: with a token they need it (X-Mock-Token
+ * or Authorization: Bearer); without one they answer only when the mock
+ * listens on loopback. Returns 1 when the request may go on. */
+static int control_ok(mb_mock *m, mb_server_conn *c, const mb_server_req *q)
+{
+    size_t n;
+    const char *v;
+    if (m->control_token) {
+        v = mb_server_req_header(q, "x-mock-token", &n);
+        if (v && same_secret(v, n, m->control_token))
+            return 1;
+        v = mb_server_req_header(q, "authorization", &n);
+        if (v && n > 7 && strncasecmp(v, "Bearer ", 7) == 0 &&
+            same_secret(v + 7, n - 7, m->control_token))
+            return 1;
+        api_error(m, c, SHAPE_OPENAI, 401, "The mock's control endpoints need its control "
+                  "token (header X-Mock-Token).", NULL, "invalid_control_token", NULL);
+        return 0;
+    }
+    if (m->control_open)
+        return 1;
+    api_error(m, c, SHAPE_OPENAI, 403, "The mock's control endpoints are off: it listens on "
+              "a non-loopback address without a control token (start it with "
+              "--control-token TOKEN or \"control_token\" in the profile).", NULL,
+              "control_disabled", NULL);
+    return 0;
+}
+
 static void handle_mock(mb_mock *m, mb_server_conn *c, const mb_server_req *q, const char *sub)
 {
     int get = strcmp(q->method, "GET") == 0, post = strcmp(q->method, "POST") == 0;
     char err[256];
+    if (!control_ok(m, c, q))
+        return;
     if (strcmp(sub, "stats") == 0 && get) {
         respond_doc(m, c, mb_mock_stats_json(m));
     } else if (strcmp(sub, "stats/reset") == 0 && post) {
@@ -902,6 +943,7 @@ static void mock_free(mb_mock *m)
     mk_buf_free(&m->tok);
     free(m->heap);
     free(m->api_key);
+    free(m->control_token);
     free(m);
     if (done)
         done(ud);
@@ -1026,6 +1068,15 @@ int mb_mock_start(mb_mock **out, uv_loop_t *loop, const mb_mock_config *cfg, cha
         free(m->api_key);
         m->api_key = *cfg->api_key ? strdup(cfg->api_key) : NULL;
     }
+    if (cfg->control_token) {
+        if (strlen(cfg->control_token) < 8) {
+            snprintf(err, errlen, "the control token must have at least 8 characters");
+            rc = MB_EINVAL;
+            goto fail;
+        }
+        free(m->control_token);
+        m->control_token = strdup(cfg->control_token);
+    }
     if (cfg->faults_json) {
         cJSON *o = cJSON_Parse(cfg->faults_json);
         rc = o ? mk_faults_apply(&m->faults, &m->faults, o, err, errlen) : MB_EPARSE;
@@ -1062,6 +1113,7 @@ int mb_mock_start(mb_mock **out, uv_loop_t *loop, const mb_mock_config *cfg, cha
         goto fail;
     }
     m->port = mb_server_port(m->srv);
+    m->control_open = !m->control_token && mb_server_loopback(m->srv);
     {
         const char *h = mb_server_host(m->srv);
         if (strcmp(h, "0.0.0.0") == 0)
@@ -1087,6 +1139,7 @@ fail:
     mk_models_free(m);
     mb_hist_free(m->emit_hist);
     free(m->api_key);
+    free(m->control_token);
     free(m);
     return rc < 0 ? rc : MB_EINVAL;
 }

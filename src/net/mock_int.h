@@ -146,6 +146,7 @@ typedef struct mk_req {
     uint64_t deadline;         /* next emission (monotonic ns) */
     size_t heap_idx;           /* position in the heap, or SIZE_MAX */
     int in_emit, gone, blocked, started_content;
+    int conn_closed;           /* the server's on_close ran: never touch conn */
     /* the fault plan (token positions; -1 = none) */
     long stall_at, disconnect_at, stream_error_at, malformed_at;
     uint64_t stall_ns;
@@ -204,6 +205,8 @@ struct mb_mock {
     mk_model *fallback;        /* timing of unknown models when any_model */
     int any_model;
     char *api_key;
+    char *control_token;       /* required by /mock/... when set */
+    int control_open;          /* /mock/... needs no token (loopback, no token set) */
     uint64_t seed;
     mk_faults faults, faults_initial;
     mb_mock_rng frng;          /* which requests get faults */

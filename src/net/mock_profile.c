@@ -40,6 +40,9 @@ static void err_set(char *err, size_t n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, n, fmt, ap);
     va_end(ap);
+    for (char *q = err; *q; q++)   /* names from the input: keep one printable line */
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            *q = ' ';
 }
 
 /* Generic values for a model the profile invents. */
@@ -47,10 +50,10 @@ static void model_base(mk_model *md)
 {
     md->t = (mb_mock_timing){100, 2000, 50, 0, 0, 0};
     md->tokens_per_chunk = 1;
+    md->events_per_write = 1;
     md->reasoning_tokens = 0;
     memcpy(md->reasoning_field, "reasoning_content", sizeof "reasoning_content");
     md->usage = 1;
-    md->events_per_write = 1;
     md->natural_tokens = 128;
 }
 
@@ -260,7 +263,7 @@ static int profile_model(mb_mock *m, const char *name, const cJSON *fields,
 
 static const char *const top_keys[] = {
     "builtin_models", "any_model", "default_model", "models", "model_defaults", "seed",
-    "api_key", "faults", "trace", "max_body_bytes", NULL};
+    "api_key", "faults", "trace", "max_body_bytes", "control_token", NULL};
 
 /* Reads a profile (docs/MOCK.md, "Profile"). Called once at start, before
  * any model is in use. */
@@ -272,8 +275,11 @@ int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t 
     if (!root || !cJSON_IsObject(root)) {
         const char *at = cJSON_GetErrorPtr();
         char near[32] = "";
-        if (at && at >= json && at < json + len)
-            snprintf(near, sizeof near, "%.20s", at);
+        if (at && at >= json && at < json + len) {
+            /* the text need not be NUL-terminated: never read past len */
+            size_t left = (size_t)(json + len - at);
+            snprintf(near, sizeof near, "%.*s", (int)(left < 20 ? left : 20), at);
+        }
         err_set(err, errlen, "profile is not a JSON object (near '%s')", near);
         rc = MB_EPARSE;
         goto out;
@@ -348,6 +354,16 @@ int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t 
         }
         free(m->api_key);
         m->api_key = *v->valuestring ? strdup(v->valuestring) : NULL;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "control_token");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || strlen(v->valuestring) < 8) {
+            err_set(err, errlen, "'control_token' must be a string of at least 8 characters");
+            rc = MB_EINVAL;
+            goto out;
+        }
+        free(m->control_token);
+        m->control_token = strdup(v->valuestring);
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "trace");
     if (v) {

@@ -156,7 +156,7 @@ static void req_finish(mk_req *r, const char *outcome)
             r->tr->finish = mk_finish_reason(r);
         mk_trace_done(&m->trace, r->tr);
     }
-    if (r->conn && !r->gone)
+    if (r->conn && !r->conn_closed)
         mb_server_conn_set_data(r->conn, NULL);
     mk_log_req(m, r, 200, outcome);
     mk_req_free(r);
@@ -183,8 +183,11 @@ static void flush(mk_req *r, mk_buf *b)
         mb_server_abort(r->conn);
         return;
     }
-    if (b->len > 0 && mb_server_write(r->conn, b->p, b->len) < 0)
+    if (b->len > 0 && mb_server_write(r->conn, b->p, b->len) < 0) {
         r->gone = 1;   /* the server closed the connection (on_close ran) */
+        if (!r->conn_closed)
+            mb_server_abort(r->conn);   /* or refused the write: cut it */
+    }
     b->len = 0;
 }
 
@@ -332,8 +335,11 @@ static void emit_body(mk_req *r)
         r->tr->headers_ns = now;
     record_chunk(r, now, r->total);
     r->in_emit = 1;
-    if (b->oom || mb_server_respond(c, 200, "application/json", extra, b->p, len) < 0)
+    if (b->oom || mb_server_respond(c, 200, "application/json", extra, b->p, len) < 0) {
         r->gone = 1;
+        if (!r->conn_closed)
+            mb_server_abort(c);
+    }
     b->len = 0;
     req_finish(r, r->malformed_at >= 0 ? "malformed" : r->gone ? "client_closed" : "ok");
 }
@@ -567,8 +573,10 @@ void mk_req_start(mk_req *r, const mb_server_req *req)
     if (r->tr && r->tr->client_id[0] && n > 0 && (size_t)n < sizeof extra)
         snprintf(extra + n, sizeof extra - (size_t)n, "x-mock-request-id: %s\r\n", r->tr->client_id);
     r->in_emit = 1;
-    if (mb_server_begin(c, 200, "text/event-stream; charset=utf-8", extra) < 0)
+    if (mb_server_begin(c, 200, "text/event-stream; charset=utf-8", extra) < 0) {
         r->gone = 1;
+        mb_server_abort(c);   /* no response can start: cut the connection */
+    }
     if (r->tr)
         r->tr->headers_ns = mb_clock_now_ns();
     m->out.len = 0;
@@ -586,6 +594,7 @@ void mk_req_start(mk_req *r, const mb_server_req *req)
 
 void mk_req_conn_closed(mk_req *r)
 {
+    r->conn_closed = 1;
     if (r->in_emit) {
         r->gone = 1;   /* the emitter notices after its write returns */
         return;

@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <http_parser.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
@@ -182,8 +184,10 @@ static int on_url(http_parser *p, const char *at, size_t n)
         return -1;
     if (c->url_len == 0)
         c->url_off = c->len;
-    c->url_len += n;
-    return head_add(c, at, n);
+    if (head_add(c, at, n) < 0)
+        return -1;
+    c->url_len += n;   /* only bytes stored count: a refused head is read later */
+    return 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t n)
@@ -210,8 +214,10 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
         c->hdrs[c->nhdr].vl = 0;
         c->nhdr++;
     }
+    if (head_add(c, at, n) < 0)
+        return -1;
     c->hdrs[c->nhdr - 1].nl += (uint32_t)n;
-    return head_add(c, at, n);
+    return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t n)
@@ -224,8 +230,10 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
             return -1;
         c->hdrs[c->nhdr - 1].vo = (uint32_t)c->len;
     }
+    if (head_add(c, at, n) < 0)
+        return -1;
     c->hdrs[c->nhdr - 1].vl += (uint32_t)n;
-    return head_add(c, at, n);
+    return 0;
 }
 
 /* Rejects a declared body over max_body before reading it, and answers
@@ -370,6 +378,17 @@ static void reject(mb_server_conn *c, int status, const char *msg)
     c->owner_answered = 0;
     c->keep_alive = 0;
     c->close_after = 1;
+    /* The parser may have stopped inside the URL or a header: terminate
+     * that element so the partial request holds C strings (the owner reads
+     * the path with str* functions), and point empty values at a NUL. */
+    if (c->el != EL_NONE && c->el != EL_BODY && buf_add(c, "", 1) < 0) {
+        c->url_len = 0;
+        c->nhdr = 0;
+    }
+    c->el = EL_NONE;
+    for (int i = 0; i < c->nhdr; i++)
+        if (c->hdrs[i].vl == 0)
+            c->hdrs[i].vo = c->hdrs[i].no + c->hdrs[i].nl;
     int n = c->nhdr < 32 ? c->nhdr : 32;
     int saved = c->nhdr;
     c->nhdr = n;
@@ -449,7 +468,9 @@ static void start_reading(mb_server_conn *c)
 static void conn_process(mb_server_conn *c)
 {
     mb_server *s = c->srv;
-    while (!c->busy && !c->closing && !c->bad && c->pend_off < c->pend_len) {
+    /* not once the connection is closing gracefully (a response that ended
+     * it, say to HTTP/1.0 or "Connection: close"): what follows is dropped */
+    while (!c->busy && !c->closing && !c->bad && !c->draining && c->pend_off < c->pend_len) {
         ssize_t n = feed(c, c->pend + c->pend_off, c->pend_len - c->pend_off);
         if (n < 0)
             return;
@@ -459,7 +480,7 @@ static void conn_process(mb_server_conn *c)
     }
     if (c->pend_off == c->pend_len)
         c->pend_off = c->pend_len = 0;
-    if (!c->bad && c->pend_len < s->cfg.max_head + s->cfg.max_body)
+    if (!c->bad && !c->draining && c->pend_len < s->cfg.max_head + s->cfg.max_body)
         start_reading(c);
 }
 
@@ -489,7 +510,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         return;
     }
     ssize_t used = feed(c, b->base, (size_t)n);
-    if (used >= 0 && (size_t)used < (size_t)n && !c->closing) {
+    if (used >= 0 && (size_t)used < (size_t)n && !c->closing && !c->draining) {
         if (pend_add(c, b->base + used, (size_t)n - (size_t)used) < 0)
             conn_close(c, 1);
         else if (!c->busy)
@@ -1136,5 +1157,21 @@ int mb_server_resume(mb_server *s)
 int mb_server_paused(const mb_server *s) { return s->listener == NULL; }
 int mb_server_port(const mb_server *s) { return s->port; }
 const char *mb_server_host(const mb_server *s) { return s->host; }
+
+int mb_server_loopback(const mb_server *s)
+{
+    if (s->addr.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&s->addr;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (s->addr.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&s->addr;
+        static const unsigned char v4map[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(&a->sin6_addr, &in6addr_loopback, sizeof a->sin6_addr) == 0)
+            return 1;
+        return memcmp(&a->sin6_addr, v4map, 12) == 0 && a->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
+}
 size_t mb_server_nconns(const mb_server *s) { return s->nconns; }
 uint64_t mb_server_accepted(const mb_server *s) { return s->next_id; }

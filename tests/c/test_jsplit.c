@@ -59,6 +59,14 @@ int main(void)
     CHECK_EQ_INT(rc, MB_EPARSE);
     split("[1,2", 3, &rc, &n);
     CHECK_EQ_INT(rc, 1);   /* not done */
+    /* found by fuzz/fuzz_json (fuzz/corpus/json/regress-jsplit-brace-loop):
+     * a '}' closing nothing after a scalar was re-read forever */
+    for (size_t step = 1; step <= 4; step++) {
+        split("[1}]", step, &rc, &n);
+        CHECK_EQ_INT(rc, MB_EPARSE);
+        split("[{\"a\":1}},2]", step, &rc, &n);
+        CHECK_EQ_INT(rc, MB_EPARSE);
+    }
     char big[600];
     memset(big, 'a', sizeof big);
     big[0] = '[';

@@ -1,6 +1,7 @@
 /* test_llm.c: the LLM extractors on every OpenAI/Anthropic wire fixture
  * (expectations written by reading the fixtures), fed whole and byte by
  * byte, plus edge cases: errors, usage sanity, partial terminators, bodies. */
+#include <time.h>
 #include "mb_test.h"
 #include "mlxbench/llm.h"
 #include "mlxbench/sse.h"
@@ -319,11 +320,52 @@ static void test_bodies(void)
     }
 }
 
+/* Hostile servers (docs/RELIABILITY.md): what comes back is sanitised and
+ * bounded in time. */
+static void test_hostile(void)
+{
+    mb_llm x;
+    run_t r;
+    /* an error message carrying a terminal escape and a cut UTF-8 sequence
+     * (found by fuzz/fuzz_llm): control bytes become spaces */
+    static const char esc[] = "data: {\"error\":{\"message\":\"boom \\u001b[31mred\","
+                              "\"type\":\"server_error\"}}\n\n";
+    run_stream(&r, MB_API_OPENAI, esc, sizeof esc - 1, 0);
+    CHECK_STR(r.x.err_kind, "stream");
+    CHECK_MSG(strchr(r.x.err_msg, 0x1b) == NULL, "%s", r.x.err_msg);
+    CHECK_MSG(strstr(r.x.err_msg, "boom  [31mred") != NULL, "%s", r.x.err_msg);
+    mb_llm_free(&r.x);
+    mb_llm_init(&x, MB_API_OPENAI, 0);
+    static const char bell[] = "{\"detail\":\"a\\u0007b\\nc\"}";
+    mb_llm_http_error(&x, 500, bell, sizeof bell - 1);
+    CHECK_STR(x.err_msg, "HTTP 500: a b c");
+    mb_llm_free(&x);
+
+    /* one chunk with a 200k-element `choices` array: elements are walked by
+     * their links, not by index (that was n^2: minutes of a stalled loop) */
+    size_t n = 200000, len = 0;
+    char *big = malloc(n * 3 + 64);
+    clock_t c0 = clock();
+    len += (size_t)sprintf(big, "data: {\"choices\":[");
+    for (size_t i = 0; i < n; i++) {
+        memcpy(big + len, i ? ",{}" : "{}", i ? 3 : 2);
+        len += i ? 3 : 2;
+    }
+    len += (size_t)sprintf(big + len, "]}\n\ndata: [DONE]\n\n");
+    run_stream(&r, MB_API_OPENAI, big, len, 0);
+    CHECK_STR(r.x.err_kind, "stream");   /* no content: zero output tokens */
+    CHECK_MSG((double)(clock() - c0) / CLOCKS_PER_SEC < 2.0, "took %.1f s",
+              (double)(clock() - c0) / CLOCKS_PER_SEC);
+    mb_llm_free(&r.x);
+    free(big);
+}
+
 int main(void)
 {
     test_fixtures();
     test_edges();
     test_bodies();
+    test_hostile();
     CHECK_EQ_INT(mb_llm_estimate_tokens("abcd", 4), 1);
     CHECK_EQ_INT(mb_llm_estimate_tokens("abcde", 5), 2);
     CHECK_EQ_INT(mb_llm_estimate_tokens("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8), 1);

@@ -10,6 +10,7 @@ local M = {}
 local usage = [[
 usage: mlxbench mock [--host 127.0.0.1] [--port 10242] [--profile FILE]
                      [--seed N] [--api-key KEY] [--faults JSON] [--log|--quiet]
+                     [--control-token TOKEN]
 
 The emulated LLM server: OpenAI /v1/chat/completions, /v1/completions,
 /v1/models and Anthropic /v1/messages, with a timing model per model, faults
@@ -21,6 +22,9 @@ The emulated LLM server: OpenAI /v1/chat/completions, /v1/completions,
   --seed N       seed of the generated text and of the fault draws
   --api-key K    require this key (Bearer for OpenAI, x-api-key for Anthropic)
   --faults JSON  initial faults, e.g. '{"error_rate":0.1,"status":503}'
+  --control-token T  require T (header X-Mock-Token) on /mock/...; without
+                 it they answer only when --host is a loopback address
+                 (also: MLXBENCH_MOCK_CONTROL_TOKEN, "control_token" in the profile)
   --log          log one line per request on stderr (default: if a TTY)
   --quiet        never log requests
 The first line on stdout is the URL. Ctrl-C (or SIGTERM) stops the server.
@@ -61,6 +65,8 @@ function M.main(...)
         opts.seed = n
       elseif a == "--api-key" then
         opts.api_key = value()
+      elseif a == "--control-token" then
+        opts.control_token = value()
       elseif a == "--faults" then
         opts.faults = value()
       elseif a == "--log" then
@@ -88,6 +94,8 @@ function M.main(...)
   local ok, srv = pcall(mock.start, {
     host = opts.host, port = opts.port, profile = opts.profile, seed = opts.seed,
     api_key = opts.api_key, faults = opts.faults, log = opts.log,
+    control_token = opts.control_token or (os.getenv("MLXBENCH_MOCK_CONTROL_TOKEN") or "") ~= ""
+      and os.getenv("MLXBENCH_MOCK_CONTROL_TOKEN") or nil,
   })
   if not ok then
     return fail((tostring(srv):gsub("^mock%.start: ", "")))
@@ -96,6 +104,12 @@ function M.main(...)
   io.stdout:flush()
   io.stderr:write("mlxbench mock: listening on ", srv.url,
                   " (OpenAI base ", srv.url, "/v1, Anthropic base ", srv.url, "); Ctrl-C stops\n")
+  local h = opts.host or "127.0.0.1"
+  local loopback = h:match("^127%.") or h == "::1" or h == "localhost"
+  if not loopback and not (opts.control_token or os.getenv("MLXBENCH_MOCK_CONTROL_TOKEN")) then
+    io.stderr:write("mlxbench mock: control endpoints (/mock/...) are off on a non-loopback ",
+                    "address; give --control-token to use them\n")
+  end
   io.stderr:flush()
   sched.on_interrupt(function() srv:stop() end)
   srv:wait()
