@@ -76,7 +76,7 @@ local function add(run)
   return run
 end
 
-mb.on_interrupt(function() require("mlxbench.bench").stop() end)
+mb.on_interrupt(require("mlxbench.interrupt").handler(require("mlxbench.bench").stop))
 
 -- 1. Model tiers on the local server. One warm-up request per tier (an MLX
 --    manager loads a model on its first request), before the streaming row.
@@ -133,18 +133,21 @@ add(mb.bench{
 primary_srv:stop()
 if local_srv then local_srv:stop() end
 
+-- a results file that cannot be written is an error (exit 2) naming the
+-- path; the figures are printed all the same
 local ok, err = pcall(results.write, doc, out_file)
-if not ok then
-  io.stderr:write("suite: ", tostring(err), "\n")
-  os.exit(2)
-end
 
-if fmt == "table" then
+if fmt == "table" or not ok then
   io.write(report.table(doc), "\n")
   io.write("Concurrency sweep (small tier, streaming)\n", report.sweep_table(sweep, "concurrency"), "\n")
-  io.write("results: ", out_file, "\n")
+  if ok then io.write("results: ", out_file, "\n") end
 else
   io.write(report.format(doc, fmt))
+end
+if not ok then
+  io.stdout:flush()
+  io.stderr:write("suite: ", tostring(err), "\n")
+  os.exit(2)
 end
 if o.html then
   local hok, herr = require("mlxbench.html").write(doc, o.html)

@@ -21,6 +21,10 @@
 #include "mlxbench/sse.h"
 
 #define MB_CLIENT_DEFAULT_MAX_BODY ((size_t)64 << 20)
+/* Response heads over either limit fail with kind `protocol` (libcurl's own
+ * limit is 100 KiB per header line). */
+#define MB_CLIENT_MAX_HEADER_BYTES ((size_t)256 << 10)
+#define MB_CLIENT_MAX_HEADERS 1000
 
 typedef struct mb_client mb_client;
 typedef struct mb_req mb_req;
@@ -61,6 +65,9 @@ typedef struct mb_req_opts {
     const char *proxy;             /* NULL: libcurl's default (environment); "" none */
     size_t max_body;               /* 0: MB_CLIENT_DEFAULT_MAX_BODY */
     size_t max_line;               /* SSE line limit; 0: MB_SSE_DEFAULT_MAX_LINE */
+    int reject_encoded;            /* a 2xx body with a Content-Encoding nobody asked
+                                      for (accept_encoding unset) fails, kind `protocol`;
+                                      always on for stream=1 (SSE of gzip is garbage) */
     mb_req_sse_fn on_sse;          /* hooks: see above; receive hook_ud */
     mb_req_sse_end_fn on_sse_end;
     mb_req_data_fn on_data;
@@ -124,6 +131,11 @@ int mb_client_new(mb_client **out, uv_loop_t *loop);
 void mb_client_free(mb_client *c);
 /* Number of requests started and not yet freed. */
 size_t mb_client_active(const mb_client *c);
+/* Stops every transfer in flight now (Ctrl-C after the grace period): each
+ * ends with kind `aborted` and message `why`, and its on_done is delivered
+ * as usual (from inside this call). Returns how many were stopped. Safe
+ * from a task; never call from a libcurl callback. */
+int mb_client_abort_all(mb_client *c, const char *why);
 
 /* Starts a request. Returns 0, MB_EINVAL (bad URL, method or header line),
  * MB_ENOMEM or MB_EIO. No notification is ever delivered from inside this

@@ -105,19 +105,29 @@ static void check_cb(uv_check_t *h)
     mb_sched_drain(h->data);
 }
 
-/* First Ctrl-C: run the script's interrupt hook as a task (it stops the
- * benchmark and writes what was measured), or stop now if there is none.
- * Second: stop now. Third: leave immediately. */
+/* First Ctrl-C (or SIGTERM): run the script's interrupt hook as a task (a
+ * benchmark stops sending, gives what is in flight a grace period and
+ * writes what was measured), or stop now if there is none. Second, with a
+ * hook: every HTTP transfer in flight ends now as `aborted`, and the script
+ * still writes its results. Third: leave immediately. */
 static void signal_cb(uv_signal_t *h, int signum)
 {
     mb_engine *eng = h->data;
+    const char *what = signum == SIGINT ? "interrupt" : "SIGTERM";
+    int hook = eng->interrupt_ref != LUA_NOREF;
     eng->interrupted++;
     if (eng->interrupted >= 3)
         _exit(130);
-    fprintf(stderr, "\nmlxbench: %s received, %s\n", signum == SIGINT ? "interrupt" : "SIGTERM",
-            eng->interrupted == 1 && eng->interrupt_ref != LUA_NOREF
-                ? "stopping and writing results (again to abort)" : "stopping");
-    if (eng->interrupted == 1 && eng->interrupt_ref != LUA_NOREF) {
+    if (eng->interrupted == 2 && hook) {
+        int n = mb_lua_client_abort(eng, "aborted by a second interrupt");
+        fprintf(stderr, "\nmlxbench: %s received again: %d request(s) in flight aborted, "
+                        "writing results (again to quit at once)\n", what, n);
+        return;
+    }
+    fprintf(stderr, "\nmlxbench: %s received, %s\n", what,
+            hook ? "stopping and writing results (again to abort requests in flight)"
+                 : "stopping");
+    if (hook) {
         lua_rawgeti(eng->L, LUA_REGISTRYINDEX, eng->interrupt_ref);
         mb_vu_spawn(eng->L, 0);
         lua_pop(eng->L, 1);

@@ -146,5 +146,8 @@ int luaopen_mlxbench_monitor(lua_State *L);
 
 /* The engine's HTTP client (l_client.c), created on first use. */
 struct mb_client *mb_lua_client(lua_State *L);
+/* Stops every HTTP transfer in flight on this engine (kind `aborted`,
+ * message `why`); returns how many. 0 when no client exists. */
+int mb_lua_client_abort(mb_engine *eng, const char *why);
 
 #endif

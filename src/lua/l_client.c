@@ -38,3 +38,9 @@ mb_client *mb_lua_client(lua_State *L)
     eng->slots[MB_SLOT_HTTP] = s;
     return s->client;
 }
+
+int mb_lua_client_abort(mb_engine *eng, const char *why)
+{
+    client_slot *s = eng->slots[MB_SLOT_HTTP];
+    return s ? mb_client_abort_all(s->client, why) : 0;
+}

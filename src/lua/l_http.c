@@ -551,12 +551,31 @@ static int l_close(lua_State *L)
     return 0;
 }
 
+/* _http.abort_all(why) -> n: every transfer in flight on this engine ends
+ * now with kind `aborted` (the interrupt grace period ran out). */
+static int l_abort_all(lua_State *L)
+{
+    const char *why = luaL_optstring(L, 1, "aborted");
+    lua_pushinteger(L, mb_lua_client_abort(mb_engine_of(L), why));
+    return 1;
+}
+
+/* _http.active() -> requests started and not yet released (both modules). */
+static int l_active(lua_State *L)
+{
+    mb_engine *eng = mb_engine_of(L);
+    lua_pushinteger(L, eng->slots[MB_SLOT_HTTP]
+                           ? (lua_Integer)mb_client_active(mb_lua_client(L)) : 0);
+    return 1;
+}
+
 /* Opens mlxbench._http (the public module is mlxbench.http, in Lua). */
 int luaopen_mlxbench_http(lua_State *L)
 {
     static const luaL_Reg f[] = {
         {"start", l_start}, {"wait", l_wait}, {"events", l_events},
-        {"response", l_response}, {NULL, NULL}};
+        {"response", l_response}, {"abort_all", l_abort_all}, {"active", l_active},
+        {NULL, NULL}};
     if (luaL_newmetatable(L, REQ_MT)) {
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__close");

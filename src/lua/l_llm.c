@@ -7,6 +7,7 @@
  * of new events to run the callback itself (never from a curl callback). */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <lauxlib.h>
 #include "mlxbench/client.h"
 #include "mlxbench/clock.h"
@@ -64,11 +65,16 @@ static int on_sse(void *ud, const mb_sse_event *ev, uint64_t t_ns)
     return mb_llm_event(&c->x, ev, t_ns);
 }
 
+static int html_page(const mb_req *req);
+
 static void on_sse_end(void *ud, int truncated, const mb_sse_event *partial, uint64_t t_ns)
 {
     call *c = ud;
     (void)t_ns;
     c->ended = 1;
+    if (html_page(c->req))
+        mb_llm_reject(&c->x, "protocol", "the server answered with an HTML page "
+                      "(Content-Type: text/html), not an event stream");
     mb_llm_stream_end(&c->x, truncated, partial);
 }
 
@@ -162,6 +168,17 @@ static void feed_stored(call *c)
     }
 }
 
+/* 1 when a response's Content-Type is text/html: a proxy's or load
+ * balancer's error page sent with status 200 is not an API response. */
+static int html_page(const mb_req *req)
+{
+    mb_resp_header h;
+    for (size_t i = 0; mb_req_header(req, i, &h) == 0; i++)
+        if (h.name_len == 12 && memcmp(h.name, "content-type", 12) == 0)
+            return h.value_len >= 9 && strncasecmp(h.value, "text/html", 9) == 0;
+    return 0;
+}
+
 /* Builds the result table from the finished call (runs inside the task). */
 static void push_result(lua_State *L, call *c)
 {
@@ -185,6 +202,9 @@ static void push_result(lua_State *L, call *c)
         kind = c->x.err_kind;
         msg = c->x.err_msg;
     } else {
+        if (html_page(c->req))
+            mb_llm_reject(&c->x, "protocol", "the server answered with an HTML page "
+                          "(Content-Type: text/html), not an API response");
         if (!c->stream)
             mb_llm_body(&c->x, rs->body ? rs->body : "", rs->body_len,
                         rs->start_ns + (uint64_t)rs->t.done);
@@ -374,7 +394,8 @@ static int l_wait(lua_State *L)
 }
 
 /* _llm.start{url, headers={"K: V",...}, body, api=0|1|2, stream, timeout,
- *            connect_timeout, capture, on_token=bool, insecure, cacert, http2}
+ *            connect_timeout, capture, on_token=bool, insecure, cacert, http2,
+ *            accept_encoding="gzip"|"", max_body, max_line}
  * -> call (then _llm.wait(call)). The body and headers are copied. */
 static int l_start(lua_State *L)
 {
@@ -440,6 +461,15 @@ static int l_start(lua_State *L)
     o.http2 = opt_bool(L, "http2");
     o.insecure = opt_bool(L, "insecure");
     o.cacert = cacert;
+    o.reject_encoded = 1;   /* JSON/SSE through an unasked encoding is garbage */
+    o.accept_encoding = opt_str(L, "accept_encoding", NULL, 0);
+    {
+        double mb = opt_num(L, "max_body", 0), ml = opt_num(L, "max_line", 0);
+        luaL_argcheck(L, mb >= 0 && mb <= 1e15 && ml >= 0 && ml <= 1e15, 1,
+                      "max_body and max_line must be byte counts >= 0");
+        o.max_body = (size_t)mb;
+        o.max_line = (size_t)ml;
+    }
     if (c->stream && !c->on_token) {
         o.on_sse = on_sse;
         o.on_sse_end = on_sse_end;
@@ -451,7 +481,8 @@ static int l_start(lua_State *L)
     o.ud = c;
     if (mb_req_start(mb_lua_client(L), &o, &c->req) < 0) {
         c->req = NULL;
-        return luaL_error(L, "llm request: invalid request (check the URL and headers): %s", url);
+        /* no URL here: it may carry a key; llm.lua names it, redacted */
+        return luaL_error(L, "llm request: invalid request (check the URL and headers)");
     }
     return 1;
 }

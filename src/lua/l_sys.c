@@ -1,10 +1,13 @@
 /* l_sys.c: mlxbench._sys -- the few facts about this process the Lua side
  * needs: is stderr a terminal (progress), CPU time and peak memory (the
- * client's own cost, recorded with every run). */
+ * client's own cost, recorded with every run), current RSS, open and
+ * allowed file descriptors (resource checks, soak tests), file kinds. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <lauxlib.h>
 #include "engine.h"
 
@@ -48,11 +51,64 @@ static int l_ncpu(lua_State *L)
     return 1;
 }
 
+/* file_kind(path) -> "file" | "dir" | "other" (device, fifo, socket) | nil
+ * when it does not exist: atomic writers must not rename over a device. */
+static int l_file_kind(lua_State *L)
+{
+    struct stat st;
+    if (stat(luaL_checkstring(L, 1), &st) != 0)
+        return 0;
+    lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other");
+    return 1;
+}
+
+/* rss() -> resident set size now, in bytes (/proc/self/statm) */
+static int l_rss(lua_State *L)
+{
+    unsigned long long size = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    if (fscanf(f, "%llu %llu", &size, &res) != 2)
+        res = 0;
+    fclose(f);
+    lua_pushinteger(L, (lua_Integer)(res * (unsigned long long)sysconf(_SC_PAGESIZE)));
+    return 1;
+}
+
+/* fd_count() -> open file descriptors of this process (/proc/self/fd) */
+static int l_fd_count(lua_State *L)
+{
+    DIR *d = opendir("/proc/self/fd");
+    lua_Integer n = 0;
+    struct dirent *e;
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    lua_pushinteger(L, n - 1);   /* not the one opendir itself holds */
+    return 1;
+}
+
+/* fd_limit() -> soft, hard RLIMIT_NOFILE (-1 = unlimited) */
+static int l_fd_limit(lua_State *L)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    lua_pushinteger(L, rl.rlim_cur == RLIM_INFINITY ? -1 : (lua_Integer)rl.rlim_cur);
+    lua_pushinteger(L, rl.rlim_max == RLIM_INFINITY ? -1 : (lua_Integer)rl.rlim_max);
+    return 2;
+}
+
 int luaopen_mlxbench_sys(lua_State *L)
 {
     static const luaL_Reg f[] = {
         {"isatty", l_isatty}, {"cpu", l_cpu}, {"max_rss", l_max_rss},
-        {"getpid", l_getpid}, {"ncpu", l_ncpu}, {NULL, NULL}};
+        {"getpid", l_getpid}, {"ncpu", l_ncpu}, {"file_kind", l_file_kind},
+        {"rss", l_rss}, {"fd_count", l_fd_count}, {"fd_limit", l_fd_limit}, {NULL, NULL}};
     luaL_newlib(L, f);
     return 1;
 }

@@ -496,20 +496,26 @@ static int l_interrupted(lua_State *L)
     return 1;
 }
 
-/* _sched.on_interrupt(fn|nil): fn runs as a new task on the first Ctrl-C
- * instead of stopping at once, so a benchmark can write what it measured. */
+/* _sched.on_interrupt(fn|nil) -> previous fn|nil: fn runs as a new task on
+ * the first Ctrl-C instead of stopping at once, so a benchmark can write
+ * what it measured. */
 static int l_on_interrupt(lua_State *L)
 {
     mb_engine *eng = mb_engine_of(L);
     if (!lua_isnoneornil(L, 1))
         luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    if (eng->interrupt_ref != LUA_NOREF)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, eng->interrupt_ref);   /* 2: the previous hook */
+    else
+        lua_pushnil(L);
     luaL_unref(L, LUA_REGISTRYINDEX, eng->interrupt_ref);
     eng->interrupt_ref = LUA_NOREF;
     if (!lua_isnoneornil(L, 1)) {
         lua_pushvalue(L, 1);
         eng->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
-    return 0;
+    return 1;
 }
 
 /* _sched.live() -> number of tasks not yet finished. */

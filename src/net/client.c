@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
 #include "client_int.h"
@@ -43,6 +44,8 @@ struct mb_client {
     uv_timer_t timer;
     sock **socks;               /* by fd */
     size_t nsocks;
+    unsigned char *conn;        /* by fd: 1 = a connection socket we opened */
+    size_t nconn;
     CURL **pool;                /* idle easy handles */
     size_t npool;
     mb_req *pend_head, *pend_tail;
@@ -59,6 +62,7 @@ static void maybe_free(mb_client *c)
 {
     if (c->freeing && c->open_handles == 0) {
         free(c->socks);
+        free(c->conn);
         free(c);
     }
 }
@@ -157,8 +161,12 @@ static void poll_cb(uv_poll_t *h, int status, int events)
         return;
     }
     if (status < 0) {
-        s->events = 0;   /* libuv has stopped the poll */
-        flags = CURL_CSELECT_ERR;
+        /* libuv has stopped the poll (EPOLLERR: a reset, say). Let curl read
+         * and write: the failing call tells it what happened ("Connection
+         * reset by peer"), where CURL_CSELECT_ERR only says "select/poll
+         * returned error". */
+        s->events = 0;
+        flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
     } else {
         if (events & UV_READABLE)
             flags |= CURL_CSELECT_IN;
@@ -218,6 +226,14 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
     (void)e;
     (void)socketp;
     if (what == CURL_POLL_REMOVE) {
+        if (s && !((size_t)fd < c->nconn && c->conn[fd])) {
+            /* Not a connection (the threaded resolver's socketpair): curl
+             * closes it without CLOSESOCKETFUNCTION, so the poll must go now.
+             * A parked poll on a fd closed behind libuv's back makes its next
+             * epoll_ctl fail, and libuv aborts. */
+            sock_close(c, s);
+            return 0;
+        }
         if (s && !s->parked) {
             s->parked = 1;
             uv_unref((uv_handle_t *)&s->poll);
@@ -257,6 +273,34 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
     return 0;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: connection sockets are opened here, so the
+ * client knows which fds curl will close through client_closesocket (their
+ * polls may be parked) and which it closes itself (resolver wake-ups). */
+curl_socket_t client_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    mb_client *c = ud;
+    curl_socket_t fd;
+    (void)purpose;
+    fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        return fd;
+    if ((size_t)fd >= c->nconn) {
+        size_t n = c->nconn ? c->nconn : 64;
+        unsigned char *p;
+        while (n <= (size_t)fd)
+            n *= 2;
+        if (!(p = realloc(c->conn, n))) {
+            close(fd);
+            return CURL_SOCKET_BAD;
+        }
+        memset(p + c->nconn, 0, n - c->nconn);
+        c->conn = p;
+        c->nconn = n;
+    }
+    c->conn[fd] = 1;
+    return fd;
+}
+
 /* CURLOPT_CLOSESOCKETFUNCTION: the poll goes before the fd does. */
 int client_closesocket(void *ud, curl_socket_t fd)
 {
@@ -264,6 +308,8 @@ int client_closesocket(void *ud, curl_socket_t fd)
     sock *s = sock_find(c, fd);
     if (s)
         sock_close(c, s);
+    if (fd >= 0 && (size_t)fd < c->nconn)
+        c->conn[fd] = 0;
     return close(fd);
 }
 
@@ -353,6 +399,27 @@ void mb_client_free(mb_client *c)
 size_t mb_client_active(const mb_client *c)
 {
     return c->nactive;
+}
+
+int mb_client_abort_all(mb_client *c, const char *why)
+{
+    int n = 0;
+    uint64_t t = mb_clock_now_ns();
+    if (!c || c->freeing)
+        return 0;
+    for (mb_req *r = c->all; r; r = r->all_next) {
+        if (!r->in_multi)
+            continue;   /* already finished: its owner just has not freed it */
+        req_abort(r, why, t);
+        curl_multi_remove_handle(c->multi, r->easy);   /* closes its connection */
+        r->in_multi = 0;
+        client_easy_put(c, r->easy);
+        r->easy = NULL;
+        client_pend(c, r, PEND_DONE);
+        n++;
+    }
+    dispatch(c);
+    return n;
 }
 
 /* The multi handle (for client_req.c). */

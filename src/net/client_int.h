@@ -54,6 +54,9 @@ struct mb_req {
     cbuf hbytes;                 /* header names and values */
     hdr_rec *hv; size_t hcap;
     int last_hdr_open;           /* the last header may take a folded line */
+    size_t head_bytes;           /* bytes of the current response head */
+    int reject_encoded;          /* see mb_req_opts */
+    int asked_encoding;          /* accept_encoding was set */
     cbuf body;
     mb_sse sse;
     cbuf evbytes;
@@ -74,11 +77,14 @@ void client_link(mb_client *c, mb_req *r);
 void client_unlink(mb_client *c, mb_req *r);
 CURLM *client_multi(mb_client *c);
 int client_closesocket(void *ud, curl_socket_t fd);
+curl_socket_t client_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
 
 /* client_req.c: sets every option of a new transfer. */
 int req_setup(mb_req *r, const mb_req_opts *o);
 /* client_req.c: reads curl's verdict and timings once the transfer ended. */
 void req_finish(mb_req *r, CURLcode code, uint64_t t_done);
+/* client_req.c: ends a transfer the client stops (kind `aborted`). */
+void req_abort(mb_req *r, const char *why, uint64_t t_done);
 /* client_req.c: releases buffers (not the easy handle). */
 void req_release(mb_req *r);
 

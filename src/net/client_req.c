@@ -4,9 +4,13 @@
  *
  * Storage is arenas only: headers, body and SSE events each append into a
  * growing buffer, so a long stream settles into no allocation per event. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
 #include "client_int.h"
@@ -88,6 +92,7 @@ static void status_line(mb_req *r, const char *s, size_t n)
     r->resp.nheaders = 0;
     r->hbytes.len = 0;
     r->last_hdr_open = 0;
+    r->head_bytes = 0;
     if (sp) {
         for (const char *q = sp + 1; q < s + n && *q >= '0' && *q <= '9' && st < 1000; q++)
             st = st * 10 + (*q - '0');
@@ -144,8 +149,39 @@ static int header_line(mb_req *r, const char *s, size_t n)
     return 0;
 }
 
+/* At the end of a 2xx head: a body encoded although no encoding was asked
+ * for cannot be what the caller parses (SSE or JSON through gzip is
+ * garbage), so it fails clearly instead of as a confusing parse error.
+ * Returns 0 to go on, -1 to stop. */
+static int check_encoding(mb_req *r)
+{
+    mb_resp_header h;
+    if (!r->reject_encoded || r->asked_encoding || r->resp.status < 200 || r->resp.status > 299)
+        return 0;
+    for (size_t i = 0; i < r->resp.nheaders; i++) {
+        if (mb_req_header(r, i, &h) < 0 || h.name_len != 16 ||
+            memcmp(h.name, "content-encoding", 16) != 0)
+            continue;
+        if (h.value_len == 0 || (h.value_len == 8 && strncasecmp(h.value, "identity", 8) == 0))
+            continue;
+        if (!r->latched) {
+            int vl = h.value_len > 40 ? 40 : (int)h.value_len;
+            r->latched = MB_ERR_PROTOCOL;
+            snprintf(r->err_msg, sizeof r->err_msg,
+                     "response is compressed (Content-Encoding: %.*s) but no encoding was "
+                     "asked for; set accept_encoding to have it decoded", vl, h.value);
+            for (char *q = r->err_msg; *q; q++)
+                if ((unsigned char)*q < 0x20 || *q == 0x7f)
+                    *q = ' ';
+        }
+        return -1;
+    }
+    return 0;
+}
+
 /* CURLOPT_HEADERFUNCTION: the first call is the first response byte
- * (ttfb, stamped here rather than trusted to CURLINFO). */
+ * (ttfb, stamped here rather than trusted to CURLINFO). Heads are bounded
+ * (MB_CLIENT_MAX_HEADER_BYTES, MB_CLIENT_MAX_HEADERS). */
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
     mb_req *r = ud;
@@ -154,10 +190,20 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
         r->resp.t.ttfb = (int64_t)(mb_clock_now_ns() - r->resp.start_ns);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
+    r->head_bytes += len;
     if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         status_line(r, buf, n);
+        r->head_bytes = len;
+    } else if (r->head_bytes > MB_CLIENT_MAX_HEADER_BYTES) {
+        latch(r, MB_ERR_PROTOCOL, "response head exceeds %zu bytes", MB_CLIENT_MAX_HEADER_BYTES);
+        return 0;
     } else if (n == 0) {
         r->last_hdr_open = 0;
+        if (check_encoding(r) < 0)
+            return 0;
+    } else if (r->resp.nheaders >= MB_CLIENT_MAX_HEADERS && !is_space(buf[0])) {
+        latch(r, MB_ERR_PROTOCOL, "response has more than %zu headers", MB_CLIENT_MAX_HEADERS);
+        return 0;
     } else if (header_line(r, buf, n) < 0) {
         latch(r, MB_ERR_PROTOCOL, "out of memory storing headers", 0);
         return 0;
@@ -323,6 +369,69 @@ static int curl_verbose(void)
     return v;
 }
 
+/* Header names whose values are credentials: never printed. */
+static int secret_header(const char *s, size_t n)
+{
+    static const char *const names[] = {"authorization", "proxy-authorization", "x-api-key",
+                                        "api-key", "cookie", "set-cookie", "x-goog-api-key",
+                                        "x-mock-token", NULL};
+    for (int i = 0; names[i]; i++) {
+        size_t l = strlen(names[i]);
+        if (n == l && strncasecmp(s, names[i], l) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Writes one trace line, its credential redacted: the value of a secret
+ * header, and anything after "Bearer " or "Basic " elsewhere. */
+static void debug_line(const char *prefix, const char *s, size_t n)
+{
+    const char *colon = memchr(s, ':', n);
+    size_t keep = n;
+    if (colon && secret_header(s, (size_t)(colon - s)))
+        keep = (size_t)(colon - s) + 1;
+    for (size_t i = 0; i < keep; i++) {
+        if (keep - i >= 7 && strncasecmp(s + i, "bearer ", 7) == 0) {
+            keep = i + 7;
+            break;
+        }
+        if (keep - i >= 6 && strncasecmp(s + i, "basic ", 6) == 0) {
+            keep = i + 6;
+            break;
+        }
+    }
+    fprintf(stderr, "%s%.*s%s\n", prefix, (int)keep, s, keep < n ? " [REDACTED]" : "");
+}
+
+/* CURLOPT_DEBUGFUNCTION: libcurl's verbose trace (informational text and
+ * the headers both ways, not bodies), one line at a time, credentials
+ * redacted, so MLXBENCH_CURL_VERBOSE output can be pasted into a bug. */
+static int debug_cb(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
+{
+    const char *prefix;
+    (void)e;
+    (void)ud;
+    switch (type) {
+    case CURLINFO_TEXT: prefix = "* "; break;
+    case CURLINFO_HEADER_IN: prefix = "< "; break;
+    case CURLINFO_HEADER_OUT: prefix = "> "; break;
+    default: return 0;
+    }
+    while (size > 0) {
+        const char *nl = memchr(data, '\n', size);
+        size_t n = nl ? (size_t)(nl - data) : size;
+        size_t adv = nl ? n + 1 : n;
+        while (n && data[n - 1] == '\r')
+            n--;
+        if (n)
+            debug_line(prefix, data, n);
+        data += adv;
+        size -= adv;
+    }
+    return 0;
+}
+
 /* Copies what the callbacks need from the options and sets every libcurl
  * option of the transfer. 0, MB_EINVAL or MB_ENOMEM. */
 int req_setup(mb_req *r, const mb_req_opts *o)
@@ -343,6 +452,8 @@ int req_setup(mb_req *r, const mb_req_opts *o)
     r->on_done = o->on_done;
     r->on_events = o->on_events;
     r->ud = o->ud;
+    r->reject_encoded = o->reject_encoded || o->stream;
+    r->asked_encoding = o->accept_encoding != NULL;
     r->resp.t = (mb_req_timings){-1, -1, -1, -1, -1};
     r->resp.err_msg = r->err_msg;
     r->resp.body = "";
@@ -360,6 +471,8 @@ int req_setup(mb_req *r, const mb_req_opts *o)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, client_opensocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, (void *)r->c);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, client_closesocket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, (void *)r->c);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "mlxbench/" MLXBENCH_VERSION);
@@ -389,8 +502,10 @@ int req_setup(mb_req *r, const mb_req_opts *o)
         return MB_ENOMEM;
     if (o->proxy && curl_easy_setopt(e, CURLOPT_PROXY, o->proxy) != CURLE_OK)
         return MB_ENOMEM;
-    if (curl_verbose())
+    if (curl_verbose()) {
+        curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
         curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    }
     return 0;
 }
 
@@ -435,6 +550,18 @@ static mb_err_kind map_code(CURLcode code, const char *errbuf)
     default:   /* PARTIAL_FILE, WEIRD_SERVER_REPLY, HTTP2, ... */
         return MB_ERR_PROTOCOL;
     }
+}
+
+/* 1 when the process cannot open one more descriptor right now: libcurl
+ * reports a socket() that failed with EMFILE as a plain "Couldn't connect"
+ * (CURLINFO_OS_ERRNO stays 0), so ask the kernel with a dup. */
+static int at_fd_limit(void)
+{
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return errno == EMFILE || errno == ENFILE;
+    close(fd);
+    return 0;
 }
 
 /* Converts a libcurl phase time (us since it began) to ns; 0 = not done. */
@@ -492,10 +619,17 @@ void req_finish(mb_req *r, CURLcode code, uint64_t t_done)
     if (r->latched) {
         s->err = r->latched;
     } else if (code != CURLE_OK) {
+        long oserr = 0;
         s->err = map_code(code, r->errbuf);
+        curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &oserr);
         if (code == CURLE_FILESIZE_EXCEEDED)
             snprintf(r->err_msg, sizeof r->err_msg, "response body exceeds max_body (%zu bytes)",
                      r->max_body);
+        else if (oserr == EMFILE || oserr == ENFILE ||
+                 (code == CURLE_COULDNT_CONNECT && at_fd_limit()))
+            snprintf(r->err_msg, sizeof r->err_msg, "cannot open a socket: too many open files "
+                     "(the process's descriptor limit, ulimit -n, is reached: raise it or lower "
+                     "the concurrency)");
         else
             snprintf(r->err_msg, sizeof r->err_msg, "%s", r->errbuf[0] ? r->errbuf
                                                            : curl_easy_strerror(code));
@@ -505,6 +639,17 @@ void req_finish(mb_req *r, CURLcode code, uint64_t t_done)
     } else if (r->stream && !r->on_data) {
         finish_stream(r);
     }
+}
+
+/* The client stops a transfer in flight: it ends as `aborted` with `why`
+ * (unless a callback had already decided its error). */
+void req_abort(mb_req *r, const char *why, uint64_t t_done)
+{
+    if (!r->latched) {
+        r->latched = MB_ERR_ABORTED;
+        snprintf(r->err_msg, sizeof r->err_msg, "%s", why ? why : "aborted");
+    }
+    req_finish(r, CURLE_ABORTED_BY_CALLBACK, t_done);
 }
 
 /* Frees the header list, arenas and parser (not the easy handle). */

@@ -11,6 +11,8 @@ local llm = require "mlxbench.llm"
 local prompts = require "mlxbench.prompts"
 local target_mod = require "mlxbench.target"
 local collect = require "mlxbench.collect"
+local interrupt = require "mlxbench.interrupt"
+local limits = require "mlxbench.limits"
 local load = require "mlxbench.load"
 local timeline = require "mlxbench.timeline"
 local stats = require "mlxbench.stats"
@@ -113,6 +115,7 @@ local function config_of(o)
     prompts = o._prompts.pick and (o._prompts.path or "source") or #o._prompts,
     prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
     timeout = o.timeout, extra = o.extra, label = o.label,
+    max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
     load = is_open(o) and "open" or "closed",
   }
 end
@@ -166,6 +169,8 @@ local function one(o, group, i)
     max_tokens = p.max_tokens or o.max_tokens, stream = o.stream, extra = o.extra,
     capture = o.capture, timeout = o.timeout, headers = o.headers,
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
+    max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
+    cacert = o.cacert, insecure = o.insecure,
   }
   if not p.turns then
     local r = attempt(o, group, i, req)
@@ -189,6 +194,9 @@ local function one(o, group, i)
   r.previous_turns = #done > 0 and done or nil
   return r
 end
+
+-- response limits and decoding, passed to every request (docs/RELIABILITY.md)
+KNOWN.max_body, KNOWN.max_line, KNOWN.accept_encoding, KNOWN.cacert, KNOWN.insecure = 1, 1, 1, 1, 1
 
 -- bench{...} -> run (the results-file table, plus :summary())
 function M.bench(o)
@@ -254,6 +262,10 @@ function M.bench(o)
     ttft_p50 = function() local h = c.h.ttft_s return h:count() > 0 and h:percentile(50) or nil end,
   }
 
+  -- descriptors for every user, checked up front (mlxbench.limits)
+  limits.check_bench(o, group)
+  -- Ctrl-C during the run: stop, grace period, results (mlxbench.interrupt)
+  local restore_interrupt = interrupt.guard(M.stop)
   local mark0 = #marks + 1
   -- t0: the run's zero for per-request times and marks -- the first
   -- scheduled send (open loop) or the end of the warm-up seconds (closed)
@@ -301,6 +313,7 @@ function M.bench(o)
   -- machines line up (mlxbench merge)
   local wall0 = time.wall() - (time.now() - c.t0)
   prog.finish()
+  restore_interrupt()
   if M.stopping() then fields.interrupted = true end
   local run = c:finish(fields)
   run.requests.warmup = warm_count

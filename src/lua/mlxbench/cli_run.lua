@@ -23,6 +23,10 @@ M.SPEC = {
   slo = { arg = "LIST", help = "per-request SLO, e.g. ttft=0.5,tpot=0.05,e2e=10[,attainment=0.9]" },
   threshold = { arg = "EXPR", multi = true, help = "fail (exit 1) unless EXPR holds, e.g. 'ttft_s.p95<0.5'" },
   timeout = { arg = "S", help = "per-request timeout in seconds (default 600)" },
+  ["api-key-env"] = { arg = "VAR", help = "environment variable holding the API key (default: OPENAI_API_KEY / ANTHROPIC_API_KEY by API and host)" },
+  grace = { arg = "S", help = "on Ctrl-C/SIGTERM, seconds in-flight requests get before they are aborted (default 5)" },
+  ["max-line"] = { arg = "BYTES", help = "longest SSE line accepted (default 1048576); longer: error kind protocol" },
+  ["max-body"] = { arg = "BYTES", help = "largest response accepted (default 67108864); larger: error kind protocol" },
   mock = { help = "start the embedded emulator and run against it" },
   ["mock-trace"] = { arg = "FILE", help = "with --mock: write the emulator's ground-truth trace (JSON)" },
   usage = { help = "ask streaming servers for usage (default; --no-usage to count events)" },
@@ -44,6 +48,19 @@ M.SPEC = {
 M.ORDER = { "model", "runs", "max-tokens", "prompt", "warmup", "stream", "url", "api",
             "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard", "threads", "slo", "threshold", "timeout", "mock", "mock-trace", "usage", "output", "html",
             "format", "progress", "verbose", "quiet", "name", "help" }
+
+-- reliability options (docs/RELIABILITY.md), listed after --timeout
+for i, k in ipairs(M.ORDER) do
+  if k == "timeout" then
+    table.insert(M.ORDER, i + 1, "max-body")
+    table.insert(M.ORDER, i + 1, "max-line")
+    table.insert(M.ORDER, i + 1, "grace")
+    break
+  end
+end
+for i, k in ipairs(M.ORDER) do
+  if k == "api" then table.insert(M.ORDER, i + 1, "api-key-env") break end
+end
 
 local function usage()
   return "usage: mlxbench run -m MODEL [options]\n\n" .. args.help(M.SPEC, M.ORDER) .. "\n"
@@ -91,6 +108,11 @@ function M.main(...)
     return die("--arrival, --burstiness and --max-inflight need --rate")
   end
   tmo, err = args.num(o, "timeout", 0.001) if err then return die(err) end
+  local grace, max_line, max_body
+  grace, err = args.num(o, "grace", 0) if err then return die(err) end
+  max_line, err = args.int(o, "max-line", 16) if err then return die(err) end
+  max_body, err = args.int(o, "max-body", 1024) if err then return die(err) end
+  if grace then require("mlxbench.interrupt").set_grace(grace) end
   local nthreads
   nthreads, err = args.int(o, "threads", 1) if err then return die(err) end
   if o.verbose and (nthreads or 1) > 1 then
@@ -136,17 +158,30 @@ function M.main(...)
     url = srv.url
   end
   local t = target_mod.new{ url = url, api = o.api, model = model,
-                            name = o.mock and "mock" or nil }
-  require("mlxbench").on_interrupt(function() bench.stop() end)
-  local run = bench.bench{
+                            name = o.mock and "mock" or nil, api_key_env = o["api-key-env"] }
+  require("mlxbench").on_interrupt(require("mlxbench.interrupt").handler(bench.stop))
+  -- a run that cannot start (descriptor limit, bad target) says why in one
+  -- line; anything else keeps its traceback
+  local bok, run = xpcall(bench.bench, function(e)
+    if type(e) == "string" and e:match("^mlxbench%.bench: ") then return { msg = e } end
+    return debug.traceback(e, 2)
+  end, {
     target = t, model = model, prompt = o.prompt or "medium", max_tokens = maxt or 256,
     stream = o.stream ~= false, requests = (not dur or o.runs) and (n or 5) or nil, duration = dur,
     warmup = warm or (rate and 0 or 1), concurrency = (not rate) and (c or 1) or nil,
     rate = rate, arrival = o.arrival or (rate and (burst and "gamma" or "poisson")) or nil,
     burstiness = burst, max_inflight = maxin, seed = seed, slo = slo, timeout = tmo, shard = shard,
-    threads = nthreads, include_usage = o.usage ~= false,
+    threads = nthreads, include_usage = o.usage ~= false, max_line = max_line, max_body = max_body,
     name = o.name, on_result = o.verbose and verbose_line or nil,
-  }
+  })
+  if not bok then
+    if srv then srv:stop() end
+    if type(run) == "table" then
+      io.stderr:write("mlxbench run: ", (run.msg:gsub("^mlxbench%.bench: ", "")), "\n")
+      return 2
+    end
+    error(run, 0)
+  end
   if srv then
     if o["mock-trace"] then
       local trace = srv:trace{ limit = 1000000 }
@@ -161,14 +196,21 @@ function M.main(...)
   results.add(doc, run)
   local verdict = checks.evaluate(run, slo, ths)
   if #verdict.failures > 0 then run.checks = verdict end
+  -- a results file that cannot be written is an error (exit 2) naming the
+  -- path, but the figures measured are printed first all the same
+  local write_err
   if o.output then
     local ok, werr = pcall(results.write, doc, o.output)
-    if not ok then io.stderr:write("mlxbench run: ", tostring(werr), "\n") return 2 end
+    if not ok then write_err = tostring(werr) end
   end
-  if not o.quiet then
+  if not o.quiet or write_err then
     if run.skipped then io.stderr:write("mlxbench run: skipped: ", run.skipped, "\n") end
-    io.stdout:write(report.format(doc, fmt))
-    if o.output and fmt == "table" then io.stdout:write("results: ", o.output, "\n") end
+    io.stdout:write(report.format(doc, write_err and fmt == "json" and "table" or fmt))
+    if o.output and fmt == "table" and not write_err then io.stdout:write("results: ", o.output, "\n") end
+  end
+  if write_err then
+    io.stderr:write("mlxbench run: ", write_err, "\n")
+    return 2
   end
   if o.html then
     local hok, herr = require("mlxbench.html").write(doc, o.html)

@@ -106,6 +106,7 @@ function Collector:add(r)
       scheduled_s = r.scheduled_s and self.t0 and (r.scheduled_s - self.t0) or nil,
       start_s = r.start_s and self.t0 and (r.start_s - self.t0) or nil,
       reused = r.reused, retried = r.retried, failover = r.failover,
+      usage_invalid = r.usage_invalid,
       max_tokens = r.max_tokens, prompt = r.prompt_name, turn = r.turn,
     }
   end

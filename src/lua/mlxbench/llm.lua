@@ -11,7 +11,10 @@ local M = {}
 -- Sends one request and waits for its result; with on_token, the callback
 -- runs in this task for each content event as it arrives (it may sleep).
 local function send(spec, on_token)
-  local call = core.start(spec)
+  local ok, call = pcall(core.start, spec)
+  if not ok then
+    error(tostring(call) .. ": " .. target_mod.redact_url(spec.url), 0)
+  end
   while true do
     local r, times = core.wait(call)
     if r then
@@ -80,6 +83,14 @@ local function check_opts(o)
   if o.on_token ~= nil and type(o.on_token) ~= "function" then
     error("llm.request: on_token must be a function", 3)
   end
+  for _, k in ipairs{ "max_body", "max_line" } do
+    if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 1) then
+      error("llm.request: " .. k .. " must be a positive integer (bytes)", 3)
+    end
+  end
+  if o.accept_encoding ~= nil and type(o.accept_encoding) ~= "string" and o.accept_encoding ~= true then
+    error("llm.request: accept_encoding must be true or a string such as \"gzip\"", 3)
+  end
 end
 
 -- request{target, model, messages|prompt, max_tokens, stream, extra, headers,
@@ -98,6 +109,8 @@ function M.request(o)
     timeout = o.timeout or t.timeout or 600, connect_timeout = o.connect_timeout or 10,
     capture = o.capture, itl_hist = o.itl_hist, itl = o.itl,
     insecure = o.insecure, cacert = o.cacert, http2 = o.http2,
+    accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,
+    max_body = o.max_body, max_line = o.max_line,
   }
   local oo = setmetatable({ stream = stream }, { __index = o })
   local with_usage = stream and not t._no_stream_options and o.include_usage ~= false

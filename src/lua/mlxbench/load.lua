@@ -171,7 +171,12 @@ function M.open(o, send, record, stopping)
     kept = kept + 1
     local due = t0 + ti
     local wait = due - time.now()
-    if wait > 0 then time.sleep(wait) end
+    while wait > 0 do   -- in slices, so a stop is noticed during long gaps
+      time.sleep(wait > 0.25 and 0.2 or wait)
+      if stopping() then break end
+      wait = due - time.now()
+    end
+    if stopping() then break end
     lags[#lags + 1] = math.max(0, time.now() - due)
     sem.acquire()
     tasks[#tasks + 1] = sched.spawn(function()

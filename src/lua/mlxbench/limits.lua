@@ -1,0 +1,69 @@
+-- mlxbench.limits: resources a run needs, checked before it starts, so a
+-- benchmark fails up front with the reason instead of with a trickle of
+-- mysterious connect errors half-way through.
+--
+-- File descriptors: every virtual user holds one connection; an emulator
+-- running in the same process (mlxbench run --mock, mock.start{}) holds the
+-- other end, so two. The process lifts its soft limit to the hard one at
+-- start (mb_net_global_init); this checks what is left.
+local sys = require "mlxbench._sys"
+local target_mod = require "mlxbench.target"
+
+local M = {}
+
+M.MARGIN = 64   -- descriptors kept for the loop, files, DNS, TLS, stdio
+
+local function in_process(url)
+  local ok, mock = pcall(require, "mlxbench.mock")
+  if not ok or not mock.running_ports then return false end
+  local host = target_mod.host(url)
+  if host ~= "127.0.0.1" and host ~= "localhost" and host ~= "::1" then return false end
+  local port = tonumber(url:match("^%a[%w+.-]*://[^/]-:(%d+)"))
+  for _, p in ipairs(mock.running_ports()) do
+    if p == port then return true end
+  end
+  return false
+end
+
+-- fds(users, urls) -> true | nil, message. `users` is the most requests
+-- in flight at once; `urls` the targets' base URLs.
+function M.fds(users, urls)
+  local soft, hard = sys.fd_limit()
+  if not soft or soft < 0 or not users then return true end
+  local per = 1
+  for _, u in ipairs(urls or {}) do
+    if in_process(u) then per = 2 break end
+  end
+  local open = sys.fd_count() or 0
+  local need = open + users * per + M.MARGIN
+  if need <= soft then return true end
+  return nil, string.format(
+    "%d virtual users need about %d file descriptors (%d per user%s, %d open now, %d spare) "
+    .. "but this process may open only %d (ulimit -n; hard limit %s): raise the limit "
+    .. "(ulimit -n, systemd LimitNOFILE) or lower the concurrency",
+    users, need, per, per == 2 and ": the emulator runs in this process" or "", open, M.MARGIN,
+    soft, hard and hard >= 0 and tostring(hard) or "unlimited")
+end
+
+-- bench_users(o) -> the most requests a bench{} keeps in flight (closed
+-- loop: the users, the largest stage included; open loop: max_inflight, or
+-- nil when unbounded)
+function M.bench_users(o)
+  local open = o.rate or (o.stages and o.stages[1] and o.stages[1].rate)
+  if open then return o.max_inflight end
+  local c = o.concurrency or 1
+  for _, s in ipairs(o.stages or {}) do
+    if type(s.concurrency) == "number" and s.concurrency > c then c = math.ceil(s.concurrency) end
+  end
+  return c
+end
+
+-- check_bench(o, group): raises with the reason when the run cannot fit
+function M.check_bench(o, group)
+  local urls = {}
+  for _, m in ipairs(group.members or {}) do urls[#urls + 1] = m.url end
+  local ok, err = M.fds(M.bench_users(o), urls)
+  if not ok then error("mlxbench.bench: " .. err, 0) end
+end
+
+return M

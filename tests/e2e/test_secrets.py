@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Secrets never leak (docs/RELIABILITY.md, "Secrets"): every command runs
+with canary API keys in the environment -- run (ok, 401, a server that
+echoes the key back in its error message and in a stream error event,
+--verbose, MLXBENCH_CURL_VERBOSE=1, --progress plain, --mock-trace), suite
+(its cloud rows send the keys and fail), a Lua script with api_key in the
+target, report (every format), compare, merge, and the mock itself -- and
+every byte written (stdout, stderr, every file left behind) is scanned for
+the keys and for any 8-character piece of their random parts.
+
+Also: the mock's control endpoints need a token on a non-loopback address."""
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mocklib import expect, finish, die_with_parent, MLXBENCH, ROOT, Mock  # noqa: E402
+
+MLXBENCH = os.path.abspath(MLXBENCH)
+TMP = tempfile.TemporaryDirectory()
+RAND = [secrets.token_hex(16) for _ in range(3)]
+OPENAI_KEY = "sk-canary-" + RAND[0]
+ANTHROPIC_KEY = "sk-ant-canary-" + RAND[1]
+SCRIPT_KEY = "canary-script-" + RAND[2]
+KEYS = [OPENAI_KEY, ANTHROPIC_KEY, SCRIPT_KEY]
+ENV = dict(os.environ, OPENAI_API_KEY=OPENAI_KEY, ANTHROPIC_API_KEY=ANTHROPIC_KEY,
+           LOCAL_KEY=OPENAI_KEY)
+OUTPUTS = []   # (what, bytes)
+
+
+def leaks(data):
+    """The pieces of a key found in data (whole keys, or 8-char windows of
+    their random parts, so a partly masked echo such as sk-abc...wxyz that
+    still shows 8 characters counts)."""
+    found = []
+    for k, r in zip(KEYS, RAND):
+        if k.encode() in data:
+            found.append(k)
+            continue
+        for i in range(len(r) - 7):
+            if r[i:i + 8].encode() in data:
+                found.append(r[i:i + 8])
+                break
+    return found
+
+
+def run(what, args, env=ENV, timeout=120, rc_ok=(0, 1)):
+    p = subprocess.run([MLXBENCH] + args, capture_output=True, timeout=timeout, env=env,
+                       cwd=TMP.name)
+    OUTPUTS.append((what + " stdout", p.stdout))
+    OUTPUTS.append((what + " stderr", p.stderr))
+    expect("%s: exit %s" % (what, rc_ok), p.returncode in rc_ok,
+           "rc=%d %s" % (p.returncode, p.stderr[-800:].decode(errors="replace")))
+    return p
+
+
+def f(name):
+    return os.path.join(TMP.name, name)
+
+
+# a hostile server that echoes credentials back
+hs = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/e2e/hostile_server.py")],
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=die_with_parent)
+hport = int(hs.stdout.readline().split()[1])
+hbase = "http://127.0.0.1:%d/" % hport
+
+try:
+    with Mock(args=["--api-key", ANTHROPIC_KEY]) as m:
+        common = ["-n", "2", "--warmup", "0", "--max-tokens", "8", "--progress", "plain"]
+        # ok, with the key; verbose, libcurl trace, ground truth trace
+        env = dict(ENV, MLXBENCH_CURL_VERBOSE="1")
+        p = run("run anthropic ok", ["run", "--url", m.url, "--api", "anthropic", "-m", "claude-3-5-haiku-latest",
+                                      "--verbose", "-o", f("ok.json")] + common, env=env)
+        expect("curl trace shows the key header, redacted",
+               b"x-api-key: [REDACTED]" in p.stderr, p.stderr[-1500:].decode(errors="replace"))
+        expect("the requests succeeded with the key", b"2/2" in p.stdout, p.stdout.decode())
+        # 401: a key the server refuses
+        env401 = dict(ENV, ANTHROPIC_API_KEY="sk-ant-canary-" + RAND[1][::-1], MLXBENCH_CURL_VERBOSE="1")
+        KEYS.append(env401["ANTHROPIC_API_KEY"])
+        RAND.append(RAND[1][::-1])
+        p = run("run anthropic 401", ["run", "--url", m.url, "--api", "anthropic", "-m", "claude-3-5-haiku-latest",
+                                       "--verbose", "-o", f("401.json")] + common, env=env401)
+        expect("401 reported", b"http_401" in open(f("401.json"), "rb").read())
+        # OpenAI shape with a key from a named variable (Bearer)
+        run("run openai bearer", ["run", "--url", m.url, "-m", "small", "--api-key-env", "LOCAL_KEY",
+                                  "--verbose", "-o", f("bearer.json")] + common, env=env)
+    # servers that echo the key back
+    for case, api in (("echo_auth", "openai"), ("echo_auth", "anthropic"),
+                      ("echo_auth_stream", "openai")):
+        out = f("%s-%s.json" % (case, api))
+        run("run %s %s" % (case, api), ["run", "--url", hbase + case, "--api", api, "-m", "m",
+                                         "--api-key-env", "LOCAL_KEY" if api == "openai" else
+                                         "ANTHROPIC_API_KEY", "--verbose", "-o", out] + common)
+        doc = open(out, "rb").read()
+        expect("%s %s: the echoed message is kept, redacted" % (case, api),
+               b"REDACTED" in doc, doc[-600:].decode(errors="replace"))
+    # the cloud targets: keys sent, network unreachable here
+    run("run cloud", ["run", "--url", "https://api.openai.com", "-m", "gpt-4o-mini", "-n", "1",
+                      "--warmup", "0", "--timeout", "5", "--verbose", "-o", f("cloud.json")],
+        env=dict(ENV, MLXBENCH_CURL_VERBOSE="1"))
+    run("run mock + trace", ["run", "--mock", "-m", "small", "--mock-trace", f("trace.json"),
+                             "-o", f("mock.json")] + common)
+    run("suite", ["suite", "--mock", "-n", "1", "-o", f("suite.json")], timeout=300)
+    # a script with the key in the target
+    script = f("s.lua")
+    with open(script, "w") as fh:
+        fh.write("""
+local mb = require "mlxbench"
+local srv = mb.mock.start{ port = 0, api_key = %s }
+local t = mb.target{ url = srv.url, api_key = %s, name = "scripted" }
+print(t, t:public().url)
+local run = mb.bench{ target = t, model = "small", requests = 2, max_tokens = 4 }
+local bad = mb.bench{ target = mb.target{ url = %s, api_key = %s }, model = "m", requests = 1 }
+local doc = mb.results.new()
+mb.results.add(doc, run)
+mb.results.add(doc, bad)
+mb.results.write(doc, %s)
+print(mb.report.table(doc))
+print(bad.per_request[1].error.message)
+srv:stop()
+""" % tuple(json.dumps(x) for x in (SCRIPT_KEY, SCRIPT_KEY, hbase + "echo_auth", SCRIPT_KEY,
+                                      f("script.json"))))
+    run("script", [script])
+    # reading commands on every results file
+    for name in ("ok.json", "401.json", "suite.json"):
+        for fmt in ("md", "csv", "html"):
+            run("report %s %s" % (name, fmt), ["report", f(name), "--format", fmt, "-o",
+                                                f("%s.%s" % (name, fmt))], rc_ok=(0,))
+        run("report %s table" % name, ["report", f(name)], rc_ok=(0,))
+    run("compare", ["compare", f("ok.json"), f("ok.json")], rc_ok=(0, 1, 2))
+    run("merge", ["merge", f("ok.json"), f("ok.json"), "--force", "-o", f("merged.json")],
+        rc_ok=(0, 1, 2))
+finally:
+    hs.stdin.close()
+    hs.terminate()
+    hs.wait(5)
+
+# every byte written: outputs and every file left behind
+for root, _, files in os.walk(TMP.name):
+    for n in files:
+        if n == "s.lua":
+            continue   # the script itself holds its key by design
+        with open(os.path.join(root, n), "rb") as fh:
+            OUTPUTS.append(("file " + n, fh.read()))
+total = 0
+for what, data in OUTPUTS:
+    total += len(data)
+    found = leaks(data)
+    expect("no key in %s" % what, not found, "found %s" % found)
+expect("scanned a real amount of output", total > 20000, str(total))
+print("scanned %d outputs, %d bytes" % (len(OUTPUTS), total))
+
+
+# the mock's control endpoints off loopback
+def first_ip():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))
+        return s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+def get(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+ip = first_ip()
+if ip and not ip.startswith("127."):
+    with Mock(args=["--host", "0.0.0.0"]) as m:
+        base = "http://%s:%d" % (ip, m.port)
+        expect("no token, all interfaces: /mock/stats refused (403)", get(base + "/mock/stats") == 403)
+        expect("no token: POST /mock/faults refused too",
+               get(base + "/mock/faults") == 403)
+        expect("the API itself still answers", get(base + "/v1/models") == 200)
+        expect("banner says the control endpoints are off", "are off" in m.stderr())
+    token = "tok-" + secrets.token_hex(8)
+    with Mock(args=["--host", "0.0.0.0", "--control-token", token]) as m:
+        base = "http://%s:%d" % (ip, m.port)
+        expect("token set: without it 401", get(base + "/mock/stats") == 401)
+        expect("token set: wrong one 401", get(base + "/mock/stats", {"X-Mock-Token": "x" * 12}) == 401)
+        expect("token set: X-Mock-Token works", get(base + "/mock/stats", {"X-Mock-Token": token}) == 200)
+        expect("token set: Bearer works",
+               get(base + "/mock/stats", {"Authorization": "Bearer " + token}) == 200)
+        expect("the token is not printed", token not in m.stderr())
+with Mock() as m:
+    expect("loopback, no token: control endpoints open", get(m.url + "/mock/stats") == 200)
+finish()
