@@ -15,6 +15,9 @@
              installs one, the script writes its results, exit 130
   open_loop  --rate 0.05 (one send per 20 s): the dispatcher notices the
              stop at once instead of sleeping until the next send
+  writes     -o into a missing folder, onto /dev/full (disk full), onto a
+             directory: exit 2, one line naming the path, figures printed,
+             no temp file left, /dev/full still a device
 """
 import json
 import os
@@ -184,5 +187,21 @@ rc, took = wait(p, 20)
 expect("open_loop: exit 130 within 1 s", rc == 130 and time.monotonic() - t_sig < 1.5,
        "rc=%s %.2f" % (rc, time.monotonic() - t_sig))
 check_doc("open_loop", load(out), 0, 1)
+
+# writes that fail: a clear error naming the path, the figures still printed
+for target, why in (("/nonexistent/dir/x.json", "No such file or directory"),
+                    ("/dev/full", "No space left on device"), (TMP.name, "is a directory")):
+    p = subprocess.run([MLXBENCH, "run", "--mock", "-m", "small", "-n", "2", "--warmup", "0",
+                        "--max-tokens", "8", "--progress", "none", "-o", target],
+                       capture_output=True, text=True, timeout=60)
+    expect("write to %s: exit 2" % target, p.returncode == 2, "rc=%d" % p.returncode)
+    expect("write to %s: one line naming the path and why" % target,
+           ("cannot write %s: " % target) in p.stderr and why in p.stderr, p.stderr[-500:])
+    expect("write to %s: the figures are printed anyway" % target,
+           "Latency" in p.stdout and "2/2" in p.stdout, p.stdout[-500:])
+expect("/dev/full is still a device (never renamed over)",
+       os.path.exists("/dev/full") and not os.path.isfile("/dev/full"))
+leftovers = [n for n in os.listdir(TMP.name) if n.endswith(".tmp")]
+expect("no temp files left behind", not leftovers, str(leftovers))
 
 finish()
