@@ -173,6 +173,25 @@ T.test("odd results render: skipped, failed, nulls, no histograms, strict global
   T.ok(empty:find("No sweep in these results", 1, true))
 end)
 
+T.test("ITL histogram with zero gaps (several events in one read)", function()
+  local h = stats.histogram{}
+  for _ = 1, 5 do h:record(0) end
+  for i = 1, 40 do h:record(0.008 + 0.0001 * i) end
+  local page = html.render{ runs = { { name = "batched", model = "m", stream = true,
+    config = { stream = true }, requests = { total = 1, ok = 1, failed = 0 },
+    metrics = { itl_s = { count = 45, min = 0, max = h:max() } },
+    histograms = { itl_s = h:encode() } } } }
+  local total, first_lo = 0, nil
+  for lo, hi, n in page:gmatch('<rect[^>]-data%-count="(%d+)"[^>]-data%-hi="([^"]+)"[^>]-data%-lo="([^"]+)"') do
+    total = total + tonumber(lo)
+    first_lo = first_lo or tonumber(n)
+    T.ok(tonumber(hi) > tonumber(n), "bin " .. n .. ".." .. hi)
+  end
+  T.eq(total, 45, "every gap in a bin")
+  T.eq(first_lo, 0, "the first bin starts at the true minimum")
+  T.ok(not page:find("nan", 1, true) and not page:find("inf", 1, true), "finite geometry")
+end)
+
 T.test("write: atomic file, error as a value", function()
   local path = os.tmpname()
   T.ok(html.write({ runs = {} }, path))

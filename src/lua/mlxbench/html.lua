@@ -184,7 +184,11 @@ end
 local function itl_chart(r, cls)
   local pts, total = M.dist(r, "itl_s")
   if total == 0 then return nil end
-  local lo, hi = pts[1][1], pts[#pts][1]
+  -- Gaps of 0 (several events in one read, common with batching servers
+  -- and cloud APIs) cannot sit on a log axis: they go into the first bin,
+  -- drawn from 1 us, whose data-lo still says the true minimum.
+  local true_lo = pts[1][1]
+  local lo, hi = math.max(true_lo, 1e-6), math.max(pts[#pts][1], 1e-6)
   local nb = math.min(M.ITL_BINS, #pts)
   if hi <= lo * 1.0001 then nb = 1 end
   local edges = {}
@@ -192,7 +196,7 @@ local function itl_chart(r, cls)
   local counts = {}
   for k = 1, nb do counts[k] = 0 end
   for _, p in ipairs(pts) do
-    local k = nb == 1 and 1 or math.floor(math.log(p[1] / lo) / math.log(hi / lo) * nb) + 1
+    local k = (nb == 1 or p[1] <= lo) and 1 or math.floor(math.log(p[1] / lo) / math.log(hi / lo) * nb) + 1
     k = math.max(1, math.min(nb, k))
     counts[k] = counts[k] + p[2]
   end
@@ -210,9 +214,10 @@ local function itl_chart(r, cls)
   c:add('<g class="' .. cls .. '">')
   for k = 1, nb do
     if counts[k] > 0 then
-      c:rect(edges[k - 1], 0, edges[k], counts[k], { class = "bar", ["data-lo"] = edges[k - 1],
+      local from = k == 1 and math.min(true_lo, edges[0]) or edges[k - 1]
+      c:rect(edges[k - 1], 0, edges[k], counts[k], { class = "bar", ["data-lo"] = from,
         ["data-hi"] = edges[k], ["data-count"] = counts[k] },
-        string.format("%s – %s: %d gaps", fmt_time(edges[k - 1]), fmt_time(edges[k]), counts[k]))
+        string.format("%s – %s: %d gaps", fmt_time(from), fmt_time(edges[k]), counts[k]))
     end
   end
   c:add("</g>")
