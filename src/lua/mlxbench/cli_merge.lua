@@ -46,7 +46,14 @@ function M.main(...)
     if not doc then return die(err) end
     inputs[#inputs + 1] = { doc = doc, file = path }
   end
-  local doc, warnings = merge.docs(inputs, { force = o.force })
+  -- results.validate has checked the shape every reader relies on; a value
+  -- of the wrong type deeper down (a hand-edited per-request field) must
+  -- still end in one clear line, not a traceback
+  local ok_m, doc, warnings = pcall(merge.docs, inputs, { force = o.force })
+  if not ok_m then
+    return die("these files cannot be merged: a value has the wrong type ("
+      .. tostring(doc):gsub("^.-:%d+: ", "") .. ")")
+  end
   if not doc then return die(warnings) end
   local ok, werr = pcall(results.write, doc, o.output)
   if not ok then return die(tostring(werr)) end

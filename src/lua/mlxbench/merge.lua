@@ -469,6 +469,8 @@ function M.load(path)
       return nil, string.format("%s: run %d has no name or no requests", path, i)
     end
   end
+  local ok, verr = require("mlxbench.results").validate(doc, path)
+  if not ok then return nil, verr end
   return integers(doc)
 end
 

@@ -78,6 +78,92 @@ end
 
 -- load(path) -> doc | nil, message. Checks the schema and the shape the
 -- report/compare/merge commands rely on; never raises on bad input.
+-- validate(doc, path) -> doc | nil, message: the shape every reader
+-- (report, compare, merge, html) relies on, checked once so that a damaged
+-- or hand-edited file is a one-line error naming the field, never a Lua
+-- error deep inside a renderer. Counts must be whole numbers in 0..2^53,
+-- other numbers finite, histograms decodable.
+local OBJECTS = { "requests", "tokens", "metrics", "histograms", "throughput", "summary",
+                  "client", "config", "target", "targets", "failover", "cooldown", "shard", "window" }
+local LISTS = { "per_request", "timeline", "marks", "warnings" }
+local COUNTS = { "total", "ok", "failed", "warmup", "slo_met", "input", "output" }
+
+function M.validate(doc, path)
+  local stats = require "mlxbench.stats"
+  local function bad(i, what) return nil, string.format("%s: run %d: %s", path, i, what) end
+  local function finite(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end
+  if doc.started_unix ~= nil and not finite(doc.started_unix) then
+    return nil, path .. ": `started_unix` is not a number"
+  end
+  for i, r in ipairs(doc.runs) do
+    if type(r) ~= "table" or type(r.name) ~= "string" then
+      return nil, string.format("%s: run %d has no name", path, i)
+    end
+    for _, k in ipairs(OBJECTS) do
+      if r[k] ~= nil and type(r[k]) ~= "table" then return bad(i, "`" .. k .. "` is not an object") end
+    end
+    for _, k in ipairs(LISTS) do
+      local v = r[k]
+      if v ~= nil then
+        if type(v) ~= "table" then return bad(i, "`" .. k .. "` is not a list") end
+        for j, e in ipairs(v) do
+          if type(e) ~= "table" and k ~= "warnings" then
+            return bad(i, string.format("`%s[%d]` is not an object", k, j))
+          end
+        end
+      end
+    end
+    for _, sec in ipairs{ "requests", "tokens" } do
+      for _, k in ipairs(COUNTS) do
+        local v = r[sec] and r[sec][k]
+        if v ~= nil and not (finite(v) and v >= 0 and v <= 2 ^ 53 and v == math.floor(v)) then
+          return bad(i, string.format("`%s.%s` is not a count (%s)", sec, k, tostring(v)))
+        end
+      end
+    end
+    for name, m in pairs(r.metrics or {}) do
+      if type(m) ~= "table" then return bad(i, "`metrics." .. tostring(name) .. "` is not an object") end
+      for k, v in pairs(m) do
+        if type(v) == "number" and not finite(v) then
+          return bad(i, string.format("`metrics.%s.%s` is not a finite number", tostring(name), tostring(k)))
+        elseif type(v) ~= "number" and v ~= json.null then
+          return bad(i, string.format("`metrics.%s.%s` is not a number", tostring(name), tostring(k)))
+        end
+      end
+    end
+    for _, sec in ipairs{ "throughput", "summary" } do
+      for k, v in pairs(r[sec] or {}) do
+        if type(v) == "number" and not finite(v) then
+          return bad(i, string.format("`%s.%s` is not a finite number", sec, tostring(k)))
+        elseif type(v) ~= "number" and v ~= json.null and type(v) ~= "string" then
+          return bad(i, string.format("`%s.%s` is not a number", sec, tostring(k)))
+        end
+      end
+    end
+    if r.requests and r.requests.errors ~= nil and type(r.requests.errors) ~= "table" then
+      return bad(i, "`requests.errors` is not an object")
+    end
+    for _, k in ipairs{ "start_s", "end_s" } do
+      local v = r.window and r.window[k]
+      if v ~= nil and v ~= json.null and not finite(v) then return bad(i, "`window." .. k .. "` is not a number") end
+    end
+    if r.started_unix ~= nil and not finite(r.started_unix) then return bad(i, "`started_unix` is not a number") end
+    for j, q in ipairs(r.per_request or {}) do
+      for k, v in pairs(q) do
+        if type(k) == "string" and (k == "i" or k:match("_s$")) and v ~= json.null and not finite(v) then
+          return bad(i, string.format("`per_request[%d].%s` is not a number", j, tostring(k)))
+        end
+      end
+    end
+    for name, enc in pairs(r.histograms or {}) do
+      if type(enc) ~= "string" or not pcall(stats.decode, enc) then
+        return bad(i, "`histograms." .. tostring(name) .. "` is not a valid histogram encoding")
+      end
+    end
+  end
+  return doc
+end
+
 function M.load(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, "cannot open " .. path .. ": " .. tostring(err) end
@@ -96,11 +182,8 @@ function M.load(path)
     if r.requests ~= nil and type(r.requests) ~= "table" then
       return nil, string.format("%s: run %d: `requests` is not an object", path, i)
     end
-    if r.metrics ~= nil and type(r.metrics) ~= "table" then
-      return nil, string.format("%s: run %d: `metrics` is not an object", path, i)
-    end
   end
-  return doc
+  return M.validate(doc, path)
 end
 
 return M
