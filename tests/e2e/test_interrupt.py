@@ -131,6 +131,28 @@ if run:
     msgs = {(x.get("error") or {}).get("message") for x in run["per_request"]}
     expect("second: abort says why", all(m and "second interrupt" in m for m in msgs), str(msgs))
 
+# threads: with --threads 2 the workers stop sending, honour the grace
+# period, abort what is left, and hand back their part of the results
+for name, second in (("threads_grace", False), ("threads_second", True)):
+    p, out, err = start(LONG + ["--threads", "2", "--grace", "1" if not second else "30"], name)
+    time.sleep(2.0)
+    p.send_signal(signal.SIGINT)
+    if second:
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+    t_sig = time.monotonic()
+    rc, took = wait(p, 20)
+    expect("%s: exit 130" % name, rc == 130, "rc=%s %s" % (rc, stderr_of(err)[-800:]))
+    expect("%s: ends after the grace / at once, not at the streams' end" % name,
+           time.monotonic() - t_sig < (4 if not second else 3), "%.2f s" % (time.monotonic() - t_sig))
+    run = check_doc(name, load(out), 4, 4)
+    if run:
+        expect("%s: the 4 in flight (2 per thread) were aborted" % name,
+               run["requests"]["errors"] == {"aborted": 4}, str(run["requests"]))
+        expect("%s: both threads' requests are in the results" % name,
+               sorted({x.get("thread") for x in run["per_request"]}) == [1, 2],
+               str([x.get("thread") for x in run["per_request"]]))
+
 # sigterm: as SIGINT
 p, out, err = start(LONG + ["--grace", "0.5"], "sigterm")
 time.sleep(2.0)
