@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "mlxbench/rng.h"
 
 typedef struct mb_mock mb_mock;
 
@@ -60,11 +61,12 @@ void mb_mock_trace_reset(mb_mock *m);   /* also resets the emission-error histog
 
 /* ------------------------------------------------------------ pure helpers */
 
-/* xoshiro256** seeded through splitmix64: fast, good, reproducible. */
-typedef struct mb_mock_rng { uint64_t s[4]; } mb_mock_rng;
-void mb_mock_rng_seed(mb_mock_rng *r, uint64_t seed);
-uint64_t mb_mock_rng_next(mb_mock_rng *r);
-double mb_mock_rng_uniform(mb_mock_rng *r);          /* [0, 1) */
+/* The engine's xoshiro256** (seeded through splitmix64), under the names
+ * the emulator has always used. */
+typedef mb_rng mb_mock_rng;
+#define mb_mock_rng_seed mb_rng_seed
+#define mb_mock_rng_next mb_rng_next
+#define mb_mock_rng_uniform mb_rng_uniform                /* [0, 1) */
 
 /* FNV-1a over bytes, continuing from h (start with MB_MOCK_HASH_INIT). */
 #define MB_MOCK_HASH_INIT 0xcbf29ce484222325ULL

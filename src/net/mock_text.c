@@ -1,4 +1,4 @@
-/* mock_text.c: the emulated server's pure helpers for text -- RNG, hashing,
+/* mock_text.c: the emulated server's pure helpers for text -- hashing,
  * the prompt-token rule and the deterministic pseudo-text generator. No I/O,
  * so the engine can share the token rule and tests can pin the text. */
 #include <string.h>
@@ -11,44 +11,6 @@ uint64_t mb_mock_mix(uint64_t x)
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
     return x ^ (x >> 31);
-}
-
-/* Seeds xoshiro256** from splitmix64 steps, as its authors recommend (so
- * seed 0 is as good as any other). */
-void mb_mock_rng_seed(mb_mock_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++) {
-        seed += 0x9e3779b97f4a7c15ULL;
-        uint64_t z = seed;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        r->s[i] = z ^ (z >> 31);
-    }
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t mb_mock_rng_next(mb_mock_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-/* 53 random bits as a double in [0, 1). */
-double mb_mock_rng_uniform(mb_mock_rng *r)
-{
-    return (double)(mb_mock_rng_next(r) >> 11) * 0x1.0p-53;
 }
 
 uint64_t mb_mock_hash(uint64_t h, const void *data, size_t len)
