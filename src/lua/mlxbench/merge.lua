@@ -454,12 +454,9 @@ end
 -- load(path) -> doc | nil, message: any mlxbench results version, so that
 -- plan() can say which versions differ.
 function M.load(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open " .. path .. ": " .. tostring(err) end
-  local text = f:read("a")
-  f:close()
-  local doc, jerr = json.decode(text)
-  if not doc then return nil, path .. ": not valid JSON (" .. tostring(jerr) .. ")" end
+  local results = require "mlxbench.results"
+  local doc, err = results.read_json(path)
+  if not doc then return nil, err end
   if type(doc) ~= "table" or type(doc.schema) ~= "string" or not doc.schema:match("^mlxbench%.results/") then
     return nil, path .. ": not an mlxbench results file"
   end
@@ -469,7 +466,7 @@ function M.load(path)
       return nil, string.format("%s: run %d has no name or no requests", path, i)
     end
   end
-  local ok, verr = require("mlxbench.results").validate(doc, path)
+  local ok, verr = results.validate(doc, path)
   if not ok then return nil, verr end
   return integers(doc)
 end

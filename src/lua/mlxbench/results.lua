@@ -164,13 +164,20 @@ function M.validate(doc, path)
   return doc
 end
 
-function M.load(path)
+-- read_json(path) -> value | nil, message naming the file
+function M.read_json(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, "cannot open " .. path .. ": " .. tostring(err) end
   local text = f:read("a")
   f:close()
   local doc, jerr = json.decode(text)
   if not doc then return nil, path .. ": not valid JSON (" .. tostring(jerr) .. ")" end
+  return doc
+end
+
+function M.load(path)
+  local doc, err = M.read_json(path)
+  if not doc then return nil, err end
   if type(doc) ~= "table" or doc.schema ~= M.SCHEMA then
     return nil, path .. ": not an mlxbench results file (schema " .. M.SCHEMA .. ")"
   end
