@@ -55,6 +55,7 @@ struct mb_client {
     int dispatching;
     int freeing;
     int open_handles;           /* uv handles whose close callback is due */
+    struct h1_pool *h1;         /* the plain-HTTP/1.1 transport, made on first use */
 };
 
 /* Frees the client once it is being freed and its last handle has closed. */
@@ -65,6 +66,25 @@ static void maybe_free(mb_client *c)
         free(c->conn);
         free(c);
     }
+}
+
+/* Handle accounting for h1.c: +1 when it opens one, -1 from its close
+ * callback (which may free the client). */
+void client_handles(mb_client *c, int delta)
+{
+    c->open_handles += delta;
+    maybe_free(c);
+}
+
+uv_loop_t *client_loop(mb_client *c)
+{
+    return c->loop;
+}
+
+/* The client's h1 pool slot (h1.c creates the pool on first use). */
+struct h1_pool **client_h1(mb_client *c)
+{
+    return &c->h1;
 }
 
 /* Close callback of a poll: its memory goes, the client may follow. */
@@ -97,7 +117,7 @@ static sock *sock_find(mb_client *c, curl_socket_t fd)
  * on_done when it ended (it implies the events), else on_events. The owner
  * may free this or any other request from the callback, so nothing of `r`
  * is touched after it. */
-static void dispatch(mb_client *c)
+void client_dispatch(mb_client *c)
 {
     if (c->dispatching)
         return;
@@ -147,7 +167,7 @@ static void action(mb_client *c, curl_socket_t fd, int flags)
     int running = 0;
     curl_multi_socket_action(c->multi, fd, flags, &running);
     check_done(c);
-    dispatch(c);
+    client_dispatch(c);
 }
 
 /* A watched socket is ready (or failed): tell curl, unless parked. */
@@ -370,6 +390,8 @@ void mb_client_free(mb_client *c)
         return;
     while (c->all) {
         mb_req *r = c->all;
+        if (r->h1_live)
+            h1_cancel(r);
         if (r->in_multi)
             curl_multi_remove_handle(c->multi, r->easy);
         r->in_multi = 0;
@@ -380,6 +402,8 @@ void mb_client_free(mb_client *c)
         r->c = NULL;
     }
     c->freeing = 1;
+    h1_pool_free(c->h1);
+    c->h1 = NULL;
     /* Handles stay open through the cleanup: curl may still call back. */
     curl_multi_cleanup(c->multi);
     c->multi = NULL;
@@ -408,6 +432,12 @@ int mb_client_abort_all(mb_client *c, const char *why)
     if (!c || c->freeing)
         return 0;
     for (mb_req *r = c->all; r; r = r->all_next) {
+        if (r->h1_live) {
+            h1_abort(r, why);
+            client_pend(c, r, PEND_DONE);
+            n++;
+            continue;
+        }
         if (!r->in_multi)
             continue;   /* already finished: its owner just has not freed it */
         req_abort(r, why, t);
@@ -418,7 +448,7 @@ int mb_client_abort_all(mb_client *c, const char *why)
         client_pend(c, r, PEND_DONE);
         n++;
     }
-    dispatch(c);
+    client_dispatch(c);
     return n;
 }
 
@@ -512,8 +542,9 @@ void client_unlink(mb_client *c, mb_req *r)
     c->nactive--;
 }
 
-/* Sets up a transfer and adds it to the multi; curl starts it from the
- * 0 ms timer it asks for, so nothing is notified from inside this call. */
+/* Sets up a transfer on the plain-HTTP/1.1 transport when it can take it,
+ * else on libcurl's multi (which starts it from the 0 ms timer it asks
+ * for); nothing is notified from inside this call either way. */
 int mb_req_start(mb_client *c, const mb_req_opts *o, mb_req **out)
 {
     mb_req *r = NULL;
@@ -525,9 +556,24 @@ int mb_req_start(mb_client *c, const mb_req_opts *o, mb_req **out)
     if (c->freeing)
         goto out;
     rc = MB_ENOMEM;
-    if (!(r = calloc(1, sizeof *r)) || !(r->easy = client_easy_get(c)))
+    if (!(r = calloc(1, sizeof *r)))
         goto out;
     r->c = c;
+    if ((rc = req_init(r, o)) < 0)
+        goto out;
+    if (h1_eligible(o)) {
+        r->h1 = 1;
+        r->resp.start_ns = mb_clock_now_ns();
+        if ((rc = h1_start(c, r, o)) < 0)
+            goto out;
+        client_link(c, r);
+        *out = r;
+        r = NULL;
+        goto out;
+    }
+    rc = MB_ENOMEM;
+    if (!(r->easy = client_easy_get(c)))
+        goto out;
     if ((rc = req_setup(r, o)) < 0)
         goto out;
     r->resp.start_ns = mb_clock_now_ns();
@@ -557,6 +603,8 @@ void mb_req_free(mb_req *r)
         return;
     mb_client *c = r->c;
     if (c) {
+        if (r->h1_live)
+            h1_cancel(r);
         if (r->in_multi)
             curl_multi_remove_handle(c->multi, r->easy);
         r->in_multi = 0;

@@ -4,6 +4,7 @@
 #define MB_CLIENT_INT_H
 
 #include <curl/curl.h>
+#include <uv.h>
 #include "mlxbench/client.h"
 
 /* A growing byte arena: amortised appends, never shrinks until freed. */
@@ -61,6 +62,17 @@ struct mb_req {
     mb_sse sse;
     cbuf evbytes;
     ev_rec *ev; size_t evcap;
+    long timeout_ms, connect_timeout_ms;
+    /* the plain HTTP/1.1 transport (h1.c) when r->h1 */
+    int h1;                      /* this request uses h1, not libcurl */
+    int h1_live;                 /* in flight on h1 (the analogue of in_multi) */
+    int h1_retried;              /* resent once after a stale keep-alive connection */
+    struct h1_conn *conn;        /* its connection while in flight */
+    struct h1_host *host;
+    cbuf whead;                  /* the request head as sent */
+    const char *wbody;           /* the body (the owner's, not copied) */
+    size_t wbody_len;
+    int head_req;                /* HEAD: the response has no body */
     /* client bookkeeping */
     int pend;                    /* PEND_* flags while on the pending list */
     mb_req *pend_prev, *pend_next;
@@ -79,13 +91,43 @@ CURLM *client_multi(mb_client *c);
 int client_closesocket(void *ud, curl_socket_t fd);
 curl_socket_t client_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
 
-/* client_req.c: sets every option of a new transfer. */
+/* client.c: delivers queued notifications (call at the top of a callback
+ * stack, never from inside a transfer's processing). */
+void client_dispatch(mb_client *c);
+/* client.c: a libuv handle of the client's was opened (+1) or has closed
+ * (-1); the client's memory goes once it is freed and none is left. */
+void client_handles(mb_client *c, int delta);
+uv_loop_t *client_loop(mb_client *c);
+struct h1_pool **client_h1(mb_client *c);
+
+/* client_req.c: validates the options and copies what every transport
+ * needs; then req_setup sets libcurl's options, or h1_start takes over. */
+int req_init(mb_req *r, const mb_req_opts *o);
 int req_setup(mb_req *r, const mb_req_opts *o);
+/* client_req.c: one line of the response head, a chunk of the body
+ * (stamped t); each returns len to go on, 0 to stop (error latched). */
+size_t req_head(mb_req *r, const char *buf, size_t len);
+size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t);
+/* client_req.c: latches the first error of a transfer. */
+void req_latch(mb_req *r, mb_err_kind k, const char *fmt, size_t n);
+/* client_req.c: decides the outcome once the transport filled the figures. */
+void req_verdict(mb_req *r);
 /* client_req.c: reads curl's verdict and timings once the transfer ended. */
 void req_finish(mb_req *r, CURLcode code, uint64_t t_done);
 /* client_req.c: ends a transfer the client stops (kind `aborted`). */
 void req_abort(mb_req *r, const char *why, uint64_t t_done);
 /* client_req.c: releases buffers (not the easy handle). */
 void req_release(mb_req *r);
+
+/* h1.c: the plain-HTTP/1.1 transport. h1_eligible says whether a request
+ * can take it (http://, HTTP/1.1, no proxy, no decoding, a URL it parses
+ * exactly as libcurl would); h1_start sends it (0 or MB_E*, nothing
+ * notified from inside); h1_abort ends one in flight as `aborted`;
+ * h1_cancel drops one silently; h1_pool_free closes every connection. */
+int h1_eligible(const mb_req_opts *o);
+int h1_start(mb_client *c, mb_req *r, const mb_req_opts *o);
+void h1_abort(mb_req *r, const char *why);
+void h1_cancel(mb_req *r);
+void h1_pool_free(struct h1_pool *p);
 
 #endif

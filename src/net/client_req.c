@@ -52,9 +52,9 @@ void cbuf_free(cbuf *b)
 }
 
 /* Records an error found inside a callback; the first one wins. The
- * callback then returns a value that makes libcurl stop the transfer.
- * `fmt` may use one %zu, filled with n. */
-static void latch(mb_req *r, mb_err_kind k, const char *fmt, size_t n)
+ * callback then returns a value that makes the transport stop the
+ * transfer. `fmt` may use one %zu, filled with n. */
+void req_latch(mb_req *r, mb_err_kind k, const char *fmt, size_t n)
 {
     if (r->latched)
         return;
@@ -184,8 +184,15 @@ static int check_encoding(mb_req *r)
  * (MB_CLIENT_MAX_HEADER_BYTES, MB_CLIENT_MAX_HEADERS). */
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
-    mb_req *r = ud;
-    size_t len = size * nitems, n = len;
+    return req_head(ud, buf, size * nitems);
+}
+
+/* One line of the response head as it arrived (status line, header line,
+ * or the empty line ending the head), for either transport. Returns len to
+ * go on, 0 to stop (the error is latched). */
+size_t req_head(mb_req *r, const char *buf, size_t len)
+{
+    size_t n = len;
     if (r->resp.t.ttfb < 0)
         r->resp.t.ttfb = (int64_t)(mb_clock_now_ns() - r->resp.start_ns);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -195,17 +202,17 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
         status_line(r, buf, n);
         r->head_bytes = len;
     } else if (r->head_bytes > MB_CLIENT_MAX_HEADER_BYTES) {
-        latch(r, MB_ERR_PROTOCOL, "response head exceeds %zu bytes", MB_CLIENT_MAX_HEADER_BYTES);
+        req_latch(r, MB_ERR_PROTOCOL, "response head exceeds %zu bytes", MB_CLIENT_MAX_HEADER_BYTES);
         return 0;
     } else if (n == 0) {
         r->last_hdr_open = 0;
         if (check_encoding(r) < 0)
             return 0;
     } else if (r->resp.nheaders >= MB_CLIENT_MAX_HEADERS && !is_space(buf[0])) {
-        latch(r, MB_ERR_PROTOCOL, "response has more than %zu headers", MB_CLIENT_MAX_HEADERS);
+        req_latch(r, MB_ERR_PROTOCOL, "response has more than %zu headers", MB_CLIENT_MAX_HEADERS);
         return 0;
     } else if (header_line(r, buf, n) < 0) {
-        latch(r, MB_ERR_PROTOCOL, "out of memory storing headers", 0);
+        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing headers", 0);
         return 0;
     }
     return len;
@@ -219,7 +226,7 @@ static int sse_event(void *ud, const mb_sse_event *ev)
     if (r->on_sse) {
         int rc = r->on_sse(r->hook_ud, ev, r->t_chunk);
         if (rc)
-            latch(r, MB_ERR_ABORTED, "stopped by the SSE event hook", 0);
+            req_latch(r, MB_ERR_ABORTED, "stopped by the SSE event hook", 0);
         return rc;
     }
     size_t i = r->resp.nevents, off = r->evbytes.len;
@@ -227,7 +234,7 @@ static int sse_event(void *ud, const mb_sse_event *ev)
         || cbuf_add(&r->evbytes, ev->type, ev->type_len)
         || cbuf_add(&r->evbytes, ev->data, ev->data_len)
         || cbuf_add(&r->evbytes, ev->id, ev->id_len)) {
-        latch(r, MB_ERR_PROTOCOL, "out of memory storing SSE events", 0);
+        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing SSE events", 0);
         return 1;
     }
     r->ev[i] = (ev_rec){off, (uint32_t)ev->type_len, (uint32_t)ev->id_len,
@@ -243,20 +250,24 @@ static int sse_event(void *ud, const mb_sse_event *ev)
  * streams) or the body arena. Returning less than len stops the transfer. */
 static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
-    uint64_t t = mb_clock_now_ns();
-    mb_req *r = ud;
-    size_t len = size * nitems;
+    return req_data(ud, buf, size * nitems, mb_clock_now_ns());
+}
+
+/* A chunk of the response body (de-chunked, decoded) that arrived at t,
+ * for either transport. Returns len to go on, 0 to stop (error latched). */
+size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t)
+{
     int ok2xx = r->resp.status >= 200 && r->resp.status < 300;
     if (r->resp.t.ttfb < 0)
         r->resp.t.ttfb = (int64_t)(t - r->resp.start_ns);
     r->resp.bytes += len;
     if (r->resp.bytes > r->max_body) {
-        latch(r, MB_ERR_PROTOCOL, "response body exceeds max_body (%zu bytes)", r->max_body);
+        req_latch(r, MB_ERR_PROTOCOL, "response body exceeds max_body (%zu bytes)", r->max_body);
         return 0;
     }
     if (ok2xx && r->on_data) {
         if (r->on_data(r->hook_ud, buf, len, t)) {
-            latch(r, MB_ERR_ABORTED, "stopped by the data hook", 0);
+            req_latch(r, MB_ERR_ABORTED, "stopped by the data hook", 0);
             return 0;
         }
         return len;
@@ -266,13 +277,13 @@ static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
         r->t_chunk = t;
         int rc = mb_sse_feed(&r->sse, buf, len, sse_event, r);
         if (rc == MB_ETOOLONG)
-            latch(r, MB_ERR_PROTOCOL, "SSE line exceeds max_line (%zu bytes)", r->max_line);
+            req_latch(r, MB_ERR_PROTOCOL, "SSE line exceeds max_line (%zu bytes)", r->max_line);
         else if (rc < 0)
-            latch(r, MB_ERR_PROTOCOL, "SSE parser out of memory", 0);
+            req_latch(r, MB_ERR_PROTOCOL, "SSE parser out of memory", 0);
         return rc ? 0 : len;
     }
     if (cbuf_add(&r->body, buf, len) < 0) {
-        latch(r, MB_ERR_PROTOCOL, "out of memory storing the body", 0);
+        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing the body", 0);
         return 0;
     }
     r->resp.body = r->body.p;
@@ -432,16 +443,17 @@ static int debug_cb(CURL *e, curl_infotype type, char *data, size_t size, void *
     return 0;
 }
 
-/* Copies what the callbacks need from the options and sets every libcurl
- * option of the transfer. 0, MB_EINVAL or MB_ENOMEM. */
-int req_setup(mb_req *r, const mb_req_opts *o)
+/* Checks the options every transport needs valid and copies what the
+ * callbacks read. 0 or MB_EINVAL. */
+int req_init(mb_req *r, const mb_req_opts *o)
 {
-    CURL *e = r->easy;
-    int scheme = url_scheme(o->url), rc;
-    if (!scheme || (o->method && !valid_method(o->method)))
+    if (!url_scheme(o->url) || (o->method && !valid_method(o->method)))
         return MB_EINVAL;
-    if ((rc = build_headers(r, o)) < 0)
-        return rc;
+    for (size_t i = 0; i < o->nheaders; i++) {
+        const char *h = o->headers[i], *colon = h ? strchr(h, ':') : NULL;
+        if (!colon || colon == h || strpbrk(h, "\r\n"))
+            return MB_EINVAL;
+    }
     r->stream = o->stream;
     r->max_body = o->max_body ? o->max_body : MB_CLIENT_DEFAULT_MAX_BODY;
     r->max_line = o->max_line ? o->max_line : MB_SSE_DEFAULT_MAX_LINE;
@@ -457,9 +469,21 @@ int req_setup(mb_req *r, const mb_req_opts *o)
     r->resp.t = (mb_req_timings){-1, -1, -1, -1, -1};
     r->resp.err_msg = r->err_msg;
     r->resp.body = "";
+    r->timeout_ms = o->timeout_ms;
+    r->connect_timeout_ms = o->connect_timeout_ms;
     if (o->stream)
         mb_sse_init(&r->sse, r->max_line);
+    return 0;
+}
 
+/* Sets every libcurl option of the transfer (after req_init). 0, MB_EINVAL
+ * or MB_ENOMEM. */
+int req_setup(mb_req *r, const mb_req_opts *o)
+{
+    CURL *e = r->easy;
+    int scheme = url_scheme(o->url), rc;
+    if ((rc = build_headers(r, o)) < 0)
+        return rc;
     if (curl_easy_setopt(e, CURLOPT_URL, o->url) != CURLE_OK)
         return MB_ENOMEM;
     set_method(e, o->method, o);
@@ -616,11 +640,9 @@ void req_finish(mb_req *r, CURLcode code, uint64_t t_done)
     s->http_version = ver == CURL_HTTP_VERSION_1_0 ? 10 : ver == CURL_HTTP_VERSION_1_1 ? 11
                     : ver == CURL_HTTP_VERSION_2_0 ? 20 : ver == CURL_HTTP_VERSION_3 ? 30 : 0;
     s->reused = nconn == 0 && (code == CURLE_OK || s->status > 0);
-    if (r->latched) {
-        s->err = r->latched;
-    } else if (code != CURLE_OK) {
+    if (!r->latched && code != CURLE_OK) {
         long oserr = 0;
-        s->err = map_code(code, r->errbuf);
+        mb_err_kind k = map_code(code, r->errbuf);
         curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &oserr);
         if (code == CURLE_FILESIZE_EXCEEDED)
             snprintf(r->err_msg, sizeof r->err_msg, "response body exceeds max_body (%zu bytes)",
@@ -633,6 +655,21 @@ void req_finish(mb_req *r, CURLcode code, uint64_t t_done)
         else
             snprintf(r->err_msg, sizeof r->err_msg, "%s", r->errbuf[0] ? r->errbuf
                                                            : curl_easy_strerror(code));
+        r->latched = k;
+    }
+    req_verdict(r);
+}
+
+/* The end of a transfer once the transport has filled in status, version
+ * and timings: an error latched (by a callback or the transport) wins,
+ * then the HTTP status; a complete 2xx stream also gets its end-of-stream
+ * verdict. */
+void req_verdict(mb_req *r)
+{
+    mb_resp *s = &r->resp;
+    s->done = 1;
+    if (r->latched) {
+        s->err = r->latched;
     } else if (s->status < 200 || s->status > 299) {
         s->err = MB_ERR_HTTP;
         snprintf(r->err_msg, sizeof r->err_msg, "HTTP status %d", s->status);
@@ -661,6 +698,7 @@ void req_release(mb_req *r)
         mb_sse_free(&r->sse);
     r->stream = 0;
     cbuf_free(&r->hbytes);
+    cbuf_free(&r->whead);
     cbuf_free(&r->body);
     cbuf_free(&r->evbytes);
     free(r->hv);

@@ -1,0 +1,22 @@
+/* h1_int.h: what h1.c (connections, pool, I/O) and h1_msg.c (eligibility,
+ * URL, request head) share. Private to src/net. */
+#ifndef MB_H1_INT_H
+#define MB_H1_INT_H
+
+#include "client_int.h"
+
+/* An http:// URL split the way the transport needs it. */
+typedef struct h1_url {
+    char host[256];              /* lower-cased name or address, no brackets */
+    int v6;                      /* the host was a [bracketed] IPv6 literal */
+    int port;
+    const char *path;            /* path + query into the URL, no fragment */
+    size_t path_len;             /* 0: "/" */
+} h1_url;
+
+/* 0, or MB_EINVAL for a URL the transport leaves to libcurl. */
+int h1_url_parse(const char *url, h1_url *u);
+/* Fills r->whead, r->wbody, r->head_req. 0 or MB_ENOMEM. */
+int h1_head_build(mb_req *r, const mb_req_opts *o, const h1_url *u);
+
+#endif
