@@ -107,8 +107,9 @@ def main():
     ap.add_argument("--rt", type=int, default=int(os.environ.get("RT", "0")),
                     help="run the emulator and the clients with real-time priority N (chrt -f N), "
                          "so other work on a shared machine does not preempt them; 0 = off")
-    ap.add_argument("--clients", default="run,script,python",
-                    help="which clients: run (mlxbench run), script (mlxbench Lua), python")
+    ap.add_argument("--clients", default="floor,run,script,python",
+                    help="which clients: floor (bench/floor_client.c: epoll + one read per "
+                         "arrival, nothing else), run (mlxbench run), script (mlxbench Lua), python")
     a = ap.parse_args()
     clients = a.clients.split(",")
     tmp = tempfile.mkdtemp(prefix="client_overhead.")
@@ -141,14 +142,23 @@ def main():
           + (f"; real-time priority {a.rt} (chrt -f)" if a.rt > 0 else ""))
     with open("/proc/loadavg") as f:
         print("load average at start: " + " ".join(f.read().split()[:3]))
-    label = {"run": "mlxbench run", "script": "mlxbench Lua script", "python": "Python aiohttp"}
+    label = {"floor": "C floor (epoll+read)", "run": "mlxbench run", "script": "mlxbench Lua script",
+             "python": "Python aiohttp"}
+    floor_bin = os.path.join(tmp, "floor_client")
+    if "floor" in clients:
+        subprocess.run(["cc", "-O2", "-Wall", "-o", floor_bin, os.path.join(HERE, "floor_client.c")],
+                       check=True)
+    hostport = url[len("http://"):].split("/")[0]
     res = {c: [] for c in clients}
     try:
         for run in range(1, a.runs + 1):
             for c in clients:
                 out = os.path.join(tmp, f"{c}-{run}.json")
                 prefix = f"{c}{run}"
-                if c == "run":
+                if c == "floor":
+                    cmd = [floor_bin, hostport.rsplit(":", 1)[0], hostport.rsplit(":", 1)[1],
+                           str(a.streams), "s50", str(a.tokens)]
+                elif c == "run":
                     cmd = [a.mlxbench, "run", "--url", url, "-m", "s50", "-n", str(a.streams),
                            "-c", str(a.streams), "--warmup", "0", "--max-tokens", str(a.tokens),
                            "--prompt", "Tell me a long story.", "-q", "-o", out]
@@ -167,7 +177,10 @@ def main():
                 toks = sum(r["output_tokens"] for r in trace["requests"] if r.get("outcome") == "ok")
                 row = {"wall": wall, "cpu": cpu, "tokens": toks, "cpu_per_m": cpu / toks * 1e6 if toks else float("nan"),
                        "rss_mb": rss / 1024}
-                if c != "run":
+                if c == "floor":
+                    ok = sum(1 for r in trace["requests"] if r.get("outcome") == "ok")
+                    row.update(matched=ok, mismatched=a.streams - ok)
+                elif c != "run":
                     e = errors_vs_trace(json.load(open(out)), trace)
                     row.update(matched=e["matched"], mismatched=e["mismatched"],
                                ttft_p50=pct(e["ttft"], 50), ttft_p99=pct(e["ttft"], 99),
@@ -184,7 +197,7 @@ def main():
                       f"CPU-s/1M tok {row['cpu_per_m']:7.2f}  max RSS {row['rss_mb']:6.1f} MB"
                       + (f"  TTFT err p99 {ms(row['ttft_p99'])} ms  ITL err p50/p99 {ms(row['itl_p50'])}/"
                          f"{ms(row['itl_p99'])} ms  delivery p99 {ms(row['deliv_p99'])} ms"
-                         f"  matched {row['matched']}/{a.streams}" if c != "run" else
+                         f"  matched {row['matched']}/{a.streams}" if c not in ("run", "floor") else
                          f"  ok {row['matched']}/{a.streams}"), flush=True)
     finally:
         mock.terminate()
@@ -210,10 +223,19 @@ def main():
             cells.append(f"{(fmt % (v * scale)) if v == v else '-':>22}")
         print(f"{name:<32}" + "".join(cells))
     base = med("python", "cpu_per_m")
+    floor = med("floor", "cpu_per_m")
     for c in ("run", "script"):
         if c in clients and "python" in clients and med(c, "cpu_per_m") > 0:
             print(f"Python aiohttp / {label[c]}: {base / med(c, 'cpu_per_m'):.1f}x the CPU per token "
                   f"(target >= 10x)")
+            if floor == floor and med(c, "cpu_per_m") > floor:
+                print(f"  above the kernel floor ({floor:.2f} CPU-s/1M tok): Python "
+                      f"{base - floor:.2f}, {label[c]} {med(c, 'cpu_per_m') - floor:.2f}: "
+                      f"{(base - floor) / (med(c, 'cpu_per_m') - floor):.1f}x the client's own CPU")
+    if floor == floor and base == base:
+        print(f"the floor alone is {floor / base * 100:.0f}% of Python's CPU per token: no client "
+              f"that reads every token as it arrives can be 10x cheaper than Python at this load "
+              f"unless the floor is below 10%")
     if "script" in clients:
         v = med("script", "itl_p99")
         print(f"mlxbench ITL error p99: {v * 1e3:.3f} ms (target < 1 ms): {'met' if v < 1e-3 else 'NOT met'}")

@@ -7,6 +7,7 @@
  * Anything this file does not parse exactly as libcurl does (userinfo,
  * dot segments, odd bytes, a proxy that applies) is not eligible and goes
  * to libcurl: the fast path is an optimisation, never a second dialect. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,23 +44,35 @@ static int no_proxy_match(const char *list, const char *host)
     return 0;
 }
 
+/* The environment, read once per process (getenv per request showed in
+ * profiles): whether libcurl would use a proxy from it, the no_proxy list,
+ * and MLXBENCH_HTTP=curl / MLXBENCH_CURL_VERBOSE (both: libcurl only). */
+static struct {
+    int any_proxy, forced;
+    const char *no_proxy;
+} env;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void env_read(void)
+{
+    static const char *const vars[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
+    const char *s = getenv("MLXBENCH_HTTP"), *v = getenv("MLXBENCH_CURL_VERBOSE");
+    env.no_proxy = getenv("no_proxy");
+    if (!env.no_proxy || !*env.no_proxy)
+        env.no_proxy = getenv("NO_PROXY");
+    for (int i = 0; vars[i]; i++) {
+        const char *p = getenv(vars[i]);
+        if (p && *p)
+            env.any_proxy = 1;
+    }
+    env.forced = (s && strcmp(s, "curl") == 0) || (v && *v && strcmp(v, "0") != 0);
+}
+
 /* 1 when libcurl would send this request through a proxy from the
  * environment (http_proxy, all_proxy; not excluded by no_proxy). */
 static int env_proxy(const char *host)
 {
-    static const char *const vars[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
-    const char *np = getenv("no_proxy");
-    int any = 0;
-    if (!np || !*np)
-        np = getenv("NO_PROXY");
-    for (int i = 0; vars[i]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v)
-            any = 1;
-    }
-    if (!any)
-        return 0;
-    return !(np && no_proxy_match(np, host));
+    return env.any_proxy && !(env.no_proxy && no_proxy_match(env.no_proxy, host));
 }
 
 /* A host name libcurl would take as is: letters, digits, '-', '.', '_'. */
@@ -152,13 +165,9 @@ static int find_header(const mb_req_opts *o, const char *name)
 /* Whether the request can take the plain-HTTP/1.1 transport. */
 int h1_eligible(const mb_req_opts *o)
 {
-    static _Atomic int forced = -1;   /* MLXBENCH_HTTP=curl: never (read once) */
     h1_url u;
-    if (forced < 0) {
-        const char *s = getenv("MLXBENCH_HTTP"), *v = getenv("MLXBENCH_CURL_VERBOSE");
-        forced = (s && strcmp(s, "curl") == 0) || (v && *v && strcmp(v, "0") != 0);
-    }
-    if (forced || o->http2 || o->accept_encoding || (o->proxy && *o->proxy))
+    pthread_once(&env_once, env_read);
+    if (env.forced || o->http2 || o->accept_encoding || (o->proxy && *o->proxy))
         return 0;
     for (size_t i = 0; i < o->nheaders; i++) {   /* a real Expect: libcurl's 100 dance */
         const char *h = o->headers[i];
