@@ -11,6 +11,19 @@ set(MB_TEST_ENV
     "MB_SRC=${PROJECT_SOURCE_DIR}"
     "MB_BUILD=${PROJECT_BINARY_DIR}")
 
+# The HTTP client's tests run twice: as they are (plain http:// requests on
+# mlxbench's HTTP/1.1 transport) and as "<name>.curl" with every request on
+# libcurl (MLXBENCH_HTTP=curl). Both transports must pass the same checks.
+set(MB_TWO_TRANSPORTS c.client e2e.http e2e.http_sse e2e.hostile)
+function(mb_curl_twin test)
+  list(FIND MB_TWO_TRANSPORTS ${test} i)
+  if(i GREATER -1)
+    add_test(NAME ${test}.curl COMMAND ${ARGN} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(${test}.curl PROPERTIES
+                         ENVIRONMENT "${MB_TEST_ENV};MLXBENCH_HTTP=curl" TIMEOUT 600)
+  endif()
+endfunction()
+
 file(GLOB MB_C_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/c/test_*.c)
 foreach(src IN LISTS MB_C_TESTS)
   get_filename_component(name ${src} NAME_WE)
@@ -21,6 +34,7 @@ foreach(src IN LISTS MB_C_TESTS)
   add_test(NAME c.${short} COMMAND ${name}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(c.${short} PROPERTIES ENVIRONMENT "${MB_TEST_ENV}" TIMEOUT 300)
+  mb_curl_twin(c.${short} ${name})
 endforeach()
 
 file(GLOB MB_LUA_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/lua/test_*.lua)
@@ -46,4 +60,5 @@ foreach(src IN LISTS MB_E2E_SH MB_E2E_PY)
   add_test(NAME e2e.${short} COMMAND ${runner} ${src}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(e2e.${short} PROPERTIES ENVIRONMENT "${MB_TEST_ENV}" TIMEOUT 600)
+  mb_curl_twin(e2e.${short} ${runner} ${src})
 endforeach()
