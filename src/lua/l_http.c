@@ -531,6 +531,8 @@ static int l_response(lua_State *L)
     lua_setfield(L, -2, "timings");
     lua_pushboolean(L, s->reused);
     lua_setfield(L, -2, "reused");
+    lua_pushnumber(L, (lua_Number)s->start_ns * 1e-9);
+    lua_setfield(L, -2, "start");
     if (s->err != MB_ERR_NONE) {
         lua_createtable(L, 0, 2);
         lua_pushstring(L, mb_err_kind_name(s->err));
