@@ -25,9 +25,10 @@ local SPEC = {
   format = { arg = "FMT", help = "table|md|csv|json (default table)" },
   quiet = { short = "q", help = "no progress lines" },
   progress = { arg = "MODE", help = "auto|plain|none (default auto)" },
+  grace = { arg = "S", help = "on Ctrl-C/SIGTERM, seconds in-flight requests get before they are aborted (default 5)" },
   help = { short = "h", help = "show this help" },
 }
-local ORDER = { "url", "runs", "max-tokens", "output", "html", "mock", "format", "progress", "quiet", "help" }
+local ORDER = { "url", "runs", "max-tokens", "output", "html", "mock", "format", "progress", "grace", "quiet", "help" }
 
 local o, pos = args.parse({ ... }, SPEC)
 if not o or #pos > 0 then
@@ -45,6 +46,12 @@ local n = args.int(o, "runs", 1) or (o.mock and 3 or 5)
 local max_tokens = args.int(o, "max-tokens", 1) or (o.mock and 32 or 256)
 local out_file = o.output or "results.json"
 local fmt = o.format or "table"
+local grace, gerr = args.num(o, "grace", 0)
+if gerr then
+  io.stderr:write("suite: ", gerr, "\n")
+  os.exit(2)
+end
+if grace then require("mlxbench.interrupt").set_grace(grace) end
 
 local progress = require "mlxbench.progress"
 progress.set(o.quiet and "none" or o.progress or "auto")
@@ -76,40 +83,55 @@ local function add(run)
   return run
 end
 
-mb.on_interrupt(require("mlxbench.interrupt").handler(require("mlxbench.bench").stop))
+local bench = require "mlxbench.bench"
+mb.on_interrupt(require("mlxbench.interrupt").handler(bench.stop))
+
+-- Runs one row unless the suite was interrupted (Ctrl-C, SIGTERM): then the
+-- rows not yet started are left out, and what was measured is written.
+local told = false
+local function row(opts)
+  if bench.stopping() then
+    if not told then say("interrupted: the remaining rows are not run") end
+    told = true
+    return nil
+  end
+  return add(mb.bench(opts))
+end
 
 -- 1. Model tiers on the local server. One warm-up request per tier (an MLX
 --    manager loads a model on its first request), before the streaming row.
 say("tiers on %s", local_t.url)
 for _, tier in ipairs{ "small", "medium", "large" } do
   for _, stream in ipairs{ true, false } do
-    add(mb.bench{
+    row{
       name = string.format("%s %s", tier, stream and "stream" or "no-stream"),
       target = local_t, model = tiers[tier], prompt = "medium", max_tokens = max_tokens,
       stream = stream, requests = n, warmup = stream and 1 or 0, label = tier,
-    })
+    }
   end
 end
 
 -- 2. Cloud APIs: each row needs its key in the environment
 say("cloud")
-add(mb.bench{ name = "openai gpt-4o-mini stream", target = openai_t, model = "gpt-4o-mini",
-              prompt = "medium", max_tokens = max_tokens, stream = true, requests = n })
-add(mb.bench{ name = "anthropic claude-3-5-haiku stream", target = anthropic_t,
-              model = "claude-3-5-haiku-latest", prompt = "medium", max_tokens = max_tokens,
-              stream = true, requests = n })
+row{ name = "openai gpt-4o-mini stream", target = openai_t, model = "gpt-4o-mini",
+    prompt = "medium", max_tokens = max_tokens, stream = true, requests = n }
+row{ name = "anthropic claude-3-5-haiku stream", target = anthropic_t,
+    model = "claude-3-5-haiku-latest", prompt = "medium", max_tokens = max_tokens,
+    stream = true, requests = n }
 
 -- 3. Concurrency sweep on the small tier: does batching raise aggregate tok/s?
 say("concurrency sweep")
 local sweep = {}
 for _, c in ipairs{ 1, 2, 4, 8 } do
-  local run = add(mb.bench{
+  local run = row{
     name = string.format("small stream c=%d", c), target = local_t, model = tiers.small,
     prompt = "medium", max_tokens = max_tokens, stream = true, concurrency = c,
     requests = math.max(n, 2 * c), warmup = 0,
-  })
-  run.sweep = { concurrency = c }
-  sweep[#sweep + 1] = run
+  }
+  if run then
+    run.sweep = { concurrency = c }
+    sweep[#sweep + 1] = run
+  end
 end
 
 -- 4. Failover: after a third of the requests the primary refuses every
@@ -118,7 +140,7 @@ say("failover")
 local primary = mb.target{ name = "primary", url = primary_srv.url }
 local total = math.max(6, 2 * n)
 local served = 0
-add(mb.bench{
+row{
   name = "failover primary->local", target = primary, fallback = local_t, model = tiers.small,
   prompt = "medium", max_tokens = max_tokens, stream = true, requests = total, warmup = 0,
   on_result = function()
@@ -128,7 +150,7 @@ add(mb.bench{
       mb.mark("fault on: primary returns 503")
     end
   end,
-})
+}
 
 primary_srv:stop()
 if local_srv then local_srv:stop() end

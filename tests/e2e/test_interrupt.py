@@ -210,6 +210,27 @@ expect("open_loop: exit 130 within 1 s", rc == 130 and time.monotonic() - t_sig 
        "rc=%s %.2f" % (rc, time.monotonic() - t_sig))
 check_doc("open_loop", load(out), 0, 1)
 
+# suite: --grace applies; the rows not yet started are not run; what was
+# measured is written, exit 130
+sout = os.path.join(TMP.name, "suite.json")
+serr = open(os.path.join(TMP.name, "suite.err"), "w+")
+p = subprocess.Popen([MLXBENCH, "suite", "--mock", "--max-tokens", "3000", "-n", "2", "--grace", "1",
+                      "--progress", "none", "-o", sout], stdout=subprocess.PIPE, stderr=serr,
+                     preexec_fn=die_with_parent)
+time.sleep(2.5)
+t_sig = time.monotonic()
+p.send_signal(signal.SIGINT)
+rc, took = wait(p, 20)
+expect("suite: exit 130, ~1 s after the signal (--grace 1)",
+       rc == 130 and 0.8 < time.monotonic() - t_sig < 6,
+       "rc=%s %.2f s %s" % (rc, time.monotonic() - t_sig, stderr_of(serr)[-500:]))
+doc = load(sout)
+if expect("suite: results written", doc is not None):
+    expect("suite: only the row in flight, marked interrupted",
+           len(doc["runs"]) == 1 and doc["runs"][0].get("interrupted") is True,
+           str([(r["name"], r.get("interrupted")) for r in doc["runs"]]))
+expect("suite: says the remaining rows are not run", "remaining rows are not run" in stderr_of(serr))
+
 # writes that fail: a clear error naming the path, the figures still printed
 for target, why in (("/nonexistent/dir/x.json", "No such file or directory"),
                     ("/dev/full", "No space left on device"), (TMP.name, "is a directory")):
