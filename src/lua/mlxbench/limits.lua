@@ -58,12 +58,37 @@ function M.bench_users(o)
   return c
 end
 
--- check_bench(o, group): raises with the reason when the run cannot fit
+-- open_bound(o) -> the most requests an unbounded open-loop run could have
+-- in flight: the peak rate times the request timeout (every request hangs
+-- until it times out: a stalled server), or nil for a closed loop / a
+-- max_inflight bound.
+function M.open_bound(o)
+  if o.max_inflight then return nil end
+  local peak = o.rate
+  for _, s in ipairs(o.stages or {}) do
+    if type(s.rate) == "number" and s.rate > (peak or 0) then peak = s.rate end
+  end
+  if not peak then return nil end
+  return math.ceil(peak * (o.timeout or 600))
+end
+
+-- check_bench(o, group): raises with the reason when the run cannot fit;
+-- warns (on stderr, once per run) when an unbounded open loop could outgrow
+-- the descriptors if the server stalled.
 function M.check_bench(o, group)
   local urls = {}
   for _, m in ipairs(group.members or {}) do urls[#urls + 1] = m.url end
   local ok, err = M.fds(M.bench_users(o), urls)
   if not ok then error("mlxbench.bench: " .. err, 0) end
+  local bound = M.open_bound(o)
+  if bound and not M.fds(bound, urls) then
+    local soft = sys.fd_limit()
+    io.stderr:write(string.format(
+      "mlxbench: warning: open loop at up to %g req/s with a %g s timeout may hold up to %d "
+      .. "requests in flight if the server stalls, more than the %d file descriptors this "
+      .. "process may open; set max_inflight (--max-inflight N) to bound it, or lower the "
+      .. "timeout\n", bound / (o.timeout or 600), o.timeout or 600, bound, soft))
+  end
 end
 
 return M
