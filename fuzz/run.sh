@@ -23,7 +23,8 @@ trap 'rm -rf "$work"' EXIT
 
 status=0
 for pair in fuzz_sse:sse fuzz_hist_decode:hist fuzz_llm:llm fuzz_json:json \
-            fuzz_mock_profile:mock_profile fuzz_mock_http:mock_http; do
+            fuzz_mock_profile:mock_profile fuzz_mock_http:mock_http \
+            fuzz_h1_response:h1_response; do
   target=${pair%%:*}
   corpus=${pair#*:}
   bin="$build/$target"

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIRE = os.path.join(ROOT, "tests", "fixtures", "wire")
@@ -168,4 +169,124 @@ http_cases = {
 }
 for k, v in http_cases.items():
     put("mock_http", k, v)
+
+# --- h1_response: raw responses for the client's plain-HTTP/1.1 transport.
+# 9 header bytes (fuzz_h1_response.c): flags0, flags1, limits, then the
+# piece split points and the second response's split point (u16 LE each).
+STREAM, HEAD, SMALL, SECOND, KEEP_OPEN, ON_EVENTS = 1, 2, 4, 8, 16, 32
+SAME, CLOSE_REUSED, TAIL, RESET_REUSED = 0, 64, 128, 192
+PIECES2, PIECES3, FREE_IN_DONE, ABORT, FLIP = 1, 2, 4, 8, 16
+HOOK_SSE, HOOK_DATA, SECOND_LATER = 32, 64, 128
+RESET_END = 128   # in the limits byte
+
+
+def h1(payload, f0=0, f1=0, lim=0, cut_a=0, cut_b=0, sep=0):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return bytes([f0, f1, lim]) + struct.pack("<HHH", cut_a, cut_b, sep) + payload
+
+
+def resp(status="200 OK", headers=(), body=b"", version="1.1", length=True):
+    if isinstance(body, str):
+        body = body.encode()
+    h = ["HTTP/%s %s" % (version, status)] + list(headers)
+    if length:
+        h.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(h) + "\r\n\r\n").encode() + body
+
+
+def chunked(body, size=40, ext=""):
+    if isinstance(body, str):
+        body = body.encode()
+    out = b""
+    for i in range(0, len(body), size):
+        part = body[i:i + size]
+        out += b"%x%s\r\n%s\r\n" % (len(part), ext.encode(), part)
+    return out + b"0\r\n\r\n"
+
+
+sse_body = open(os.path.join(WIRE, "openai_chat_stream_usage.sse"), "rb").read()
+anth_body = open(os.path.join(WIRE, "anthropic_messages_stream.sse"), "rb").read()
+SSE_HEAD = ["Content-Type: text/event-stream", "Cache-Control: no-cache",
+            "Transfer-Encoding: chunked"]
+sse_resp = resp(headers=SSE_HEAD, length=False) + chunked(sse_body)
+json_resp = resp(headers=["Content-Type: application/json"],
+                 body='{"id":"x","choices":[{"message":{"content":"hi"}}]}')
+ok2 = resp(body="hi")
+h1_cases = {
+    "chunked_sse": h1(sse_resp, STREAM | ON_EVENTS, PIECES3, 0, 100, 400),
+    "chunked_sse_crlf_split": h1(resp(headers=SSE_HEAD, length=False) + chunked(anth_body, 7),
+                                 STREAM, PIECES2, 0, 90),
+    "chunked_sse_twice": h1(sse_resp * 2, STREAM | SECOND | TAIL, PIECES2, 0, 60, 0, len(sse_resp)),
+    "chunked_sse_small_line": h1(sse_resp, STREAM | SMALL, 0, 20),
+    "sse_eof_body": h1(resp(headers=["Content-Type: text/event-stream"], length=False)
+                       + b"data: a\n\ndata: b", STREAM),
+    "sse_keepalive_reuse": h1(resp(headers=["Content-Type: text/event-stream"],
+                                   body="data: {}\n\ndata: [DONE]\n\n"),
+                              STREAM | SECOND | KEEP_OPEN | ON_EVENTS, FREE_IN_DONE),
+    "content_length": h1(json_resp),
+    "content_length_pieces": h1(json_resp, 0, PIECES3, 0, 17, 60),
+    "keepalive_twice": h1(ok2, SECOND | KEEP_OPEN),
+    "keepalive_close_reused": h1(ok2, SECOND | KEEP_OPEN | CLOSE_REUSED),
+    "keepalive_reset_reused": h1(ok2, SECOND | KEEP_OPEN | RESET_REUSED),
+    "keepalive_server_closes": h1(ok2, SECOND, FLIP),
+    "junk_after_response": h1(ok2 + b"HTTP/1.1 200 OK\r\n", SECOND | KEEP_OPEN),
+    "continue_100": h1(b"HTTP/1.1 100 Continue\r\n\r\n" + ok2, 0, PIECES2, 0, 25),
+    "continue_100_twice": h1(b"HTTP/1.1 100 Continue\r\nX-A: b\r\n\r\n"
+                             b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + json_resp, SECOND),
+    "switching_101": h1(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nrest"),
+    "http10_eof": h1(resp(version="1.0", headers=["Content-Type: text/plain"],
+                          body="until the close", length=False)),
+    "http10_keepalive": h1(resp(version="1.0", headers=["Connection: keep-alive"], body="ab"),
+                           SECOND | KEEP_OPEN),
+    "connection_close": h1(resp(headers=["Connection: close"], body="ab"), SECOND),
+    "bad_chunk_size": h1(resp(headers=["Transfer-Encoding: chunked"], length=False)
+                         + b"zz\r\nabc\r\n0\r\n\r\n"),
+    "chunk_ext_trailer": h1(resp(headers=["Transfer-Encoding: chunked"], length=False)
+                            + b"3;a=b\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n"),
+    "chunk_overflow": h1(resp(headers=["Transfer-Encoding: chunked"], length=False)
+                         + b"ffffffffffffffffff\r\nabc\r\n"),
+    "huge_header": h1(resp(headers=["X-Big: " + "v" * 60000], body="ok"), 0, PIECES3, 0,
+                      3000, 40000),
+    "many_headers": h1(resp(headers=["X-H%d: v" % i for i in range(1100)], body="ok")),
+    "folded_header": h1(b"HTTP/1.1 200 OK\r\nX-Fold: a \r\n  b\r\n\tc\r\nContent-Length: 0\r\n\r\n",
+                        0, PIECES2, 0, 24),
+    "header_cut_by_read": h1(resp(headers=["X-Long: abcdefghijklmnopqrstuvwxyz"], body="ok"),
+                             0, PIECES3, 0, 22, 30),
+    "truncated_body": h1(resp(body="x" * 100)[:-90]),
+    "truncated_body_open": h1(resp(body="x" * 100)[:-90], KEEP_OPEN),
+    "truncated_head": h1(b"HTTP/1.1 200 OK\r\nContent-Len"),
+    "truncated_chunked": h1(resp(headers=["Transfer-Encoding: chunked"], length=False)
+                            + b"10\r\nabc"),
+    "empty": h1(b""),
+    "empty_open": h1(b"", KEEP_OPEN),
+    "garbage": h1(b"\x00\x01GARBAGE\r\n\r\n"),
+    "head_with_length": h1(resp(headers=["Content-Length: 5"], length=False), HEAD | SECOND),
+    "head_then_get": h1(resp(body="abcde"), HEAD | SECOND | KEEP_OPEN, FLIP),
+    "error_503": h1(resp("503 Service Unavailable", ["Retry-After: 1"],
+                         '{"error":{"message":"busy"}}'), STREAM),
+    "error_429_chunked": h1(resp("429 Too Many Requests", ["Transfer-Encoding: chunked"],
+                                 length=False) + chunked('{"error":"slow down"}', 5), STREAM),
+    "gzip_stream": h1(resp(headers=["Content-Encoding: gzip"], body="\x1f\x8b\x08"), STREAM),
+    "max_body": h1(resp(body="y" * 300), SMALL, 0, 10),
+    "abort_mid_stream": h1(sse_resp, STREAM | KEEP_OPEN, PIECES3 | ABORT, 0, 200, 300),
+    "both_lengths": h1(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
+    "cl_and_chunked": h1(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "status_204_body": h1(b"HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\nabcd", SECOND),
+    "status_304": h1(b"HTTP/1.1 304 Not Modified\r\n\r\n", SECOND | KEEP_OPEN),
+    "odd_version": h1(b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+    "lf_only": h1(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nhi"),
+    "sse_hook_stop": h1(sse_resp, STREAM, HOOK_SSE | PIECES2, 3, 300),
+    "sse_hook_end": h1(sse_resp, STREAM | SECOND | KEEP_OPEN, HOOK_SSE),
+    "sse_hook_partial": h1(resp(headers=["Content-Type: text/event-stream"], length=False)
+                           + b"data: a\n\ndata: [DONE]", STREAM, HOOK_SSE),
+    "data_hook_stop": h1(json_resp, 0, HOOK_DATA | PIECES3, 2, 40, 60),
+    "data_hook_stream": h1(sse_resp, STREAM, HOOK_SSE | HOOK_DATA),
+    "idle_then_junk": h1(ok2 + b"X", SECOND | KEEP_OPEN, SECOND_LATER | PIECES2, 0, len(ok2)),
+    "idle_then_close": h1(ok2, SECOND, SECOND_LATER),
+    "reset_after_body": h1(resp(body="x" * 100)[:-50], 0, PIECES2, RESET_END, 40),
+}
+for k, v in h1_cases.items():
+    put("h1_response", k, v)
 print("corpora written to", OUT)

@@ -72,6 +72,7 @@ struct h1_conn {
     int tries;                   /* addresses tried for this connect */
     int writing;                 /* a write is in flight */
     int status_sent, head_done, msg_done, line_value, junk;
+    int interim;                 /* a 1xx has ended, the final response not begun */
     uint64_t got;                /* response bytes of the current request */
     uint64_t t_read;             /* stamp of the read being parsed */
     const char *rend;            /* end of the read being parsed */
@@ -181,12 +182,14 @@ static mb_req *detach(h1_conn *cn)
     return r;
 }
 
-/* Copies the figures the parser knows into the result. */
+/* Copies the figures the parser knows into the result (status and version
+ * once a status line was accepted: the parser's status_code is partial, or
+ * the rejected 4-digit one, before). */
 static void fill(mb_req *r, h1_conn *cn, uint64_t t)
 {
     mb_resp *s = &r->resp;
     s->t.done = (int64_t)(t - s->start_ns);
-    if (cn && cn->p.status_code) {
+    if (cn && cn->status_sent) {
         s->status = cn->p.status_code;
         s->http_version = cn->p.http_major * 10 + cn->p.http_minor;
     }
@@ -285,6 +288,7 @@ static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
     http_parser_init(&cn->p, HTTP_RESPONSE);
     cn->p.data = cn;
     cn->status_sent = cn->head_done = cn->msg_done = cn->line_value = cn->junk = 0;
+    cn->interim = 0;
     cn->got = 0;
     cn->line.len = 0;
     arm(cn, now);
@@ -327,12 +331,24 @@ static void write_cb(uv_write_t *w, int status)
 
 /* ---- receiving ------------------------------------------------------- */
 
-/* Hands the status line to the head code, once per response. */
+/* Hands the status line to the head code, once per response. Like
+ * libcurl, only HTTP/1.0, 1.1 and 2.0 and a code of three digits pass. */
 static int emit_status(h1_conn *cn)
 {
     char s[48];
-    int n = snprintf(s, sizeof s, "HTTP/%u.%u %u", cn->p.http_major, cn->p.http_minor,
-                     cn->p.status_code);
+    unsigned v = cn->p.http_major * 10u + cn->p.http_minor;
+    int n;
+    if (v != 10 && v != 11 && v != 20) {
+        snprintf(s, sizeof s, "Unsupported HTTP version (%u.%u) in response", v / 10, v % 10);
+        req_latch(cn->r, MB_ERR_PROTOCOL, s, 0);
+        return -1;
+    }
+    if (cn->p.status_code < 100) {
+        req_latch(cn->r, MB_ERR_PROTOCOL, "Unsupported response code in HTTP response", 0);
+        return -1;
+    }
+    n = snprintf(s, sizeof s, "HTTP/%u.%u %u", cn->p.http_major, cn->p.http_minor,
+                 cn->p.status_code);
     cn->status_sent = 1;
     return req_head(cn->r, s, (size_t)n) ? 0 : -1;
 }
@@ -349,9 +365,19 @@ static int flush_line(h1_conn *cn)
 static int on_message_begin(http_parser *hp)
 {
     h1_conn *cn = hp->data;
-    cn->status_sent = cn->head_done = cn->line_value = 0;
+    cn->status_sent = cn->head_done = cn->line_value = cn->interim = 0;
     cn->line.len = 0;
     return 0;
+}
+
+/* The status line is complete (or its reason phrase is cut by the end of
+ * a read): checked and handed over once. */
+static int on_status(http_parser *hp, const char *at, size_t n)
+{
+    h1_conn *cn = hp->data;
+    (void)at;
+    (void)n;
+    return cn->status_sent || emit_status(cn) == 0 ? 0 : -1;
 }
 
 static int on_header_field(http_parser *hp, const char *at, size_t n)
@@ -391,15 +417,18 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
     return 0;
 }
 
-/* End of a head: 1 tells the parser a HEAD response has no body. */
+/* End of a head: 1 tells the parser the response has no body -- one to
+ * HEAD, a 1xx, 204 or 304, whatever Content-Length says (RFC 9112 6.3; a
+ * 304's Content-Length is the length of the 200 it stands for). */
 static int on_headers_complete(http_parser *hp)
 {
     h1_conn *cn = hp->data;
+    unsigned st = hp->status_code;
     if ((!cn->status_sent && emit_status(cn) < 0) || flush_line(cn) < 0
         || !req_head(cn->r, "\r\n", 2))
         return -1;
     cn->head_done = 1;
-    return cn->r->head_req ? 1 : 0;
+    return cn->r->head_req || st / 100 == 1 || st == 204 || st == 304 ? 1 : 0;
 }
 
 static int on_body(http_parser *hp, const char *at, size_t n)
@@ -413,8 +442,12 @@ static int on_body(http_parser *hp, const char *at, size_t n)
 static int on_message_complete(http_parser *hp)
 {
     h1_conn *cn = hp->data;
-    if (hp->status_code / 100 == 1 && hp->status_code != 101)
+    if (flush_line(cn) < 0)   /* the last trailer line: libcurl hands trailers on as headers */
+        return -1;
+    if (hp->status_code / 100 == 1 && hp->status_code != 101) {
+        cn->interim = 1;
         return 0;
+    }
     cn->msg_done = 1;
     http_parser_pause(hp, 1);
     return 0;
@@ -461,7 +494,7 @@ static void on_end(h1_conn *cn, ssize_t nread, uint64_t t)
             fail(cn, MB_ERR_RESET, "Recv failure: %s", uv_strerror((int)nread));
         return;
     }
-    if (!cn->got) {
+    if (!cn->got || cn->interim) {   /* only 1xx heads count as nothing, as in libcurl */
         if (!stale(cn))
             fail(cn, MB_ERR_RESET, "Empty reply from server");
         return;
@@ -717,6 +750,7 @@ static void route(h1_pool *p, mb_req *r, int fresh)
 static void init_once(void)
 {
     settings.on_message_begin = on_message_begin;
+    settings.on_status = on_status;
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
     settings.on_headers_complete = on_headers_complete;
