@@ -2,7 +2,9 @@
 # http_vs_wrk.sh: raw HTTP request rate of mlxbench vs wrk against the same
 # nginx on loopback (keep-alive, a small static body), same connection count,
 # one thread each. Prints both rates, the ratio and CPU-seconds per 10k
-# requests, per run and as medians.
+# requests, per run and as medians; then the same mlxbench loop with every
+# request on libcurl (MLXBENCH_HTTP=curl) in the last column, to show what
+# the plain-HTTP/1.1 transport gains.
 #
 #   bench/http_vs_wrk.sh [SECONDS=10] [CONNECTIONS=50] [RUNS=3]
 #   MLXBENCH=path/to/mlxbench (default build/mlxbench)
@@ -74,7 +76,7 @@ sys.exit(p.returncode)' "$@"
 }
 
 echo "nginx 1 worker on $url; $conns connections, 1 thread, ${secs}s each, $runs run(s)"
-printf '%-4s %12s %12s %7s %14s %14s\n' run "wrk req/s" "mlx req/s" ratio "wrk cpu/10k" "mlx cpu/10k"
+printf '%-4s %12s %12s %7s %14s %14s %14s\n' run "wrk req/s" "mlx req/s" ratio "wrk cpu/10k" "mlx cpu/10k" "curl req/s"
 results=()
 for run in $(seq "$runs"); do
   out=$(cpu_run wrk -t1 -c"$conns" -d"${secs}s" "$url")
@@ -88,11 +90,14 @@ for run in $(seq "$runs"); do
   m_cpu=$(awk '/^CPU / {print $2}' <<<"$out")
   line=$(awk -v wr="$w_rps" -v wn="$w_n" -v wc="$w_cpu" -v mr="$m_rps" -v mn="$m_n" -v mc="$m_cpu" \
     'BEGIN { printf "%.1f %.1f %.3f %.3f %.3f", wr, mr, mr / wr, wc / wn * 1e4, mc / mn * 1e4 }')
+  out=$(MLXBENCH_HTTP=curl "$MLXBENCH" bench/http_get_loop.lua "$url" "$conns" "$secs")
+  c_rps=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$out")
+  line="$line $c_rps"
   results+=("$line")
-  read -r a b c d e <<<"$line"
-  printf '%-4s %12s %12s %7s %14s %14s\n' "$run" "$a" "$b" "${c}x" "${d}s" "${e}s"
+  read -r a b c d e f <<<"$line"
+  printf '%-4s %12s %12s %7s %14s %14s %14s\n' "$run" "$a" "$b" "${c}x" "${d}s" "${e}s" "$f"
   [ "${m_fail:-0}" -eq 0 ] || echo "     (mlxbench: $m_fail failed requests)"
 done
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 col() { printf '%s\n' "${results[@]}" | awk -v c="$1" '{print $c}' | median; }
-printf '%-4s %12s %12s %7s %14s %14s\n' median "$(col 1)" "$(col 2)" "$(col 3)x" "$(col 4)s" "$(col 5)s"
+printf '%-4s %12s %12s %7s %14s %14s %14s\n' median "$(col 1)" "$(col 2)" "$(col 3)x" "$(col 4)s" "$(col 5)s" "$(col 6)"
