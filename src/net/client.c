@@ -19,6 +19,7 @@
  * parked socket does become ready (the peer closed the idle connection) the
  * poll is stopped then, without bothering curl, which finds the connection
  * dead itself before reuse. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -343,20 +344,9 @@ int mb_client_new(mb_client **out, uv_loop_t *loop)
         goto out;
     c->loop = loop;
     c->pool = calloc(POOL_MAX, sizeof *c->pool);
-    c->multi = curl_multi_init();
-    if (!c->pool || !c->multi) {
-        rc = c->pool ? MB_EIO : MB_ENOMEM;
+    if (!c->pool)
         goto out;
-    }
     c->maxconnects = MAXCONNECTS_MIN;
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-    /* The VU count is the concurrency: no silent queue inside curl. */
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->maxconnects);
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     c->open_handles = 1;
@@ -365,12 +355,37 @@ int mb_client_new(mb_client **out, uv_loop_t *loop)
     rc = 0;
 out:
     if (c) {
-        if (c->multi)
-            curl_multi_cleanup(c->multi);
         free(c->pool);
         free(c);
     }
     return rc;
+}
+
+/* The multi handle, made (and libcurl loaded) when the first request that
+ * needs libcurl starts. 0 or MB_EIO (said once on stderr: which library,
+ * why, and what needs it). */
+static int ensure_multi(mb_client *c)
+{
+    static _Atomic int said;
+    if (c->multi)
+        return 0;
+    if (mb_curl_load() < 0) {
+        if (!said++)
+            fprintf(stderr, "mlxbench: libcurl, needed for https://, HTTP/2 and proxies, could "
+                    "not be loaded: %s\n", mb_curl_error());
+        return MB_EIO;
+    }
+    if (!(c->multi = curl_multi_init()))
+        return MB_EIO;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    /* The VU count is the concurrency: no silent queue inside curl. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->maxconnects);
+    return 0;
 }
 
 /* Close callback of the timer: the client may be freed now. */
@@ -405,7 +420,8 @@ void mb_client_free(mb_client *c)
     h1_pool_free(c->h1);
     c->h1 = NULL;
     /* Handles stay open through the cleanup: curl may still call back. */
-    curl_multi_cleanup(c->multi);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
     c->multi = NULL;
     for (size_t i = 0; i < c->npool; i++)
         curl_easy_cleanup(c->pool[i]);
@@ -523,7 +539,8 @@ void client_link(mb_client *c, mb_req *r)
     /* Keep the connection cache larger than the concurrency. */
     if ((long)c->nactive * 2 > c->maxconnects) {
         c->maxconnects = (long)c->nactive * 4;
-        curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->maxconnects);
+        if (c->multi)
+            curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->maxconnects);
     }
 }
 
@@ -571,6 +588,8 @@ int mb_req_start(mb_client *c, const mb_req_opts *o, mb_req **out)
         r = NULL;
         goto out;
     }
+    if ((rc = ensure_multi(c)) < 0)
+        goto out;
     rc = MB_ENOMEM;
     if (!(r->easy = client_easy_get(c)))
         goto out;

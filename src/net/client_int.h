@@ -3,7 +3,7 @@
 #ifndef MB_CLIENT_INT_H
 #define MB_CLIENT_INT_H
 
-#include <curl/curl.h>
+#include "curl_dl.h"
 #include <uv.h>
 #include "mlxbench/client.h"
 

@@ -692,7 +692,8 @@ void req_abort(mb_req *r, const char *why, uint64_t t_done)
 /* Frees the header list, arenas and parser (not the easy handle). */
 void req_release(mb_req *r)
 {
-    curl_slist_free_all(r->hdrs);
+    if (r->hdrs)   /* (libcurl may not even be loaded: an h1 request has none) */
+        curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
     if (r->stream)
         mb_sse_free(&r->sse);

@@ -3,7 +3,6 @@
  * and storage, notifications after socket_action (new requests and frees
  * from inside them), cancel, timeout, refused, freeing the client with
  * requests in flight (run under ASan for leaks). */
-#include <curl/curl.h>
 #include <uv.h>
 #include "mb_test.h"
 #include "mlxbench/client.h"
@@ -450,6 +449,5 @@ int main(void)
     uv_walk(&loop, close_all, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
-    curl_global_cleanup();
     TEST_MAIN_END();
 }
