@@ -43,8 +43,9 @@ endforeach()
 # http_parser, client_req.c's storage and verdict) against a loopback
 # server that answers with the input.
 mb_fuzz_target(fuzz_h1_response ${MB_SRC}/net/client.c ${MB_SRC}/net/client_req.c
-               ${MB_SRC}/net/h1.c ${MB_SRC}/net/h1_msg.c ${MB_SRC}/core/sse.c
-               ${MB_SRC}/core/clock.c)
-target_include_directories(fuzz_h1_response PRIVATE ${MB_SRC}/net ${HTTP_PARSER_INC})
-target_link_libraries(fuzz_h1_response PRIVATE PkgConfig::CURL PkgConfig::UV
+               ${MB_SRC}/net/h1.c ${MB_SRC}/net/h1_msg.c ${MB_SRC}/net/curl_dl.c
+               ${MB_SRC}/core/sse.c ${MB_SRC}/core/clock.c)
+target_include_directories(fuzz_h1_response PRIVATE ${MB_SRC}/net ${HTTP_PARSER_INC}
+                           ${CURL_INCLUDE_DIRS})
+target_link_libraries(fuzz_h1_response PRIVATE ${CMAKE_DL_LIBS} PkgConfig::UV
                       ${HTTP_PARSER_LIB} Threads::Threads)

@@ -48,7 +48,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 #include <uv.h>
 #include "mlxbench/client.h"
 #include "mlxbench/clock.h"
@@ -528,7 +527,6 @@ static void setup(void)
     signal(SIGPIPE, SIG_IGN);
     unsetenv("MLXBENCH_HTTP");
     unsetenv("MLXBENCH_CURL_VERBOSE");
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     CHECK(uv_loop_init(&loop) == 0);
     CHECK(uv_ip4_addr("127.0.0.1", 0, &a) == 0);
     uv_tcp_init(&loop, &listener);
