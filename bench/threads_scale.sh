@@ -4,7 +4,7 @@
 #   bench/threads_scale.sh [SECONDS=5] [CONCURRENCY=32] [RUNS=5]
 #
 # The emulator runs in a separate process (`mlxbench mock --port 0`) with a
-# fast model: 200,000 tok/s per stream, one token per SSE event, 64 events
+# fast model: 200,000 tok/s per stream, one token per SSE event, 256 events
 # per write (events_per_write; EVENTS_PER_WRITE=N to change), so the
 # emulator's per-event cost is small and the client is what saturates. The same closed-loop load (CONCURRENCY
 # streams of 4,000 tokens, SECONDS each) runs with --threads 1 and
@@ -40,7 +40,7 @@ cat > "$TMP/profile.json" <<'EOF'
                      "jitter": 0, "events_per_write": EPW}},
  "trace": {"max_requests": 100, "max_chunks": 10000}}
 EOF
-sed -i "s/EPW/${EVENTS_PER_WRITE:-64}/" "$TMP/profile.json"
+sed -i "s/EPW/${EVENTS_PER_WRITE:-256}/" "$TMP/profile.json"
 "$MLXBENCH" mock --port 0 --quiet --profile "$TMP/profile.json" > "$TMP/url" 2> "$TMP/mock.err" &
 MOCK_PID=$!
 url=""
@@ -50,7 +50,7 @@ mock_cpu0=$(awk '{print $14 + $15}' "/proc/$MOCK_PID/stat")
 t_begin=$(date +%s.%N)
 
 echo "mlxbench $("$MLXBENCH" --version | cut -d' ' -f2); $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "emulator: separate process, 200k tok/s per stream, 1 token per event, ${EVENTS_PER_WRITE:-64} events per write"
+echo "emulator: separate process, 200k tok/s per stream, 1 token per event, ${EVENTS_PER_WRITE:-256} events per write"
 echo "load: -c $CONC, ${SECS}s per run, 4000-token streams, $RUNS runs per thread count"
 printf '%4s %7s %12s %10s %13s %12s %12s\n' run threads events/s client_cpu ev/cpu-second loop_lag_p99 machine_busy
 for run in $(seq 1 "$RUNS"); do
@@ -104,4 +104,11 @@ wall = float(sys.argv[5]) - float(sys.argv[4])
 print("ratio 2/1 threads: %.2fx (median of the per-run ratios; %.2fx-%.2fx), %.2fx of the medians"
       % (statistics.median(ratios), ratios[0], ratios[-1], m2 / m1))
 print("emulator CPU over the bench: %.0f%% of one core" % (100 * mock / wall))
+# Client CPUs used (threads x share) and what the machine had left for the
+# client: the ratio the client could reach at most is that CPU ratio; the
+# events per client CPU-second, 2 vs 1, say whether threads cost each other.
+used = {th: statistics.median(cpu[th]) * th for th in (1, 2)}
+print("client CPUs used: %.2f with 1 thread, %.2f with 2 (%.2fx); events per client CPU-second "
+      "2 vs 1 threads: %.2f (1.00 = the threads share nothing)"
+      % (used[1], used[2], used[2] / used[1], statistics.median(per[2]) / statistics.median(per[1])))
 PY
