@@ -287,6 +287,9 @@ static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
     cn->state = C_BUSY;
     http_parser_init(&cn->p, HTTP_RESPONSE);
     cn->p.data = cn;
+    /* chunked wins over a Content-Length sent along, as in libcurl (some
+     * proxies send both) */
+    cn->p.allow_chunked_length = 1;
     cn->status_sent = cn->head_done = cn->msg_done = cn->line_value = cn->junk = 0;
     cn->interim = 0;
     cn->got = 0;

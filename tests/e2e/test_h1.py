@@ -14,6 +14,7 @@ connection, and answers by path with scripted bytes:
   /continue_h a 100 carrying a header, and the 200, in one write
   /eof        HTTP/1.0, no Content-Length: the body ends when the server closes
   /chunkext   chunked with a chunk extension and a trailer
+  /chunked_cl chunked and a Content-Length: chunked wins (libcurl's way)
   /cut        Content-Length 100, 10 bytes, FIN: kind "protocol"
   /sse        text/event-stream, chunked, events and chunk framing split over
               TCP writes
@@ -178,6 +179,9 @@ class Server:
         elif path == "/chunkext":
             c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                       + (b"" if method == "HEAD" else b"5;x=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"))
+        elif path == "/chunked_cl":   # some proxies send both: chunked wins
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"5\r\nhello\r\n0\r\n\r\n")
         elif path == "/multi":
             c.sendall(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Multi: one\r\nset-cookie: b=2\r\n"
                       b"X-Multi:two\r\nX-Fold: first\r\n  second\r\nX-Pad:   v  \r\n"
@@ -349,6 +353,8 @@ S = [
     {"name": "chunkext", "url": U + "/chunkext"},
     {"name": "after_chunkext", "url": U + "/echo"},
     {"name": "head_chunked", "method": "HEAD", "url": U + "/chunkext"},
+    {"name": "chunked_cl", "url": U + "/chunked_cl"},
+    {"name": "after_chunked_cl", "url": U + "/echo"},
     {"name": "multi", "url": U + "/multi"},
     {"name": "close", "url": U + "/close"},
     {"name": "after_close", "url": U + "/echo"},
@@ -399,6 +405,8 @@ want("chunkext", status=200, ok=True, body="hello", reused=True, kind="")
 expect("chunkext: the trailer among the headers (libcurl's way)", hdr("chunkext", "x-t") == "1")
 want("after_chunkext", status=200, reused=True)
 want("head_chunked", status=200, ok=True, body="", reused=True)
+want("chunked_cl", status=200, ok=True, body="hello", reused=True, kind="")
+want("after_chunked_cl", status=200, reused=True)
 want("multi", status=200, ok=True, body="ok", reused=True)
 expect("multi: repeated headers joined, set-cookie a list, a folded line, trimmed values",
        R.get("multi", {}).get("headers", {}) == {
