@@ -578,10 +578,11 @@ int mb_req_start(mb_client *c, const mb_req_opts *o, mb_req **out)
     r->c = c;
     if ((rc = req_init(r, o)) < 0)
         goto out;
-    if (h1_eligible(o)) {
+    h1_url u;
+    if (h1_eligible(o, &u)) {
         r->h1 = 1;
         r->resp.start_ns = mb_clock_now_ns();
-        if ((rc = h1_start(c, r, o)) < 0)
+        if ((rc = h1_start(c, r, o, &u)) < 0)
             goto out;
         client_link(c, r);
         *out = r;

@@ -7,6 +7,11 @@
 #include <uv.h>
 #include "mlxbench/client.h"
 
+/* The message of a request that found the descriptor limit reached, on
+ * either transport. */
+#define MB_MSG_FD_LIMIT "cannot open a socket: too many open files (the process's descriptor " \
+                        "limit, ulimit -n, is reached: raise it or lower the concurrency)"
+
 /* A growing byte arena: amortised appends, never shrinks until freed. */
 typedef struct cbuf {
     char *p;
@@ -119,13 +124,22 @@ void req_abort(mb_req *r, const char *why, uint64_t t_done);
 /* client_req.c: releases buffers (not the easy handle). */
 void req_release(mb_req *r);
 
+/* An http:// URL split the way the transport needs it. */
+typedef struct h1_url {
+    char host[256];              /* lower-cased name or address, no brackets */
+    int v6;                      /* the host was a [bracketed] IPv6 literal */
+    int port;
+    const char *path;            /* path + query into the URL, no fragment */
+    size_t path_len;             /* 0: "/" */
+} h1_url;
+
 /* h1.c: the plain-HTTP/1.1 transport. h1_eligible says whether a request
  * can take it (http://, HTTP/1.1, no proxy, no decoding, a URL it parses
- * exactly as libcurl would); h1_start sends it (0 or MB_E*, nothing
+ * exactly as libcurl would) and fills *u; h1_start sends it with that URL (0 or MB_E*, nothing
  * notified from inside); h1_abort ends one in flight as `aborted`;
  * h1_cancel drops one silently; h1_pool_free closes every connection. */
-int h1_eligible(const mb_req_opts *o);
-int h1_start(mb_client *c, mb_req *r, const mb_req_opts *o);
+int h1_eligible(const mb_req_opts *o, h1_url *u);
+int h1_start(mb_client *c, mb_req *r, const mb_req_opts *o, const h1_url *u);
 void h1_abort(mb_req *r, const char *why);
 void h1_cancel(mb_req *r);
 void h1_pool_free(struct h1_pool *p);

@@ -649,9 +649,7 @@ void req_finish(mb_req *r, CURLcode code, uint64_t t_done)
                      r->max_body);
         else if (oserr == EMFILE || oserr == ENFILE ||
                  (code == CURLE_COULDNT_CONNECT && at_fd_limit()))
-            snprintf(r->err_msg, sizeof r->err_msg, "cannot open a socket: too many open files "
-                     "(the process's descriptor limit, ulimit -n, is reached: raise it or lower "
-                     "the concurrency)");
+            snprintf(r->err_msg, sizeof r->err_msg, "%s", MB_MSG_FD_LIMIT);
         else
             snprintf(r->err_msg, sizeof r->err_msg, "%s", r->errbuf[0] ? r->errbuf
                                                            : curl_easy_strerror(code));

@@ -565,6 +565,18 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 static void connect_next(h1_conn *cn);
 
+/* The last address failed (or no socket could be opened): kind `connect`,
+ * in libcurl's words, or the descriptor-limit message both transports use. */
+static void connect_failed(h1_conn *cn, int status)
+{
+    if (status == UV_EMFILE || status == UV_ENFILE)
+        fail(cn, MB_ERR_CONNECT, "%s", MB_MSG_FD_LIMIT);
+    else
+        fail(cn, MB_ERR_CONNECT, "Failed to connect to %s port %d after %ld ms: %s", cn->h->name,
+             cn->h->port, (long)((mb_clock_now_ns() - cn->r->resp.start_ns) / MS),
+             uv_strerror(status));
+}
+
 static void connect_cb(uv_connect_t *cr, int status)
 {
     h1_conn *cn = cr->data;
@@ -591,13 +603,7 @@ static void connect_cb(uv_connect_t *cr, int status)
                 return;
             }
         }
-        if (status == UV_EMFILE || status == UV_ENFILE)
-            fail(cn, MB_ERR_CONNECT, "cannot open a socket: too many open files (the process's "
-                 "descriptor limit, ulimit -n, is reached: raise it or lower the concurrency)");
-        else
-            fail(cn, MB_ERR_CONNECT, "Failed to connect to %s port %d after %ld ms: %s",
-                 h->name, h->port, (long)((mb_clock_now_ns() - r->resp.start_ns) / MS),
-                 uv_strerror(status));
+        connect_failed(cn, status);
         client_dispatch(c);
         return;
     }
@@ -619,14 +625,8 @@ static void connect_next(h1_conn *cn)
     cn->tries++;
     cn->state = C_CONNECT;
     rc = uv_tcp_connect(&cn->creq, &cn->tcp, (const struct sockaddr *)&h->addr[i], connect_cb);
-    if (rc < 0) {
-        if (rc == UV_EMFILE || rc == UV_ENFILE)
-            fail(cn, MB_ERR_CONNECT, "cannot open a socket: too many open files (the process's "
-                 "descriptor limit, ulimit -n, is reached: raise it or lower the concurrency)");
-        else
-            fail(cn, MB_ERR_CONNECT, "Failed to connect to %s port %d: %s", h->name, h->port,
-                 uv_strerror(rc));
-    }
+    if (rc < 0)
+        connect_failed(cn, rc);
 }
 
 /* The host's lookup ended: connect every waiting connection, or fail them. */
@@ -781,15 +781,12 @@ static h1_pool *pool_get(mb_client *c)
     return *slot;
 }
 
-int h1_start(mb_client *c, mb_req *r, const mb_req_opts *o)
+int h1_start(mb_client *c, mb_req *r, const mb_req_opts *o, const h1_url *u)
 {
     h1_pool *p;
-    h1_url u;
     int rc;
     pthread_once(&once, init_once);
-    if (h1_url_parse(o->url, &u) < 0)
-        return MB_EINVAL;
-    if (!(p = pool_get(c)) || (rc = h1_head_build(r, o, &u)) < 0 || !(r->host = host_get(p, &u)))
+    if (!(p = pool_get(c)) || (rc = h1_head_build(r, o, u)) < 0 || !(r->host = host_get(p, u)))
         return MB_ENOMEM;
     route(p, r, 0);
     return 0;

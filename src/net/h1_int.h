@@ -5,15 +5,6 @@
 
 #include "client_int.h"
 
-/* An http:// URL split the way the transport needs it. */
-typedef struct h1_url {
-    char host[256];              /* lower-cased name or address, no brackets */
-    int v6;                      /* the host was a [bracketed] IPv6 literal */
-    int port;
-    const char *path;            /* path + query into the URL, no fragment */
-    size_t path_len;             /* 0: "/" */
-} h1_url;
-
 /* 0, or MB_EINVAL for a URL the transport leaves to libcurl. */
 int h1_url_parse(const char *url, h1_url *u);
 /* Fills r->whead, r->wbody, r->head_req. 0 or MB_ENOMEM. */

@@ -245,10 +245,10 @@ static int find_header(const mb_req_opts *o, const char *name)
     return -1;
 }
 
-/* Whether the request can take the plain-HTTP/1.1 transport. */
-int h1_eligible(const mb_req_opts *o)
+/* Whether the request can take the plain-HTTP/1.1 transport; if so, *u
+ * is its URL, split (parsed once per request). */
+int h1_eligible(const mb_req_opts *o, h1_url *u)
 {
-    h1_url u;
     pthread_once(&env_once, env_read);
     if (env.forced || o->http2 || o->accept_encoding || (o->proxy && *o->proxy))
         return 0;
@@ -261,9 +261,9 @@ int h1_eligible(const mb_req_opts *o)
         if (strncasecmp(h, "transfer-encoding:", 18) == 0 && h[18 + strspn(h + 18, " \t\v\f")])
             return 0;
     }
-    if (h1_url_parse(o->url, &u) < 0)
+    if (h1_url_parse(o->url, u) < 0)
         return 0;
-    return o->proxy || !env_proxy(u.host);
+    return o->proxy || !env_proxy(u->host);
 }
 
 /* Writes the request head into r->whead the way libcurl 7.88 does: request
