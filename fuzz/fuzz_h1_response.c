@@ -1,5 +1,5 @@
 /* fuzz_h1_response.c: the client's response path on the plain-HTTP/1.1
- * transport end to end -- src/net/h1.c (connections, keep-alive reuse, the
+ * transport end to end -- src/client/h1/h1.c (connections, keep-alive reuse, the
  * stale-connection retry, deadlines, http_parser framing: status line,
  * headers and folds, Content-Length, chunked, EOF bodies, 1xx, HEAD) and
  * client_req.c's head, body and SSE storage and verdict.

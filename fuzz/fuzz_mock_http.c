@@ -1,5 +1,5 @@
 /* fuzz_mock_http.c: the emulator's HTTP request path end to end -- the
- * server's request parser (src/net/server.c on http_parser: request line,
+ * server's request parser (src/server/server.c on http_parser: request line,
  * headers, Content-Length and chunked bodies, pipelining, Expect) and the
  * mock's routing, JSON validation, control endpoints and responses.
  *

@@ -1,5 +1,5 @@
 /* fuzz_mock_profile.c: the emulator's profile loader and fault fields
- * (src/net/mock_profile.c), fed arbitrary bytes as a profile and as a
+ * (src/emu/mock_profile.c), fed arbitrary bytes as a profile and as a
  * POST /mock/faults body.
  *
  * A profile is refused with a non-empty one-line reason, or accepted with

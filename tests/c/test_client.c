@@ -1,4 +1,4 @@
-/* test_client.c: the C HTTP client (src/net/client*.c) against a tiny HTTP
+/* test_client.c: the C HTTP client (src/client/) against a tiny HTTP
  * server living on the same libuv loop: results, header parsing, SSE hooks
  * and storage, notifications after socket_action (new requests and frees
  * from inside them), cancel, timeout, refused, freeing the client with

@@ -3,7 +3,7 @@
  * one word + space per token, nothing to escape). */
 #include <ctype.h>
 #include "mb_test.h"
-#include "mlxbench/mock.h"
+#include "mlxbench/mock_model.h"
 
 static void test_rng(void)
 {

@@ -1,7 +1,7 @@
 /* test_mock_timing: the emulated server's timing model (docs/MOCK.md):
  * TTFT, per-stream and aggregate decode rates under concurrency, jitter. */
 #include "mb_test.h"
-#include "mlxbench/mock.h"
+#include "mlxbench/mock_model.h"
 
 static void test_ttft(void)
 {

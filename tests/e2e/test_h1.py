@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The two HTTP transports side by side: every scenario below runs once over
-mlxbench's own HTTP/1.1 client (src/net/h1.c, the default for plain http://)
+mlxbench's own HTTP/1.1 client (src/client/h1/h1.c, the default for plain http://)
 and once with MLXBENCH_HTTP=curl (everything on libcurl), against a raw-socket
 server of this file that records the exact bytes of every request, per
 connection, and answers by path with scripted bytes:

@@ -2,7 +2,7 @@
  * the prompt-token rule and the deterministic pseudo-text generator. No I/O,
  * so the engine can share the token rule and tests can pin the text. */
 #include <string.h>
-#include "mlxbench/mock.h"
+#include "mlxbench/mock_model.h"
 
 /* splitmix64's output function: spreads a counter or hash over 64 bits. */
 uint64_t mb_mock_mix(uint64_t x)

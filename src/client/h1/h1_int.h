@@ -1,5 +1,5 @@
 /* h1_int.h: what h1.c (connections, pool, I/O) and h1_msg.c (eligibility,
- * URL, request head) share. Private to src/net. */
+ * URL, request head) share. Private to src/client. */
 #ifndef MB_H1_INT_H
 #define MB_H1_INT_H
 

@@ -1,7 +1,7 @@
 /* mock_timing.c: the timing model of the emulated server (pure functions).
- * Formulas are in include/mlxbench/mock.h and docs/MOCK.md; keeping them
+ * Formulas are in include/mlxbench/mock_model.h and docs/MOCK.md; keeping them
  * here, free of I/O, lets the unit tests pin them exactly. */
-#include "mlxbench/mock.h"
+#include "mlxbench/mock_model.h"
 
 double mb_mock_ttft_s(const mb_mock_timing *t, uint64_t prompt_tokens)
 {

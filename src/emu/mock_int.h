@@ -1,4 +1,4 @@
-/* mock_int.h: what the emulated server's files share (private to src/net).
+/* mock_int.h: what the emulated server's files share (private to src/emu).
  *
  *   mock.c            lifecycle, routing, validation, control endpoints, stats
  *   mock_profile.c    built-in models, profile JSON, fault fields

@@ -1,9 +1,9 @@
 /* client_int.h: what client.c (loop, multi, sockets) and client_req.c (one
- * transfer: options, callbacks, result) share. Private to src/net. */
+ * transfer: options, callbacks, result) share. Private to src/client. */
 #ifndef MB_CLIENT_INT_H
 #define MB_CLIENT_INT_H
 
-#include "curl_dl.h"
+#include "curl/curl_dl.h"
 #include <uv.h>
 #include "mlxbench/client.h"
 

@@ -1,10 +1,10 @@
-/* curl_dl.h: libcurl, loaded on first use. Private to src/net.
+/* curl_dl.h: libcurl, loaded on first use. Private to src/client.
  *
  * Plain http:// goes over the HTTP/1.1 transport (h1.c); libcurl serves
  * https, HTTP/2 and proxies. Linking it would map it and its ~30 libraries
  * (OpenSSL, GnuTLS, Kerberos, LDAP, ...) into every process at start: 7 ms
  * of a 10 ms `mlxbench -e ''`. So it is dlopen'ed the first time a request
- * needs it (mb_curl_load), and the curl_* names used in src/net are macros
+ * needs it (mb_curl_load), and the curl_* names used in src/client are macros
  * over the table of its entry points. Include this instead of curl.h. */
 #ifndef MB_CURL_DL_H
 #define MB_CURL_DL_H
