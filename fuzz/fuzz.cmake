@@ -12,7 +12,7 @@ set(MB_SRC ${PROJECT_SOURCE_DIR}/src)
 
 function(mb_fuzz_target name)
   add_executable(${name} ${PROJECT_SOURCE_DIR}/fuzz/${name}.c ${ARGN}
-                 ${MB_SRC}/core/errors.c)
+                 ${MB_SRC}/core/errors.c ${MB_SRC}/core/buf.c)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_compile_options(${name} PRIVATE ${MB_FUZZ_FLAGS})
   target_link_options(${name} PRIVATE ${MB_FUZZ_FLAGS})

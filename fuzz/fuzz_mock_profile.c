@@ -36,7 +36,7 @@ static void check_models(mb_mock *m)
 
 static void faults_roundtrip(const mk_faults *f)
 {
-    mk_buf b = {0};
+    mb_buf b = MB_BUF_INIT;
     mk_faults g, init;
     char err[256];
     mk_faults_to_json(f, &b);
@@ -52,7 +52,7 @@ static void faults_roundtrip(const mk_faults *f)
     if (mk_faults_apply(&g, &init, o, err, sizeof err) < 0)
         abort();
     cJSON_Delete(o);
-    mk_buf_free(&b);
+    mb_buf_free(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "mlxbench/errors.h"
 #include "mlxbench/sse.h"
 
 #define MB_CLIENT_DEFAULT_MAX_BODY ((size_t)64 << 20)
@@ -76,12 +77,6 @@ typedef struct mb_req_opts {
     mb_req_events_fn on_events;
     void *ud;
 } mb_req_opts;
-
-/* Error kinds, as DESIGN.md names them (mb_err_kind_name gives the string). */
-typedef enum {
-    MB_ERR_NONE = 0, MB_ERR_DNS, MB_ERR_CONNECT, MB_ERR_TLS, MB_ERR_TIMEOUT,
-    MB_ERR_RESET, MB_ERR_HTTP, MB_ERR_PROTOCOL, MB_ERR_STREAM, MB_ERR_ABORTED
-} mb_err_kind;
 
 /* Timings in ns from mb_req_start; -1 when the phase did not happen (tls on
  * plain HTTP, ttfb when nothing arrived). dns/connect/tls are libcurl's
@@ -151,8 +146,5 @@ const mb_resp *mb_req_resp(const mb_req *r);
 int mb_req_header(const mb_req *r, size_t i, mb_resp_header *out);
 /* The i-th stored SSE event. 0 or MB_ERANGE. */
 int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out);
-
-/* "dns", "connect", ... or NULL for MB_ERR_NONE. */
-const char *mb_err_kind_name(mb_err_kind k);
 
 #endif

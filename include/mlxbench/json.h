@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "mlxbench/buf.h"
 
 enum { MB_JSON_NULL, MB_JSON_FALSE, MB_JSON_TRUE, MB_JSON_NUMBER,
        MB_JSON_STRING, MB_JSON_ARRAY, MB_JSON_OBJECT };
@@ -53,5 +54,9 @@ size_t mb_json_str(const char *s, const mb_json_tok *t, int i, char *buf, size_t
 /* Appends the unescaped string token i to a growable buffer; MB_ENOMEM. */
 int mb_json_str_append(const char *s, const mb_json_tok *t, int i,
                        char **buf, size_t *len, size_t *cap);
+
+/* Appends s[0..n) as a JSON string literal ("..." with ", \\ and control
+ * characters escaped; other bytes as they are). 0 or MB_ENOMEM. */
+int mb_json_put_str(mb_buf *b, const char *s, size_t n);
 
 #endif

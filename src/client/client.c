@@ -218,20 +218,13 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-/* Makes sure socks[fd] exists. 0 or MB_ENOMEM. */
+/* Makes sure socks[fd] exists (new slots empty). 0 or MB_ENOMEM. */
 static int socks_grow(mb_client *c, curl_socket_t fd)
 {
-    if ((size_t)fd < c->nsocks)
-        return 0;
-    size_t n = c->nsocks ? c->nsocks : 64;
-    while (n <= (size_t)fd)
-        n *= 2;
-    sock **p = realloc(c->socks, n * sizeof *p);
-    if (!p)
+    size_t old = c->nsocks;
+    if (MB_VEC_GROW(c->socks, c->nsocks, (size_t)fd + 1) < 0)
         return MB_ENOMEM;
-    memset(p + c->nsocks, 0, (n - c->nsocks) * sizeof *p);
-    c->socks = p;
-    c->nsocks = n;
+    memset(c->socks + old, 0, (c->nsocks - old) * sizeof *c->socks);
     return 0;
 }
 
@@ -305,19 +298,12 @@ curl_socket_t client_opensocket(void *ud, curlsocktype purpose, struct curl_sock
     fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
     if (fd == CURL_SOCKET_BAD)
         return fd;
-    if ((size_t)fd >= c->nconn) {
-        size_t n = c->nconn ? c->nconn : 64;
-        unsigned char *p;
-        while (n <= (size_t)fd)
-            n *= 2;
-        if (!(p = realloc(c->conn, n))) {
-            close(fd);
-            return CURL_SOCKET_BAD;
-        }
-        memset(p + c->nconn, 0, n - c->nconn);
-        c->conn = p;
-        c->nconn = n;
+    size_t old = c->nconn;
+    if (MB_VEC_GROW(c->conn, c->nconn, (size_t)fd + 1) < 0) {
+        close(fd);
+        return CURL_SOCKET_BAD;
     }
+    memset(c->conn + old, 0, c->nconn - old);
     c->conn[fd] = 1;
     return fd;
 }

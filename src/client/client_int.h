@@ -3,23 +3,16 @@
 #ifndef MB_CLIENT_INT_H
 #define MB_CLIENT_INT_H
 
+#include <stdarg.h>
 #include "curl/curl_dl.h"
 #include <uv.h>
+#include "mlxbench/buf.h"
 #include "mlxbench/client.h"
 
 /* The message of a request that found the descriptor limit reached, on
  * either transport. */
 #define MB_MSG_FD_LIMIT "cannot open a socket: too many open files (the process's descriptor " \
                         "limit, ulimit -n, is reached: raise it or lower the concurrency)"
-
-/* A growing byte arena: amortised appends, never shrinks until freed. */
-typedef struct cbuf {
-    char *p;
-    size_t len, cap;
-} cbuf;
-
-int cbuf_add(cbuf *b, const void *p, size_t n);   /* 0 or MB_ENOMEM */
-void cbuf_free(cbuf *b);
 
 typedef struct hdr_rec { uint32_t name, name_len, value, value_len; } hdr_rec;
 
@@ -57,15 +50,15 @@ struct mb_req {
     mb_resp resp;
     char err_msg[CURL_ERROR_SIZE + 64];
     char errbuf[CURL_ERROR_SIZE];
-    cbuf hbytes;                 /* header names and values */
+    mb_buf hbytes;                 /* header names and values */
     hdr_rec *hv; size_t hcap;
     int last_hdr_open;           /* the last header may take a folded line */
     size_t head_bytes;           /* bytes of the current response head */
     int reject_encoded;          /* see mb_req_opts */
     int asked_encoding;          /* accept_encoding was set */
-    cbuf body;
+    mb_buf body;
     mb_sse sse;
-    cbuf evbytes;
+    mb_buf evbytes;
     ev_rec *ev; size_t evcap;
     long timeout_ms, connect_timeout_ms;
     /* the plain HTTP/1.1 transport (h1.c) when r->h1 */
@@ -74,7 +67,7 @@ struct mb_req {
     int h1_retried;              /* resent once after a stale keep-alive connection */
     struct h1_conn *conn;        /* its connection while in flight */
     struct h1_host *host;
-    cbuf whead;                  /* the request head as sent */
+    mb_buf whead;                  /* the request head as sent */
     const char *wbody;           /* the body (the owner's, not copied) */
     size_t wbody_len;
     int head_req;                /* HEAD: the response has no body */
@@ -113,8 +106,11 @@ int req_setup(mb_req *r, const mb_req_opts *o);
  * (stamped t); each returns len to go on, 0 to stop (error latched). */
 size_t req_head(mb_req *r, const char *buf, size_t len);
 size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t);
-/* client_req.c: latches the first error of a transfer. */
-void req_latch(mb_req *r, mb_err_kind k, const char *fmt, size_t n);
+/* client_req.c: latches the first error of a transfer (kind and a
+ * printf-formatted message); later ones are ignored. */
+void req_latch(mb_req *r, mb_err_kind k, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void req_vlatch(mb_req *r, mb_err_kind k, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* client_req.c: decides the outcome once the transport filled the figures. */
 void req_verdict(mb_req *r);
 /* client_req.c: reads curl's verdict and timings once the transfer ended. */

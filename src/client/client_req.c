@@ -19,66 +19,23 @@
 #define MLXBENCH_VERSION "0"
 #endif
 
-/* Appends n bytes, doubling the capacity when needed; keeps a NUL after
- * the data so arenas can be read as C strings. 0 or MB_ENOMEM. */
-int cbuf_add(cbuf *b, const void *p, size_t n)
-{
-    if (b->cap - b->len < n + 1) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < n + 1) {
-            if (cap > SIZE_MAX / 2)
-                return MB_ENOMEM;
-            cap *= 2;
-        }
-        char *q = realloc(b->p, cap);
-        if (!q)
-            return MB_ENOMEM;
-        b->p = q;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = 0;   /* always NUL-terminated for the reader's comfort */
-    return 0;
-}
-
-/* Releases an arena; it is then empty and reusable. */
-void cbuf_free(cbuf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-/* Records an error found inside a callback; the first one wins. The
- * callback then returns a value that makes the transport stop the
- * transfer. `fmt` may use one %zu, filled with n. */
-void req_latch(mb_req *r, mb_err_kind k, const char *fmt, size_t n)
+/* Records an error found inside a callback or by a transport; the first
+ * one wins. A callback then returns a value that makes the transport stop
+ * the transfer. */
+void req_vlatch(mb_req *r, mb_err_kind k, const char *fmt, va_list ap)
 {
     if (r->latched)
         return;
     r->latched = k;
-    if (strstr(fmt, "%zu"))
-        snprintf(r->err_msg, sizeof r->err_msg, fmt, n);
-    else
-        snprintf(r->err_msg, sizeof r->err_msg, "%s", fmt);
+    vsnprintf(r->err_msg, sizeof r->err_msg, fmt, ap);
 }
 
-/* Grows an array of `size`-byte records to hold `need`. 0 or MB_ENOMEM. */
-static int grow_arr(void **arr, size_t *cap, size_t need, size_t size)
+void req_latch(mb_req *r, mb_err_kind k, const char *fmt, ...)
 {
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap * 2 : 16;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*arr, n * size);
-    if (!p)
-        return MB_ENOMEM;
-    *arr = p;
-    *cap = n;
-    return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    req_vlatch(r, k, fmt, ap);
+    va_end(ap);
 }
 
 static int is_space(char ch) { return ch == ' ' || ch == '\t'; }
@@ -110,7 +67,7 @@ static int header_line(mb_req *r, const char *s, size_t n)
             s++, n--;
         while (n && is_space(s[n - 1]))
             n--;
-        if (cbuf_add(&r->hbytes, " ", 1) || cbuf_add(&r->hbytes, s, n))
+        if (mb_buf_add(&r->hbytes, " ", 1) || mb_buf_add(&r->hbytes, s, n))
             return MB_ENOMEM;
         h->value_len += (uint32_t)n + 1;
         return 0;
@@ -125,22 +82,22 @@ static int header_line(mb_req *r, const char *s, size_t n)
         v++, vl--;
     while (vl && is_space(v[vl - 1]))
         vl--;
-    if (grow_arr((void **)&r->hv, &r->hcap, r->resp.nheaders + 1, sizeof *r->hv))
+    if (MB_VEC_GROW(r->hv, r->hcap, r->resp.nheaders + 1))
         return MB_ENOMEM;
     hdr_rec *h = &r->hv[r->resp.nheaders];
     h->name = (uint32_t)r->hbytes.len;
     h->name_len = (uint32_t)nl;
-    if (cbuf_add(&r->hbytes, s, nl))
+    if (mb_buf_add(&r->hbytes, s, nl))
         return MB_ENOMEM;
     for (size_t i = 0; i < nl; i++) {
         char *ch = r->hbytes.p + h->name + i;
         if (*ch >= 'A' && *ch <= 'Z')
             *ch = (char)(*ch + 32);
     }
-    if (cbuf_add(&r->hbytes, "", 1))   /* NUL between name and value */
+    if (mb_buf_add(&r->hbytes, "", 1))   /* NUL between name and value */
         return MB_ENOMEM;
     voff = r->hbytes.len;
-    if (cbuf_add(&r->hbytes, v, vl))
+    if (mb_buf_add(&r->hbytes, v, vl))
         return MB_ENOMEM;
     h->value = (uint32_t)voff;
     h->value_len = (uint32_t)vl;
@@ -209,10 +166,11 @@ size_t req_head(mb_req *r, const char *buf, size_t len)
         if (check_encoding(r) < 0)
             return 0;
     } else if (r->resp.nheaders >= MB_CLIENT_MAX_HEADERS && !is_space(buf[0])) {
-        req_latch(r, MB_ERR_PROTOCOL, "response has more than %zu headers", MB_CLIENT_MAX_HEADERS);
+        req_latch(r, MB_ERR_PROTOCOL, "response has more than %zu headers",
+                  (size_t)MB_CLIENT_MAX_HEADERS);
         return 0;
     } else if (header_line(r, buf, n) < 0) {
-        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing headers", 0);
+        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing headers");
         return 0;
     }
     return len;
@@ -226,15 +184,15 @@ static int sse_event(void *ud, const mb_sse_event *ev)
     if (r->on_sse) {
         int rc = r->on_sse(r->hook_ud, ev, r->t_chunk);
         if (rc)
-            req_latch(r, MB_ERR_ABORTED, "stopped by the SSE event hook", 0);
+            req_latch(r, MB_ERR_ABORTED, "stopped by the SSE event hook");
         return rc;
     }
     size_t i = r->resp.nevents, off = r->evbytes.len;
-    if (grow_arr((void **)&r->ev, &r->evcap, i + 1, sizeof *r->ev)
-        || cbuf_add(&r->evbytes, ev->type, ev->type_len)
-        || cbuf_add(&r->evbytes, ev->data, ev->data_len)
-        || cbuf_add(&r->evbytes, ev->id, ev->id_len)) {
-        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing SSE events", 0);
+    if (MB_VEC_GROW(r->ev, r->evcap, i + 1)
+        || mb_buf_add(&r->evbytes, ev->type, ev->type_len)
+        || mb_buf_add(&r->evbytes, ev->data, ev->data_len)
+        || mb_buf_add(&r->evbytes, ev->id, ev->id_len)) {
+        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing SSE events");
         return 1;
     }
     r->ev[i] = (ev_rec){off, (uint32_t)ev->type_len, (uint32_t)ev->id_len,
@@ -267,7 +225,7 @@ size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t)
     }
     if (ok2xx && r->on_data) {
         if (r->on_data(r->hook_ud, buf, len, t)) {
-            req_latch(r, MB_ERR_ABORTED, "stopped by the data hook", 0);
+            req_latch(r, MB_ERR_ABORTED, "stopped by the data hook");
             return 0;
         }
         return len;
@@ -279,11 +237,11 @@ size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t)
         if (rc == MB_ETOOLONG)
             req_latch(r, MB_ERR_PROTOCOL, "SSE line exceeds max_line (%zu bytes)", r->max_line);
         else if (rc < 0)
-            req_latch(r, MB_ERR_PROTOCOL, "SSE parser out of memory", 0);
+            req_latch(r, MB_ERR_PROTOCOL, "SSE parser out of memory");
         return rc ? 0 : len;
     }
-    if (cbuf_add(&r->body, buf, len) < 0) {
-        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing the body", 0);
+    if (mb_buf_add(&r->body, buf, len) < 0) {
+        req_latch(r, MB_ERR_PROTOCOL, "out of memory storing the body");
         return 0;
     }
     r->resp.body = r->body.p;
@@ -696,10 +654,10 @@ void req_release(mb_req *r)
     if (r->stream)
         mb_sse_free(&r->sse);
     r->stream = 0;
-    cbuf_free(&r->hbytes);
-    cbuf_free(&r->whead);
-    cbuf_free(&r->body);
-    cbuf_free(&r->evbytes);
+    mb_buf_free(&r->hbytes);
+    mb_buf_free(&r->whead);
+    mb_buf_free(&r->body);
+    mb_buf_free(&r->evbytes);
     free(r->hv);
     free(r->ev);
     r->hv = NULL;
@@ -733,12 +691,4 @@ int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out)
     *out = (mb_resp_event){p, v->type_len, p + v->type_len, v->data_len,
                           p + v->type_len + v->data_len, v->id_len, v->retry, v->t_ns};
     return 0;
-}
-
-/* DESIGN.md's name of an error kind. */
-const char *mb_err_kind_name(mb_err_kind k)
-{
-    static const char *const names[] = {NULL, "dns", "connect", "tls", "timeout", "reset",
-                                        "http", "protocol", "stream", "aborted"};
-    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : NULL;
 }

@@ -433,17 +433,40 @@ int mb_json_str_append(const char *s, const mb_json_tok *t, int i,
     if (i < 0 || t[i].type != MB_JSON_STRING)
         return 0;
     need = *len + t[i].len + 1;   /* unescaping never grows the text */
-    if (need > *cap) {
-        size_t nc = *cap ? *cap : 256;
-        char *nb;
-        while (nc < need)
-            nc *= 2;
-        nb = realloc(*buf, nc);
-        if (!nb)
-            return MB_ENOMEM;
-        *buf = nb;
-        *cap = nc;
-    }
+    if (MB_VEC_GROW(*buf, *cap, need) < 0)
+        return MB_ENOMEM;
     *len += mb_json_str(s, t, i, *buf + *len, *cap - *len);
     return 0;
+}
+
+/* Escapes the way JSON requires and no more: the emulator writes every
+ * token through here. */
+int mb_json_put_str(mb_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    mb_buf_add(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        mb_buf_add(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t el = 2;
+        switch (ch) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15];
+            el = 6;
+        }
+        mb_buf_add(b, esc, el);
+    }
+    mb_buf_add(b, s + run, n - run);
+    return mb_buf_add(b, "\"", 1);
 }

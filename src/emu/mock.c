@@ -86,7 +86,7 @@ void mk_log_req(mb_mock *m, const mk_req *r, int status, const char *outcome)
 
 /* ----------------------------------------------------------- responding */
 
-static void respond(mb_mock *m, mb_server_conn *c, int status, const char *extra, mk_buf *b)
+static void respond(mb_mock *m, mb_server_conn *c, int status, const char *extra, mb_buf *b)
 {
     mk_count_status(m, status);
     mb_server_respond(c, status, "application/json", extra, b->oom ? "{}" : b->p ? b->p : "",
@@ -97,7 +97,7 @@ static void respond(mb_mock *m, mb_server_conn *c, int status, const char *extra
 static void api_error(mb_mock *m, mb_server_conn *c, int shape, int status, const char *message,
                       const char *param, const char *code, const char *extra)
 {
-    mk_buf b = {0};
+    mb_buf b = {0};
     const char *type;
     if (shape == SHAPE_ANTHROPIC) {
         switch (status) {
@@ -118,7 +118,7 @@ static void api_error(mb_mock *m, mb_server_conn *c, int shape, int status, cons
         mk_openai_error(&b, message, type, param, code);
     }
     respond(m, c, status, extra, &b);
-    mk_buf_free(&b);
+    mb_buf_free(&b);
 }
 
 static int shape_of_path(const char *path)
@@ -450,10 +450,10 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
         FAIL(500, "out of memory", NULL, NULL);
     }
     {
-        mk_buf mj = {0};
-        mk_put_json_str(&mj, model_name, strlen(model_name));
+        mb_buf mj = {0};
+        mb_json_put_str(&mj, model_name, strlen(model_name));
         free(r->model_json);
-        r->model_json = mk_buf_take(&mj);
+        r->model_json = mb_buf_take(&mj);
         if (!r->model_json) {
             free(r);
             r = NULL;
@@ -532,7 +532,7 @@ out:
 
 static void models_list(mb_mock *m, mb_server_conn *c, const mb_server_req *q, const char *one)
 {
-    mk_buf b = {0};
+    mb_buf b = {0};
     long long created = 1721692800;   /* fixed: model lists are stable */
     if (!auth_ok(m, q, SHAPE_OPENAI)) {
         api_error(m, c, SHAPE_OPENAI, 401, "Incorrect API key provided.", NULL, "invalid_api_key", NULL);
@@ -547,25 +547,25 @@ static void models_list(mb_mock *m, mb_server_conn *c, const mb_server_req *q, c
             api_error(m, c, SHAPE_OPENAI, 404, msg, "model", "model_not_found", NULL);
             return;
         }
-        mk_puts(&b, "{\"id\":");
-        mk_put_json_str(&b, one, strlen(one));
-        mk_printf(&b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":", created);
+        mb_buf_puts(&b, "{\"id\":");
+        mb_json_put_str(&b, one, strlen(one));
+        mb_buf_printf(&b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":", created);
         const char *own = md ? md->owned_by : "mlxbench-mock";
-        mk_put_json_str(&b, own, strlen(own));
-        mk_puts(&b, "}");
+        mb_json_put_str(&b, own, strlen(own));
+        mb_buf_puts(&b, "}");
     } else {
-        mk_puts(&b, "{\"object\":\"list\",\"data\":[");
+        mb_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
         for (mk_model *md = m->models; md; md = md->next) {
-            mk_puts(&b, md == m->models ? "{\"id\":" : ",{\"id\":");
-            mk_put_json_str(&b, md->name, strlen(md->name));
-            mk_printf(&b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":", created);
-            mk_put_json_str(&b, md->owned_by, strlen(md->owned_by));
-            mk_puts(&b, "}");
+            mb_buf_puts(&b, md == m->models ? "{\"id\":" : ",{\"id\":");
+            mb_json_put_str(&b, md->name, strlen(md->name));
+            mb_buf_printf(&b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":", created);
+            mb_json_put_str(&b, md->owned_by, strlen(md->owned_by));
+            mb_buf_puts(&b, "}");
         }
-        mk_puts(&b, "]}");
+        mb_buf_puts(&b, "]}");
     }
     respond(m, c, 200, NULL, &b);
-    mk_buf_free(&b);
+    mb_buf_free(&b);
 }
 
 /* ------------------------------------------------------- control plane */
@@ -678,14 +678,14 @@ int mb_mock_set_faults(mb_mock *m, const char *json, size_t len, char *err, size
 
 char *mb_mock_faults_json(mb_mock *m)
 {
-    mk_buf b = {0};
+    mb_buf b = {0};
     mk_faults_to_json(&m->faults, &b);
-    return mk_buf_take(&b);
+    return mb_buf_take(&b);
 }
 
-static void hist_json(mk_buf *b, const mb_hist *h)
+static void hist_json(mb_buf *b, const mb_hist *h)
 {
-    mk_printf(b, "{\"count\":%llu,\"mean\":%.4f,\"p50\":%.4f,\"p90\":%.4f,\"p99\":%.4f,"
+    mb_buf_printf(b, "{\"count\":%llu,\"mean\":%.4f,\"p50\":%.4f,\"p90\":%.4f,\"p99\":%.4f,"
               "\"p999\":%.4f,\"max\":%.4f}",
               (unsigned long long)mb_hist_count(h), mb_hist_mean(h) * 1e3,
               mb_hist_percentile(h, 50) * 1e3, mb_hist_percentile(h, 90) * 1e3,
@@ -695,17 +695,17 @@ static void hist_json(mk_buf *b, const mb_hist *h)
 
 char *mb_mock_stats_json(mb_mock *m)
 {
-    mk_buf b = {0};
+    mb_buf b = {0};
     const mk_stats *s = &m->st;
     static const char *const eps[] = {"chat", "completions", "messages", "models", "mock", "other"};
-    mk_printf(&b, "{\"uptime_s\":%.3f,\"requests\":{\"total\":%llu,\"by_endpoint\":{",
+    mb_buf_printf(&b, "{\"uptime_s\":%.3f,\"requests\":{\"total\":%llu,\"by_endpoint\":{",
               (double)(mb_clock_now_ns() - m->start_ns) * 1e-9, (unsigned long long)s->requests);
     for (int i = 0; i < 6; i++)
-        mk_printf(&b, "%s\"%s\":%llu", i ? "," : "", eps[i], (unsigned long long)s->by_endpoint[i]);
-    mk_puts(&b, "},\"by_status\":{");
+        mb_buf_printf(&b, "%s\"%s\":%llu", i ? "," : "", eps[i], (unsigned long long)s->by_endpoint[i]);
+    mb_buf_puts(&b, "},\"by_status\":{");
     for (int i = 0; i < s->nstatus; i++)
-        mk_printf(&b, "%s\"%d\":%llu", i ? "," : "", s->status[i], (unsigned long long)s->status_count[i]);
-    mk_printf(&b, "}},\"active_requests\":%zu,\"active_streams\":%zu,\"streams_started\":%llu,"
+        mb_buf_printf(&b, "%s\"%d\":%llu", i ? "," : "", s->status[i], (unsigned long long)s->status_count[i]);
+    mb_buf_printf(&b, "}},\"active_requests\":%zu,\"active_streams\":%zu,\"streams_started\":%llu,"
               "\"connections\":{\"open\":%zu,\"accepted\":%llu,\"refusing\":%s},"
               "\"tokens_emitted\":%llu,\"chunks_emitted\":%llu,\"faults\":{",
               m->live, m->live_streams, (unsigned long long)s->streams_started,
@@ -715,30 +715,30 @@ char *mb_mock_stats_json(mb_mock *m)
               (unsigned long long)s->tokens, (unsigned long long)s->chunks);
     uint64_t total_err = 0;
     for (int i = 0; i < s->nf_error; i++) {
-        mk_printf(&b, "\"error_%d\":%llu,", s->f_error_status[i], (unsigned long long)s->f_error[i]);
+        mb_buf_printf(&b, "\"error_%d\":%llu,", s->f_error_status[i], (unsigned long long)s->f_error[i]);
         total_err += s->f_error[i];
     }
-    mk_printf(&b, "\"error\":%llu,\"stream_error\":%llu,\"stall\":%llu,\"disconnect\":%llu,"
+    mb_buf_printf(&b, "\"error\":%llu,\"stream_error\":%llu,\"stall\":%llu,\"disconnect\":%llu,"
               "\"malformed\":%llu,\"slow_ttft\":%llu,\"refuse_connections\":%llu},",
               (unsigned long long)total_err, (unsigned long long)s->f_stream_error,
               (unsigned long long)s->f_stall, (unsigned long long)s->f_disconnect,
               (unsigned long long)s->f_malformed, (unsigned long long)s->f_slow_ttft,
               (unsigned long long)s->f_refuse);
-    mk_puts(&b, "\"emission_error_ms\":");
+    mb_buf_puts(&b, "\"emission_error_ms\":");
     hist_json(&b, m->emit_hist);
-    mk_printf(&b, ",\"late_over_1ms\":%llu,\"late_over_2ms\":%llu,\"blocked_by_backpressure\":%llu,"
+    mb_buf_printf(&b, ",\"late_over_1ms\":%llu,\"late_over_2ms\":%llu,\"blocked_by_backpressure\":%llu,"
               "\"trace\":{\"requests\":%zu,\"chunks\":%zu,\"evicted\":%llu}}",
               (unsigned long long)s->late_1ms, (unsigned long long)s->late_2ms,
               (unsigned long long)s->blocked, m->trace.nrec, m->trace.nchunks,
               (unsigned long long)m->trace.evicted);
-    return mk_buf_take(&b);
+    return mb_buf_take(&b);
 }
 
 char *mb_mock_trace_json(mb_mock *m, uint64_t since, size_t limit, const char *cid, int wall)
 {
-    mk_buf b = {0};
+    mb_buf b = {0};
     mk_trace_json(&m->trace, &b, since, limit ? limit : 1000, cid && *cid ? cid : NULL, wall);
-    return mk_buf_take(&b);
+    return mb_buf_take(&b);
 }
 
 void mb_mock_trace_reset(mb_mock *m)
@@ -751,7 +751,7 @@ void mb_mock_trace_reset(mb_mock *m)
 /* Sends a malloc'd JSON document (NULL = out of memory) and frees it. */
 static void respond_doc(mb_mock *m, mb_server_conn *c, char *doc)
 {
-    mk_buf b = {0};
+    mb_buf b = {0};
     if (doc) {
         b.p = doc;
         b.len = strlen(doc);
@@ -760,7 +760,7 @@ static void respond_doc(mb_mock *m, mb_server_conn *c, char *doc)
         mk_openai_error(&b, "out of memory", "server_error", NULL, NULL);
     }
     respond(m, c, doc ? 200 : 500, NULL, &b);
-    mk_buf_free(&b);
+    mb_buf_free(&b);
 }
 
 /* Compares a secret without an early exit (no timing hint of the prefix). */
@@ -883,10 +883,10 @@ static void on_request(void *ud, mb_server_conn *c, const mb_server_req *q)
         return;   /* control calls are not logged: they would drown the requests */
     default:
         if (strcmp(q->path, "/health") == 0 || strcmp(q->path, "/") == 0) {
-            mk_buf b = {0};
-            mk_puts(&b, "{\"status\":\"ok\",\"server\":\"mlxbench mock\",\"docs\":\"docs/MOCK.md\"}");
+            mb_buf b = {0};
+            mb_buf_puts(&b, "{\"status\":\"ok\",\"server\":\"mlxbench mock\",\"docs\":\"docs/MOCK.md\"}");
             respond(m, c, 200, NULL, &b);
-            mk_buf_free(&b);
+            mb_buf_free(&b);
         } else {
             char msg[200];
             snprintf(msg, sizeof msg, "Invalid URL (%s %.100s)", q->method, q->path);
@@ -939,8 +939,8 @@ static void mock_free(mb_mock *m)
     }
     mk_models_free(m);
     mb_hist_free(m->emit_hist);
-    mk_buf_free(&m->out);
-    mk_buf_free(&m->tok);
+    mb_buf_free(&m->out);
+    mb_buf_free(&m->tok);
     free(m->heap);
     free(m->api_key);
     free(m->control_token);
@@ -983,37 +983,31 @@ void mb_mock_stop(mb_mock *m, void (*done)(void *ud), void *ud)
 int mb_mock_port(const mb_mock *m) { return m->port; }
 const char *mb_mock_url(const mb_mock *m) { return m->url; }
 
+/* Reads a whole profile file (at most 64 MiB) into a NUL-terminated
+ * malloc'd string. 0, MB_EIO or MB_ENOMEM with the reason in err. */
 static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
+    mb_buf b = MB_BUF_INIT;
+    size_t got;
     if (!f) {
         snprintf(err, errlen, "cannot open profile '%s'", path);
         return MB_EIO;
     }
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            size_t nc = cap ? cap * 2 : 8192;
-            char *p = realloc(buf, nc);
-            if (!p || nc > (64u << 20)) {
-                free(p ? p : buf);
-                fclose(f);
-                snprintf(err, errlen, "profile '%s' is too large or out of memory", path);
-                return MB_ENOMEM;
-            }
-            buf = p;
-            cap = nc;
+    do {
+        if (b.len > (64u << 20) || mb_buf_reserve(&b, 4096) < 0) {
+            mb_buf_free(&b);
+            fclose(f);
+            snprintf(err, errlen, "profile '%s' is too large or out of memory", path);
+            return MB_ENOMEM;
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
+        got = fread(b.p + b.len, 1, b.cap - b.len - 1, f);
+        b.len += got;
+        b.p[b.len] = 0;
+    } while (got > 0);
     fclose(f);
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
+    *len = b.len;
+    *out = mb_buf_take(&b);
     return 0;
 }
 

@@ -17,26 +17,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "mlxbench/buf.h"
 #include "mlxbench/hist.h"
+#include "mlxbench/json.h"
 #include "mlxbench/mock.h"
 #include "mlxbench/server.h"
-
-/* ---------------------------------------------------------- string buffer */
-
-typedef struct mk_buf { char *p; size_t len, cap; int oom; } mk_buf;
-void mk_put(mk_buf *b, const char *s, size_t n);
-/* Inline so strlen of a literal folds to a constant (the hot path formats
- * one event per token out of literals). */
-static inline void mk_puts(mk_buf *b, const char *s)
-{
-    mk_put(b, s, strlen(s));
-}
-void mk_printf(mk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mk_put_u64(mk_buf *b, uint64_t v);
-void mk_put_json_str(mk_buf *b, const char *s, size_t n);   /* "..." escaped */
-void mk_buf_free(mk_buf *b);
-/* Detaches the bytes as a NUL-terminated malloc'd string (NULL on OOM). */
-char *mk_buf_take(mk_buf *b);
 
 /* ---------------------------------------------------------------- models */
 
@@ -86,7 +71,7 @@ void mk_faults_defaults(mk_faults *f);
  * errors (nothing is applied then). `initial` is what "reset": true restores. */
 int mk_faults_apply(mk_faults *f, const mk_faults *initial, const cJSON *obj,
                     char *err, size_t errlen);
-void mk_faults_to_json(const mk_faults *f, mk_buf *b);
+void mk_faults_to_json(const mk_faults *f, mb_buf *b);
 
 /* ---------------------------------------------------------------- trace */
 
@@ -107,7 +92,8 @@ typedef struct mk_trace_rec {
     double arrival_wall;
     double ttft_target_s;
     mk_chunk *chunks;
-    uint32_t nchunks, cap, dropped;
+    size_t cap;
+    uint32_t nchunks, dropped;
     struct mk_trace_rec *prev, *next;
 } mk_trace_rec;
 
@@ -122,7 +108,7 @@ mk_trace_rec *mk_trace_new(mk_trace *t, uint64_t seq);
 void mk_trace_chunk(mk_trace *t, mk_trace_rec *r, uint64_t sched, uint64_t actual, uint32_t tokens);
 void mk_trace_done(mk_trace *t, mk_trace_rec *r);
 void mk_trace_clear(mk_trace *t);
-void mk_trace_json(const mk_trace *t, mk_buf *b, uint64_t since, size_t limit,
+void mk_trace_json(const mk_trace *t, mb_buf *b, uint64_t since, size_t limit,
                    const char *client_id, int wall);
 
 /* --------------------------------------------------------------- requests */
@@ -164,12 +150,12 @@ typedef struct mk_req {
 /* Formatting of one API. Every function appends complete SSE events (or a
  * body) to b. */
 typedef struct mk_api {
-    void (*begin)(mk_req *r, mk_buf *b);
-    void (*delta)(mk_req *r, mk_buf *b, const char *text, size_t len, int reasoning);
-    void (*finish)(mk_req *r, mk_buf *b);
-    void (*stream_error)(mk_req *r, mk_buf *b);
-    void (*malformed)(mk_req *r, mk_buf *b);
-    void (*body)(mk_req *r, mk_buf *b, const char *text, size_t len,
+    void (*begin)(mk_req *r, mb_buf *b);
+    void (*delta)(mk_req *r, mb_buf *b, const char *text, size_t len, int reasoning);
+    void (*finish)(mk_req *r, mb_buf *b);
+    void (*stream_error)(mk_req *r, mb_buf *b);
+    void (*malformed)(mk_req *r, mb_buf *b);
+    void (*body)(mk_req *r, mb_buf *b, const char *text, size_t len,
                  const char *rtext, size_t rlen);
 } mk_api;
 
@@ -177,9 +163,9 @@ extern const mk_api mk_api_chat, mk_api_completions, mk_api_messages;
 const char *mk_finish_reason(const mk_req *r);
 /* The error body of an API: OpenAI {"error":{message,type,param,code}} or
  * Anthropic {"type":"error","error":{type,message},"request_id"}. */
-void mk_openai_error(mk_buf *b, const char *message, const char *type, const char *param,
+void mk_openai_error(mb_buf *b, const char *message, const char *type, const char *param,
                      const char *code);
-void mk_anthropic_error(mk_buf *b, const char *type, const char *message, const char *request_id);
+void mk_anthropic_error(mb_buf *b, const char *type, const char *message, const char *request_id);
 
 /* ------------------------------------------------------------------ mock */
 
@@ -232,8 +218,8 @@ struct mb_mock {
     uint64_t start_ns;
     double start_wall;
     int log;
-    mk_buf out;                /* scratch for one emission */
-    mk_buf tok;                /* scratch for a chunk's text */
+    mb_buf out;                /* scratch for one emission */
+    mb_buf tok;                /* scratch for a chunk's text */
     char url[96];
     int port;
     int last_status;           /* of the last response sent (for the log) */

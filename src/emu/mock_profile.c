@@ -520,27 +520,27 @@ int mk_faults_apply(mk_faults *dst, const mk_faults *initial, const cJSON *o,
     return 0;
 }
 
-void mk_faults_to_json(const mk_faults *f, mk_buf *b)
+void mk_faults_to_json(const mk_faults *f, mb_buf *b)
 {
-    mk_printf(b, "{\"error_rate\":%.6g,\"status\":%d,\"error_rates\":{", f->simple_rate,
+    mb_buf_printf(b, "{\"error_rate\":%.6g,\"status\":%d,\"error_rates\":{", f->simple_rate,
               f->simple_status);
     for (int i = 0; i < f->nstatus; i++)
-        mk_printf(b, "%s\"%d\":%.6g", i ? "," : "", f->status[i], f->rate[i]);
-    mk_puts(b, "},\"retry_after\":");
+        mb_buf_printf(b, "%s\"%d\":%.6g", i ? "," : "", f->status[i], f->rate[i]);
+    mb_buf_puts(b, "},\"retry_after\":");
     if (f->retry_after < 0)
-        mk_puts(b, "null");
+        mb_buf_puts(b, "null");
     else
-        mk_printf(b, "%.6g", f->retry_after);
-    mk_printf(b, ",\"should_retry\":%s", f->should_retry < 0 ? "null" : f->should_retry ? "true" : "false");
-    mk_printf(b, ",\"stream_error_rate\":%.6g,\"stream_error_after\":%d", f->stream_error_rate,
+        mb_buf_printf(b, "%.6g", f->retry_after);
+    mb_buf_printf(b, ",\"should_retry\":%s", f->should_retry < 0 ? "null" : f->should_retry ? "true" : "false");
+    mb_buf_printf(b, ",\"stream_error_rate\":%.6g,\"stream_error_after\":%d", f->stream_error_rate,
               f->stream_error_after);
-    mk_printf(b, ",\"stall_rate\":%.6g,\"stall_after\":%d,\"stall_s\":%.6g", f->stall_rate,
+    mb_buf_printf(b, ",\"stall_rate\":%.6g,\"stall_after\":%d,\"stall_s\":%.6g", f->stall_rate,
               f->stall_after, f->stall_s);
-    mk_printf(b, ",\"disconnect_rate\":%.6g,\"disconnect_after\":%d,\"disconnect_mode\":\"%s\"",
+    mb_buf_printf(b, ",\"disconnect_rate\":%.6g,\"disconnect_after\":%d,\"disconnect_mode\":\"%s\"",
               f->disconnect_rate, f->disconnect_after, f->disconnect_reset ? "reset" : "close");
-    mk_printf(b, ",\"malformed_rate\":%.6g,\"malformed_after\":%d,\"malformed_mode\":\"%s\"",
+    mb_buf_printf(b, ",\"malformed_rate\":%.6g,\"malformed_after\":%d,\"malformed_mode\":\"%s\"",
               f->malformed_rate, f->malformed_after, f->malformed_http ? "http" : "json");
-    mk_printf(b, ",\"slow_ttft_rate\":%.6g,\"slow_ttft_s\":%.6g", f->slow_ttft_rate, f->slow_ttft_s);
-    mk_printf(b, ",\"refuse_connections\":%s,\"refuse_s\":%.6g,\"seed\":%llu}",
+    mb_buf_printf(b, ",\"slow_ttft_rate\":%.6g,\"slow_ttft_s\":%.6g", f->slow_ttft_rate, f->slow_ttft_s);
+    mb_buf_printf(b, ",\"refuse_connections\":%s,\"refuse_s\":%.6g,\"seed\":%llu}",
               f->refuse_connections ? "true" : "false", f->refuse_s, (unsigned long long)f->seed);
 }

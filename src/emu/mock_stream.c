@@ -68,14 +68,8 @@ static void sift_down(mb_mock *m, size_t i)
 /* Queues r at r->deadline. */
 static int heap_push(mb_mock *m, mk_req *r)
 {
-    if (m->heap_len == m->heap_cap) {
-        size_t cap = m->heap_cap ? m->heap_cap * 2 : 64;
-        struct mk_hent *h = realloc(m->heap, cap * sizeof *h);
-        if (!h)
-            return MB_ENOMEM;
-        m->heap = h;
-        m->heap_cap = cap;
-    }
+    if (MB_VEC_GROW(m->heap, m->heap_cap, m->heap_len + 1) < 0)
+        return MB_ENOMEM;
     m->heap[m->heap_len] = (struct mk_hent){r->deadline, r};
     r->heap_idx = m->heap_len++;
     sift_up(m, r->heap_idx);
@@ -170,7 +164,7 @@ static const mk_api *api_of(const mk_req *r)
 
 /* Writes the scratch buffer to the client. A failed write means the
  * connection is closed (so `gone`); callers check it and finish. */
-static void flush(mk_req *r, mk_buf *b)
+static void flush(mk_req *r, mb_buf *b)
 {
     if (r->gone) {
         b->len = 0;
@@ -220,7 +214,7 @@ static int fault_due(const mk_req *r)
 
 /* Applies the faults due at this token boundary of a stream. Returns 1 when
  * the request is over or rescheduled (the caller stops), 0 to go on. */
-static int stream_faults(mk_req *r, mk_buf *b)
+static int stream_faults(mk_req *r, mb_buf *b)
 {
     mb_mock *m = r->m;
     long e = (long)r->emitted;
@@ -296,7 +290,7 @@ static int stream_faults(mk_req *r, mk_buf *b)
 static void emit_body(mk_req *r)
 {
     mb_mock *m = r->m;
-    mk_buf *b = &m->out, text = {0}, rtext = {0};
+    mb_buf *b = &m->out, text = {0}, rtext = {0};
     mb_server_conn *c = r->conn;
     char tok[MB_MOCK_TOKEN_MAX];
     char extra[256];
@@ -314,13 +308,13 @@ static void emit_body(mk_req *r)
     for (uint64_t i = 0; i < r->total; i++) {
         size_t n = i < r->reasoning ? mb_mock_text_token(&r->rtext, tok)
                                     : mb_mock_text_token(&r->text, tok);
-        mk_put(i < r->reasoning ? &rtext : &text, tok, n);
+        mb_buf_add(i < r->reasoning ? &rtext : &text, tok, n);
     }
     b->len = 0;
     r->emitted = r->total;
     api_of(r)->body(r, b, text.p ? text.p : "", text.len, rtext.p, rtext.len);
-    mk_buf_free(&text);
-    mk_buf_free(&rtext);
+    mb_buf_free(&text);
+    mb_buf_free(&rtext);
     size_t len = b->len;
     if (r->malformed_at >= 0) {   /* a body cut in the middle of the JSON */
         m->st.f_malformed++;
@@ -348,7 +342,7 @@ static void emit_body(mk_req *r)
 static void emit(mk_req *r)
 {
     mb_mock *m = r->m;
-    mk_buf *b = &m->out;
+    mb_buf *b = &m->out;
     const mk_api *api = api_of(r);
     mb_server_conn *c = r->conn;
     char tok[MB_MOCK_TOKEN_MAX];
@@ -377,13 +371,13 @@ static void emit(mk_req *r)
     }
     uint64_t k = chunk_size(r);
     int reasoning = r->emitted < r->reasoning;
-    mk_buf *text = &m->tok;
+    mb_buf *text = &m->tok;
     for (uint64_t done = 0; done < k;) {   /* one event per tokens_per_chunk */
         uint64_t e = k - done < (uint64_t)r->tpc ? k - done : (uint64_t)r->tpc;
         text->len = 0;
         for (uint64_t i = 0; i < e; i++) {
             size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
-            mk_put(text, tok, n);
+            mb_buf_add(text, tok, n);
         }
         api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
         done += e;

@@ -20,12 +20,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <http_parser.h>
+#include "mlxbench/buf.h"
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
 #include "mlxbench/server.h"
 
 #define READ_BUF (64 * 1024)
 #define LINGER_MS 2000
+#define MAX_HEADERS 256   /* more make an over-size head (413) */
 
 typedef struct hoff { uint32_t no, nl, vo, vl; } hoff;
 
@@ -40,14 +42,14 @@ struct mb_server_conn {
     uint64_t id;
     void *data;
     /* the request being parsed: bytes in buf, positions as offsets */
-    char *buf;  size_t len, cap;
+    mb_buf msg;
     size_t url_off, url_len, body_off, body_len, head_bytes;
-    hoff *hdrs; int nhdr, hdr_cap;
+    hoff *hdrs; int nhdr; size_t hdr_cap;
     int el;                           /* element being appended (EL_*) */
     uint64_t start_ns, done_ns;
     int msg_done;
     /* bytes received but not parsed yet (pipelining, or while busy) */
-    char *pend; size_t pend_off, pend_len, pend_cap;
+    mb_buf pend; size_t pend_off;
     size_t queued;                    /* bytes in libuv's write queue */
     int handles;                      /* open libuv handles of this conn */
     uv_timer_t *linger;
@@ -115,30 +117,9 @@ const char *mb_server_reason(int status)
     }
 }
 
-/* Grows *p (capacity *cap) so it holds `need` bytes; doubling keeps appends
- * amortised O(1). Returns 0 or MB_ENOMEM. */
-static int grow(char **p, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    char *q = realloc(*p, n);
-    if (!q)
-        return MB_ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static int buf_add(mb_server_conn *c, const char *d, size_t n)
 {
-    if (grow(&c->buf, &c->cap, c->len + n + 1) < 0)
-        return MB_ENOMEM;
-    memcpy(c->buf + c->len, d, n);
-    c->len += n;
-    return 0;
+    return mb_buf_add(&c->msg, d, n);
 }
 
 /* Terminates the element being appended with a NUL so the owner gets C
@@ -168,7 +149,7 @@ static int head_add(mb_server_conn *c, const char *d, size_t n)
 static int on_message_begin(http_parser *p)
 {
     mb_server_conn *c = p->data;
-    c->len = 0;
+    c->msg.len = 0;
     c->url_off = c->url_len = c->body_off = c->body_len = c->head_bytes = 0;
     c->nhdr = 0;
     c->el = EL_NONE;
@@ -183,7 +164,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
     if (el_switch(c, EL_URL) < 0)
         return -1;
     if (c->url_len == 0)
-        c->url_off = c->len;
+        c->url_off = c->msg.len;
     if (head_add(c, at, n) < 0)
         return -1;
     c->url_len += n;   /* only bytes stored count: a refused head is read later */
@@ -196,19 +177,13 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     if (c->el != EL_FIELD) {
         if (el_switch(c, EL_FIELD) < 0)
             return -1;
-        if (c->nhdr == c->hdr_cap) {
-            int ncap = c->hdr_cap ? c->hdr_cap * 2 : 16;
-            if (ncap > 256) {           /* too many headers: an over-size head */
-                c->err_status = 413;
-                return -1;
-            }
-            hoff *h = realloc(c->hdrs, (size_t)ncap * sizeof *h);
-            if (!h)
-                return -1;
-            c->hdrs = h;
-            c->hdr_cap = ncap;
+        if (c->nhdr == MAX_HEADERS) {   /* too many headers: an over-size head */
+            c->err_status = 413;
+            return -1;
         }
-        c->hdrs[c->nhdr].no = (uint32_t)c->len;
+        if (MB_VEC_GROW(c->hdrs, c->hdr_cap, (size_t)c->nhdr + 1) < 0)
+            return -1;
+        c->hdrs[c->nhdr].no = (uint32_t)c->msg.len;
         c->hdrs[c->nhdr].nl = 0;
         c->hdrs[c->nhdr].vo = 0;
         c->hdrs[c->nhdr].vl = 0;
@@ -228,7 +203,7 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     if (c->el != EL_VALUE) {
         if (el_switch(c, EL_VALUE) < 0)
             return -1;
-        c->hdrs[c->nhdr - 1].vo = (uint32_t)c->len;
+        c->hdrs[c->nhdr - 1].vo = (uint32_t)c->msg.len;
     }
     if (head_add(c, at, n) < 0)
         return -1;
@@ -251,11 +226,11 @@ static int on_headers_complete(http_parser *p)
         c->err_status = 413;
         return -1;
     }
-    c->body_off = c->len;
+    c->body_off = c->msg.len;
     for (int i = 0; i < c->nhdr; i++) {
         const hoff *h = &c->hdrs[i];
-        if (h->nl == 6 && strncasecmp(c->buf + h->no, "expect", 6) == 0 &&
-            h->vl == 12 && strncasecmp(c->buf + h->vo, "100-continue", 12) == 0 &&
+        if (h->nl == 6 && strncasecmp(c->msg.p + h->no, "expect", 6) == 0 &&
+            h->vl == 12 && strncasecmp(c->msg.p + h->vo, "100-continue", 12) == 0 &&
             p->http_major == 1 && p->http_minor >= 1) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
@@ -280,9 +255,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
 static int on_message_complete(http_parser *p)
 {
     mb_server_conn *c = p->data;
-    if (buf_add(c, "", 1) < 0)   /* NUL after the body */
+    if (mb_buf_add(&c->msg, "", 0) < 0)   /* the NUL after the body */
         return -1;
-    c->buf[--c->len] = 0;
     c->msg_done = 1;
     c->done_ns = mb_clock_now_ns();
     http_parser_pause(p, 1);       /* one request at a time */
@@ -308,8 +282,8 @@ static void build_req(mb_server_conn *c, mb_server_req *r, mb_server_header *hv)
     static char empty[1];
     memset(r, 0, sizeof *r);
     r->method = http_method_str((enum http_method)c->parser.method);
-    if (c->url_len > 0 && c->buf) {
-        char *u = c->buf + c->url_off;
+    if (c->url_len > 0 && c->msg.p) {
+        char *u = c->msg.p + c->url_off;
         char *q = memchr(u, '?', c->url_len);
         r->path = u;
         r->path_len = q ? (size_t)(q - u) : c->url_len;
@@ -324,15 +298,15 @@ static void build_req(mb_server_conn *c, mb_server_req *r, mb_server_header *hv)
         r->path = r->query = empty;
     }
     for (int i = 0; i < c->nhdr; i++) {
-        hv[i].name = c->buf + c->hdrs[i].no;
+        hv[i].name = c->msg.p + c->hdrs[i].no;
         hv[i].name_len = c->hdrs[i].nl;
-        hv[i].value = c->buf + c->hdrs[i].vo;
+        hv[i].value = c->msg.p + c->hdrs[i].vo;
         hv[i].value_len = c->hdrs[i].vl;
     }
     r->headers = hv;
     r->nheaders = c->nhdr;
-    if (c->msg_done && c->buf) {
-        r->body = c->buf + c->body_off;
+    if (c->msg_done && c->msg.p) {
+        r->body = c->msg.p + c->body_off;
         r->body_len = c->body_len;
     } else {
         r->body = empty;
@@ -438,13 +412,9 @@ static ssize_t feed(mb_server_conn *c, const char *d, size_t len)
 
 static int pend_add(mb_server_conn *c, const char *d, size_t n)
 {
-    if (c->pend_off > 0 && c->pend_off == c->pend_len)
-        c->pend_off = c->pend_len = 0;
-    if (grow(&c->pend, &c->pend_cap, c->pend_len + n) < 0)
-        return MB_ENOMEM;
-    memcpy(c->pend + c->pend_len, d, n);
-    c->pend_len += n;
-    return 0;
+    if (c->pend_off > 0 && c->pend_off == c->pend.len)
+        c->pend_off = c->pend.len = 0;
+    return mb_buf_add(&c->pend, d, n);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -470,17 +440,17 @@ static void conn_process(mb_server_conn *c)
     mb_server *s = c->srv;
     /* not once the connection is closing gracefully (a response that ended
      * it, say to HTTP/1.0 or "Connection: close"): what follows is dropped */
-    while (!c->busy && !c->closing && !c->bad && !c->draining && c->pend_off < c->pend_len) {
-        ssize_t n = feed(c, c->pend + c->pend_off, c->pend_len - c->pend_off);
+    while (!c->busy && !c->closing && !c->bad && !c->draining && c->pend_off < c->pend.len) {
+        ssize_t n = feed(c, c->pend.p + c->pend_off, c->pend.len - c->pend_off);
         if (n < 0)
             return;
         c->pend_off += (size_t)n;
         if (n == 0 && !c->busy)
             break;
     }
-    if (c->pend_off == c->pend_len)
-        c->pend_off = c->pend_len = 0;
-    if (!c->bad && !c->draining && c->pend_len < s->cfg.max_head + s->cfg.max_body)
+    if (c->pend_off == c->pend.len)
+        c->pend_off = c->pend.len = 0;
+    if (!c->bad && !c->draining && c->pend.len < s->cfg.max_head + s->cfg.max_body)
         start_reading(c);
 }
 
@@ -496,12 +466,12 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     }
     if (n == 0 || c->bad || c->draining || c->closing)
         return;   /* lingering after an error response: discard */
-    if (c->busy || c->pend_len > c->pend_off) {
+    if (c->busy || c->pend.len > c->pend_off) {
         if (pend_add(c, b->base, (size_t)n) < 0) {
             conn_close(c, 1);
             return;
         }
-        if (c->pend_len - c->pend_off > s->cfg.max_head + s->cfg.max_body) {
+        if (c->pend.len - c->pend_off > s->cfg.max_head + s->cfg.max_body) {
             uv_read_stop(st);   /* a client racing ahead: wait for the response */
             c->reading = 0;
         }
@@ -584,9 +554,9 @@ static void conn_handle_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
-    free(c->buf);
+    mb_buf_free(&c->msg);
     free(c->hdrs);
-    free(c->pend);
+    mb_buf_free(&c->pend);
     free(c);
     maybe_free_server(s);
 }
@@ -893,7 +863,7 @@ static void conn_response_done(mb_server_conn *c)
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    if (c->pend_len > c->pend_off || !c->reading)
+    if (c->pend.len > c->pend_off || !c->reading)
         ready_push(c);
 }
 

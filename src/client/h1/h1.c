@@ -78,7 +78,7 @@ struct h1_conn {
     const char *rend;            /* end of the read being parsed */
     int val_cut;                 /* the last value piece ended with the read */
     uint64_t t_conn0, deadline, idle_since;
-    cbuf line;                   /* the header line being assembled */
+    mb_buf line;                   /* the header line being assembled */
 };
 
 struct h1_pool {
@@ -103,7 +103,7 @@ static void conn_closed(uv_handle_t *hd)
     h1_conn *cn = hd->data;
     mb_client *c = cn->c;
     if (--cn->nopen == 0) {
-        cbuf_free(&cn->line);
+        mb_buf_free(&cn->line);
         free(cn);
     }
     client_handles(c, -1);
@@ -205,6 +205,8 @@ static void kick_cb(uv_timer_t *t)
  * closes cn and queues on_done; a 0 ms timer delivers it when this runs
  * inside mb_req_start. `fmt` is printf-like. */
 static void fail(h1_conn *cn, mb_err_kind k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(h1_conn *cn, mb_err_kind k, const char *fmt, ...)
 {
     mb_req *r = cn->r;
     h1_pool *p = cn->pool;
@@ -212,13 +214,10 @@ static void fail(h1_conn *cn, mb_err_kind k, const char *fmt, ...)
         conn_close(cn);
         return;
     }
-    if (!r->latched) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(r->err_msg, sizeof r->err_msg, fmt, ap);
-        va_end(ap);
-        r->latched = k;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    req_vlatch(r, k, fmt, ap);
+    va_end(ap);
     fill(r, cn, mb_clock_now_ns());
     req_verdict(r);
     detach(cn);
@@ -342,12 +341,12 @@ static int emit_status(h1_conn *cn)
     unsigned v = cn->p.http_major * 10u + cn->p.http_minor;
     int n;
     if (v != 10 && v != 11 && v != 20) {
-        snprintf(s, sizeof s, "Unsupported HTTP version (%u.%u) in response", v / 10, v % 10);
-        req_latch(cn->r, MB_ERR_PROTOCOL, s, 0);
+        req_latch(cn->r, MB_ERR_PROTOCOL, "Unsupported HTTP version (%u.%u) in response", v / 10,
+                  v % 10);
         return -1;
     }
     if (cn->p.status_code < 100) {
-        req_latch(cn->r, MB_ERR_PROTOCOL, "Unsupported response code in HTTP response", 0);
+        req_latch(cn->r, MB_ERR_PROTOCOL, "Unsupported response code in HTTP response");
         return -1;
     }
     n = snprintf(s, sizeof s, "HTTP/%u.%u %u", cn->p.http_major, cn->p.http_minor,
@@ -390,8 +389,8 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
         return -1;
     if (cn->line_value && flush_line(cn) < 0)
         return -1;
-    if (cbuf_add(&cn->line, at, n) < 0) {
-        req_latch(cn->r, MB_ERR_PROTOCOL, "out of memory storing headers", 0);
+    if (mb_buf_add(&cn->line, at, n) < 0) {
+        req_latch(cn->r, MB_ERR_PROTOCOL, "out of memory storing headers");
         return -1;
     }
     return 0;
@@ -411,9 +410,9 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
         while (n && (*at == ' ' || *at == '\t'))
             at++, n--;
     }
-    if ((!cn->line_value && cbuf_add(&cn->line, ":", 1) < 0)
-        || (fold && cbuf_add(&cn->line, " ", 1) < 0) || cbuf_add(&cn->line, at, n) < 0) {
-        req_latch(cn->r, MB_ERR_PROTOCOL, "out of memory storing headers", 0);
+    if ((!cn->line_value && mb_buf_add(&cn->line, ":", 1) < 0)
+        || (fold && mb_buf_add(&cn->line, " ", 1) < 0) || mb_buf_add(&cn->line, at, n) < 0) {
+        req_latch(cn->r, MB_ERR_PROTOCOL, "out of memory storing headers");
         return -1;
     }
     cn->line_value = 1;
@@ -507,7 +506,7 @@ static void on_end(h1_conn *cn, ssize_t nread, uint64_t t)
         cn->junk = 1;   /* closed: never reused */
         complete(cn, t);
     } else if (cn->r->latched) {
-        fail(cn, cn->r->latched, "");
+        fail(cn, cn->r->latched, "%s", "");
     } else if (!cn->head_done) {
         fail(cn, MB_ERR_PROTOCOL, "connection closed in the middle of the response head");
     } else if (cn->p.flags & F_CHUNKED) {
@@ -713,7 +712,7 @@ static void route(h1_pool *p, mb_req *r, int fresh)
         return;
     }
     if (!(cn = conn_new(p, h))) {
-        req_latch(r, MB_ERR_CONNECT, "out of memory for a connection", 0);
+        req_latch(r, MB_ERR_CONNECT, "out of memory for a connection");
         r->resp.t.done = (int64_t)(now - r->resp.start_ns);
         r->h1_live = 0;
         req_verdict(r);
