@@ -501,7 +501,7 @@ static void start(int i)
     if (sl->hooks & 2)
         o.on_data = hook_data;
     o.hook_ud = sl;
-    T.max_body = o.max_body ? o.max_body : MB_CLIENT_DEFAULT_MAX_BODY;
+    T.max_body = o.max_body ? o.max_body : MB_DEFAULT_MAX_BODY;
     o.on_done = on_done;
     o.on_events = T.f0 & 32 ? on_events : NULL;
     o.ud = sl;

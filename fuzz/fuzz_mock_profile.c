@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
 #include "mock_int.h"
 
@@ -65,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m->seed = 42;
     m->trace.max_rec = 10000;
     m->trace.max_chunks = 2000000;
-    m->max_body = 8u << 20;
+    m->max_body = MB_DEFAULT_MAX_REQUEST_BODY;
     mk_faults_defaults(&m->faults);
     if (mk_builtin_models(m) < 0)
         abort();

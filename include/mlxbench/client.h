@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
 #include "mlxbench/sse.h"
 
-#define MB_CLIENT_DEFAULT_MAX_BODY ((size_t)64 << 20)
 /* Response heads over either limit fail with kind `protocol` (libcurl's own
  * limit is 100 KiB per header line). */
 #define MB_CLIENT_MAX_HEADER_BYTES ((size_t)256 << 10)
@@ -64,8 +64,8 @@ typedef struct mb_req_opts {
     const char *accept_encoding;   /* NULL: none sent (bytes as the server sends them);
                                       "" = every encoding libcurl decodes */
     const char *proxy;             /* NULL: libcurl's default (environment); "" none */
-    size_t max_body;               /* 0: MB_CLIENT_DEFAULT_MAX_BODY */
-    size_t max_line;               /* SSE line limit; 0: MB_SSE_DEFAULT_MAX_LINE */
+    size_t max_body;               /* 0: MB_DEFAULT_MAX_BODY */
+    size_t max_line;               /* SSE line limit; 0: MB_DEFAULT_MAX_LINE */
     int reject_encoded;            /* a 2xx body with a Content-Encoding nobody asked
                                       for (accept_encoding unset) fails, kind `protocol`;
                                       always on for stream=1 (SSE of gzip is garbage) */

@@ -66,7 +66,7 @@ typedef struct mb_server_handlers {
 typedef struct mb_server_config {
     const char *host;        /* numeric address or name; NULL = 127.0.0.1 */
     int port;                /* 0 picks a free port */
-    int backlog;             /* 0 = 1024 */
+    int backlog;             /* 0 = MB_DEFAULT_BACKLOG (1024) */
     size_t max_head;         /* request line + headers, bytes; 0 = 64 KiB */
     size_t max_body;         /* body bytes; 0 = 8 MiB */
     size_t high_water;       /* write queue bytes that mark congestion; 0 = 256 KiB */

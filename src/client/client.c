@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/platform.h"
 #include "client_int.h"
 
 #define POOL_MAX 256            /* idle easy handles kept for reuse */
@@ -295,7 +296,7 @@ curl_socket_t client_opensocket(void *ud, curlsocktype purpose, struct curl_sock
     mb_client *c = ud;
     curl_socket_t fd;
     (void)purpose;
-    fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    fd = mb_plat_socket(a->family, a->socktype, a->protocol);
     if (fd == CURL_SOCKET_BAD)
         return fd;
     size_t old = c->nconn;

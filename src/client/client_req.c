@@ -413,8 +413,8 @@ int req_init(mb_req *r, const mb_req_opts *o)
             return MB_EINVAL;
     }
     r->stream = o->stream;
-    r->max_body = o->max_body ? o->max_body : MB_CLIENT_DEFAULT_MAX_BODY;
-    r->max_line = o->max_line ? o->max_line : MB_SSE_DEFAULT_MAX_LINE;
+    r->max_body = o->max_body ? o->max_body : MB_DEFAULT_MAX_BODY;
+    r->max_line = o->max_line ? o->max_line : MB_DEFAULT_MAX_LINE;
     r->on_sse = o->on_sse;
     r->on_sse_end = o->on_sse_end;
     r->on_data = o->on_data;

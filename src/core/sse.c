@@ -172,7 +172,7 @@ static int scan(mb_sse *p, const char *s, const char *end, mb_sse_cb cb, void *u
 void mb_sse_init(mb_sse *p, size_t max_line)
 {
     memset(p, 0, sizeof *p);
-    p->max_line = max_line ? max_line : MB_SSE_DEFAULT_MAX_LINE;
+    p->max_line = max_line ? max_line : MB_DEFAULT_MAX_LINE;
     if (p->max_line > SIZE_MAX / 4)
         p->max_line = SIZE_MAX / 4;
     p->retry = -1;

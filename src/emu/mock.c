@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "mlxbench/clock.h"
+#include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
 #include "mock_int.h"
 
@@ -724,7 +725,8 @@ char *mb_mock_stats_json(mb_mock *m)
               (unsigned long long)s->f_stall, (unsigned long long)s->f_disconnect,
               (unsigned long long)s->f_malformed, (unsigned long long)s->f_slow_ttft,
               (unsigned long long)s->f_refuse);
-    mb_buf_puts(&b, "\"emission_error_ms\":");
+    mb_buf_printf(&b, "\"emission_timer\":\"%s\",\"emission_error_ms\":",
+                  m->timer ? mb_ptimer_kind(m->timer) : "none");
     hist_json(&b, m->emit_hist);
     mb_buf_printf(&b, ",\"late_over_1ms\":%llu,\"late_over_2ms\":%llu,\"blocked_by_backpressure\":%llu,"
               "\"trace\":{\"requests\":%zu,\"chunks\":%zu,\"evicted\":%llu}}",
@@ -949,18 +951,18 @@ static void mock_free(mb_mock *m)
         done(ud);
 }
 
-static void handle_closed(uv_handle_t *h)
-{
-    mb_mock *m = h->data;
-    if (--m->handles == 0)
-        mock_free(m);
-}
-
-static void server_stopped(void *ud)
+/* One of the mock's parts (the server, the engine's timer, the refuse
+ * timer) has closed; the last one frees the mock. */
+static void part_closed(void *ud)
 {
     mb_mock *m = ud;
     if (--m->handles == 0)
         mock_free(m);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    part_closed(h->data);
 }
 
 void mb_mock_stop(mb_mock *m, void (*done)(void *ud), void *ud)
@@ -971,11 +973,11 @@ void mb_mock_stop(mb_mock *m, void (*done)(void *ud), void *ud)
     m->done = done;
     m->done_ud = ud;
     if (m->srv) {
-        m->handles++;   /* released by server_stopped */
-        mb_server_stop(m->srv, server_stopped, m);
+        m->handles++;   /* released by part_closed */
+        mb_server_stop(m->srv, part_closed, m);
         m->srv = NULL;
     }
-    mk_engine_close(m, handle_closed);
+    mk_engine_close(m, part_closed);
     uv_timer_stop(&m->refuse_timer);
     uv_close((uv_handle_t *)&m->refuse_timer, handle_closed);
 }
@@ -1029,11 +1031,10 @@ int mb_mock_start(mb_mock **out, uv_loop_t *loop, const mb_mock_config *cfg, cha
         return MB_ENOMEM;
     }
     m->loop = loop;
-    m->tfd = -1;
     m->seed = 42;
     m->trace.max_rec = 10000;
     m->trace.max_chunks = 2000000;
-    m->max_body = 8u << 20;
+    m->max_body = MB_DEFAULT_MAX_REQUEST_BODY;
     m->start_ns = mb_clock_now_ns();
     mk_faults_defaults(&m->faults);
     if ((rc = mk_builtin_models(m)) < 0) {
@@ -1116,10 +1117,14 @@ int mb_mock_start(mb_mock **out, uv_loop_t *loop, const mb_mock_config *cfg, cha
             h = "::1";
         snprintf(m->url, sizeof m->url, strchr(h, ':') ? "http://[%s]:%d" : "http://%s:%d", h, m->port);
     }
-    mk_engine_init(m);
     uv_timer_init(loop, &m->refuse_timer);
     m->refuse_timer.data = m;
     m->handles++;
+    if ((rc = mk_engine_init(m)) < 0) {
+        mb_mock_stop(m, NULL, NULL);   /* what is open closes, then m goes */
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
     if (m->faults.refuse_connections) {
         m->st.f_refuse++;
         mb_server_pause(m->srv);

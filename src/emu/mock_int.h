@@ -2,7 +2,7 @@
  *
  *   mock.c            lifecycle, routing, validation, control endpoints, stats
  *   mock_profile.c    built-in models, profile JSON, fault fields
- *   mock_stream.c     the emission engine: deadline heap on a timerfd, the
+ *   mock_stream.c     the emission engine: deadline heap on one timer, the
  *                     per-request state machine, faults during a stream
  *   mock_openai.c     OpenAI bytes (chat, legacy completions, errors)
  *   mock_anthropic.c  Anthropic bytes (messages, errors)
@@ -21,6 +21,7 @@
 #include "mlxbench/hist.h"
 #include "mlxbench/json.h"
 #include "mlxbench/mock.h"
+#include "mlxbench/platform.h"
 #include "mlxbench/server.h"
 
 /* ---------------------------------------------------------------- models */
@@ -200,9 +201,7 @@ struct mb_mock {
      * sifting does not chase pointers */
     struct mk_hent { uint64_t deadline; mk_req *r; } *heap;
     size_t heap_len, heap_cap;
-    int tfd;                   /* timerfd, -1 when using the uv timer */
-    uv_poll_t poll;
-    uv_timer_t timer;
+    mb_ptimer *timer;          /* wakes the engine (platform.h: ns where it can) */
     uv_timer_t refuse_timer;   /* ends a refuse_s period */
     uint64_t armed;            /* deadline the timer is set for (0 = none) */
     int stopping, handles;
@@ -235,7 +234,7 @@ void mk_models_free(mb_mock *m);
 
 /* mock_stream.c */
 int mk_engine_init(mb_mock *m);
-void mk_engine_close(mb_mock *m, void (*closed)(uv_handle_t *));
+void mk_engine_close(mb_mock *m, void (*closed)(void *));
 /* Starts generating for a validated request (response headers included). */
 void mk_req_start(mk_req *r, const mb_server_req *req);
 void mk_req_conn_closed(mk_req *r);

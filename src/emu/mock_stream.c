@@ -2,9 +2,9 @@
  *
  * Every request in flight has one deadline: the time its next chunk is due
  * (for a non-streamed request, the time its whole body is due). Deadlines
- * live in one binary min-heap; a single Linux timerfd, armed at the heap's
- * minimum with nanosecond resolution and watched by a uv_poll on the loop,
- * wakes the engine (elsewhere a uv_timer at millisecond resolution does).
+ * live in one binary min-heap; a single timer of the platform layer, armed
+ * at the heap's minimum (nanosecond resolution on Linux and macOS, a
+ * uv_timer at millisecond resolution elsewhere), wakes the engine.
  * One wake-up emits everything due, so thousands of streams cost one timer
  * and O(log n) per chunk, and nothing ever sleeps.
  *
@@ -15,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/timerfd.h>
-#endif
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
 #include "mock_int.h"
@@ -424,24 +421,9 @@ static void run_due(mb_mock *m)
     arm(m);
 }
 
-#ifdef __linux__
-static void on_tfd(uv_poll_t *p, int status, int events)
+static void on_timer(void *ud)
 {
-    mb_mock *m = p->data;
-    uint64_t expirations;
-    (void)status;
-    (void)events;
-    if (read(m->tfd, &expirations, sizeof expirations) < 0) {
-        /* EAGAIN: a re-arm raced the wake-up; run_due re-checks anyway */
-    }
-    m->armed = 0;
-    run_due(m);
-}
-#endif
-
-static void on_timer(uv_timer_t *t)
-{
-    mb_mock *m = t->data;
+    mb_mock *m = ud;
     m->armed = 0;
     run_due(m);
 }
@@ -453,14 +435,7 @@ static void arm(mb_mock *m)
         return;
     if (m->heap_len == 0) {
         if (m->armed) {
-#ifdef __linux__
-            if (m->tfd >= 0) {
-                struct itimerspec off;
-                memset(&off, 0, sizeof off);
-                timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &off, NULL);
-            } else
-#endif
-                uv_timer_stop(&m->timer);
+            mb_ptimer_disarm(m->timer);
             m->armed = 0;
         }
         return;
@@ -474,58 +449,29 @@ static void arm(mb_mock *m)
     if (d == m->armed)
         return;
     m->armed = d;
-#ifdef __linux__
-    if (m->tfd >= 0) {
-        struct itimerspec its;
-        memset(&its, 0, sizeof its);
-        its.it_value.tv_sec = (time_t)(d / 1000000000u);
-        its.it_value.tv_nsec = (long)(d % 1000000000u);
-        if (timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
-            return;
-    }
-#endif
-    uint64_t now = mb_clock_now_ns();
-    uint64_t ms = d > now ? (d - now + 999999) / 1000000 : 0;
-    uv_update_time(m->loop);
-    uv_timer_start(&m->timer, on_timer, ms, 0);
+    mb_ptimer_arm(m->timer, d);
 }
 
+/* The engine's one timer. 0 or MB_ENOMEM. */
 int mk_engine_init(mb_mock *m)
 {
-    m->tfd = -1;
-    uv_timer_init(m->loop, &m->timer);
-    m->timer.data = m;
-    m->handles++;
-#ifdef __linux__
-    m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (m->tfd >= 0) {
-        if (uv_poll_init(m->loop, &m->poll, m->tfd) != 0) {
-            close(m->tfd);
-            m->tfd = -1;
-        } else {
-            m->poll.data = m;
-            m->handles++;
-            uv_poll_start(&m->poll, UV_READABLE, on_tfd);
-        }
-    }
-#endif
-    return 0;
+    int rc = mb_ptimer_new(&m->timer, m->loop, on_timer, m);
+    if (rc == 0)
+        m->handles++;
+    return rc;
 }
 
-/* Cuts every request in flight and closes the engine's handles; `closed`
- * runs once per handle. */
-void mk_engine_close(mb_mock *m, void (*closed)(uv_handle_t *))
+/* Cuts every request in flight and closes the engine's timer; `closed(m)`
+ * runs once it is gone. */
+void mk_engine_close(mb_mock *m, void (*closed)(void *))
 {
     while (m->heap_len > 0) {
         mk_req *r = m->heap[0].r;
         req_finish(r, "server_stopped");
     }
-    uv_timer_stop(&m->timer);
-    uv_close((uv_handle_t *)&m->timer, closed);
-    if (m->tfd >= 0) {
-        uv_poll_stop(&m->poll);
-        uv_close((uv_handle_t *)&m->poll, closed);
-    }
+    if (m->timer)
+        mb_ptimer_close(m->timer, closed);
+    m->timer = NULL;
 }
 
 /* ---------------------------------------------------------------- start */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <lauxlib.h>
 #include "mlxbench/client.h"
+#include "mlxbench/defaults.h"
 #include "mlxbench/clock.h"
 #include "mlxbench/hist.h"
 #include "mlxbench/llm.h"
@@ -455,8 +456,8 @@ static int l_start(lua_State *L)
     o.nheaders = c->nheaders;
     o.body = c->body;
     o.body_len = body_len;
-    o.timeout_ms = (long)(opt_num(L, "timeout", 600) * 1000);
-    o.connect_timeout_ms = (long)(opt_num(L, "connect_timeout", 10) * 1000);
+    o.timeout_ms = (long)(opt_num(L, "timeout", MB_DEFAULT_TIMEOUT_S) * 1000);
+    o.connect_timeout_ms = (long)(opt_num(L, "connect_timeout", MB_DEFAULT_CONNECT_TIMEOUT_S) * 1000);
     o.stream = c->stream;
     o.http2 = opt_bool(L, "http2");
     o.insecure = opt_bool(L, "insecure");

@@ -1,12 +1,13 @@
 /* proxy.c: the TCP fault proxy's API and listener (see
  * include/mlxbench/proxy.h); the connections are in proxy_conn.c. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/platform.h"
 #include "proxy_int.h"
 
 #define MAX_DELAY_MS 3600000u           /* latency / jitter bound: one hour */
@@ -159,8 +160,8 @@ int mb_proxy_start(mb_proxy **out, uv_loop_t *loop, const mb_proxy_config *cfg,
     if (!p)
         return MB_ENOMEM;
     p->loop = loop;
-    p->backlog = cfg->backlog > 0 ? cfg->backlog : 1024;
-    p->high_water = cfg->high_water ? cfg->high_water : DEFAULT_HIGH_WATER;
+    p->backlog = cfg->backlog > 0 ? cfg->backlog : MB_DEFAULT_BACKLOG;
+    p->high_water = cfg->high_water ? cfg->high_water : MB_DEFAULT_HIGH_WATER;
     p->low_water = p->high_water / 4;
     mb_rng_seed(&p->rng, cfg->seed);
     if (faults_norm(&cfg->faults, &p->faults) < 0) {
@@ -168,10 +169,7 @@ int mb_proxy_start(mb_proxy **out, uv_loop_t *loop, const mb_proxy_config *cfg,
         rc = MB_EINVAL;
         goto out;
     }
-    /* A peer that resets a connection must give EPIPE, not kill the process. */
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
-        signal(SIGPIPE, SIG_IGN);
+    mb_plat_ignore_sigpipe();   /* a peer's reset gives EPIPE, not a kill */
     rc = resolve(loop, cfg->upstream_host, cfg->upstream_port, &p->up_addr);
     if (rc < 0) {
         snprintf(err, errlen, "cannot resolve upstream host '%s': %s", cfg->upstream_host,

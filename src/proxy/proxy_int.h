@@ -10,7 +10,6 @@
 #include "mlxbench/rng.h"
 
 #define READ_BUF (64 * 1024)
-#define DEFAULT_HIGH_WATER (256 * 1024)
 #define CONN_HANDLES 5
 
 typedef struct pconn pconn;

@@ -14,15 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <http_parser.h>
 #include "mlxbench/buf.h"
 #include "mlxbench/clock.h"
+#include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/platform.h"
 #include "mlxbench/server.h"
 
 #define READ_BUF (64 * 1024)
@@ -683,10 +683,7 @@ static int conn_send(mb_server_conn *c, uv_buf_t *bufs, unsigned n)
             off += bufs[i].len;
         }
         if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
-            ssize_t r;
-            do
-                r = send(fd, c->srv->wbuf, total, MSG_DONTWAIT | MSG_NOSIGNAL);
-            while (r < 0 && errno == EINTR);
+            ssize_t r = mb_plat_send(fd, c->srv->wbuf, total);   /* non-blocking socket */
             if (r >= 0) {
                 done = (size_t)r;
             } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -1015,22 +1012,6 @@ static int resolve(mb_server *s, const char *host, int port)
     return 0;
 }
 
-/* Thousands of connections need thousands of descriptors: lift the soft
- * limit towards the hard one (a no-op when it is already high). */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = rl.rlim_max == RLIM_INFINITY ? 65536 : rl.rlim_max;
-    if (want > 65536)
-        want = 65536;
-    if (rl.rlim_cur < want) {
-        rl.rlim_cur = want;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 int mb_server_start(mb_server **out, uv_loop_t *loop, const mb_server_config *cfg)
 {
     mb_server *s = NULL;
@@ -1045,20 +1026,19 @@ int mb_server_start(mb_server **out, uv_loop_t *loop, const mb_server_config *cf
     s->cfg = *cfg;
     s->cfg.host = NULL;   /* not kept: the caller's string */
     if (!s->cfg.backlog)
-        s->cfg.backlog = 1024;
+        s->cfg.backlog = MB_DEFAULT_BACKLOG;
     if (!s->cfg.max_head)
-        s->cfg.max_head = 64 * 1024;
+        s->cfg.max_head = MB_DEFAULT_MAX_HEAD;
     if (!s->cfg.max_body)
-        s->cfg.max_body = 8 * 1024 * 1024;
+        s->cfg.max_body = MB_DEFAULT_MAX_REQUEST_BODY;
     if (!s->cfg.high_water)
-        s->cfg.high_water = 256 * 1024;
+        s->cfg.high_water = MB_DEFAULT_HIGH_WATER;
     if (!s->cfg.low_water || s->cfg.low_water > s->cfg.high_water)
         s->cfg.low_water = s->cfg.high_water / 4;
-    /* A peer that resets a connection must give EPIPE, not kill the process. */
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
-        signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    /* A peer that resets a connection must give EPIPE, not kill the
+     * process; thousands of connections need thousands of descriptors. */
+    mb_plat_ignore_sigpipe();
+    mb_plat_raise_fd_limit();
     rc = resolve(s, cfg->host ? cfg->host : "127.0.0.1", cfg->port);
     if (rc < 0) {
         free(s);

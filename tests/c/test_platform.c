@@ -1,0 +1,170 @@
+/* test_platform.c: the platform layer (src/platform) against what the
+ * process itself does: descriptors it opens are counted, memory it touches
+ * shows in the RSS, CPU it burns shows in the thread's CPU time, the limit
+ * it raises is the hard one, and the timer wakes at its deadline with the
+ * resolution its kind promises. Runs on every platform build (linux,
+ * darwin, posix); what the portable build cannot tell must say so (-1). */
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include "mb_test.h"
+#include "mlxbench/clock.h"
+#include "mlxbench/platform.h"
+
+static void test_fds(void)
+{
+    int64_t before = mb_plat_fd_count();
+    CHECK_MSG(before >= 3, "fd_count %lld", (long long)before);
+    int fds[5];
+    for (int i = 0; i < 5; i++)
+        fds[i] = open("/dev/null", O_RDONLY);
+    CHECK_EQ_INT(mb_plat_fd_count(), before + 5);
+    for (int i = 0; i < 5; i++)
+        close(fds[i]);
+    CHECK_EQ_INT(mb_plat_fd_count(), before);
+}
+
+static void test_limits(void)
+{
+    int64_t soft, hard;
+    struct rlimit rl;
+    CHECK_EQ_INT(mb_plat_fd_limit(&soft, &hard), 0);
+    CHECK(soft == -1 || soft > 0);
+    /* lower the soft limit, then raise it back as far as allowed */
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rlim_t keep = rl.rlim_cur;
+    rl.rlim_cur = 256;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    int64_t now = mb_plat_raise_fd_limit();
+    CHECK_EQ_INT(mb_plat_fd_limit(&soft, &hard), 0);
+    CHECK_EQ_INT(now, soft);
+    CHECK_MSG(soft > 256, "soft limit %lld after raise", (long long)soft);
+    if (hard > 0 && hard <= (1 << 20) && strcmp(mb_plat_name(), "darwin") != 0)
+        CHECK_EQ_INT(soft, hard);   /* macOS may stop at kern.maxfilesperproc */
+    rl.rlim_cur = keep;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void test_memory(void)
+{
+    int64_t rss = mb_plat_rss_bytes();
+    int portable = strcmp(mb_plat_name(), "posix") == 0;
+    if (portable) {
+        CHECK_EQ_INT(rss, -1);   /* POSIX has no call for it: said, not guessed */
+    } else {
+        CHECK_MSG(rss > 1 << 20, "rss %lld", (long long)rss);
+        /* touch 64 MiB: the RSS grows by about that much */
+        size_t n = (size_t)64 << 20;
+        char *p = malloc(n);
+        memset(p, 1, n);
+        int64_t after = mb_plat_rss_bytes();
+        CHECK_MSG(after - rss > (int64_t)(60u << 20) && after - rss < (int64_t)(80u << 20),
+                  "rss grew by %lld bytes", (long long)(after - rss));
+        free(p);
+    }
+    /* the peak is in bytes on every system (ru_maxrss is KiB on Linux) */
+    int64_t peak = mb_plat_peak_rss_bytes();
+    CHECK_MSG(peak > 1 << 20 && peak < (int64_t)1 << 40, "peak %lld", (long long)peak);
+    if (!portable)
+        CHECK(peak >= (int64_t)(64u << 20));
+}
+
+static void test_cpu(void)
+{
+    double t0 = mb_plat_thread_cpu_s(), u, s;
+    uint64_t w0 = mb_clock_now_ns();
+    volatile uint64_t x = 0;
+    while (mb_clock_now_ns() - w0 < 50000000u)   /* 50 ms of work */
+        for (int i = 0; i < 1000; i++)
+            x += (uint64_t)i * 7;
+    double t1 = mb_plat_thread_cpu_s();
+    CHECK_MSG(t0 >= 0 && t1 - t0 > 0.03 && t1 - t0 < 1.0, "thread cpu %.4f -> %.4f", t0, t1);
+    mb_plat_process_cpu_s(&u, &s);
+    CHECK(u + s >= t1 - 0.01);
+}
+
+static void test_host(void)
+{
+    mb_plat_host h;
+    mb_plat_host_info(&h);
+    CHECK(h.os[0] && h.kernel[0]);
+    CHECK(h.cpus >= 1 && h.cpus <= 4096);
+    CHECK(h.memory_bytes == 0 || h.memory_bytes > (64u << 20));
+    for (const char *p = h.os; *p; p++)
+        CHECK(!(*p >= 'A' && *p <= 'Z'));
+    if (strcmp(mb_plat_name(), "linux") == 0) {
+        CHECK_STR(h.os, "linux");
+        CHECK(h.memory_bytes > 0);
+    }
+}
+
+typedef struct tstate {
+    uint64_t due, fired_at;
+    int fired, closed;
+    mb_ptimer *t;
+} tstate;
+
+static void fired(void *ud)
+{
+    tstate *s = ud;
+    s->fired++;
+    s->fired_at = mb_clock_now_ns();
+}
+
+static void closed(void *ud)
+{
+    ((tstate *)ud)->closed = 1;
+}
+
+static void test_timer(void)
+{
+    uv_loop_t loop;
+    tstate s = {0};
+    uv_loop_init(&loop);
+    CHECK_EQ_INT(mb_ptimer_new(&s.t, &loop, fired, &s), 0);
+    const char *kind = mb_ptimer_kind(s.t);
+    if (strcmp(mb_plat_name(), "linux") == 0)
+        CHECK_STR(kind, "timerfd");
+    else if (strcmp(mb_plat_name(), "darwin") == 0)
+        CHECK_STR(kind, "kqueue");
+    else
+        CHECK_STR(kind, "uv_timer");
+    uint64_t res = mb_ptimer_resolution_ns(s.t);
+    CHECK(res == (strcmp(kind, "uv_timer") == 0 ? 1000000u : 1u));
+    /* a disarmed deadline never fires */
+    mb_ptimer_arm(s.t, mb_clock_now_ns() + 1000000);
+    mb_ptimer_disarm(s.t);
+    /* five deadlines 2.5 ms apart: each fires once, never early, and late
+     * by less than its resolution allows (plus scheduling slack) */
+    double worst = 0;
+    for (int i = 0; i < 5; i++) {
+        s.due = mb_clock_now_ns() + 2500000u;
+        int before = s.fired;
+        mb_ptimer_arm(s.t, s.due);
+        while (s.fired == before)
+            uv_run(&loop, UV_RUN_ONCE);
+        CHECK_EQ_INT(s.fired, before + 1);
+        CHECK(s.fired_at >= s.due);
+        double late = (double)(s.fired_at - s.due) * 1e-6;
+        if (late > worst)
+            worst = late;
+    }
+    double allowed = res == 1 ? 1.0 : 2.5;   /* ms */
+    CHECK_MSG(worst < allowed, "%s: worst lateness %.3f ms", kind, worst);
+    mb_ptimer_close(s.t, closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(s.closed);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    fprintf(stderr, "platform layer: %s\n", mb_plat_name());
+    test_fds();
+    test_limits();
+    test_memory();
+    test_cpu();
+    test_host();
+    test_timer();
+    TEST_MAIN_END();
+}
