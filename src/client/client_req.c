@@ -15,9 +15,6 @@
 #include "mlxbench/errors.h"
 #include "client_int.h"
 
-#ifndef MLXBENCH_VERSION
-#define MLXBENCH_VERSION "0"
-#endif
 
 /* Records an error found inside a callback or by a transport; the first
  * one wins. A callback then returns a value that makes the transport stop
@@ -491,7 +488,7 @@ int req_setup(mb_req *r, const mb_req_opts *o)
     return 0;
 }
 
-/* Maps a libcurl result to DESIGN.md's error kinds. */
+/* Maps a libcurl result to an error kind (errors.h). */
 static mb_err_kind map_code(CURLcode code, const char *errbuf)
 {
     switch (code) {

@@ -16,9 +16,6 @@
 #include "mlxbench/errors.h"
 #include "h1_int.h"
 
-#ifndef MLXBENCH_VERSION
-#define MLXBENCH_VERSION "0"
-#endif
 
 /* 1 if `host` matches an entry of a no_proxy list (libcurl's rules: "*",
  * exact names, and domain suffixes with or without a leading dot). */
