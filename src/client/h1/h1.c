@@ -145,7 +145,7 @@ static void conn_close(h1_conn *cn)
         return;
     unlist(cn);
     if (cn->r)
-        cn->r->conn = NULL;
+        H(cn->r)->conn = NULL;
     cn->r = NULL;
     cn->state = C_CLOSED;
     uv_close((uv_handle_t *)&cn->tcp, conn_closed);
@@ -176,8 +176,8 @@ static mb_req *detach(h1_conn *cn)
     mb_req *r = cn->r;
     cn->r = NULL;
     if (r) {
-        r->conn = NULL;
-        r->h1_live = 0;
+        H(r)->conn = NULL;
+        r->live = 0;
     }
     return r;
 }
@@ -281,8 +281,8 @@ static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
     uv_buf_t b[2];
     int rc;
     cn->r = r;
-    r->conn = cn;
-    r->h1_live = 1;
+    H(r)->conn = cn;
+    r->live = 1;
     cn->state = C_BUSY;
     http_parser_init(&cn->p, HTTP_RESPONSE);
     cn->p.data = cn;
@@ -294,9 +294,9 @@ static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
     cn->got = 0;
     cn->line.len = 0;
     arm(cn, now);
-    b[0] = uv_buf_init(r->whead.p, (unsigned)r->whead.len);
-    b[1] = uv_buf_init((char *)r->wbody, (unsigned)r->wbody_len);
-    rc = uv_write(&cn->wreq, (uv_stream_t *)&cn->tcp, b, r->wbody_len ? 2 : 1, write_cb);
+    b[0] = uv_buf_init(H(r)->whead.p, (unsigned)H(r)->whead.len);
+    b[1] = uv_buf_init((char *)H(r)->wbody, (unsigned)H(r)->wbody_len);
+    rc = uv_write(&cn->wreq, (uv_stream_t *)&cn->tcp, b, H(r)->wbody_len ? 2 : 1, write_cb);
     if (rc == 0)
         cn->writing = 1;
     else if (!stale(cn))
@@ -308,13 +308,13 @@ static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
 static int stale(h1_conn *cn)
 {
     mb_req *r = cn->r;
-    if (!r || cn->got || !r->resp.reused || r->h1_retried)
+    if (!r || cn->got || !r->resp.reused || H(r)->retried)
         return 0;
     detach(cn);
     conn_close(cn);
-    r->h1_retried = 1;
+    H(r)->retried = 1;
     r->resp.reused = 0;
-    r->h1_live = 1;
+    r->live = 1;
     route(cn->pool, r, 1);
     return 1;
 }
@@ -430,7 +430,7 @@ static int on_headers_complete(http_parser *hp)
         || !req_head(cn->r, "\r\n", 2))
         return -1;
     cn->head_done = 1;
-    return cn->r->head_req || st / 100 == 1 || st == 204 || st == 304 ? 1 : 0;
+    return H(cn->r)->head_req || st / 100 == 1 || st == 204 || st == 304 ? 1 : 0;
 }
 
 static int on_body(http_parser *hp, const char *at, size_t n)
@@ -595,8 +595,8 @@ static void connect_cb(uv_connect_t *cr, int status)
                 nx->tries = cn->tries;
                 nx->t_conn0 = cn->t_conn0;
                 nx->r = r;
-                r->conn = nx;
-                r->h1_live = 1;
+                H(r)->conn = nx;
+                r->live = 1;
                 connect_next(nx);
                 client_dispatch(c);
                 return;
@@ -697,7 +697,7 @@ static h1_host *host_get(h1_pool *p, const h1_url *u)
  * one, resolving the host when its addresses are unknown or stale. */
 static void route(h1_pool *p, mb_req *r, int fresh)
 {
-    h1_host *h = r->host;
+    h1_host *h = H(r)->host;
     uint64_t now = mb_clock_now_ns();
     h1_conn *cn;
     while (!fresh && (cn = h->idle)) {
@@ -714,15 +714,15 @@ static void route(h1_pool *p, mb_req *r, int fresh)
     if (!(cn = conn_new(p, h))) {
         req_latch(r, MB_ERR_CONNECT, "out of memory for a connection");
         r->resp.t.done = (int64_t)(now - r->resp.start_ns);
-        r->h1_live = 0;
+        r->live = 0;
         req_verdict(r);
         client_pend(p->c, r, PEND_DONE);
         uv_timer_start(&p->kick, kick_cb, 0, 0);
         return;
     }
     cn->r = r;
-    r->conn = cn;
-    r->h1_live = 1;
+    H(r)->conn = cn;
+    r->live = 1;
     cn->t_conn0 = now;
     cn->state = C_RESOLVE;
     arm(cn, now);
@@ -780,22 +780,24 @@ static h1_pool *pool_get(mb_client *c)
     return *slot;
 }
 
-int h1_start(mb_client *c, mb_req *r, const mb_req_opts *o, const h1_url *u)
+/* Builds the head, finds the host and puts the request on a connection
+ * (failures from here on are delivered from the kick timer). */
+static int t_start(mb_client *c, mb_req *r, const mb_req_opts *o, const h1_url *u)
 {
     h1_pool *p;
-    int rc;
     pthread_once(&once, init_once);
-    if (!(p = pool_get(c)) || (rc = h1_head_build(r, o, u)) < 0 || !(r->host = host_get(p, u)))
+    if (!(p = pool_get(c)) || h1_head_build(r, o, u) < 0 || !(H(r)->host = host_get(p, u)))
         return MB_ENOMEM;
+    r->resp.start_ns = mb_clock_now_ns();
     route(p, r, 0);
     return 0;
 }
 
 /* Drops a request in flight: its connection closes (it is mid-response). */
-void h1_cancel(mb_req *r)
+static void t_cancel(mb_req *r)
 {
-    h1_conn *cn = r->conn;
-    r->h1_live = 0;
+    h1_conn *cn = H(r)->conn;
+    r->live = 0;
     if (cn) {
         detach(cn);
         conn_close(cn);
@@ -803,15 +805,17 @@ void h1_cancel(mb_req *r)
 }
 
 /* Ends a request in flight as `aborted` (the client queues on_done). */
-void h1_abort(mb_req *r, const char *why)
+static void t_abort(mb_req *r, const char *why)
 {
-    if (!r->latched) {
-        r->latched = MB_ERR_ABORTED;
-        snprintf(r->err_msg, sizeof r->err_msg, "%s", why ? why : "aborted");
-    }
-    fill(r, r->conn, mb_clock_now_ns());
+    req_latch(r, MB_ERR_ABORTED, "%s", why);
+    fill(r, H(r)->conn, mb_clock_now_ns());
     req_verdict(r);
-    h1_cancel(r);
+    t_cancel(r);
+}
+
+static void t_release(mb_req *r)
+{
+    mb_buf_free(&H(r)->whead);
 }
 
 static void pool_closed(uv_handle_t *hd)
@@ -824,10 +828,12 @@ static void pool_closed(uv_handle_t *hd)
 
 /* Closes every idle connection and the hosts (a host whose lookup is still
  * running is freed by its callback). Requests were cancelled before. */
-void h1_pool_free(h1_pool *p)
+static void t_close(mb_client *c)
 {
+    h1_pool *p = *client_h1(c);
     if (!p)
         return;
+    *client_h1(c) = NULL;
     while (p->hosts) {
         h1_host *h = p->hosts;
         p->hosts = h->next;
@@ -842,3 +848,13 @@ void h1_pool_free(h1_pool *p)
     }
     uv_close((uv_handle_t *)&p->kick, pool_closed);
 }
+
+const mb_transport mb_transport_h1 = {
+    .name = "h1",
+    .req_size = sizeof(h1_req),
+    .start = t_start,
+    .cancel = t_cancel,
+    .abort = t_abort,
+    .release = t_release,
+    .close = t_close,
+};

@@ -272,14 +272,14 @@ int h1_eligible(const mb_req_opts *o, h1_url *u)
  * 0 or MB_ENOMEM. */
 int h1_head_build(mb_req *r, const mb_req_opts *o, const h1_url *u)
 {
-    mb_buf *b = &r->whead;
+    mb_buf *b = &H(r)->whead;
     const char *m = o->method ? o->method : o->body ? "POST" : "GET";
     int has_body = o->body != NULL || strcmp(m, "POST") == 0;
     char num[32];
     int rc = MB_ENOMEM, hi, host_sent = 0;
     b->len = 0;
-    r->head_req = strcmp(m, "HEAD") == 0;
-    if (r->head_req)
+    H(r)->head_req = strcmp(m, "HEAD") == 0;
+    if (H(r)->head_req)
         has_body = 0;
     if (put(b, m) || put(b, " ") || (u->path_len == 0 || u->path[0] == '?' ? put(b, "/") : 0)
         || mb_buf_add(b, u->path, u->path_len) || put(b, " HTTP/1.1\r\n"))
@@ -337,8 +337,8 @@ int h1_head_build(mb_req *r, const mb_req_opts *o, const h1_url *u)
     }
     if (put(b, "\r\n"))
         goto out;
-    r->wbody = has_body && o->body ? o->body : NULL;
-    r->wbody_len = r->wbody ? o->body_len : 0;
+    H(r)->wbody = has_body && o->body ? o->body : NULL;
+    H(r)->wbody_len = H(r)->wbody ? o->body_len : 0;
     rc = 0;
 out:
     return rc;
