@@ -930,10 +930,9 @@ static void on_drain(void *ud, mb_server_conn *c)
 
 /* ----------------------------------------------------------- lifecycle */
 
-static void mock_free(mb_mock *m)
+static void mock_free(void *obj)
 {
-    void (*done)(void *) = m->done;
-    void *ud = m->done_ud;
+    mb_mock *m = obj;
     mk_trace_clear(&m->trace);
     while (m->trace.head) {   /* live records of requests cut at stop */
         m->trace.head->done = 1;
@@ -947,8 +946,6 @@ static void mock_free(mb_mock *m)
     free(m->api_key);
     free(m->control_token);
     free(m);
-    if (done)
-        done(ud);
 }
 
 /* One of the mock's parts (the server, the engine's timer, the refuse
@@ -956,8 +953,8 @@ static void mock_free(mb_mock *m)
 static void part_closed(void *ud)
 {
     mb_mock *m = ud;
-    if (--m->handles == 0)
-        mock_free(m);
+    m->life.open--;
+    mb_life_end(&m->life, 0, mock_free, m);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -967,13 +964,10 @@ static void handle_closed(uv_handle_t *h)
 
 void mb_mock_stop(mb_mock *m, void (*done)(void *ud), void *ud)
 {
-    if (!m || m->stopping)
+    if (!mb_life_stop(m ? &m->life : NULL, done, ud))
         return;
-    m->stopping = 1;
-    m->done = done;
-    m->done_ud = ud;
     if (m->srv) {
-        m->handles++;   /* released by part_closed */
+        m->life.open++;   /* released by part_closed */
         mb_server_stop(m->srv, part_closed, m);
         m->srv = NULL;
     }
@@ -1119,7 +1113,7 @@ int mb_mock_start(mb_mock **out, uv_loop_t *loop, const mb_mock_config *cfg, cha
     }
     uv_timer_init(loop, &m->refuse_timer);
     m->refuse_timer.data = m;
-    m->handles++;
+    m->life.open++;
     if ((rc = mk_engine_init(m)) < 0) {
         mb_mock_stop(m, NULL, NULL);   /* what is open closes, then m goes */
         snprintf(err, errlen, "out of memory");

@@ -20,6 +20,7 @@
 #include "mlxbench/buf.h"
 #include "mlxbench/hist.h"
 #include "mlxbench/json.h"
+#include "mlxbench/listen.h"
 #include "mlxbench/mock.h"
 #include "mlxbench/platform.h"
 #include "mlxbench/server.h"
@@ -145,7 +146,6 @@ typedef struct mk_req {
     uint64_t arrival_ns;
     char method[8];
     char path[48];
-    char peer[64];
 } mk_req;
 
 /* Formatting of one API. Every function appends complete SSE events (or a
@@ -204,9 +204,7 @@ struct mb_mock {
     mb_ptimer *timer;          /* wakes the engine (platform.h: ns where it can) */
     uv_timer_t refuse_timer;   /* ends a refuse_s period */
     uint64_t armed;            /* deadline the timer is set for (0 = none) */
-    int stopping, handles;
-    void (*done)(void *);
-    void *done_ud;
+    mb_life life;              /* parts: the server, the engine's timer, refuse_timer */
     size_t live;               /* mk_req in flight */
     size_t live_streams;
     /* ground truth and counters */

@@ -431,7 +431,7 @@ static void on_timer(void *ud)
 /* Sets the wake-up for the earliest deadline (absolute, ns on Linux). */
 static void arm(mb_mock *m)
 {
-    if (m->stopping)
+    if (m->life.stopping)
         return;
     if (m->heap_len == 0) {
         if (m->armed) {
@@ -457,7 +457,7 @@ int mk_engine_init(mb_mock *m)
 {
     int rc = mb_ptimer_new(&m->timer, m->loop, on_timer, m);
     if (rc == 0)
-        m->handles++;
+        m->life.open++;
     return rc;
 }
 
@@ -541,7 +541,7 @@ void mk_req_conn_closed(mk_req *r)
     }
     mb_mock *m = r->m;
     r->gone = 1;
-    req_finish(r, m->stopping ? "server_stopped" : "client_closed");
+    req_finish(r, m->life.stopping ? "server_stopped" : "client_closed");
     arm(m);
 }
 
