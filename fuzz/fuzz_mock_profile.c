@@ -43,16 +43,15 @@ static void faults_roundtrip(const mk_faults *f)
     mk_faults_to_json(f, &b);
     if (b.oom)
         abort();
-    cJSON *o = cJSON_ParseWithLength(b.p, b.len);
-    if (!o)
+    mb_json_val o;
+    if (mb_json_doc(b.p, b.len, &o) < 0)
         abort();                                   /* the state is valid JSON */
     mk_faults_defaults(&init);
     g = init;
     /* the document GET /mock/faults returns is a valid POST body (minus
      * nothing): applying it must succeed */
-    if (mk_faults_apply(&g, &init, o, err, sizeof err) < 0)
+    if (mk_faults_apply(&g, &init, &o, err, sizeof err) < 0)
         abort();
-    cJSON_Delete(o);
     mb_buf_free(&b);
 }
 
@@ -85,17 +84,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 2. as a faults body: refused changes nothing */
     {
-        cJSON *o = cJSON_ParseWithLength((const char *)data, size);
+        mb_json_val o;
         mk_faults before = m->faults, init;
         mk_faults_defaults(&init);
-        if (o) {
+        if (mb_json_doc((const char *)data, size, &o) == 0) {
             err[0] = 0;
-            rc = mk_faults_apply(&m->faults, &init, o, err, sizeof err);
+            rc = mk_faults_apply(&m->faults, &init, &o, err, sizeof err);
             check_reason(rc, err);
             if (rc < 0 && memcmp(&before, &m->faults, sizeof before) != 0)
                 abort();
             faults_roundtrip(&m->faults);
-            cJSON_Delete(o);
         }
     }
     mk_models_free(m);

@@ -37,6 +37,9 @@ typedef struct mb_json_tok {
  * tokens are needed (*ntok then holds how many would be needed, if known,
  * else 0). */
 int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t *ntok);
+/* Where a malformed document stops making sense: the byte offset the
+ * parser failed at (n for an incomplete document, or a valid one). */
+size_t mb_json_error_offset(const char *s, size_t n);
 
 /* Index of the value for `key` in object token `obj`, or -1. Keys are
  * compared on their raw (escaped) text, fine for the ASCII keys of APIs. */

@@ -113,7 +113,11 @@ static size_t scan_number(const char *s, size_t n, size_t i)
 /* One pass, explicit stack of open containers, so depth is bounded by
  * MB_JSON_MAX_DEPTH and never by the C stack. Tokens past `max` are counted
  * but not stored, so the caller learns how many it needs. */
-int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t *ntok)
+/* A malformed document: where the parser stopped. */
+#define BAD do { if (err_at) *err_at = i; return MB_EPARSE; } while (0)
+
+static int parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t *ntok,
+                 size_t *err_at)
 {
     uint32_t stack[MB_JSON_MAX_DEPTH];
     int depth = 0, state = ST_VALUE;
@@ -129,9 +133,9 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
             continue;
         }
         if (state == ST_DONE)
-            return MB_EPARSE;
+            BAD;
         if (state == ST_COLON) {
-            if (c != ':') return MB_EPARSE;
+            if (c != ':') BAD;
             state = ST_VALUE;
             i++;
             continue;
@@ -140,12 +144,12 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
             int is_close = (c == '}' || c == ']');
             if (is_close) {
                 uint32_t ent, top;
-                if (state == ST_VALUE_OR_CLOSE && c != ']') return MB_EPARSE;
-                if (state == ST_KEY_OR_CLOSE && c != '}') return MB_EPARSE;
-                if (depth == 0) return MB_EPARSE;
+                if (state == ST_VALUE_OR_CLOSE && c != ']') BAD;
+                if (state == ST_KEY_OR_CLOSE && c != '}') BAD;
+                if (depth == 0) BAD;
                 ent = stack[--depth];
                 top = ent & 0x7fffffffu;
-                if (!!(ent & 0x80000000u) != (c == '}')) return MB_EPARSE;
+                if (!!(ent & 0x80000000u) != (c == '}')) BAD;
                 if (top < max) {
                     toks[top].next = (uint32_t)count;
                     toks[top].len = (uint32_t)(i + 1 - toks[top].start);
@@ -156,7 +160,7 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
             }
             if (state == ST_COMMA_OR_CLOSE) {
                 uint32_t top;
-                if (c != ',' || depth == 0) return MB_EPARSE;
+                if (c != ',' || depth == 0) BAD;
                 top = stack[depth - 1];
                 /* past max the type is unknown: the stack bit below keeps it */
                 state = (top & 0x80000000u) ? ST_KEY : ST_VALUE;
@@ -167,9 +171,9 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
         }
         if (state == ST_KEY) {
             size_t e;
-            if (c != '"') return MB_EPARSE;
+            if (c != '"') BAD;
             e = scan_string(s, n, i + 1);
-            if (e == (size_t)-1) return MB_EPARSE;
+            if (e == (size_t)-1) BAD;
             if (count < max) {
                 toks[count] = (mb_json_tok){(uint32_t)(i + 1), (uint32_t)(e - i - 1),
                                             (uint32_t)(count + 1), 0, MB_JSON_STRING};
@@ -194,7 +198,7 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
             }
             switch (c) {
             case '{': case '[':
-                if (depth == MB_JSON_MAX_DEPTH) return MB_EPARSE;
+                if (depth == MB_JSON_MAX_DEPTH) BAD;
                 t.type = c == '{' ? MB_JSON_OBJECT : MB_JSON_ARRAY;
                 stack[depth++] = (uint32_t)count | (c == '{' ? 0x80000000u : 0);
                 opens = 1;
@@ -202,27 +206,27 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
                 break;
             case '"':
                 e = scan_string(s, n, i + 1);
-                if (e == (size_t)-1) return MB_EPARSE;
+                if (e == (size_t)-1) BAD;
                 t.type = MB_JSON_STRING;
                 t.start = (uint32_t)(i + 1);
                 t.len = (uint32_t)(e - i - 1);
                 e++;
                 break;
             case 't':
-                if (n - i < 4 || memcmp(s + i, "true", 4)) return MB_EPARSE;
+                if (n - i < 4 || memcmp(s + i, "true", 4)) BAD;
                 t.type = MB_JSON_TRUE, t.len = 4, e = i + 4;
                 break;
             case 'f':
-                if (n - i < 5 || memcmp(s + i, "false", 5)) return MB_EPARSE;
+                if (n - i < 5 || memcmp(s + i, "false", 5)) BAD;
                 t.type = MB_JSON_FALSE, t.len = 5, e = i + 5;
                 break;
             case 'n':
-                if (n - i < 4 || memcmp(s + i, "null", 4)) return MB_EPARSE;
+                if (n - i < 4 || memcmp(s + i, "null", 4)) BAD;
                 t.type = MB_JSON_NULL, t.len = 4, e = i + 4;
                 break;
             default:
                 e = scan_number(s, n, i);
-                if (e == (size_t)-1) return MB_EPARSE;
+                if (e == (size_t)-1) BAD;
                 t.type = MB_JSON_NUMBER;
                 t.len = (uint32_t)(e - i);
                 break;
@@ -241,9 +245,24 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
         }
     }
     if (state != ST_DONE)
-        return MB_EPARSE;
+        BAD;   /* (at the end: the document is incomplete) */
     *ntok = count;
     return count > max ? MB_ETOOLONG : 0;
+}
+
+#undef BAD
+
+int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t *ntok)
+{
+    return parse(s, n, toks, max, ntok, NULL);
+}
+
+size_t mb_json_error_offset(const char *s, size_t n)
+{
+    size_t at = n, count;
+    if (parse(s, n, NULL, 0, &count, &at) != MB_EPARSE)
+        return n;
+    return at < n ? at : n;
 }
 
 int mb_json_get(const char *s, const mb_json_tok *t, int obj, const char *key)

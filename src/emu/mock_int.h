@@ -1,6 +1,11 @@
 /* mock_int.h: what the emulated server's files share (private to src/emu).
  *
- *   mock.c            lifecycle, routing, validation, control endpoints, stats
+ *   mock.c            lifecycle: start, stop
+ *   mock_route.c      routing, responses and errors in each API's shape,
+ *                     /v1/models, the per-request log line
+ *   mock_validate.c   generation requests: validation, prompt tokens, faults drawn
+ *   mock_control.c    the /mock/... control endpoints and their C API
+ *   mock_stats.c      counters and /mock/stats
  *   mock_profile.c    built-in models, profile JSON, fault fields
  *   mock_stream.c     the emission engine: deadline heap on one timer, the
  *                     per-request state machine, faults during a stream
@@ -16,7 +21,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <cjson/cJSON.h>
 #include "mlxbench/buf.h"
 #include "mlxbench/hist.h"
 #include "mlxbench/json.h"
@@ -71,7 +75,7 @@ enum {  /* fault bits, as in the trace's "faults" list */
 void mk_faults_defaults(mk_faults *f);
 /* Applies the fields of a JSON object; unknown fields and bad values are
  * errors (nothing is applied then). `initial` is what "reset": true restores. */
-int mk_faults_apply(mk_faults *f, const mk_faults *initial, const cJSON *obj,
+int mk_faults_apply(mk_faults *f, const mk_faults *initial, const mb_json_val *obj,
                     char *err, size_t errlen);
 void mk_faults_to_json(const mk_faults *f, mb_buf *b);
 
@@ -130,7 +134,7 @@ typedef struct mk_req {
     int tpc;                   /* tokens per chunk */
     int epw;                   /* events per write */
     mb_mock_textgen text, rtext;
-    mb_mock_rng jit;
+    mb_rng jit;
     uint64_t deadline;         /* next emission (monotonic ns) */
     size_t heap_idx;           /* position in the heap, or SIZE_MAX */
     int in_emit, gone, blocked, started_content;
@@ -196,7 +200,7 @@ struct mb_mock {
     int control_open;          /* /mock/... needs no token (loopback, no token set) */
     uint64_t seed;
     mk_faults faults, faults_initial;
-    mb_mock_rng frng;          /* which requests get faults */
+    mb_rng frng;          /* which requests get faults */
     /* emission engine: a min-heap of (deadline, request), keys inline so
      * sifting does not chase pointers */
     struct mk_hent { uint64_t deadline; mk_req *r; } *heap;
@@ -239,9 +243,33 @@ void mk_req_conn_closed(mk_req *r);
 void mk_req_drained(mk_req *r);
 void mk_req_free(mk_req *r);
 
-/* mock.c */
-void mk_count_status(mb_mock *m, int status);
+/* The shape of an API's errors. */
+enum { SHAPE_OPENAI, SHAPE_ANTHROPIC };
+
+/* mock_route.c */
+extern const mb_server_handlers mk_handlers;   /* ud: the mock */
+/* A JSON response (the body "{}" when it could not be formatted). */
+void mk_respond(mb_mock *m, mb_server_conn *c, int status, const char *extra, mb_buf *b);
+/* An error in the shape of the API the client speaks (OpenAI's or
+ * Anthropic's body and type names); `extra`: header lines or NULL. */
+void mk_api_error(mb_mock *m, mb_server_conn *c, int shape, int status, const char *message,
+                  const char *param, const char *code, const char *extra);
+void mk_log_line(mb_mock *m, const char *method, const char *path, int status, const mk_req *r,
+                 const char *outcome);
 void mk_log_req(mb_mock *m, const mk_req *r, int status, const char *outcome);
+
+/* mock_validate.c */
+/* POST /v1/chat/completions, /v1/completions, /v1/messages (api: MK_*). */
+void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api);
+int mk_auth_ok(mb_mock *m, const mb_server_req *q, int shape);
+
+/* mock_control.c */
+void mk_control(mb_mock *m, mb_server_conn *c, const mb_server_req *q, const char *sub);
+void mk_refuse_start(mb_mock *m);
+void mk_url_decode(const char *s, size_t n, char *out, size_t cap, int plus);
+
+/* mock_stats.c */
+void mk_count_status(mb_mock *m, int status);
 void mk_count_fault_error(mb_mock *m, int status);
 
 #endif

@@ -92,7 +92,7 @@ static void heap_remove(mb_mock *m, mk_req *r)
 /* One decode interval of this request's model at its current load. */
 static uint64_t interval_ns(mk_req *r)
 {
-    double u = mb_mock_rng_uniform(&r->jit);
+    double u = mb_rng_uniform(&r->jit);
     double s = mb_mock_interval_s(&r->model->t, r->model->active, u);
     return (uint64_t)(s * 1e9 + 0.5);
 }
