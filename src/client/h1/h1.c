@@ -17,6 +17,7 @@
  * dead before any response byte is sent once more on a fresh one, as
  * libcurl does. Failures found while starting are delivered from a 0 ms
  * timer, never from inside mb_req_start. */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -102,6 +103,7 @@ static void conn_closed(uv_handle_t *hd)
 {
     h1_conn *cn = hd->data;
     mb_client *c = cn->c;
+    assert(cn->state == C_CLOSED && cn->nopen > 0 && !cn->r && !cn->listed);
     if (--cn->nopen == 0) {
         mb_buf_free(&cn->line);
         free(cn);
@@ -130,6 +132,7 @@ static void unlist(h1_conn *cn)
 /* Pushes a connection on the front of a host list. */
 static void enlist(h1_conn **head, h1_conn *cn)
 {
+    assert(!cn->listed && cn->state != C_CLOSED);
     cn->prev = NULL;
     cn->next = *head;
     if (*head)
@@ -280,6 +283,7 @@ static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
 {
     uv_buf_t b[2];
     int rc;
+    assert(cn->state != C_CLOSED && !cn->listed && (!cn->r || cn->r == r) && !cn->writing);
     cn->r = r;
     H(r)->conn = cn;
     r->live = 1;
@@ -462,6 +466,7 @@ static void complete(h1_conn *cn, uint64_t t)
     mb_req *r = cn->r;
     h1_host *h = cn->h;
     int keep = http_should_keep_alive(&cn->p) && !cn->junk && !cn->writing;
+    assert(r && r->live && cn->state == C_BUSY && cn->msg_done && H(r)->conn == cn);
     fill(r, cn, t);
     req_verdict(r);
     detach(cn);
@@ -785,6 +790,7 @@ static h1_pool *pool_get(mb_client *c)
 static int t_start(mb_client *c, mb_req *r, const mb_req_opts *o, const h1_url *u)
 {
     h1_pool *p;
+    assert(!r->live && !H(r)->conn);
     pthread_once(&once, init_once);
     if (!(p = pool_get(c)) || h1_head_build(r, o, u) < 0 || !(H(r)->host = host_get(p, u)))
         return MB_ENOMEM;
@@ -815,6 +821,7 @@ static void t_abort(mb_req *r, const char *why)
 
 static void t_release(mb_req *r)
 {
+    assert(!r->live && !H(r)->conn);
     mb_buf_free(&H(r)->whead);
 }
 
