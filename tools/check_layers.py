@@ -146,12 +146,17 @@ def check_file(root, rel, problems):
                 problems.append("%s:%d: %s is read by src/platform only" % (rel, no, name))
             continue
         if kind == '"':
-            here = os.path.join(os.path.dirname(path), name)
-            own = os.path.join(root, *top, name) if top[0] == "src" else None
+            # found next to the file or through the folder's -I, and inside
+            # the file's own top folder either way
+            folder = os.path.join(root, *top)
+            here = os.path.normpath(os.path.join(os.path.dirname(path), name))
+            own = os.path.normpath(os.path.join(folder, name)) if top[0] == "src" else None
             exported = EXPORTED.get(name)
             if exported and exported in allowed and exported != layer:
                 continue
-            if not (os.path.exists(here) or (own and os.path.exists(own))):
+            inside = [f for f in (here, own) if f and os.path.exists(f) and
+                      f.startswith(folder + os.sep)]
+            if not inside:
                 problems.append("%s:%d: includes \"%s\", not a header of its own folder" %
                                 (rel, no, name))
             continue
