@@ -5,9 +5,9 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev
             libcurl4-openssl-dev libuv1-dev libhttp-parser-dev)
-# libcjson-dev: the fuzzers' JSON oracle (fuzz/); libjson-c-dev: a peer in bench/json_parse.sh
+# libcjson-dev: the fuzzers' JSON oracle (fuzz/) and, with libjsmn-dev, a peer in bench/json_parse.sh
 test_pkgs=(nginx-light python3 python3-yaml clang libclang-rt-dev valgrind nodejs npm openssl curl wrk
-           chromium man-db libcjson-dev libjson-c-dev)
+           chromium man-db libcjson-dev libjsmn-dev)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

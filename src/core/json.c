@@ -492,6 +492,9 @@ static const char *string_end(const char *p, const char *end)
     }
 }
 
+/* The bytes that matter when skipping a container. */
+static const unsigned char SPECIAL[256] = {['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1};
+
 /* One past the value starting at p (validated text). Containers are
  * skipped by counting brackets outside strings: no recursion, no memory. */
 static const char *value_end(const char *p, const char *end)
@@ -506,12 +509,14 @@ static const char *value_end(const char *p, const char *end)
         return p + 5;
     case '{': case '[':
         for (; p < end; p++) {
-            char c = *p;
+            unsigned char c = (unsigned char)*p;
+            if (!SPECIAL[c])
+                continue;   /* most bytes: numbers, literals, punctuation */
             if (c == '"')
                 p = string_end(p + 1, end) - 1;
             else if (c == '{' || c == '[')
                 depth++;
-            else if ((c == '}' || c == ']') && --depth == 0)
+            else if (--depth == 0)
                 return p + 1;
         }
         return end;

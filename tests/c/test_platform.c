@@ -144,23 +144,32 @@ static void test_timer(void)
     /* a disarmed deadline never fires */
     mb_ptimer_arm(s.t, mb_clock_now_ns() + 1000000);
     mb_ptimer_disarm(s.t);
-    /* five deadlines 2.5 ms apart: each fires once, never early, and late
-     * by less than its resolution allows (plus scheduling slack) */
-    double worst = 0;
-    for (int i = 0; i < 5; i++) {
-        s.due = mb_clock_now_ns() + 2500000u;
-        int before = s.fired;
-        mb_ptimer_arm(s.t, s.due);
-        while (s.fired == before)
-            uv_run(&loop, UV_RUN_ONCE);
-        CHECK_EQ_INT(s.fired, before + 1);
-        CHECK(s.fired_at >= s.due);
-        double late = (double)(s.fired_at - s.due) * 1e-6;
-        if (late > worst)
-            worst = late;
+    /* deadlines 2.5 ms apart: each fires once and never early; the median
+     * lateness is what the resolution allows (0.5 ms for a nanosecond
+     * timer, 2.5 ms for uv_timer's milliseconds). A shared machine can
+     * delay any wake-up: three attempts of nine deadlines each. */
+    double allowed = res == 1 ? 0.5 : 2.5, median = 1e9;   /* ms */
+    for (int attempt = 0; attempt < 3 && median >= allowed; attempt++) {
+        double late[9];
+        for (int i = 0; i < 9; i++) {
+            s.due = mb_clock_now_ns() + 2500000u;
+            int before = s.fired;
+            mb_ptimer_arm(s.t, s.due);
+            while (s.fired == before)
+                uv_run(&loop, UV_RUN_ONCE);
+            CHECK_EQ_INT(s.fired, before + 1);
+            CHECK(s.fired_at >= s.due);
+            late[i] = (double)(s.fired_at - s.due) * 1e-6;
+        }
+        for (int i = 1; i < 9; i++)   /* insertion sort: the median of nine */
+            for (int j = i; j > 0 && late[j] < late[j - 1]; j--) {
+                double t = late[j];
+                late[j] = late[j - 1];
+                late[j - 1] = t;
+            }
+        median = late[4];
     }
-    double allowed = res == 1 ? 1.0 : 2.5;   /* ms */
-    CHECK_MSG(worst < allowed, "%s: worst lateness %.3f ms", kind, worst);
+    CHECK_MSG(median < allowed, "%s: median lateness %.3f ms", kind, median);
     mb_ptimer_close(s.t, closed);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(s.closed);
