@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/list.h"
 #include "client_int.h"
 
 /* Every transport, for what concerns them all (closing). */
@@ -65,15 +66,8 @@ struct curl_state **client_curl(mb_client *c)
 /* Queues a notification for dispatch (once per request; flags add up). */
 void client_pend(mb_client *c, mb_req *r, int flags)
 {
-    if (!r->pend) {
-        r->pend_next = NULL;
-        r->pend_prev = c->pend_tail;
-        if (c->pend_tail)
-            c->pend_tail->pend_next = r;
-        else
-            c->pend_head = r;
-        c->pend_tail = r;
-    }
+    if (!r->pend)
+        MB_LIST_APPEND(c->pend_head, c->pend_tail, r, pend_prev, pend_next);
     r->pend |= flags;
 }
 
@@ -82,15 +76,7 @@ static void unpend(mb_client *c, mb_req *r)
 {
     if (!r->pend)
         return;
-    if (r->pend_prev)
-        r->pend_prev->pend_next = r->pend_next;
-    else
-        c->pend_head = r->pend_next;
-    if (r->pend_next)
-        r->pend_next->pend_prev = r->pend_prev;
-    else
-        c->pend_tail = r->pend_prev;
-    r->pend_prev = r->pend_next = NULL;
+    MB_LIST_REMOVE2(c->pend_head, c->pend_tail, r, pend_prev, pend_next);
     r->pend = 0;
 }
 
@@ -121,24 +107,14 @@ void client_dispatch(mb_client *c)
 /* Adds a started request to the client's list. */
 static void link_req(mb_client *c, mb_req *r)
 {
-    r->all_prev = NULL;
-    r->all_next = c->all;
-    if (c->all)
-        c->all->all_prev = r;
-    c->all = r;
+    MB_LIST_PUSH(c->all, r, all_prev, all_next);
     c->nactive++;
 }
 
 /* Removes a request from the client's list. */
 static void unlink_req(mb_client *c, mb_req *r)
 {
-    if (r->all_prev)
-        r->all_prev->all_next = r->all_next;
-    else
-        c->all = r->all_next;
-    if (r->all_next)
-        r->all_next->all_prev = r->all_prev;
-    r->all_prev = r->all_next = NULL;
+    MB_LIST_REMOVE(c->all, r, all_prev, all_next);
     c->nactive--;
 }
 

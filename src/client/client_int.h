@@ -71,6 +71,13 @@ typedef struct mb_transport {
 
 extern const mb_transport mb_transport_h1, mb_transport_curl;
 
+/* Defines a transport from its file's t_start, t_cancel, t_abort,
+ * t_release and t_close and its part of a request (type `priv`). */
+#define MB_TRANSPORT_DEFINE(var, label, priv)                                            \
+    const mb_transport var = {.name = label, .req_size = sizeof(priv), .start = t_start, \
+                              .cancel = t_cancel, .abort = t_abort,                      \
+                              .release = t_release, .close = t_close}
+
 enum { PEND_EVENTS = 1, PEND_DONE = 2 };
 
 struct mb_req {

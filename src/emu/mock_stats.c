@@ -6,35 +6,36 @@
 #include "mlxbench/clock.h"
 #include "mock_int.h"
 
+/* One more of `status` in a small table of (status, count) pairs; a status
+ * past the table's `cap` entries is not counted. */
+static void count_in(int *status_of, uint64_t *count, int *n, int cap, int status)
+{
+    for (int i = 0; i < *n; i++)
+        if (status_of[i] == status) {
+            count[i]++;
+            return;
+        }
+    if (*n < cap) {
+        status_of[*n] = status;
+        count[(*n)++] = 1;
+    }
+}
+
 /* Counts a response by status (the last one is kept for the log line). */
 void mk_count_status(mb_mock *m, int status)
 {
     mk_stats *s = &m->st;
     m->last_status = status;
-    for (int i = 0; i < s->nstatus; i++)
-        if (s->status[i] == status) {
-            s->status_count[i]++;
-            return;
-        }
-    if (s->nstatus < (int)(sizeof s->status / sizeof s->status[0])) {
-        s->status[s->nstatus] = status;
-        s->status_count[s->nstatus++] = 1;
-    }
+    count_in(s->status, s->status_count, &s->nstatus,
+             (int)(sizeof s->status / sizeof s->status[0]), status);
 }
 
 /* Counts an injected HTTP error by status. */
 void mk_count_fault_error(mb_mock *m, int status)
 {
     mk_stats *s = &m->st;
-    for (int i = 0; i < s->nf_error; i++)
-        if (s->f_error_status[i] == status) {
-            s->f_error[i]++;
-            return;
-        }
-    if (s->nf_error < (int)(sizeof s->f_error / sizeof s->f_error[0])) {
-        s->f_error_status[s->nf_error] = status;
-        s->f_error[s->nf_error++] = 1;
-    }
+    count_in(s->f_error_status, s->f_error, &s->nf_error,
+             (int)(sizeof s->f_error / sizeof s->f_error[0]), status);
 }
 
 /* A histogram of seconds as the summary /mock/stats shows, in ms. */

@@ -8,20 +8,14 @@
  * (counted in its "chunks_dropped"). */
 #include <stdlib.h>
 #include <string.h>
+#include "mlxbench/list.h"
 #include "mock_int.h"
 
 /* ------------------------------------------------------------- records */
 
 static void rec_free(mk_trace *t, mk_trace_rec *r)
 {
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        t->head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        t->tail = r->prev;
+    MB_LIST_REMOVE2(t->head, t->tail, r, prev, next);
     t->nrec--;
     t->nchunks -= r->nchunks;
     free(r->chunks);
@@ -50,12 +44,7 @@ mk_trace_rec *mk_trace_new(mk_trace *t, uint64_t seq)
         return NULL;
     r->seq = seq;
     r->outcome = "pending";
-    r->prev = t->tail;
-    if (t->tail)
-        t->tail->next = r;
-    else
-        t->head = r;
-    t->tail = r;
+    MB_LIST_APPEND(t->head, t->tail, r, prev, next);
     t->nrec++;
     return r;
 }

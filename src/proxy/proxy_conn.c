@@ -19,6 +19,7 @@
 #include <string.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/list.h"
 #include "proxy_int.h"
 
 #define RESET_GRACE_MS 10
@@ -40,12 +41,7 @@ static void conn_handle_closed(uv_handle_t *h)
             d->head = ch->next;
             free(ch);
         }
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    MB_LIST_REMOVE(p->conns, c, prev, next);
     free(c);
     mb_proxy_maybe_free(p);
 }
@@ -435,10 +431,7 @@ void mb_proxy_on_accept(void *proxy, uv_stream_t *server)
     if (!c)
         return;
     c->p = p;
-    c->next = p->conns;
-    if (p->conns)
-        p->conns->prev = c;
-    p->conns = c;
+    MB_LIST_PUSH(p->conns, c, prev, next);
     p->stats.active++;
     uv_tcp_init(p->loop, &c->client);
     uv_tcp_init(p->loop, &c->upstream);

@@ -14,6 +14,7 @@
 #include "mlxbench/clock.h"
 #include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/list.h"
 #include "server_int.h"
 
 #ifndef NDEBUG
@@ -71,12 +72,7 @@ static void conn_handle_closed(uv_handle_t *h)
     if (--c->handles > 0)
         return;
     assert(c->state == CS_CLOSED && !c->in_ready);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    MB_LIST_REMOVE(s->conns, c, prev, next);
     s->nconns--;
     mb_buf_free(&c->msg);
     free(c->hdrs);
@@ -160,10 +156,7 @@ static void on_conn(void *owner, uv_stream_t *server)
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     c->handles = 1;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
+    MB_LIST_PUSH(s->conns, c, prev, next);
     s->nconns++;
     if (mb_listener_accept(server, &c->tcp) != 0) {
         conn_close(c, 0);

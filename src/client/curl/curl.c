@@ -441,12 +441,4 @@ static void t_close(mb_client *c)
     uv_close((uv_handle_t *)&cu->timer, timer_closed);
 }
 
-const mb_transport mb_transport_curl = {
-    .name = "libcurl",
-    .req_size = sizeof(curl_req),
-    .start = t_start,
-    .cancel = t_cancel,
-    .abort = t_abort,
-    .release = t_release,
-    .close = t_close,
-};
+MB_TRANSPORT_DEFINE(mb_transport_curl, "libcurl", curl_req);

@@ -856,12 +856,4 @@ static void t_close(mb_client *c)
     uv_close((uv_handle_t *)&p->kick, pool_closed);
 }
 
-const mb_transport mb_transport_h1 = {
-    .name = "h1",
-    .req_size = sizeof(h1_req),
-    .start = t_start,
-    .cancel = t_cancel,
-    .abort = t_abort,
-    .release = t_release,
-    .close = t_close,
-};
+MB_TRANSPORT_DEFINE(mb_transport_h1, "h1", h1_req);
