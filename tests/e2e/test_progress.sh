@@ -4,7 +4,7 @@
 # stderr is not a terminal or with --quiet.
 . "$(dirname "$0")/lib.sh"
 cd "$TMP"
-command -v script >/dev/null || { echo "SKIP: script(1) missing"; exit 0; }
+command -v script >/dev/null || { echo "SKIP: script(1) missing"; exit 77; }
 
 script -qfec "$MLXBENCH run --mock -m small -n 6 --max-tokens 64 -c 2" tty.txt > /dev/null 2>&1
 expect "run on a pty exits 0" [ $? -eq 0 ]
