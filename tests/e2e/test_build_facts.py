@@ -1,4 +1,4 @@
-"""Facts that live in one place on the C side:
+"""Facts that live in one place on the C side (tier: slow -- a 10 s wait):
 
   * the version comes from CMakeLists.txt only: `--version` prints exactly
     "mlxbench <project VERSION> (Lua 5.4)" -- no build date, so two builds
