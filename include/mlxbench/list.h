@@ -40,15 +40,9 @@
 
 /* Unlinks node from a list kept with its first and last node. */
 #define MB_LIST_REMOVE2(head, tail, node, prev, next) do { \
-        if ((node)->prev)                                  \
-            (node)->prev->next = (node)->next;             \
-        else                                               \
-            (head) = (node)->next;                         \
-        if ((node)->next)                                  \
-            (node)->next->prev = (node)->prev;             \
-        else                                               \
+        if (!(node)->next)                                 \
             (tail) = (node)->prev;                         \
-        (node)->prev = (node)->next = NULL;                \
+        MB_LIST_REMOVE(head, node, prev, next);            \
     } while (0)
 
 #endif
