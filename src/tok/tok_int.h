@@ -48,7 +48,21 @@ int tok_is_numeric(uint32_t cp);       /* general category N* (char::is_numeric)
 int tok_is_punct(uint32_t cp);         /* ASCII punctuation or category P* */
 int tok_is_word(uint32_t cp);          /* Rust regex \w: Alphabetic, M, Nd, Pc, Join_Control */
 
-/* ---- Unicode 16.0 categories missing from older tables (tok_unicode.c) -- */
+/* ---- the reference's Unicode data (tok_unicode.c, tok_unicode_ref.c) ----- */
+
+typedef struct tok_range { uint32_t lo, hi; } tok_range;
+typedef struct tok_catrange { uint32_t lo, hi; char cat[3]; } tok_catrange;
+typedef struct tok_lower { uint32_t cp; const char *s; } tok_lower;
+extern const tok_range tok_ref_numeric[], tok_ref_punct[], tok_ref_mark[], tok_ref_norm_unknown[];
+extern const size_t tok_ref_numeric_n, tok_ref_punct_n, tok_ref_mark_n, tok_ref_norm_unknown_n;
+extern const tok_lower tok_ref_lower[];
+extern const size_t tok_ref_lower_n;
+extern const tok_catrange tok_ref_category[];
+extern const size_t tok_ref_category_n;
+
+int tok_in_ranges(const tok_range *r, size_t n, uint32_t cp);
+/* The reference's lowercase of cp (UTF-8), or NULL when it keeps cp. */
+const char *tok_ref_lowercase(uint32_t cp);
 
 /* The category (two letters) of a character assigned since Unicode 14.0,
  * or NULL. */

@@ -16,19 +16,12 @@ static int is_ascii(const char *s, size_t n)
     return 1;
 }
 
-/* NFC, NFD, NFKC, NFKD through utf8proc; ASCII is its own normal form. */
-static int unicode_form(int type, const char *s, size_t n, tok_buf *out)
+/* One run of s through utf8proc. */
+static int form_run(int opt, const char *s, size_t n, tok_buf *out)
 {
     utf8proc_uint8_t *dst = NULL;
-    int opt = UTF8PROC_STABLE;
-    if (is_ascii(s, n))
-        return tok_buf_put(out, s, n);
-    switch (type) {
-    case NORM_NFC: opt |= UTF8PROC_COMPOSE; break;
-    case NORM_NFD: opt |= UTF8PROC_DECOMPOSE; break;
-    case NORM_NFKC: opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    default: opt |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
-    }
+    if (n == 0)
+        return 0;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
                                       (utf8proc_option_t)opt);
     if (r < 0)
@@ -38,7 +31,36 @@ static int unicode_form(int type, const char *s, size_t n, tok_buf *out)
     return rc;
 }
 
-/* Rust's char::to_lowercase: the simple mapping, plus U+0130 -> "i̇". */
+/* NFC, NFD, NFKC, NFKD through utf8proc; ASCII is its own normal form.
+ * A character the reference's tables do not know stays as it is and, with
+ * combining class 0, nothing reorders or composes across it: the runs
+ * between such characters are normalized apart. */
+static int unicode_form(int type, const char *s, size_t n, tok_buf *out)
+{
+    int opt = UTF8PROC_STABLE;
+    if (is_ascii(s, n))
+        return tok_buf_put(out, s, n);
+    switch (type) {
+    case NORM_NFC: opt |= UTF8PROC_COMPOSE; break;
+    case NORM_NFD: opt |= UTF8PROC_DECOMPOSE; break;
+    case NORM_NFKC: opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
+    default: opt |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+    }
+    size_t run = 0, i = 0;
+    while (i < n) {
+        size_t l;
+        uint32_t cp = tok_utf8_get(s + i, n - i, &l);
+        if (cp >= 0x300 && tok_in_ranges(tok_ref_norm_unknown, tok_ref_norm_unknown_n, cp)) {
+            if (form_run(opt, s + run, i - run, out) < 0 || tok_buf_put(out, s + i, l) < 0)
+                return MB_ENOMEM;
+            run = i + l;
+        }
+        i += l;
+    }
+    return form_run(opt, s + run, n - run, out);
+}
+
+/* Rust's char::to_lowercase, from the reference's table. */
 static int lowercase(const char *s, size_t n, tok_buf *out)
 {
     if (tok_buf_reserve(out, n + 8) < 0)
@@ -52,15 +74,13 @@ static int lowercase(const char *s, size_t n, tok_buf *out)
         }
         size_t l;
         uint32_t cp = tok_utf8_get(s + i, n - i, &l);
-        char u[8];
         size_t k;
-        if (cp == 0x130) {
-            memcpy(u, "i\xCC\x87", 3);
-            k = 3;
-        } else {
-            k = tok_utf8_put((uint32_t)utf8proc_tolower((utf8proc_int32_t)cp), u);
-        }
-        if (tok_buf_put(out, u, k) < 0)
+        const char *low = tok_ref_lowercase(cp);
+        if (low)
+            k = strlen(low);
+        else
+            k = l;
+        if (tok_buf_put(out, low ? low : s + i, k) < 0)
             return MB_ENOMEM;
         i += l;
     }
@@ -84,13 +104,13 @@ static int strip(const char *s, size_t n, int left, int right, tok_buf *out)
     return tok_buf_put(out, s + a, b - a);
 }
 
-/* Keeps characters that are not combining marks (category M). */
+/* Keeps characters that are not combining marks (the reference's). */
 static int strip_accents(const char *s, size_t n, tok_buf *out)
 {
     for (size_t i = 0; i < n;) {
         size_t l;
         uint32_t cp = tok_utf8_get(s + i, n - i, &l);
-        if (!tok_category_is(cp, 'M') && tok_buf_put(out, s + i, l) < 0)
+        if (!tok_in_ranges(tok_ref_mark, tok_ref_mark_n, cp) && tok_buf_put(out, s + i, l) < 0)
             return MB_ENOMEM;
         i += l;
     }

@@ -154,7 +154,7 @@ int tok_is_numeric(uint32_t c)
 {
     if (c < 0x80)
         return c >= '0' && c <= '9';
-    return tok_category_is(c, 'N');
+    return tok_in_ranges(tok_ref_numeric, tok_ref_numeric_n, c);
 }
 
 int tok_is_punct(uint32_t c)
@@ -162,7 +162,7 @@ int tok_is_punct(uint32_t c)
     if (c < 0x80)
         return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) ||
                (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E);
-    return tok_category_is(c, 'P');
+    return tok_in_ranges(tok_ref_punct, tok_ref_punct_n, c);
 }
 
 /* Rust regex's \w: Alphabetic (L, Nl, Other_Alphabetic), marks, decimal
