@@ -50,3 +50,13 @@ target_include_directories(fuzz_h1_response PRIVATE ${MB_SRC}/client ${HTTP_PARS
                            ${CURL_INCLUDE_DIRS})
 target_link_libraries(fuzz_h1_response PRIVATE ${CMAKE_DL_LIBS} PkgConfig::UV
                       ${HTTP_PARSER_LIB} Threads::Threads)
+
+# The tokenizer (src/tok): the loader on arbitrary files, and the encoder and
+# decoder on arbitrary text through the fixtures of tests/fixtures/tok.
+file(GLOB MB_FUZZ_TOK_SRC ${MB_SRC}/tok/*.c)
+foreach(t fuzz_tok_load fuzz_tok_encode)
+  mb_fuzz_target(${t} ${MB_FUZZ_TOK_SRC} ${MB_SRC}/core/json.c)
+  target_link_libraries(${t} PRIVATE PkgConfig::PCRE2 PkgConfig::UTF8PROC)
+endforeach()
+target_compile_definitions(fuzz_tok_encode PRIVATE
+                           MB_TOK_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures/tok")

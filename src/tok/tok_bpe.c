@@ -335,6 +335,6 @@ int tok_bpe_piece(mb_tok_enc *e, const char *s, size_t n)
                 return MB_ENOMEM;
     }
     if (n <= CACHE_KEY_MAX)
-        return cache_put(e, s, n, h, e->out.p + first, e->out.len - first);
+        return cache_put(e, s, n, h, e->out.len > first ? e->out.p + first : NULL, e->out.len - first);
     return 0;
 }

@@ -85,7 +85,7 @@ int mb_tok_load_mem(const char *data, size_t n, const char *name, mb_tok **out, 
         i++;
     if (i < n && data[i] == '{' && (has(data, n, "\"pat_str\"") || has(data, n, "\"bpe_ranks\"")))
         rc = tok_load_tiktoken(t, data + i, n - i, name, err, errlen);
-    else if (i < n && data[i] == '{')
+    else if (i < n && (data[i] == '{' || data[i] == '['))
         rc = tok_load_hf(t, data + i, n - i, err, errlen);
     else
         rc = tok_load_tiktoken(t, data + i, n - i, name, err, errlen);
@@ -149,7 +149,7 @@ size_t mb_tok_vocab_size(const mb_tok *t)
         return t->specials.nid > n ? t->specials.nid : n;
     }
     size_t overlap = 0;
-    for (uint32_t e = 0; e <= t->added.map.mask; e++) {
+    for (uint32_t e = 0; t->added.map.slots && e <= t->added.map.mask; e++) {
         const tok_strent *en = &t->added.map.slots[e];
         if (!en->tag)
             continue;
