@@ -1,5 +1,5 @@
 """test_tokenizer_oracle: mlxbench's tokenizer against the references, id
-for id, on a large mixed corpus.
+for id, on a large mixed corpus. tier: slow (about 3 minutes)
 
 The references are Hugging Face's `tokenizers` (Rust, Node binding) and
 OpenAI's `tiktoken` (Rust as WASM), installed in tests/node by `npm ci`
