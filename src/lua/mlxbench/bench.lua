@@ -21,6 +21,7 @@ local threads = require "mlxbench.threads"
 local report = require "mlxbench.report"
 local monitor = require "mlxbench._monitor"
 local thread_c = require "mlxbench._thread"
+local tokens = require "mlxbench.tokens"
 
 local M = {}
 
@@ -43,7 +44,7 @@ local KNOWN = {
   include_usage = 1, label = 1, connect_timeout = 1, rate = 1, arrival = 1, burstiness = 1,
   max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
   concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1, threads = 1,
-  thread_init = 1, _thread = 1,
+  thread_init = 1, _thread = 1, tokenizer = 1,
 }
 
 local function check(o)
@@ -172,7 +173,7 @@ local function one(o, group, i)
     capture = o.capture, timeout = o.timeout, headers = o.headers,
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
-    cacert = o.cacert, insecure = o.insecure,
+    cacert = o.cacert, insecure = o.insecure, tokenizer = o._tok,
   }
   if not p.turns then
     local r = attempt(o, group, i, req)
@@ -209,7 +210,13 @@ function M.bench(o)
   local t = as_target(o.target)
   local fallback = o.fallback and as_target(o.fallback)
   o.stream = o.stream ~= false
-  o._prompts = prompts.resolve(o.prompts or o.prompt or "short")
+  -- the model's tokenizer, for exact counts and prompt lengths
+  local tspec = o.tokenizer
+  if tspec == nil then tspec = t.tokenizer end
+  local rok, tok, tinfo = pcall(tokens.resolve, tspec, o.model)
+  if not rok then error("mlxbench.bench: " .. tostring(tok), 2) end
+  o._tok = tok
+  o._prompts = prompts.resolve(o.prompts or o.prompt or "short", { tokenizer = tok })
   o._pick = prompts.picker(o._prompts, o.seed)
   -- in an engine thread, its share of the run (of the run's shard, if any)
   o._shard = o._thread and o._thread.shard or load.shard(o.shard)
@@ -218,7 +225,15 @@ function M.bench(o)
     is_open(o) and ("rate=" .. tostring(o.rate or "stages")) or ("c=" .. (o.concurrency or 1)))
   local fields = {
     name = name, backend = t.backend, target = t:public(), model = o.model, config = config_of(o),
+    tokenizer = tinfo,
   }
+  if not tok then
+    -- said once per run: counts are estimates
+    fields.warnings = { tokens.warning(tinfo, o.model) }
+    if not o._thread and progress.mode ~= "none" and not tinfo.none:match("^disabled") then
+      io.stderr:write("mlxbench: ", fields.warnings[1], "\n")
+    end
+  end
   if fallback then fields.fallback = fallback:public() end
 
   if t:needs_key() and not t:has_key() then
@@ -289,7 +304,11 @@ function M.bench(o)
     else
       c.t0 = common.t_begin + (o.warmup_s or 0)
     end
-    local parts = threads.drive(opts, o, nthreads, common, M.stopping,
+    -- the workers load the file found here (or none), not a search of their own
+    local topts = {}
+    for k, v in pairs(opts) do topts[k] = v end
+    topts.tokenizer = tinfo.path or "none"
+    local parts = threads.drive(topts, o, nthreads, common, M.stopping,
                                 function(handles) live = threads.live(handles) end)
     info, cpu_s, thread_data = threads.absorb(parts, c, cool, lag_h)
     warm_count = info.warmup
