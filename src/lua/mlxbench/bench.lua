@@ -44,7 +44,7 @@ local KNOWN = {
   include_usage = 1, label = 1, connect_timeout = 1, rate = 1, arrival = 1, burstiness = 1,
   max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
   concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1, threads = 1,
-  thread_init = 1, _thread = 1, tokenizer = 1,
+  thread_init = 1, _thread = 1, tokenizer = 1, synthetic = 1,
 }
 
 local function check(o)
@@ -85,6 +85,13 @@ local function check(o)
     error("mlxbench.bench: on_result must be a function", 3)
   end
   if o.slo ~= nil and type(o.slo) ~= "table" then error("mlxbench.bench: slo must be a table", 3) end
+  if o.synthetic ~= nil then
+    if type(o.synthetic) ~= "table" or o.synthetic.input == nil then
+      error("mlxbench.bench: synthetic = {input = N | {mean, sd, min, max} | {min, max}, output = ..., "
+        .. "prefix = N}", 3)
+    end
+    if o.prompt or o.prompts then error("mlxbench.bench: give synthetic or prompt(s), not both", 3) end
+  end
   if o.shard ~= nil then
     local sh, err = load.shard(o.shard)
     if not sh then error("mlxbench.bench: " .. err, 3) end
@@ -116,6 +123,7 @@ local function config_of(o)
     rate = o.rate, arrival = is_open(o) and (o.arrival or "poisson") or nil,
     burstiness = o.burstiness, max_inflight = o.max_inflight, stages = o.stages, seed = o.seed,
     prompts = o._prompts.pick and (o._prompts.path or "source") or #o._prompts,
+    synthetic = o.synthetic,
     prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
     timeout = o.timeout, extra = o.extra, label = o.label,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
@@ -178,6 +186,9 @@ local function one(o, group, i)
   if not p.turns then
     local r = attempt(o, group, i, req)
     r.i, r.prompt_name = i, p.name
+    -- a prompt built to a length: asked, reached, or only estimated
+    r.prompt_target_tokens, r.prompt_achieved_tokens = p.target_tokens, p.achieved_tokens
+    r.prompt_estimated = p.estimated
     return r
   end
   local history, done = {}, {}
@@ -216,7 +227,15 @@ function M.bench(o)
   local rok, tok, tinfo = pcall(tokens.resolve, tspec, o.model)
   if not rok then error("mlxbench.bench: " .. tostring(tok), 2) end
   o._tok = tok
-  o._prompts = prompts.resolve(o.prompts or o.prompt or "short", { tokenizer = tok })
+  if o.synthetic then
+    -- a random workload: lengths drawn per request (plain data, so engine
+    -- threads can build the same source)
+    local s = o.synthetic
+    o._prompts = prompts.synthetic_spec{ input = s.input, output = s.output, prefix = s.prefix,
+                                         seed = o.seed or 1, tokenizer = tok }
+  else
+    o._prompts = prompts.resolve(o.prompts or o.prompt or "short", { tokenizer = tok })
+  end
   o._pick = prompts.picker(o._prompts, o.seed)
   -- in an engine thread, its share of the run (of the run's shard, if any)
   o._shard = o._thread and o._thread.shard or load.shard(o.shard)

@@ -28,6 +28,7 @@ function M.new(opts)
     source = { usage = 0, events = 0 },
     prompt_source = {},
     diff_out = tokens.diff_new(), diff_in = tokens.diff_new(),   -- usage vs tokenizer
+    plen = { requests = 0, target = 0, achieved = 0, exact = 0, estimated = 0 },  -- prompts built to a length
     sum_e2e = 0,           -- for the seed's avg_tok_s
     first_start = nil, last_end = nil,
     per_request = json.array(),
@@ -103,6 +104,17 @@ function Collector:add(r)
     self.errors[key] = (self.errors[key] or 0) + 1
   end
   if r.target then self.targets[r.target] = (self.targets[r.target] or 0) + 1 end
+  if r.prompt_target_tokens then
+    local pl = self.plen
+    pl.requests, pl.target = pl.requests + 1, pl.target + r.prompt_target_tokens
+    if r.prompt_estimated then
+      pl.estimated = pl.estimated + 1
+    else
+      local got = r.prompt_achieved_tokens or r.prompt_target_tokens
+      pl.achieved = pl.achieved + got
+      if got == r.prompt_target_tokens then pl.exact = pl.exact + 1 end
+    end
+  end
   if self.keep then
     self.per_request[#self.per_request + 1] = {
       i = r.i, ok = r.ok, status = r.status,
@@ -117,6 +129,8 @@ function Collector:add(r)
       reused = r.reused, retried = r.retried, failover = r.failover,
       usage_invalid = r.usage_invalid,
       max_tokens = r.max_tokens, prompt = r.prompt_name, turn = r.turn,
+      prompt_target_tokens = r.prompt_target_tokens,
+      prompt_achieved_tokens = (not r.prompt_estimated) and r.prompt_achieved_tokens or nil,
     }
   end
 end
@@ -132,6 +146,7 @@ function Collector:dump()
     total = self.total, ok = self.ok, failed = self.failed, good = self.good,
     errors = self.errors, tok_in = self.tok_in, tok_out = self.tok_out, source = self.source,
     prompt_source = self.prompt_source, diff_out = self.diff_out, diff_in = self.diff_in,
+    plen = self.plen,
     sum_e2e = self.sum_e2e, first_start = self.first_start, last_end = self.last_end,
     targets = self.targets, per_request = self.keep and self.per_request or nil, h = h,
   }
@@ -149,6 +164,7 @@ function Collector:absorb(d, thread)
   for k, n in pairs(d.errors or {}) do self.errors[k] = (self.errors[k] or 0) + n end
   for k, n in pairs(d.source or {}) do self.source[k] = (self.source[k] or 0) + n end
   for k, n in pairs(d.prompt_source or {}) do self.prompt_source[k] = (self.prompt_source[k] or 0) + n end
+  for k, v in pairs(d.plen or {}) do self.plen[k] = self.plen[k] + v end
   tokens.diff_merge(self.diff_out, d.diff_out)
   tokens.diff_merge(self.diff_in, d.diff_in)
   for k, n in pairs(d.targets or {}) do self.targets[k] = (self.targets[k] or 0) + n end
@@ -207,6 +223,15 @@ function Collector:finish(fields)
     per_request = self.per_request,
   }
   for k, v in pairs(fields or {}) do run[k] = v end
+  local pl = self.plen
+  if pl.requests > 0 then
+    -- prompts built to a token length: what was asked and what they have
+    run.prompt_tokens = {
+      requests = pl.requests, target_mean = pl.target / pl.requests,
+      exact = pl.exact, estimated = pl.estimated,
+      achieved_mean = pl.requests > pl.estimated and pl.achieved / (pl.requests - pl.estimated) or nil,
+    }
+  end
   for _, m in ipairs(M.METRICS) do
     local h = self.h[m]
     run.metrics[m] = summarize(h)
