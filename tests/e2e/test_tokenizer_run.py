@@ -13,7 +13,9 @@ and the tokenizer's count is recorded beside it with the relative
 difference. Then --tokenizer auto finds a file placed in a fake Hugging
 Face cache ($HF_HOME), an LM Studio folder ($HOME/.lmstudio/models, by a
 lower-cased name without org) and $MLXBENCH_TOKENIZERS; with none found the
-run says so once and counts events."""
+run says so once and counts events. Last, the emulator with a profile
+naming the tokenizer reports usage equal to the client's counts (output and
+input, relative difference 0) where its 4-characters rule did not."""
 import json
 import os
 import shutil
@@ -213,6 +215,30 @@ def main():
         expect("a missing --tokenizer is one line, exit 2", p.returncode == 2 and "Traceback" not in p.stderr
                and len(p.stderr.strip().splitlines()) == 1 and "/no/such.json" in p.stderr, p.stderr)
         srv.shutdown()
+
+        # 7. the emulator counts with the tokenizer its profile names
+        prof = os.path.join(tmp, "profile.json")
+        for with_tok in (True, False):
+            json.dump({"tokenizer": TOKFILE} if with_tok else {}, open(prof, "w"))
+            mock = subprocess.Popen([MLXBENCH, "mock", "--port", "0", "--quiet", "--profile", prof],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            murl = mock.stdout.readline().strip()
+            p, r = run(murl, tmp, tokenizer=TOKFILE, model="gpt-4o-mini")
+            mock.send_signal(2)
+            mock.wait(timeout=30)
+            d = (r or {}).get("tokens", {}).get("tokenizer_vs_usage", {})
+            if with_tok:
+                expect("emulator usage = tokenizer (output)", d.get("output", {}).get("max_rel_diff") == 0, str(d))
+                expect("emulator usage = tokenizer (input)", d.get("input", {}).get("max_rel_diff") == 0 and
+                       r["per_request"][0]["input_tokens"] == PROMPT_TOKENS, str(d))
+            else:
+                expect("emulator without a tokenizer: its own rule", d.get("input", {}).get("max_rel_diff", 0) > 0,
+                       str(d))
+        json.dump({"tokenizer": "/no/such/tokenizer.json"}, open(prof, "w"))
+        p = subprocess.run([MLXBENCH, "mock", "--port", "0", "--profile", prof], capture_output=True, text=True,
+                           timeout=30)
+        expect("a profile naming a missing tokenizer is refused in one line", p.returncode == 2 and
+               "tokenizer" in p.stderr and "/no/such/tokenizer.json" in p.stderr, p.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d checks, %d failed" % (checks, fails))
