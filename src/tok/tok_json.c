@@ -10,10 +10,11 @@
 int tok_json_parse(tok_json *j, const char *s, size_t n)
 {
     size_t bound = 1;
+    const unsigned char *u = (const unsigned char *)s;
     j->s = s;
     for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bound += c == ',' || c == ':' || c == '[' || c == '{';
+        unsigned c = u[i];
+        bound += (size_t)(c == ',') + (c == ':') + (c == '[') + (c == '{');   /* vectorizes */
     }
     j->t = malloc(bound * sizeof *j->t);
     if (!j->t)

@@ -77,27 +77,35 @@ static int load_vocab(mb_tok *t, tok_json *j, int v)
  * continuing_subword_prefix), as keys: three per merge. */
 static int read_merges(mb_tok *t, tok_json *j, int arr, tok_buf *arena, lkey **keys, size_t *n)
 {
-    size_t cap = 0;
-    tok_buf a = {0};
+    size_t cap = 3 * (size_t)j->t[arr].size + 3;
     int rc = 0;
+    /* sized once: the parts and joins of all merges fit in twice the raw text */
+    if (tok_buf_reserve(arena, 2 * (size_t)j->t[arr].len + 64) < 0 ||
+        !(*keys = malloc(cap * sizeof **keys)))
+        return MB_ENOMEM;
     uint32_t k = (uint32_t)arr + 1;
     for (uint32_t m = 0; m < j->t[arr].size && rc == 0; m++, k = j->t[k].next) {
-        size_t l, al, bl;
+        size_t l, al, bl, base = arena->len;
         const char *s;
-        a.len = 0;
         if (j->t[k].type == MB_JSON_ARRAY && j->t[k].size == 2 &&
             tok_json_is(j, j->t[k + 1].next, MB_JSON_STRING) && (s = tok_json_str(j, (int)k + 1, &l))) {
             /* ["a", "b"] */
-            if (tok_buf_put(&a, s, l) < 0 || !(s = tok_json_str(j, (int)j->t[k + 1].next, &bl)) ||
-                tok_buf_put(&a, s, bl) < 0) {
+            if (tok_buf_put(arena, s, l) < 0 || !(s = tok_json_str(j, (int)j->t[k + 1].next, &bl)) ||
+                tok_buf_put(arena, s, bl) < 0) {
                 rc = MB_ENOMEM;
                 break;
             }
             al = l;
-        } else if ((s = tok_json_str(j, (int)k, &l)) != NULL) {
+        } else if (j->t[k].type == MB_JSON_STRING) {
+            /* "a b": the raw text when it has no escape, else unescaped */
+            s = j->s + j->t[k].start;
+            l = j->t[k].len;
+            if (memchr(s, '\\', l) && !(s = tok_json_str(j, (int)k, &l))) {
+                rc = MB_ENOMEM;
+                break;
+            }
             if (l >= 8 && memcmp(s, "#version", 8) == 0)
                 continue;
-            /* "a b": exactly one space */
             const char *sp = memchr(s, ' ', l);
             if (!sp || memchr(sp + 1, ' ', l - (size_t)(sp + 1 - s))) {
                 rc = tok_fail(j->err, j->errlen, MB_EPARSE, "model: merge %zu is not \"a b\"", *n / 3 + 1);
@@ -105,7 +113,7 @@ static int read_merges(mb_tok *t, tok_json *j, int arr, tok_buf *arena, lkey **k
             }
             al = (size_t)(sp - s);
             bl = l - al - 1;
-            if (tok_buf_put(&a, s, al) < 0 || tok_buf_put(&a, sp + 1, bl) < 0) {
+            if (tok_buf_put(arena, s, al) < 0 || tok_buf_put(arena, sp + 1, bl) < 0) {
                 rc = MB_ENOMEM;
                 break;
             }
@@ -113,31 +121,32 @@ static int read_merges(mb_tok *t, tok_json *j, int arr, tok_buf *arena, lkey **k
             rc = tok_fail(j->err, j->errlen, MB_EPARSE, "model: merges must be strings or pairs of strings");
             break;
         }
-        size_t skip = t->prefix_len <= bl ? t->prefix_len : bl;
-        size_t base = arena->len;
-        /* arena: a b, then the join when the prefix must go */
-        rc = push_key(arena, keys, n, &cap, a.p, al);
-        if (rc == 0)
-            rc = push_key(arena, keys, n, &cap, a.p + al, bl);
-        if (rc == 0 && skip == 0) {
-            if (*n == cap) {
-                size_t nc = cap * 2;
-                lkey *nv = realloc(*keys, nc * sizeof *nv);
-                if (!nv) {
-                    rc = MB_ENOMEM;
-                    break;
-                }
-                *keys = nv;
-                cap = nc;
+        if (*n + 3 > cap) {
+            lkey *nv = realloc(*keys, (cap *= 2) * sizeof *nv);
+            if (!nv) {
+                rc = MB_ENOMEM;
+                break;
             }
-            (*keys)[(*n)++] = (lkey){(uint32_t)base, (uint32_t)(al + bl), tok_hash(arena->p + base, al + bl)};
-        } else if (rc == 0) {
-            tok_buf *w = &a;
-            memmove(w->p + al, w->p + al + skip, bl - skip);
-            rc = push_key(arena, keys, n, &cap, w->p, al + bl - skip);
+            *keys = nv;
         }
+        /* arena: a b, then the join when the continuing_subword_prefix must go */
+        const char *p = arena->p + base;
+        size_t skip = t->prefix_len <= bl ? t->prefix_len : bl;
+        lkey *kv = *keys + *n;
+        kv[0] = (lkey){(uint32_t)base, (uint32_t)al, tok_hash(p, al)};
+        kv[1] = (lkey){(uint32_t)(base + al), (uint32_t)bl, tok_hash(p + al, bl)};
+        if (skip == 0) {
+            kv[2] = (lkey){(uint32_t)base, (uint32_t)(al + bl), tok_hash(p, al + bl)};
+        } else {
+            size_t jb = arena->len;
+            if (tok_buf_put(arena, p, al) < 0 || tok_buf_put(arena, arena->p + base + al + skip, bl - skip) < 0) {
+                rc = MB_ENOMEM;
+                break;
+            }
+            kv[2] = (lkey){(uint32_t)jb, (uint32_t)(al + bl - skip), tok_hash(arena->p + jb, al + bl - skip)};
+        }
+        *n += 3;
     }
-    free(a.p);
     return rc;
 }
 

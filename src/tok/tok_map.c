@@ -190,7 +190,10 @@ static uint32_t pair_slot(uint64_t key, uint32_t mask)
 
 int tok_pairmap_init(tok_pairmap *m, size_t expect)
 {
-    uint32_t cap = pow2_for(expect);
+    /* up to 3/4 full: merges are looked up by id pairs, cheap to compare */
+    uint32_t cap = 16;
+    while (cap < expect + expect / 3 + 2 && cap < (1u << 31))
+        cap <<= 1;
     m->slot = malloc(cap * sizeof *m->slot);
     if (!m->slot)
         return MB_ENOMEM;
