@@ -5,6 +5,7 @@
 #include <string.h>
 #include "mlxbench/sha256.h"
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define MB_SHA_NI 1
 #endif
@@ -81,12 +82,15 @@ static void blocks_ni(uint32_t h[8], const uint8_t *p, size_t n)
     _mm_storeu_si128((__m128i *)&h[4], st1);
 }
 
+/* CPUID: leaf 7 EBX bit 29 (SHA), leaf 1 ECX bit 19 (SSE4.1). */
 static int have_ni(void)
 {
     static int v = -1;
     if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+        unsigned a, b, c, d;
+        int sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
+        int sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1);
+        v = sha && sse41;
     }
     return v;
 }
