@@ -13,7 +13,8 @@ and the tokenizer's count is recorded beside it with the relative
 difference. Then --tokenizer auto finds a file placed in a fake Hugging
 Face cache ($HF_HOME), an LM Studio folder ($HOME/.lmstudio/models, by a
 lower-cased name without org) and $MLXBENCH_TOKENIZERS; with none found the
-run says so once and counts events. Last, the emulator with a profile
+run says so once (in the report's notes; on stderr too on a terminal) and
+counts events. Last, the emulator with a profile
 naming the tokenizer reports usage equal to the client's counts (output and
 input, relative difference 0) where its 4-characters rule did not."""
 import json
@@ -201,8 +202,8 @@ def main():
         p = subprocess.run([MLXBENCH, "run", "-m", "nobody/unknown-model", "--url", url, "-n", "3", "--warmup", "0",
                             "--prompt", PROMPT, "-o", os.path.join(tmp, "r.json")], capture_output=True, text=True,
                            env=dict(os.environ, **env), timeout=120)
-        said = p.stderr.count("no tokenizer for nobody/unknown-model")
-        expect("none found: said once", said == 1, p.stderr[-800:])
+        said = (p.stdout + p.stderr).count("no tokenizer for nobody/unknown-model")
+        expect("none found: said once (the report's notes)", said == 1, p.stdout[-800:] + p.stderr[-800:])
         r = json.load(open(os.path.join(tmp, "r.json")))["runs"][0]
         expect("none found: recorded", "no tokenizer found" in r["tokenizer"].get("none", ""), str(r["tokenizer"]))
         expect("none found: events counted", r["per_request"][0]["token_source"] == "events" and

@@ -247,9 +247,10 @@ function M.bench(o)
     tokenizer = tinfo,
   }
   if not tok then
-    -- said once per run: counts are estimates
+    -- said once per run: in the report's notes (run.warnings), and on
+    -- stderr where progress is shown
     fields.warnings = { tokens.warning(tinfo, o.model) }
-    if not o._thread and progress.mode ~= "none" and not tinfo.none:match("^disabled") then
+    if not o._thread and progress.active() and not tinfo.none:match("^disabled") then
       io.stderr:write("mlxbench: ", fields.warnings[1], "\n")
     end
   end
