@@ -35,6 +35,7 @@ static void mock_free(void *obj)
     free(m->heap);
     free(m->api_key);
     free(m->control_token);
+    mk_tokenizer_free(m);
     free(m);
 }
 
@@ -220,6 +221,7 @@ fail:
     mb_hist_free(m->emit_hist);
     free(m->api_key);
     free(m->control_token);
+    mk_tokenizer_free(m);
     free(m);
     return rc < 0 ? rc : MB_EINVAL;
 }

@@ -274,7 +274,7 @@ static int profile_model(mb_mock *m, const char *name, const mb_json_val *fields
 
 static const char *const top_keys[] = {
     "builtin_models", "any_model", "default_model", "models", "model_defaults", "seed",
-    "api_key", "faults", "trace", "max_body_bytes", "control_token", NULL};
+    "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer", NULL};
 
 /* Reads a profile (docs/MOCK.md, "Profile"). Called once at start, before
  * any model is in use. */
@@ -367,6 +367,18 @@ int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t 
             free(k);
             m->api_key = NULL;
         }
+    }
+    if (mb_json_find(&root, "tokenizer", &v) && v.type != MB_JSON_NULL) {
+        char *path = mb_json_strdup(&v);
+        if (!path || !*path) {
+            free(path);
+            err_set(err, errlen, "'tokenizer' must be the path of a tokenizer.json or .tiktoken file");
+            return MB_EINVAL;
+        }
+        rc = mk_tokenizer_set(m, path, err, errlen);
+        free(path);
+        if (rc < 0)
+            return rc;
     }
     if (mb_json_find(&root, "control_token", &v) && v.type != MB_JSON_NULL) {
         char *t = mb_json_strdup(&v);

@@ -124,6 +124,8 @@ static uint64_t chunk_size(const mk_req *r)
 void mk_req_free(mk_req *r)
 {
     free(r->model_json);
+    mb_buf_free(&r->gen);
+    mb_buf_free(&r->rgen);
     free(r);
 }
 
@@ -306,6 +308,7 @@ static void emit_body(mk_req *r)
         size_t n = i < r->reasoning ? mb_mock_text_token(&r->rtext, tok)
                                     : mb_mock_text_token(&r->text, tok);
         mb_buf_add(i < r->reasoning ? &rtext : &text, tok, n);
+        mk_keep_text(r, tok, n, i < r->reasoning);
     }
     b->len = 0;
     r->emitted = r->total;
@@ -375,6 +378,7 @@ static void emit(mk_req *r)
         for (uint64_t i = 0; i < e; i++) {
             size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
             mb_buf_add(text, tok, n);
+            mk_keep_text(r, tok, n, reasoning);
         }
         api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
         done += e;

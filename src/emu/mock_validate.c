@@ -21,20 +21,25 @@
 
 /* Sums the characters of every text part and hashes them: the token rule's
  * input and the seed of the generated text. */
-typedef struct prompt_acc { uint64_t chars, hash, ints; } prompt_acc;
+typedef struct prompt_acc { uint64_t chars, hash, ints; mb_buf *text; } prompt_acc;
 
 /* A text part, unescaped in pieces on the stack (no copy of the body): its
  * characters up to the first NUL, as a C string would end, hashed with
- * that NUL. */
+ * that NUL; with a tokenizer, also kept for it (the texts joined by
+ * newlines). */
 static void acc_text(prompt_acc *a, const mb_json_val *s)
 {
     char buf[4096];
     size_t pos = 0, n;
+    if (a->text && a->text->len)
+        mb_buf_add(a->text, "\n", 1);
     while ((n = mb_json_unescape(s, &pos, buf, sizeof buf)) > 0) {
         const char *nul = memchr(buf, 0, n);
         size_t k = nul ? (size_t)(nul - buf) : n;
         a->chars += mb_mock_count_chars(buf, k);
         a->hash = mb_mock_hash(a->hash, buf, k);
+        if (a->text)
+            mb_buf_add(a->text, buf, k);
         if (nul)
             break;
     }
@@ -301,7 +306,8 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
     char msg[512];
     int status = 0;
     long max = -1;
-    prompt_acc acc = {0, MB_MOCK_HASH_INIT, 0};
+    mb_buf ptext = MB_BUF_INIT;
+    prompt_acc acc = {0, MB_MOCK_HASH_INIT, 0, m->tokenizer ? &ptext : NULL};
     mk_model *md = NULL;
     char *model_name = NULL;
     uint64_t seq = ++m->seq;
@@ -415,7 +421,8 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
         r->include_usage = v && mb_json_find(v, "include_usage", &iu) && iu.type == MB_JSON_TRUE;
     }
     r->usage = api == MK_MESSAGES ? 1 : md->usage;
-    r->prompt_tokens = mb_mock_tokens_for_chars(acc.chars) + acc.ints;
+    r->prompt_tokens = (m->tokenizer ? mk_count(m, ptext.p, ptext.len)
+                                     : mb_mock_tokens_for_chars(acc.chars)) + acc.ints;
     r->total = max > 0 ? (uint64_t)max : (uint64_t)md->natural_tokens;
     r->finish_length = max > 0;
     r->reasoning = api == MK_CHAT ? (uint64_t)md->reasoning_tokens : 0;
@@ -476,4 +483,5 @@ out:
                     tr && (tr->faults & MK_F_ERROR) ? "fault" : NULL);
     }
     free(model_name);
+    mb_buf_free(&ptext);
 }
