@@ -5,7 +5,8 @@
 --   mlxbench suite [--url URL] [--models S,M,L] [--fallback-url URL] [-n N]
 --                  [-o FILE.json] [--html FILE.html] [--mock]
 --
--- 1. the three model tiers on the local server, streaming and not;
+-- 1. the three model tiers on the local server, streaming and not (every
+--    row rotates over the seed's three prompts);
 -- 2. the OpenAI and Anthropic clouds (skipped, with the reason, without keys);
 -- 3. a concurrency sweep 1/2/4/8: per-request vs aggregate tok/s (batching);
 -- 4. failover: the primary backend starts failing mid-run and a fallback
@@ -151,6 +152,12 @@ say("suite: %s; tiers small=%s, medium=%s, large=%s; %d requests per row, max %d
   target_mod.redact_url(url), tiers.small, tiers.medium, tiers.large, n, max_tokens,
   ignore_eos and " ignoring EOS" or "")
 
+-- Every row rotates over the seed's three prompts: a short question, a
+-- one-sentence explanation, a long comparison. Answers differ in length
+-- as they do on a real server (some stop before max_tokens: the report
+-- counts them), and no row rests on one prompt.
+local PROMPTS = { "short", "medium", "long" }
+
 local doc = results.new()
 local runs = {}
 local function add(run)
@@ -195,7 +202,7 @@ for _, tier in ipairs{ "small", "medium", "large" } do
   for _, stream in ipairs{ true, false } do
     row{
       name = string.format("%s %s", tier, stream and "stream" or "no-stream"),
-      target = local_t, model = tiers[tier], prompt = "medium", max_tokens = max_tokens,
+      target = local_t, model = tiers[tier], prompts = PROMPTS, max_tokens = max_tokens,
       stream = stream, requests = n, warmup = stream and 1 or 0, label = tier,
     }
   end
@@ -204,9 +211,9 @@ end
 -- 2. Cloud APIs: each row needs its key in the environment
 say("cloud")
 row{ name = "openai gpt-4o-mini stream", target = openai_t, model = "gpt-4o-mini",
-    prompt = "medium", max_tokens = max_tokens, stream = true, requests = n }
+    prompts = PROMPTS, max_tokens = max_tokens, stream = true, requests = n }
 row{ name = "anthropic claude-3-5-haiku stream", target = anthropic_t,
-    model = "claude-3-5-haiku-latest", prompt = "medium", max_tokens = max_tokens,
+    model = "claude-3-5-haiku-latest", prompts = PROMPTS, max_tokens = max_tokens,
     stream = true, requests = n }
 
 -- 3. Concurrency sweep on the small tier: does batching raise aggregate tok/s?
@@ -215,7 +222,7 @@ local sweep = {}
 for _, c in ipairs{ 1, 2, 4, 8 } do
   local run = row{
     name = string.format("small stream c=%d", c), target = local_t, model = tiers.small,
-    prompt = "medium", max_tokens = max_tokens, stream = true, concurrency = c,
+    prompts = PROMPTS, max_tokens = max_tokens, stream = true, concurrency = c,
     requests = math.max(n, 2 * c), warmup = 0,
   }
   if run then
@@ -254,7 +261,7 @@ end
 if primary then
   row{
     name = name, target = primary, fallback = fallback, model = tiers.small,
-    prompt = "medium", max_tokens = max_tokens, stream = true, requests = total, warmup = 0,
+    prompts = PROMPTS, max_tokens = max_tokens, stream = true, requests = total, warmup = 0,
     on_result = function()
       served = served + 1
       if served == total // 3 then fault() end

@@ -226,6 +226,7 @@ function M.compare_metric(b, n, spec, opts)
     -- failures and successes are counted events, not samples of a
     -- distribution: any change is real, whatever the number of requests
     row.verdict = row.delta == 0 and "~" or (worse and "worse" or "better")
+    if row.delta == 0 then row.why = "unchanged" end
   elseif mb.few or mn.few then
     row.verdict = "too few samples"
   else
@@ -409,7 +410,11 @@ local VERDICT_TEXT = { worse = "WORSE", better = "better", ["~"] = "~ within noi
 
 local function verdict_text(row)
   local s = VERDICT_TEXT[row.verdict] or row.verdict
-  if row.verdict == "~" and row.why and row.why ~= "intervals overlap" then s = s .. " (" .. row.why .. ")" end
+  if row.verdict == "~" and row.why == "unchanged" then
+    s = "~ unchanged"
+  elseif row.verdict == "~" and row.why and row.why ~= "intervals overlap" then
+    s = s .. " (" .. row.why .. ")"
+  end
   if row.verdict == "too few samples" and row.n_base and row.n_new then
     s = string.format("too few samples (n=%d/%d)", row.n_base, row.n_new)
   end
