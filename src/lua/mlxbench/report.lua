@@ -283,9 +283,16 @@ M.ESTIMATE_NOTE = "~ estimated: no usage counts came from the server (it sent no
   .. "servers send it when asked with stream_options.include_usage; vLLM, SGLang, llama.cpp, "
   .. "Ollama and mlx_lm.server do)."
 
+-- The note after runs whose answers stopped early: what it does to the
+-- figures and how to make answers run to the limit.
+M.EARLY_NOTE = "early stops: an answer that ends before max_tokens spends proportionally more of "
+  .. "its time waiting for the first token, so per-request tok/s reads low and runs with other "
+  .. "lengths do not compare; --ignore-eos or --min-tokens (vLLM, SGLang; llama.cpp: ignore_eos) "
+  .. "make answers run to the limit."
+
 local function notes(runs)
   local out = {}
-  local any_est = false
+  local any_est, any_early = false, false
   for _, r in ipairs(runs) do
     if not r.skipped and not none_ok(r) and (out_estimated(r) or in_estimated(r)) then any_est = true end
     if r.skipped then out[#out + 1] = string.format("  %s: skipped (%s)", r.name, r.skipped) end
@@ -301,11 +308,10 @@ local function notes(runs)
     if not r.skipped and (rq.stopped_early or 0) > 0 and (rq.ok or 0) > 0 then
       local mean = r.tokens and r.tokens.mean_output
       local maxt = r.config and r.config.max_tokens
+      any_early = true
       out[#out + 1] = string.format("  %s: %s of %s requests stopped before max_tokens (finish_reason "
-        .. "stop; mean output %s%s tokens): per-request tok/s includes proportionally more TTFT; "
-        .. "--ignore-eos or --min-tokens (vLLM, SGLang; llama.cpp: ignore_eos) make answers run to the limit",
-        r.name, count(rq.stopped_early), count(rq.ok), mean and fmt_num(mean) or "-",
-        maxt and (" of " .. count(maxt)) or "")
+        .. "stop; mean output %s%s tokens)", r.name, count(rq.stopped_early), count(rq.ok),
+        mean and est(r, fmt_num(mean)) or "-", maxt and (" of " .. count(maxt)) or "")
     end
     if r.targets and next(r.targets) then
       local t = {}
@@ -340,6 +346,7 @@ local function notes(runs)
     local sat = not has_warning(r, "client saturated") and M.client_saturation(r.client)
     if sat then out[#out + 1] = string.format("  %s: %s", r.name, sat) end
   end
+  if any_early then out[#out + 1] = "  " .. M.EARLY_NOTE end
   if any_est then out[#out + 1] = "  " .. M.ESTIMATE_NOTE end
   return out
 end
