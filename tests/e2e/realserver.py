@@ -30,6 +30,8 @@ Options (a flavor sets the defaults; every option overrides it):
   --reject-stream-options  400 when stream_options is sent
   --require-max-completion-tokens  400 when max_tokens is sent (OpenAI's
                         newer models)
+  --fail-every K        every K-th generation request (K, 2K, ...) is a 503
+                        in the flavor's error shape (an overloaded server)
 
 A token is one word plus a space ("w17 "), so 4-6 characters: tokens,
 characters and chunks are all known. Prompt tokens are the words of every
@@ -106,6 +108,7 @@ class State:
         self.lock = threading.Lock()
         self.log = []
         self.cold_pending = opt.cold_start > 0
+        self.generations = 0
 
 
 def handler_for(state):
@@ -211,6 +214,13 @@ def handler_for(state):
                 return self.error(400, "Unsupported parameter: 'max_tokens' is not supported with this "
                                   "model. Use 'max_completion_tokens' instead.", rec,
                                   code="unsupported_parameter")
+            if opt.fail_every:
+                with state.lock:
+                    state.generations += 1
+                    fail = state.generations % opt.fail_every == 0
+                if fail:
+                    return self.error(503, "The server is overloaded, try again later.", rec,
+                                      typ="ServiceUnavailableError", code=503)
             msgs = body.get("messages")
             if not isinstance(msgs, list) or not msgs:
                 return self.error(400, "messages: field required", rec)
@@ -339,6 +349,7 @@ def parse(argv):
     ap.add_argument("--reject-unknown", action="store_true", default=None)
     ap.add_argument("--reject-stream-options", action="store_true")
     ap.add_argument("--require-max-completion-tokens", action="store_true")
+    ap.add_argument("--fail-every", type=int, default=0)
     ap.add_argument("--watch-stdin", action="store_true")
     opt = ap.parse_args(argv)
     fl = FLAVORS[opt.flavor]

@@ -55,6 +55,10 @@ PY
 expect "off a terminal: plain progress by default (final line)" grep -qE '^c=1  2/2 .* done in' err.txt
 expect "off a terminal: the banner" grep -qE '^mlxbench run: .* 2 requests \+ 1 warm-up' err.txt
 expect "no escape codes off a terminal" bash -c "! grep -q $'\x1b' err.txt"
+# ... and a line every 10 s while a run lasts (CI logs show it is alive)
+"$MLXBENCH" run --mock -m small --duration 11 --warmup 0 --max-tokens 8 > out.txt 2> long.txt
+expect "off a terminal: a plain line every 10 s" grep -qE '^c=1  1[01]/11s  in-flight [01]  errors 0  [0-9.]+ tok/s  TTFT p50 [0-9]+ms  ETA [01]s$' long.txt
+expect "off a terminal: then the final line" grep -qE '^c=1  11/11s .* done in 1[12]\.[0-9]s$' long.txt
 "$MLXBENCH" run --mock -m small -n 2 --max-tokens 8 --progress plain > out.txt 2> err.txt
 expect "plain mode: final line" grep -qE '2/2 .* done in' err.txt
 expect "stdout is only the report" [ "$(grep -c 'in-flight' out.txt)" -eq 0 ]

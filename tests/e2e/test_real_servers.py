@@ -14,6 +14,8 @@ received and sent (request bodies, emission times on CLOCK_MONOTONIC).
   item 6   a failed run says why (the server's message), no false
            "client saturated", "-" throughput
   item 9   open loop: the schedule's window, latency from the intended send
+  item 8   compare fails a new run with no success, and judges failures at
+           any sample size
   item 11  --ignore-eos / --min-tokens / --extra-body / --header /
            --max-completion-tokens on the wire; early stops reported
   item 17  req/s, TPOT, input tokens in the table, one unit per group,
@@ -156,6 +158,36 @@ with Server("--flavor", "vllm", "--models", "qwen2.5-7b-instruct,llama-3.1-8b") 
     expect("item 6: no false 'client saturated'", "saturated" not in out + err, out)
     row = [l for l in out.splitlines() if l.startswith("c=1 ")][0]
     expect("item 6: throughput is '-', not 0.0", row.split()[4:9] == ["-"] * 5, row)
+
+# ---------------------------------------------------------------- item 8
+def compare(*args):
+    p = subprocess.run([MLXBENCH, "compare", *args], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+with Server("--flavor", "vllm", "--models", "qwen2.5-7b-instruct", "--natural", "12") as s:
+    base, new, flaky = (os.path.join(TMP.name, n) for n in ("base.json", "new.json", "flaky.json"))
+    rc1, _, _ = run("-m", "qwen2.5-7b-instruct", "--url", s.url, "-n", "5", "--name", "chat", "-o", base, "-q")
+    # the model was renamed on the server: every request of the new run fails
+    rc2, _, _ = run("-m", "qwen2.5-7b-instruct-v2", "--url", s.url, "-n", "5", "--name", "chat", "-o", new, "-q")
+    expect("item 8: the runs were made", rc1 == 0 and rc2 == 1, (rc1, rc2))
+    rc, out, err = compare(base, new)
+    expect("item 8: no success in the new run fails the gate, without a limit", rc == 1 and
+           "REGRESSION: chat: no request succeeded (5 failed; base: 5 of 5 ok)" in out, (rc, out[-600:]))
+    rc, out, err = compare(base, new, "--format", "json")
+    expect("item 8: and in JSON (ok false, on stderr too)", rc == 1 and json.loads(out)["ok"] is False and
+           "no request succeeded" in err, (rc, err))
+with Server("--flavor", "vllm", "--models", "qwen2.5-7b-instruct", "--natural", "12", "--fail-every", "3") as s:
+    rc, _, _ = run("-m", "qwen2.5-7b-instruct", "--url", s.url, "-n", "5", "--warmup", "0", "--name", "chat",
+                   "-o", flaky, "-q")
+    r = json.load(open(flaky))["runs"][0]
+    expect("item 8: the overloaded server failed 1 of 5", r["requests"]["failed"] == 1, r["requests"])
+    rc, out, err = compare(base, flaky, "--max-regression", "5%")
+    row = [l for l in out.splitlines() if l.startswith("error rate")]
+    expect("item 8: 1 failure in 5 requests is worse, not 'too few samples'", row and "WORSE -- FAIL" in row[0], row)
+    row = [l for l in out.splitlines() if l.startswith("ok requests")]
+    expect("item 8: ok requests 5 -> 4 is worse", row and row[0].split()[2:4] == ["5", "4"] and "WORSE" in row[0], row)
+    expect("item 8: the gate fails", rc == 1, (rc, out[-500:]))
 
 # ---------------------------------------------------------------- item 9
 with Server("--flavor", "vllm", "--natural", "10", "--ttft", "0.02", "--itl", "0.003") as s:
