@@ -49,6 +49,12 @@ int mb_hist_encode(const mb_hist *h, char **out, size_t *len);
 /* Parses an encoding; any malformed input returns MB_EPARSE, never crashes. */
 int mb_hist_decode(const char *s, size_t len, mb_hist **out);
 
+/* HdrHistogram's V2 binary encoding (uncompressed; its interval logs hold
+ * it deflated and base64'd): values as integers in units of `lowest`,
+ * lowestDiscernibleValue 1, the same buckets, so the copy is exact.
+ * *out is malloc'd; caller frees. 0, MB_ENOMEM or MB_EINVAL. */
+int mb_hist_hdr_encode(const mb_hist *h, unsigned char **out, size_t *len);
+
 /* Iteration over non-empty buckets, for CDF plots and tests:
  * *value is the bucket's highest equivalent value. Returns 0 at the end. */
 typedef struct { const mb_hist *h; size_t idx; } mb_hist_iter;

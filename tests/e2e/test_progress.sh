@@ -50,6 +50,11 @@ assert abs(tok_s - expect) / expect < 0.15, (tok_s, expect)
 print("warm-up frames", len(warm), "live tok/s", live[:3], "...", "final", tok_s, "run", round(expect, 1))
 PY
 
+# engine threads publish their requests in flight (not always 0)
+script -qfec "$MLXBENCH run --mock -m small -n 48 --max-tokens 64 -c 8 --threads 2" thr.txt > /dev/null 2>&1
+expect "threads: run exits 0" [ $? -eq 0 ]
+expect "threads: the live line counts requests in flight" grep -aqE 'in-flight [1-9][0-9]*  errors' thr.txt
+
 # not a terminal: plain lines by default (a banner, then a final line)
 "$MLXBENCH" run --mock -m small -n 2 --max-tokens 8 > out.txt 2> err.txt
 expect "off a terminal: plain progress by default (final line)" grep -qE '^c=1  2/2 .* done in' err.txt

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """`mlxbench run` against servers that behave like the real ones (issue 14):
 tests/e2e/realserver.py in the flavors of vLLM, Ollama, mlx_lm.server and
 LM Studio -- their model names, answers that stop at a natural length,

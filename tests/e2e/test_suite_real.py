@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """`mlxbench suite` and the examples against servers with their own model
 names (issue 14 items 2 and 15), played by tests/e2e/realserver.py:
 

@@ -25,7 +25,7 @@ end
 
 local function ok_req(tokens, source, finish, extra)
   local r = { ok = true, status = 200, ttft_s = 0.05, e2e_s = 1.0, tpot_s = 0.01, output_tokens = tokens,
-              input_tokens = 10, token_source = source or "usage", input_source = source == "usage" and "usage"
+              input_tokens = 10, token_source = source or "usage", prompt_token_source = source == "usage" and "usage"
               or "chars/4", finish_reason = finish or "length", max_tokens = 64, req_tok_s = tokens / 1.0 }
   for k, v in pairs(extra or {}) do r[k] = v end
   return r

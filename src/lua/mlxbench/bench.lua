@@ -23,11 +23,14 @@ local monitor = require "mlxbench._monitor"
 local thread_c = require "mlxbench._thread"
 local checks = require "mlxbench.checks"
 local args = require "mlxbench.cli_args"
+local tokens = require "mlxbench.tokens"
 
 local M = {}
 
--- Set by stop() (Ctrl-C): runs stop issuing requests and finish what is in
--- flight, so what was measured is written.
+-- Set by stop() (Ctrl-C): the run (or sweep) in progress stops issuing
+-- requests and finishes what is in flight, so what was measured is written.
+-- The next bench{} starts afresh; after Ctrl-C, sched.interrupted() keeps
+-- later runs from starting.
 local stopping = false
 function M.stop() stopping = true end
 function M.stopping() return stopping or sched.interrupted() > 0 or thread_c.stopped() end
@@ -44,7 +47,7 @@ local KNOWN = {
   include_usage = 1, label = 1, connect_timeout = 1, rate = 1, arrival = 1, burstiness = 1,
   max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
   concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1, threads = 1,
-  thread_init = 1, _thread = 1,
+  thread_init = 1, _thread = 1, tokenizer = 1, synthetic = 1,
 }
 
 local function check(o)
@@ -117,6 +120,13 @@ local function check(o)
       if not th then error("mlxbench.bench: " .. err, 3) end
     end
   end
+  if o.synthetic ~= nil then
+    if type(o.synthetic) ~= "table" or o.synthetic.input == nil then
+      error("mlxbench.bench: synthetic = {input = N | {mean, sd, min, max} | {min, max}, output = ..., "
+        .. "prefix = N}", 3)
+    end
+    if o.prompt or o.prompts then error("mlxbench.bench: give synthetic or prompt(s), not both", 3) end
+  end
   if o.shard ~= nil then
     local sh, err = load.shard(o.shard)
     if not sh then error("mlxbench.bench: " .. err, 3) end
@@ -155,6 +165,7 @@ local function config_of(o)
     rate = o.rate, arrival = is_open(o) and (o.arrival or "poisson") or nil,
     burstiness = o.burstiness, max_inflight = o.max_inflight, stages = o.stages, seed = o.seed,
     prompts = o._prompts.pick and (o._prompts.path or "source") or #o._prompts,
+    synthetic = o.synthetic,
     prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
     timeout = o.timeout, extra = o.extra, label = o.label,
     ignore_eos = o.ignore_eos or nil, min_tokens = o.min_tokens, max_tokens_field = o.max_tokens_field,
@@ -215,11 +226,14 @@ local function one(o, group, i)
     capture = o.capture, timeout = o.timeout, headers = o.headers,
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
-    cacert = o.cacert, insecure = o.insecure,
+    cacert = o.cacert, insecure = o.insecure, tokenizer = o._tok,
   }
   if not p.turns then
     local r = attempt(o, group, i, req)
     r.i, r.prompt_name = i, p.name
+    -- a prompt built to a length: asked, reached, or only estimated
+    r.prompt_target_tokens, r.prompt_achieved_tokens = p.target_tokens, p.achieved_tokens
+    r.prompt_estimated = p.estimated
     return r
   end
   local history, done = {}, {}
@@ -269,6 +283,7 @@ end
 -- bench{...} -> run (the results-file table, plus :summary())
 function M.bench(o)
   check(o)
+  stopping = false
   local opts = o
   o = setmetatable({}, { __index = opts })
   local t = as_target(o.target)
@@ -278,14 +293,36 @@ function M.bench(o)
                       "threads" } do
     if o[k] ~= nil then o[k] = math.tointeger(o[k]) end
   end
-  o._prompts = prompts.resolve(o.prompts or o.prompt or "short")
+  -- the model's tokenizer, for exact counts and prompt lengths
+  local tspec = o.tokenizer
+  if tspec == nil then tspec = t.tokenizer end
+  local rok, tok, tinfo = pcall(tokens.resolve, tspec, o.model)
+  if not rok then error("mlxbench.bench: " .. tostring(tok), 2) end
+  o._tok = tok
+  if o.synthetic then
+    -- a random workload: lengths drawn per request (plain data, so engine
+    -- threads can build the same source)
+    local s = o.synthetic
+    o._prompts = prompts.synthetic_spec{ input = s.input, output = s.output, prefix = s.prefix,
+                                         seed = o.seed or 1, tokenizer = tok }
+  else
+    o._prompts = prompts.resolve(o.prompts or o.prompt or "short", { tokenizer = tok })
+  end
   o._pick = prompts.picker(o._prompts, o.seed)
   -- in an engine thread, its share of the run (of the run's shard, if any)
   o._shard = o._thread and o._thread.shard or load.shard(o.shard)
   local name = o.name or default_name(o)
   local fields = {
     name = name, backend = t.backend, target = t:public(), model = o.model, config = config_of(o),
+    tokenizer = tinfo,
   }
+  -- without a tokenizer: said on stderr up front where progress is shown,
+  -- and in the report's notes (run.warnings) when some count of the run
+  -- was in fact estimated (usage makes them exact)
+  local tok_warning = not tok and tokens.warning(tinfo, o.model) or nil
+  if tok_warning and not o._thread and progress.notices() and not tinfo.none:match("^disabled") then
+    io.stderr:write("mlxbench: ", tok_warning, "\n")
+  end
   if fallback then fields.fallback = fallback:public() end
   local ths = {}
   for k, v in pairs(o.thresholds or {}) do
@@ -390,10 +427,12 @@ function M.bench(o)
     else
       c.t0 = common.t_begin
     end
-    -- the workers measure only: the warm-up is done
+    -- the workers measure only (the warm-up is done), and load the
+    -- tokenizer file found here (or none), not a search of their own
     local wopts = {}
     for k, v in pairs(opts) do wopts[k] = v end
     wopts.warmup, wopts.warmup_s = 0, nil
+    wopts.tokenizer = tinfo.path or "none"
     local parts = threads.drive(wopts, o, nthreads, common, M.stopping,
                                 function(handles) live = threads.live(handles) end)
     info, cpu_s, thread_data = threads.absorb(parts, c, cool, lag_h)
@@ -432,6 +471,10 @@ function M.bench(o)
   restore_interrupt()
   if M.stopping() then fields.interrupted = true end
   local run = c:finish(fields)
+  if tok_warning and (run.tokens.estimated or run.tokens.input_estimated) then
+    run.warnings = run.warnings or {}
+    table.insert(run.warnings, 1, tok_warning)
+  end
   run.requests.warmup = warm_count
   run.started_unix = wall0
   run.started_at = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(wall0))

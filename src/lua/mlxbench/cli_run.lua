@@ -27,6 +27,10 @@ M.SPEC = {
   ["min-tokens"] = { arg = "N", int = { 0, MAX_N }, help = "ask for at least N output tokens (vLLM, SGLang min_tokens)" },
   ["ignore-eos"] = { help = "generate up to max tokens whatever the model says (vLLM, SGLang, llama.cpp ignore_eos)" },
   prompt = { arg = "P", help = "short|medium|long|synthetic:N|TEXT|@FILE[.jsonl] (default medium)" },
+  tokenizer = { arg = "T", help = "PATH|MODEL|auto|none: the tokenizer for exact counts (default auto: found on this machine)" },
+  ["input-tokens"] = { arg = "N[:SD|,MIN-MAX]", help = "random workload: prompts of N tokens (normal with SD, or uniform in MIN-MAX), seeded" },
+  ["output-tokens"] = { arg = "N[:SD|,MIN-MAX]", help = "with --input-tokens: max_tokens drawn the same way" },
+  ["prefix-tokens"] = { arg = "N", int = { 1, MAX_N }, help = "with --input-tokens: every prompt starts with the same N tokens" },
   warmup = { arg = "N", int = { 0, MAX_N }, help = "warm-up requests, finished before the measured ones (default 1; 0 with --rate)" },
   stream = { help = "stream the response (default; --no-stream to disable)" },
   url = { arg = "URL", help = "server base URL (default " .. target_mod.DEFAULT_URL .. ")" },
@@ -63,7 +67,7 @@ M.SPEC = {
   help = { short = "h", help = "show this help" },
 }
 M.ORDER = { "model", "runs", "max-tokens", "max-completion-tokens", "min-tokens", "ignore-eos",
-            "prompt", "warmup", "stream", "url", "api", "api-key-env", "header", "extra-body",
+            "prompt", "input-tokens", "output-tokens", "prefix-tokens", "tokenizer", "warmup", "stream", "url", "api", "api-key-env", "header", "extra-body",
             "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard",
             "threads", "slo", "threshold", "timeout", "grace", "max-line", "max-body", "mock",
             "mock-trace", "usage", "output", "html", "format", "progress", "verbose", "quiet", "name",
@@ -232,12 +236,37 @@ local function options(o)
      and (model:match("^o%d") or model:match("^gpt%-5")) then
     field = "max_completion_tokens"
   end
+  -- an explicit tokenizer is loaded here: a wrong one is a user error
+  -- before anything runs (bench{} takes the loaded one)
+  local tok = o.tokenizer
+  if tok and tok ~= "auto" and tok ~= "none" then
+    local tok_ok, loaded = pcall(require("mlxbench.tokens").resolve, tok, model)
+    if not tok_ok then return nil, "--tokenizer: " .. tostring(loaded):gsub("^tokenizer ", "") end
+    tok = loaded
+  end
   local n = o.runs
   local warm = o.warmup or (rate and 0 or 1)
-  local perr = validate_prompt(o.prompt or "medium", (not o.duration or o.runs) and ((n or 5) + warm) or nil)
-  if perr then return nil, perr end
+  -- a random workload (--input-tokens), or prompts
+  local synthetic
+  if o["input-tokens"] then
+    if o.prompt then return nil, "give --prompt or --input-tokens, not both" end
+    local inl, outl
+    inl, err = prompts.parse_length(o["input-tokens"], "--input-tokens")
+    if not inl then return nil, err end
+    if o["output-tokens"] then
+      outl, err = prompts.parse_length(o["output-tokens"], "--output-tokens")
+      if not outl then return nil, err end
+    end
+    synthetic = { input = inl, output = outl, prefix = o["prefix-tokens"] }
+  elseif o["output-tokens"] or o["prefix-tokens"] then
+    return nil, "--output-tokens and --prefix-tokens need --input-tokens"
+  else
+    local perr = validate_prompt(o.prompt or "medium", (not o.duration or o.runs) and ((n or 5) + warm) or nil)
+    if perr then return nil, perr end
+  end
   return {
-    model = model, prompt = o.prompt or "medium", max_tokens = maxt, max_tokens_field = field,
+    model = model, prompt = (not synthetic) and (o.prompt or "medium") or nil, synthetic = synthetic,
+    tokenizer = tok, max_tokens = maxt, max_tokens_field = field,
     min_tokens = o["min-tokens"], ignore_eos = o["ignore-eos"] or nil, extra = extra,
     headers = #headers > 0 and headers or nil,
     stream = o.stream ~= false, requests = (not o.duration or o.runs) and (n or 5) or nil,

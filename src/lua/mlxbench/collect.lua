@@ -5,6 +5,7 @@
 -- arrive as a C array recorded with one call.
 local stats = require "mlxbench.stats"
 local json = require "mlxbench.json"
+local tokens = require "mlxbench.tokens"
 
 local M = {}
 
@@ -25,7 +26,9 @@ function M.new(opts)
     errors = {},
     tok_in = 0, tok_out = 0,
     source = { usage = 0, events = 0 },   -- output token counts by source, per request
-    input_source = {},                     -- input token counts by source
+    prompt_source = {},                    -- input token counts by source
+    diff_out = tokens.diff_new(), diff_in = tokens.diff_new(),   -- usage vs tokenizer
+    plen = { requests = 0, target = 0, achieved = 0, exact = 0, estimated = 0 },  -- prompts built to a length
     finishes = {},                         -- finish reasons of successful requests
     early = 0,                             -- ok requests that stopped before max_tokens
     messages = {},                         -- the first distinct error messages
@@ -124,9 +127,10 @@ function Collector:add(r)
     if r.token_source then
       self.source[r.token_source] = (self.source[r.token_source] or 0) + 1
     end
-    if r.input_source then
-      self.input_source[r.input_source] = (self.input_source[r.input_source] or 0) + 1
-    end
+    local ps = r.prompt_token_source
+    if ps then self.prompt_source[ps] = (self.prompt_source[ps] or 0) + 1 end
+    if r.token_source == "usage" then tokens.diff_add(self.diff_out, r.output_tokens, r.tokenizer_tokens) end
+    if ps == "usage" then tokens.diff_add(self.diff_in, r.input_tokens, r.tokenizer_input_tokens) end
     local f = r.finish_reason or "none"
     self.finishes[f] = (self.finishes[f] or 0) + 1
     if M.stopped_early(r) then self.early = self.early + 1 end
@@ -147,18 +151,33 @@ function Collector:add(r)
     note_error(self, r, key)
   end
   if r.target then self.targets[r.target] = (self.targets[r.target] or 0) + 1 end
+  if r.prompt_target_tokens then
+    local pl = self.plen
+    pl.requests, pl.target = pl.requests + 1, pl.target + r.prompt_target_tokens
+    if r.prompt_estimated then
+      pl.estimated = pl.estimated + 1
+    else
+      local got = r.prompt_achieved_tokens or r.prompt_target_tokens
+      pl.achieved = pl.achieved + got
+      if got == r.prompt_target_tokens then pl.exact = pl.exact + 1 end
+    end
+  end
   if self.keep then
     self.per_request[#self.per_request + 1] = {
       i = r.i, ok = r.ok, status = r.status,
       error = r.error and { kind = r.error.kind, message = r.error.message } or nil,
       target = r.target, ttfb_s = r.ttfb_s, ttft_s = r.ttft_s, e2e_s = r.e2e_s,
       tpot_s = r.tpot_s, output_tokens = r.output_tokens, input_tokens = r.input_tokens,
-      token_source = r.token_source, input_source = r.input_source, finish_reason = r.finish_reason,
+      token_source = r.token_source, finish_reason = r.finish_reason,
+      prompt_token_source = r.prompt_token_source, tokenizer_tokens = r.tokenizer_tokens,
+      tokenizer_input_tokens = r.tokenizer_input_tokens,
       scheduled_s = r.scheduled_s and self.t0 and (r.scheduled_s - self.t0) or nil,
       start_s = r.start_s and self.t0 and (r.start_s - self.t0) or nil,
       reused = r.reused, retried = r.retried, failover = r.failover,
       usage_invalid = r.usage_invalid,
       max_tokens = r.max_tokens, prompt = r.prompt_name, turn = r.turn,
+      prompt_target_tokens = r.prompt_target_tokens,
+      prompt_achieved_tokens = (not r.prompt_estimated) and r.prompt_achieved_tokens or nil,
     }
   end
 end
@@ -173,8 +192,8 @@ function Collector:dump()
   return {
     total = self.total, ok = self.ok, failed = self.failed, good = self.good,
     errors = self.errors, tok_in = self.tok_in, tok_out = self.tok_out, source = self.source,
-    input_source = self.input_source, finishes = self.finishes, early = self.early,
-    messages = self.messages,
+    prompt_source = self.prompt_source, diff_out = self.diff_out, diff_in = self.diff_in,
+    plen = self.plen, finishes = self.finishes, early = self.early, messages = self.messages,
     sum_e2e = self.sum_e2e, first_start = self.first_start, last_end = self.last_end,
     targets = self.targets, per_request = self.keep and self.per_request or nil, h = h,
   }
@@ -191,7 +210,10 @@ function Collector:absorb(d, thread)
   self.sum_e2e = self.sum_e2e + d.sum_e2e
   for k, n in pairs(d.errors or {}) do self.errors[k] = (self.errors[k] or 0) + n end
   for k, n in pairs(d.source or {}) do self.source[k] = (self.source[k] or 0) + n end
-  for k, n in pairs(d.input_source or {}) do self.input_source[k] = (self.input_source[k] or 0) + n end
+  for k, n in pairs(d.prompt_source or {}) do self.prompt_source[k] = (self.prompt_source[k] or 0) + n end
+  for k, v in pairs(d.plen or {}) do self.plen[k] = self.plen[k] + v end
+  tokens.diff_merge(self.diff_out, d.diff_out)
+  tokens.diff_merge(self.diff_in, d.diff_in)
   for k, n in pairs(d.finishes or {}) do self.finishes[k] = (self.finishes[k] or 0) + n end
   self.early = self.early + (d.early or 0)
   for _, m in ipairs(d.messages or {}) do
@@ -257,14 +279,14 @@ local function estimated(counts)
 end
 
 -- derive_tokens(tok, ok) -> tok with the fields read from its per-source
--- counts (`source`, `input_source`): token_source and prompt_token_source
+-- counts (`source`, `prompt_source`): token_source and prompt_token_source
 -- (the one source, or "mixed"), estimated / input_estimated, and the mean
 -- output length over `ok` successful requests. Shared with merge.
 function M.derive_tokens(tok, ok)
   tok.token_source = source_of(tok.source or {})
-  tok.prompt_token_source = source_of(tok.input_source or {})
+  tok.prompt_token_source = source_of(tok.prompt_source or {})
   tok.estimated = estimated(tok.source or {})
-  tok.input_estimated = estimated(tok.input_source or {})
+  tok.input_estimated = estimated(tok.prompt_source or {})
   tok.mean_output = (ok or 0) > 0 and (tok.output or 0) / ok or nil
   return tok
 end
@@ -286,7 +308,11 @@ function Collector:finish(fields)
                  stopped_early = self.early, finish_reasons = self.finishes,
                  error_messages = #self.messages > 0 and json.array(self.messages) or nil },
     tokens = M.derive_tokens({ input = self.tok_in, output = self.tok_out, source = self.source,
-                               input_source = self.input_source }, self.ok),
+               prompt_source = next(self.prompt_source) and self.prompt_source or nil,
+               -- the tokenizer's count next to the server's usage, where both exist
+               tokenizer_vs_usage = (self.diff_out.n + self.diff_in.n > 0) and {
+                 output = tokens.diff_summary(self.diff_out), input = tokens.diff_summary(self.diff_in),
+               } or nil }, self.ok),
     duration_s = dur,
     throughput = {
       output_tok_s = per(self.tok_out),
@@ -299,6 +325,15 @@ function Collector:finish(fields)
     per_request = self.per_request,
   }
   for k, v in pairs(fields or {}) do run[k] = v end
+  local pl = self.plen
+  if pl.requests > 0 then
+    -- prompts built to a token length: what was asked and what they have
+    run.prompt_tokens = {
+      requests = pl.requests, target_mean = pl.target / pl.requests,
+      exact = pl.exact, estimated = pl.estimated,
+      achieved_mean = pl.requests > pl.estimated and pl.achieved / (pl.requests - pl.estimated) or nil,
+    }
+  end
   for _, m in ipairs(M.METRICS) do
     local h = self.h[m]
     run.metrics[m] = summarize(h)

@@ -107,10 +107,10 @@ function M.runs(parts)
   local out = {
     name = first.name, backend = first.backend, target = copy(first.target), model = first.model,
     config = copy(first.config), fallback = copy(first.fallback), slo = copy(first.slo),
-    sweep = copy(first.sweep), search = copy(first.search),
+    sweep = copy(first.sweep), search = copy(first.search), tokenizer = copy(first.tokenizer),
   }
   local req = { total = 0, ok = 0, failed = 0, errors = {}, stopped_early = 0, finish_reasons = {} }
-  local tok = { input = 0, output = 0, source = {}, input_source = {} }
+  local tok = { input = 0, output = 0, source = {} }
   local messages = {}
   local sum_e2e, has_slo, slo_met, warmup = 0, false, 0, nil
   local encs, lo, hi = {}, math.huge, -math.huge
@@ -131,9 +131,8 @@ function M.runs(parts)
     tok.input = tok.input + ((r.tokens or {}).input or 0)
     tok.output = tok.output + ((r.tokens or {}).output or 0)
     sum_into(tok.source, (r.tokens or {}).source)
-    sum_into(tok.input_source, (r.tokens or {}).input_source)
-    req.stopped_early = req.stopped_early + (r.requests.stopped_early or 0)
     sum_into(req.finish_reasons, r.requests.finish_reasons)
+    req.stopped_early = req.stopped_early + (r.requests.stopped_early or 0)
     for _, m in ipairs(r.requests.error_messages or {}) do
       local same
       for _, x in ipairs(messages) do
@@ -143,6 +142,23 @@ function M.runs(parts)
         same.count = same.count + (m.count or 0)
       elseif #messages < 5 then
         messages[#messages + 1] = { error = m.error, message = m.message, count = m.count or 0 }
+      end
+    end
+    if (r.tokens or {}).prompt_source then
+      tok.prompt_source = tok.prompt_source or {}
+      sum_into(tok.prompt_source, r.tokens.prompt_source)
+    end
+    for _, side in ipairs{ "output", "input" } do
+      -- means weighted by their request counts, the worst maximum
+      local d = ((r.tokens or {}).tokenizer_vs_usage or {})[side]
+      if d and (d.requests or 0) > 0 then
+        tok.tokenizer_vs_usage = tok.tokenizer_vs_usage or {}
+        local m = tok.tokenizer_vs_usage[side] or { requests = 0, mean_rel_diff = 0, max_rel_diff = 0 }
+        local n = m.requests + d.requests
+        m.mean_rel_diff = (m.mean_rel_diff * m.requests + d.mean_rel_diff * d.requests) / n
+        m.max_rel_diff = math.max(m.max_rel_diff, d.max_rel_diff or 0)
+        m.requests = n
+        tok.tokenizer_vs_usage[side] = m
       end
     end
     sum_e2e = sum_e2e + ((r.summary or {}).total_duration_s or 0)

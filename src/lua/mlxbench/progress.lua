@@ -28,6 +28,11 @@ local function live() return M.mode == "auto" and sys.isatty(2) end
 -- active() -> whether runs print progress at all in the current mode
 function M.active() return M.mode ~= "none" end
 
+-- notices() -> whether side notices (a missing tokenizer...) also go to
+-- stderr: on a terminal, or when plain lines were asked for; off a
+-- terminal by default they are in the report's notes only, said once
+function M.notices() return M.mode == "plain" or live() end
+
 -- say(text): one line on stderr when progress is shown (the configuration
 -- banner before a run, the suite's section titles)
 function M.say(text)

@@ -279,9 +279,9 @@ M.ESTIMATE_NOTE = "~ estimated: no usage counts came from the server (it sent no
   .. "--no-usage was given), so output tokens are the "
   .. "stream's content events (a server may put several tokens in one event: counts and tok/s "
   .. "then read low) or a non-streamed answer's bytes/4, and input tokens the prompt's "
-  .. "characters/4. For exact counts, let the server report usage: drop --no-usage (streaming "
-  .. "servers send it when asked with stream_options.include_usage; vLLM, SGLang, llama.cpp, "
-  .. "Ollama and mlx_lm.server do)."
+  .. "characters/4. For exact counts, give the model's tokenizer (--tokenizer PATH|MODEL) or let "
+  .. "the server report usage: drop --no-usage (streaming servers send it when asked with "
+  .. "stream_options.include_usage; vLLM, SGLang, llama.cpp, Ollama and mlx_lm.server do)."
 
 -- The note after runs whose answers stopped early: what it does to the
 -- figures and how to make answers run to the limit.
@@ -469,7 +469,7 @@ end
 
 local CSV_REQ = { "i", "ok", "status", "error_kind", "error_message", "target", "ttfb_s",
                   "ttft_s", "e2e_s", "tpot_s", "output_tokens", "input_tokens", "token_source",
-                  "input_source", "finish_reason", "max_tokens", "scheduled_s", "start_s" }
+                  "prompt_token_source", "finish_reason", "max_tokens", "scheduled_s", "start_s" }
 
 -- csv_requests(doc|runs) -> one row per request, with its run's name
 function M.csv_requests(x)

@@ -139,7 +139,7 @@ function M.group(t, fallback)
   return g
 end
 
--- target{name, url, api, api_key | api_key_env, headers, model?} -> target
+-- target{name, url, api, api_key | api_key_env, headers, model?, tokenizer?} -> target
 --   (model with serves = true: this target always serves that model, e.g. a
 --    fallback running another tier)
 -- target{ {url=...}, {url=...}, policy = "failover" | "round_robin" } -> group
@@ -158,6 +158,9 @@ function M.new(opts)
   if opts.headers ~= nil and type(opts.headers) ~= "table" then
     error("mlxbench.target: headers must be a table", 2)
   end
+  if opts.tokenizer ~= nil and type(opts.tokenizer) ~= "string" then
+    error("mlxbench.target: tokenizer must be \"auto\", \"none\", a path or a model name", 2)
+  end
   local t = {
     name = opts.name or M.backend_of(url),
     url = url:gsub("/+$", ""),
@@ -167,6 +170,7 @@ function M.new(opts)
     key_env = opts.api_key_env or default_key_env(api, url),
     timeout = opts.timeout,
     model = opts.model_override or (opts.serves and opts.model) or nil,
+    tokenizer = opts.tokenizer,   -- "auto" | "none" | a path or model name (mlxbench.tokens)
   }
   local key = opts.api_key
   if key == nil and t.key_env then key = os.getenv(t.key_env) end
