@@ -356,6 +356,7 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
     char msg[512];
     int status = 0;
     long max = -1;
+    mb_mock_limits lim = {-1, -1, 0};
     mk_buf ptext = {0};
     prompt_acc acc = {0, MB_MOCK_HASH_INIT, 0, m->tokenizer ? &ptext : NULL};
     mk_model *md = NULL;
@@ -410,6 +411,19 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
     v = cJSON_GetObjectItemCaseSensitive(body, "n");
     if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble == 1))
         FAIL(400, "The mock supports n = 1 only.", "n", NULL);
+    if (api != MK_MESSAGES) {   /* vLLM's extensions, honoured as vLLM does */
+        v = cJSON_GetObjectItemCaseSensitive(body, "ignore_eos");
+        if (v && !cJSON_IsBool(v) && !cJSON_IsNull(v))
+            FAIL(400, "ignore_eos: must be a boolean", "ignore_eos", NULL);
+        lim.ignore_eos = cJSON_IsTrue(v);
+        v = cJSON_GetObjectItemCaseSensitive(body, "min_tokens");
+        if (v && !cJSON_IsNull(v)) {
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+                v->valuedouble < 0 || v->valuedouble > MAX_GEN_TOKENS)
+                FAIL(400, "min_tokens must be an integer in [0, 1000000]", "min_tokens", NULL);
+            lim.min_tokens = (long)v->valuedouble;
+        }
+    }
     if (api == MK_CHAT) {
         max = opt_tokens(body, "max_completion_tokens");
         if (max == -1)
@@ -439,6 +453,9 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
         if (acc_messages(&acc, cJSON_GetObjectItemCaseSensitive(body, "messages")) < 0)
             FAIL(400, "messages: must be a non-empty list of {role, content} objects", NULL, NULL);
     }
+
+    if (lim.min_tokens > 0 && max > 0 && lim.min_tokens > max)
+        FAIL(400, "min_tokens must be less than or equal to max_tokens", "min_tokens", NULL);
 
     plan p = draw_faults(m);
     if (p.status) {
@@ -476,11 +493,7 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
     r->usage = api == MK_MESSAGES ? 1 : md->usage;
     r->prompt_tokens = (m->tokenizer ? mk_count(m, ptext.p, ptext.len)
                                      : mb_mock_tokens_for_chars(acc.chars)) + acc.ints;
-    r->total = max > 0 ? (uint64_t)max : (uint64_t)md->natural_tokens;
-    r->finish_length = max > 0;
     r->reasoning = api == MK_CHAT ? (uint64_t)md->reasoning_tokens : 0;
-    if (r->reasoning > r->total)
-        r->reasoning = r->total;
     r->tpc = md->tokens_per_chunk;
     r->epw = md->events_per_write;
     {
@@ -489,6 +502,13 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
         v = cJSON_GetObjectItemCaseSensitive(body, "seed");
         if (cJSON_IsNumber(v))
             h = mb_mock_hash(h, &v->valuedouble, sizeof v->valuedouble);
+        /* the answer's length: natural, then the request's limits */
+        mb_mock_length len = {(uint64_t)md->natural_tokens, md->length_spread, md->always_max};
+        lim.max_tokens = max;
+        r->total = mb_mock_output_length(&len, mb_mock_mix(h ^ 0x6c656e67u), r->reasoning, &lim,
+                                         &r->finish_length);
+        if (r->reasoning > r->total)
+            r->reasoning = r->total;
         mb_mock_text_init(&r->text, mb_mock_mix(h));
         mb_mock_text_init(&r->rtext, mb_mock_mix(h ^ 0x5bd1e995u));
         mb_mock_rng_seed(&r->jit, mb_mock_mix(h ^ 0x27d4eb2fu));

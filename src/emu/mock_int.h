@@ -8,7 +8,8 @@
  *   mock_anthropic.c  Anthropic bytes (messages, errors)
  *   mock_trace.c      ground-truth records and their JSON
  *   mock_text.c       RNG, token rule, pseudo-text (public pure helpers)
- *   mock_timing.c     the timing model (public pure helpers)  */
+ *   mock_timing.c     the timing model (public pure helpers)
+ *   mock_length.c     natural answer lengths (public pure helpers)  */
 #ifndef MB_MOCK_INT_H
 #define MB_MOCK_INT_H
 
@@ -50,7 +51,9 @@ typedef struct mk_model {
     int reasoning_tokens;      /* OpenAI chat: reasoning deltas before content */
     char reasoning_field[32];  /* "reasoning_content" or "reasoning" */
     int usage;                 /* 0: never report usage (OpenAI endpoints) */
-    int natural_tokens;        /* output length when the request sets no max */
+    int natural_tokens;        /* median natural output length (mock_length.c) */
+    double length_spread;      /* its log-normal spread; 0 = always the median */
+    int always_max;            /* "length": "max_tokens": run to max_tokens */
     unsigned active;           /* requests of this model in flight */
     struct mk_model *next;
 } mk_model;
