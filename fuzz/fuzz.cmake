@@ -34,7 +34,7 @@ target_link_libraries(fuzz_json PRIVATE PkgConfig::CJSON)
 # loopback connections.
 file(GLOB MB_FUZZ_MOCK_SRC ${MB_SRC}/emu/*.c ${MB_SRC}/server/*.c ${MB_SRC}/tok/*.c)
 list(APPEND MB_FUZZ_MOCK_SRC ${MB_SRC}/core/mock_text.c ${MB_SRC}/core/mock_timing.c
-     ${MB_PLATFORM_SRC})
+     ${MB_SRC}/core/mock_length.c ${MB_PLATFORM_SRC})
 set(MB_FUZZ_CORE_SRC ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c ${MB_SRC}/core/clock.c
     ${MB_SRC}/core/json.c ${MB_SRC}/core/rng.c)
 mb_fuzz_target(fuzz_mock_profile ${MB_FUZZ_MOCK_SRC} ${MB_FUZZ_CORE_SRC})

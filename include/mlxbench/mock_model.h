@@ -55,4 +55,24 @@ double mb_mock_stream_rate(const mb_mock_timing *t, unsigned active);
 double mb_mock_aggregate_rate(const mb_mock_timing *t, unsigned active);
 double mb_mock_interval_s(const mb_mock_timing *t, unsigned active, double u);
 
+/* The answer's length (src/core/mock_length.c, docs/MOCK.md "Output
+ * length"): a natural length drawn log-normally around `median` with
+ * `spread` (the sigma of its logarithm; 0 = always the median) from a seed
+ * hashed from the request, then the request's limits. always_max = 1 is the
+ * old emulator: every request with a max_tokens runs to it. */
+#define MB_MOCK_LENGTH_MAX 1000000
+typedef struct mb_mock_length {
+    uint64_t median;           /* natural_tokens, >= 1 */
+    double spread;             /* length_spread, >= 0 */
+    int always_max;            /* "length": "max_tokens" in the profile */
+} mb_mock_length;
+typedef struct mb_mock_limits {
+    long max_tokens;           /* <= 0: none */
+    long min_tokens;           /* <= 0: none */
+    int ignore_eos;            /* run to max_tokens whatever the model would say */
+} mb_mock_limits;
+uint64_t mb_mock_natural_length(const mb_mock_length *m, uint64_t seed);
+uint64_t mb_mock_output_length(const mb_mock_length *m, uint64_t seed, uint64_t reasoning,
+                               const mb_mock_limits *lim, int *finish_length);
+
 #endif

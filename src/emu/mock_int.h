@@ -12,8 +12,10 @@
  *   mock_openai.c     OpenAI bytes (chat, legacy completions, errors)
  *   mock_anthropic.c  Anthropic bytes (messages, errors)
  *   mock_trace.c      ground-truth records and their JSON
- *   mock_text.c       RNG, token rule, pseudo-text (public pure helpers)
- *   mock_timing.c     the timing model (public pure helpers)  */
+ *   mock_tokens.c     counts with the profile's tokenizer, if any
+ * and in src/core (mock_model.h, pure): mock_text.c (token rule,
+ * pseudo-text), mock_timing.c (the timing model), mock_length.c (natural
+ * answer lengths). */
 #ifndef MB_MOCK_INT_H
 #define MB_MOCK_INT_H
 
@@ -41,7 +43,9 @@ typedef struct mk_model {
     int reasoning_tokens;      /* OpenAI chat: reasoning deltas before content */
     char reasoning_field[32];  /* "reasoning_content" or "reasoning" */
     int usage;                 /* 0: never report usage (OpenAI endpoints) */
-    int natural_tokens;        /* output length when the request sets no max */
+    int natural_tokens;        /* median natural output length (mock_length.c) */
+    double length_spread;      /* its log-normal spread; 0 = always the median */
+    int always_max;            /* "length": "max_tokens": run to max_tokens */
     unsigned active;           /* requests of this model in flight */
     struct mk_model *next;
 } mk_model;

@@ -54,7 +54,9 @@ static void model_base(mk_model *md)
     md->reasoning_tokens = 0;
     memcpy(md->reasoning_field, "reasoning_content", sizeof "reasoning_content");
     md->usage = 1;
-    md->natural_tokens = 128;
+    md->natural_tokens = 64;
+    md->length_spread = 0.8;
+    md->always_max = 0;
 }
 
 static mk_model *model_new(mb_mock *m, const char *name, const char *owned_by)
@@ -203,7 +205,10 @@ static int check_keys(const mb_json_val *o, const char *const *allowed, const ch
 static const char *const model_keys[] = {
     "id", "ttft_ms", "prefill_tok_s", "decode_tok_s", "jitter", "batch_knee",
     "max_aggregate_tok_s", "tokens_per_chunk", "events_per_write", "reasoning_tokens",
-    "reasoning_field", "usage", "natural_tokens", "owned_by", NULL};
+    "reasoning_field", "usage", "natural_tokens", "length_spread", "length", "owned_by", NULL};
+
+static int mode_field(const mb_json_val *o, const char *k, const char *one, const char *zero,
+                      int *out, char *err, size_t errlen);
 
 /* Applies the fields of one model object over md (missing fields keep their
  * current value). */
@@ -227,6 +232,8 @@ static int model_apply(mk_model *md, const mb_json_val *o, char *err, size_t err
         (rc = int_field(o, "events_per_write", 1, 1000, &md->events_per_write, err, errlen)) < 0 ||
         (rc = int_field(o, "reasoning_tokens", 0, 1000000, &md->reasoning_tokens, err, errlen)) < 0 ||
         (rc = int_field(o, "natural_tokens", 1, 1000000, &md->natural_tokens, err, errlen)) < 0 ||
+        (rc = num_field(o, "length_spread", 0, 3, &md->length_spread, err, errlen)) < 0 ||
+        (rc = mode_field(o, "length", "max_tokens", "natural", &md->always_max, err, errlen)) < 0 ||
         (rc = bool_field(o, "usage", &md->usage, err, errlen)) < 0)
         return rc;
     if (mb_json_find(o, "reasoning_field", &v)) {

@@ -262,10 +262,10 @@ static void trace_error(mb_mock *m, mk_trace_rec *tr, int status)
  * over the body (each lookup would be a pass of its own): the first of
  * each name counts, as in every mainstream parser. */
 enum { F_MODEL, F_STREAM, F_N, F_MAX_TOKENS, F_MAX_COMPLETION_TOKENS, F_MESSAGES, F_PROMPT,
-       F_SYSTEM, F_STREAM_OPTIONS, F_SEED, NFIELDS };
+       F_SYSTEM, F_STREAM_OPTIONS, F_SEED, F_IGNORE_EOS, F_MIN_TOKENS, NFIELDS };
 static const char *const field_names[NFIELDS] = {
     "model", "stream", "n", "max_tokens", "max_completion_tokens", "messages", "prompt",
-    "system", "stream_options", "seed"};
+    "system", "stream_options", "seed", "ignore_eos", "min_tokens"};
 
 typedef struct fields {
     mb_json_val v[NFIELDS];
@@ -306,6 +306,7 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
     char msg[512];
     int status = 0;
     long max = -1;
+    mb_mock_limits lim = {-1, -1, 0};
     mb_buf ptext = MB_BUF_INIT;
     prompt_acc acc = {0, MB_MOCK_HASH_INIT, 0, m->tokenizer ? &ptext : NULL};
     mk_model *md = NULL;
@@ -361,6 +362,19 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
     v = field(&f, F_N);
     if (v && v->type != MB_JSON_NULL && !(v->type == MB_JSON_NUMBER && mb_json_num(v) == 1))
         FAIL(400, "The mock supports n = 1 only.", "n", NULL);
+    if (api != MK_MESSAGES) {   /* vLLM's extensions, honoured as vLLM does */
+        v = field(&f, F_IGNORE_EOS);
+        if (v && v->type != MB_JSON_TRUE && v->type != MB_JSON_FALSE && v->type != MB_JSON_NULL)
+            FAIL(400, "ignore_eos: must be a boolean", "ignore_eos", NULL);
+        lim.ignore_eos = v && v->type == MB_JSON_TRUE;
+        v = field(&f, F_MIN_TOKENS);
+        if (v && v->type != MB_JSON_NULL) {
+            double d = mb_json_num(v);
+            if (v->type != MB_JSON_NUMBER || d != floor(d) || d < 0 || d > MAX_GEN_TOKENS)
+                FAIL(400, "min_tokens must be an integer in [0, 1000000]", "min_tokens", NULL);
+            lim.min_tokens = (long)d;
+        }
+    }
     if (api == MK_CHAT) {
         max = opt_tokens(field(&f, F_MAX_COMPLETION_TOKENS));
         if (max == -1)
@@ -390,6 +404,9 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
         if (acc_messages(&acc, field(&f, F_MESSAGES)) < 0)
             FAIL(400, "messages: must be a non-empty list of {role, content} objects", NULL, NULL);
     }
+
+    if (lim.min_tokens > 0 && max > 0 && lim.min_tokens > max)
+        FAIL(400, "min_tokens must be less than or equal to max_tokens", "min_tokens", NULL);
 
     plan p = draw_faults(m);
     if (p.status) {
@@ -423,11 +440,7 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
     r->usage = api == MK_MESSAGES ? 1 : md->usage;
     r->prompt_tokens = (m->tokenizer ? mk_count(m, ptext.p, ptext.len)
                                      : mb_mock_tokens_for_chars(acc.chars)) + acc.ints;
-    r->total = max > 0 ? (uint64_t)max : (uint64_t)md->natural_tokens;
-    r->finish_length = max > 0;
     r->reasoning = api == MK_CHAT ? (uint64_t)md->reasoning_tokens : 0;
-    if (r->reasoning > r->total)
-        r->reasoning = r->total;
     r->tpc = md->tokens_per_chunk;
     r->epw = md->events_per_write;
     {
@@ -438,6 +451,13 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
             double d = mb_json_num(v);
             h = mb_mock_hash(h, &d, sizeof d);
         }
+        /* the answer's length: natural, then the request's limits */
+        mb_mock_length len = {(uint64_t)md->natural_tokens, md->length_spread, md->always_max};
+        lim.max_tokens = max;
+        r->total = mb_mock_output_length(&len, mb_mock_mix(h ^ 0x6c656e67u), r->reasoning, &lim,
+                                         &r->finish_length);
+        if (r->reasoning > r->total)
+            r->reasoning = r->total;
         mb_mock_text_init(&r->text, mb_mock_mix(h));
         mb_mock_text_init(&r->rtext, mb_mock_mix(h ^ 0x5bd1e995u));
         mb_rng_seed(&r->jit, mb_mock_mix(h ^ 0x27d4eb2fu));

@@ -245,6 +245,8 @@ static void push_result(lua_State *L, call *c)
         set_num(L, "ttft_s", secs((int64_t)(c->x.ct[0] - rs->start_ns)));
     lua_pushinteger(L, (lua_Integer)c->x.nct);
     lua_setfield(L, -2, "content_events");
+    lua_pushinteger(L, (lua_Integer)c->x.content_bytes);
+    lua_setfield(L, -2, "content_bytes");
     if (ok) {
         lua_pushinteger(L, tokens);
         lua_setfield(L, -2, "output_tokens");
@@ -497,9 +499,20 @@ static int l_start(lua_State *L)
     return 1;
 }
 
+/* _llm.events(call) -> content events received so far (0 once the result
+ * was returned): the live token count of a request in flight, for the
+ * progress line. */
+static int l_events(lua_State *L)
+{
+    call *c = luaL_checkudata(L, 1, CALL_MT);
+    lua_pushinteger(L, (c->consumed || !c->req) ? 0 : (lua_Integer)c->x.nct);
+    return 1;
+}
+
 int luaopen_mlxbench_llm(lua_State *L)
 {
-    static const luaL_Reg f[] = {{"start", l_start}, {"wait", l_wait}, {NULL, NULL}};
+    static const luaL_Reg f[] = {{"start", l_start}, {"wait", l_wait}, {"events", l_events},
+                                 {NULL, NULL}};
     static const luaL_Reg gm[] = {{"record_into", gaps_record}, {"list", gaps_list}, {NULL, NULL}};
     if (luaL_newmetatable(L, CALL_MT)) {
         lua_pushcfunction(L, call_gc);

@@ -41,6 +41,7 @@ SLACK = 2.0 if TIMER == "uv_timer" else 0.0   # ms added to every tolerance belo
 
 PROFILE = {
     "builtin_models": False,
+    "model_defaults": {"length": "max_tokens"},
     "models": {
         "t100": {"ttft_ms": 200, "prefill_tok_s": 0, "decode_tok_s": 100, "jitter": 0},
         "prefill": {"ttft_ms": 50, "prefill_tok_s": 1000, "decode_tok_s": 100, "jitter": 0},

@@ -38,7 +38,10 @@ function M.parse(argv, spec)
         if base and spec[base] and not spec[base].arg then
           opts[base] = false
         else
-          return nil, "unknown option '--" .. name .. "'"
+          local names = {}
+          for k in pairs(spec) do names[#names + 1] = k end
+          table.sort(names)
+          return nil, "unknown option '--" .. name .. "'" .. M.did_you_mean(name, names, "--")
         end
       elseif s.arg then
         if value == nil then
@@ -62,27 +65,94 @@ function M.parse(argv, spec)
   return opts, pos
 end
 
--- Converters that give a clear message for bad values.
-function M.int(opts, name, min, max)
+-- distance(a, b) -> the Levenshtein distance (small strings: option names)
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- suggest(word, candidates) -> the closest candidate within a third of its
+-- length (at least 2 edits), or nil: "did you mean ttft?"
+function M.suggest(word, candidates)
+  local best, bd
+  for _, c in ipairs(candidates) do
+    local d = distance(word:lower(), c:lower())
+    if d <= math.max(2, #c // 3) and (not bd or d < bd) then best, bd = c, d end
+  end
+  return best
+end
+
+-- " (did you mean X?)" or ""
+function M.did_you_mean(word, candidates, prefix)
+  local s = M.suggest(word, candidates)
+  return s and string.format(" (did you mean %s%s?)", prefix or "", s) or ""
+end
+
+local function fmt_bound(v)
+  if v == math.huge then return "inf" end
+  if math.type(v) == "integer" or (v == math.floor(v) and math.abs(v) < 2 ^ 53) then
+    return string.format("%d", math.floor(v))
+  end
+  return string.format("%g", v)
+end
+
+-- Converters that give a clear message for bad values: an integer (or a
+-- number) in [min, max]; `gt` makes the lower bound exclusive.
+function M.int(opts, name, min, max, unit)
   local v = opts[name]
   if v == nil then return nil end
+  if math.type(v) == "integer" and (not min or v >= min) and (not max or v <= max) then return v end
   local n = math.tointeger(tonumber(v))
   if not n or (min and n < min) or (max and n > max) then
-    return nil, string.format("--%s must be an integer%s, got '%s'", name,
-      min and (" >= " .. min) or "", tostring(v))
+    local range = (min and max) and string.format(" in %s..%s", fmt_bound(min), fmt_bound(max))
+      or min and (" >= " .. fmt_bound(min)) or ""
+    return nil, string.format("--%s must be an integer%s%s, got '%s'", name, range,
+      unit and (" (" .. unit .. ")") or "", tostring(v))
   end
   return n
 end
 
-function M.num(opts, name, min)
+function M.num(opts, name, min, max, gt, unit)
   local v = opts[name]
   if v == nil then return nil end
   local n = tonumber(v)
-  if not n or n ~= n or (min and n < min) then
-    return nil, string.format("--%s must be a number%s, got '%s'", name,
-      min and (" >= " .. min) or "", tostring(v))
+  if not n or n ~= n or (min and (n < min or (gt and n == min))) or (max and n > max) then
+    local lo = min and ((gt and " > " or " >= ") .. fmt_bound(min)) or ""
+    local hi = max and ((min and " and" or "") .. " <= " .. fmt_bound(max)) or ""
+    return nil, string.format("--%s must be a number%s%s%s, got '%s'", name, lo, hi,
+      unit and (" (" .. unit .. ")") or "", tostring(v))
   end
   return n
+end
+
+-- check(opts, spec) -> true | nil, message: converts every numeric option
+-- in place, as its spec says: int = {min, max} or num = {min, max, gt}
+-- (gt: the minimum itself is refused). Each numeric option of a command
+-- is range-checked here, so a value such as --rate 1e308 is one clear
+-- line, never a failure deep inside a run.
+function M.check(opts, spec)
+  for name, s in pairs(spec) do
+    if opts[name] ~= nil and opts[name] ~= false and (s.int or s.num) then
+      local v, err
+      if s.int then
+        v, err = M.int(opts, name, s.int[1], s.int[2], s.unit)
+      else
+        v, err = M.num(opts, name, s.num[1], s.num[2], s.num.gt, s.unit)
+      end
+      if err then return nil, err end
+      opts[name] = v
+    end
+  end
+  return true
 end
 
 -- kv("ttft=0.5,tpot=0.05") -> {ttft=0.5, tpot=0.05} | nil, message
@@ -105,7 +175,7 @@ function M.help(spec, order)
     local s = spec[name]
     local left = (s.short and ("-" .. s.short .. ", ") or "    ") .. "--" .. name
       .. (s.arg and (" " .. s.arg) or "")
-    out[#out + 1] = string.format("  %-28s %s", left, s.help or "")
+    out[#out + 1] = string.format("  %-30s %s", left, s.help or "")
   end
   return table.concat(out, "\n")
 end

@@ -25,7 +25,7 @@ local M = {}
 M.SPEC = {
   format = { arg = "FMT", help = "table|json (default table)" },
   output = { short = "o", arg = "FILE", help = "also write the figures as JSON" },
-  duration = { arg = "S", help = "seconds of the events/s load (default 3)" },
+  duration = { arg = "S", num = { 0.1, 3600 }, unit = "seconds", help = "seconds of the events/s load (default 3)" },
   quick = { help = "fewer samples (about 3 s in all): for tests" },
   help = { short = "h", help = "show this help" },
 }
@@ -39,7 +39,7 @@ local function usage()
 end
 
 local function die(msg)
-  io.stderr:write("mlxbench calibrate: ", msg, "\n", usage())
+  io.stderr:write("mlxbench calibrate: ", msg, "\n(mlxbench calibrate --help lists the options)\n")
   return 2
 end
 
@@ -196,8 +196,9 @@ function M.main(...)
   if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
   local fmt = o.format or "table"
   if fmt ~= "table" and fmt ~= "json" then return die("--format must be table or json") end
-  local dur, err = args.num(o, "duration", 0.1)
-  if err then return die(err) end
+  local cok, err = args.check(o, M.SPEC)
+  if not cok then return die(err) end
+  local dur = o.duration
   local quick = o.quick or false
   dur = dur or (quick and 1 or 3)
 
@@ -206,10 +207,10 @@ function M.main(...)
     builtin_models = false,
     models = {
       -- 20 ms to the first token, then one token every 2 ms, no jitter
-      cal = { ttft_ms = 20, prefill_tok_s = 0, decode_tok_s = 500, jitter = 0 },
+      cal = { ttft_ms = 20, prefill_tok_s = 0, decode_tok_s = 500, jitter = 0, length = "max_tokens" },
       -- a fast stream that is cheap to emit (64 events per write)
       fast = { ttft_ms = 0, prefill_tok_s = 0, decode_tok_s = 200000, jitter = 0,
-               events_per_write = 64 },
+               events_per_write = 64, length = "max_tokens" },
     },
     trace = { max_requests = 2000, max_chunks = 200000 },
   } }

@@ -11,7 +11,8 @@ M.SPEC = {
   metric = { arg = "NAME[=PCT]", multi = true,
              help = "per-metric limit (ttft_s.p95=10%), or show one more metric (ttfb_s.p90)" },
   ["min-effect"] = { arg = "PCT", help = "smallest relative change ever flagged (default 2%)" },
-  ["time-floor"] = { arg = "S", help = "smallest time change ever flagged, seconds (default 0.001; "
+  ["time-floor"] = { arg = "S", num = { 0, 3600 }, unit = "seconds",
+                     help = "smallest time change ever flagged, seconds (default 0.001; "
                        .. "raised to the runs' client loop lag p99)" },
   format = { arg = "FMT", help = "text|md|json (default text)" },
   output = { short = "o", arg = "FILE", help = "also write the report to FILE" },
@@ -29,7 +30,8 @@ local function usage()
 end
 
 local function die(msg, with_usage)
-  io.stderr:write("mlxbench compare: ", msg, "\n", with_usage and usage() or "")
+  io.stderr:write("mlxbench compare: ", msg, "\n",
+    with_usage and "(mlxbench compare --help lists the options)\n" or "")
   return 2
 end
 
@@ -60,8 +62,9 @@ function M.main(...)
     opts.min_effect, err = pct(o["min-effect"], "--min-effect")
     if err then return die(err) end
   end
-  opts.time_floor, err = args.num(o, "time-floor", 0)
-  if err then return die(err) end
+  local cok, cerr = args.check(o, M.SPEC)
+  if not cok then return die(cerr) end
+  opts.time_floor = o["time-floor"]
   for _, m in ipairs(o.metric or {}) do
     local name, lim = m:match("^%s*([%w_.]+)%s*=%s*(.-)%s*$")
     name = name or m:match("^%s*([%w_.]+)%s*$")

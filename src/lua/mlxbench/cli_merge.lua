@@ -26,7 +26,8 @@ local function usage()
 end
 
 local function die(msg, with_usage)
-  io.stderr:write("mlxbench merge: ", msg, "\n", with_usage and usage() or "")
+  io.stderr:write("mlxbench merge: ", msg, "\n",
+    with_usage and "(mlxbench merge --help lists the options)\n" or "")
   return 2
 end
 

@@ -79,7 +79,7 @@ function M.main(...)
     end)
     if not ok then
       if type(err) == "table" then
-        io.stderr:write("mlxbench mock: ", err.usage, "\n", usage)
+        io.stderr:write("mlxbench mock: ", err.usage, "\n(mlxbench mock --help lists the options)\n")
         return 2
       end
       error(err, 0)

@@ -20,12 +20,12 @@ end
 function M.main(...)
   local o, pos = args.parse({ ... }, SPEC)
   if not o then
-    io.stderr:write("mlxbench report: ", pos, "\n", usage())
+    io.stderr:write("mlxbench report: ", pos, "\n(mlxbench report --help lists the options)\n")
     return 2
   end
   if o.help then io.stdout:write(usage()) return 0 end
   if #pos ~= 1 then
-    io.stderr:write("mlxbench report: give exactly one results file\n", usage())
+    io.stderr:write("mlxbench report: give exactly one results file\n(mlxbench report --help lists the options)\n")
     return 2
   end
   local doc, err = results.load(pos[1])

@@ -62,6 +62,22 @@ end
 
 local function th(r, k) return type(r.throughput) == "table" and n_(r.throughput[k]) or nil end
 local function f1(v) return v and string.format("%.1f", v) or "-" end
+local function rq(r) return type(r.requests) == "table" and r.requests or {} end
+local function tk(r) return type(r.tokens) == "table" and r.tokens or {} end
+-- no successful request: "-", not 0.0
+local function none_ok(r) return (n_(rq(r).ok) or 0) == 0 end
+-- "~" marks figures built from estimated token counts (report.ESTIMATE_NOTE)
+local function est(r, text, input)
+  if text == "-" or none_ok(r) then return text end
+  if (input and tk(r).input_estimated == true) or (not input and tk(r).estimated == true) then
+    return "~" .. text
+  end
+  return text
+end
+local function rate(r, v, fmt)
+  if none_ok(r) or not v then return "-" end
+  return string.format(fmt or "%.1f", v)
+end
 
 local RUN_COLS = {
   { "Run", function(r) return r.name end },
@@ -75,18 +91,29 @@ local RUN_COLS = {
       local rq = type(r.requests) == "table" and r.requests or {}
       return int(rq.ok or 0) .. "/" .. int(rq.total or 0)
     end, true },
-  { "out tok/s", function(r) return f1(th(r, "output_tok_s")) end, true },
-  { "avg tok/s", function(r) return f1(type(r.summary) == "table" and n_(r.summary.avg_tok_s)) end, true },
-  { "req/s", function(r) local v = th(r, "requests_s") return v and string.format("%.2f", v) or "-" end, true },
-  { "goodput/s", function(r) local v = th(r, "goodput_s") return v and string.format("%.2f", v) or "-" end, true },
-  { "Errors", function(r) return errors_of(type(r.requests) == "table" and r.requests or {}) end, true },
+  { "out tok/s", function(r) return est(r, rate(r, th(r, "output_tok_s"))) end, true },
+  { "avg tok/s", function(r) return est(r, rate(r, type(r.summary) == "table" and n_(r.summary.avg_tok_s))) end, true },
+  { "req/s", function(r) return rate(r, th(r, "requests_s"), "%.2f") end, true },
+  { "goodput/s", function(r) return rate(r, th(r, "goodput_s"), "%.2f") end, true },
+  { "In tok", function(r) return est(r, n_(tk(r).input) and int(tk(r).input) or "-", true) end, true },
+  { "Out tok", function(r) return est(r, n_(tk(r).output) and int(tk(r).output) or "-") end, true },
+  { "Early stops", function(r)
+      if none_ok(r) then return "-" end
+      return int(n_(rq(r).stopped_early) or 0) .. "/" .. int(rq(r).ok)
+    end, true },
+  { "Errors", function(r) return errors_of(rq(r)) end, true },
 }
 
 local LAT_COLS = { { "Run", function(r) return r.name end } }
 for _, m in ipairs{ { "TTFT", "ttft_s", { "p50", "p95", "p99" } }, { "ITL", "itl_s", { "p50", "p95" } },
-                    { "E2E", "e2e_s", { "p50", "p95", "p99" } }, { "TPOT", "tpot_s", { "p50" } } } do
+                    { "E2E", "e2e_s", { "p50", "p95", "p99" } }, { "TPOT", "tpot_s", { "p50" } },
+                    -- open loop: what users saw from the intended send, and the send lag
+                    { "Latency", "latency_s", { "p50", "p99" } }, { "Queue", "queue_s", { "p99" } } } do
   for _, q in ipairs(m[3]) do
-    LAT_COLS[#LAT_COLS + 1] = { m[1] .. " " .. q, function(r) return ms(metric(r, m[2], q)) end, true }
+    LAT_COLS[#LAT_COLS + 1] = { m[1] .. " " .. q, function(r)
+      local text = ms(metric(r, m[2], q))
+      return m[2] == "tpot_s" and est(r, text) or text
+    end, true }
   end
 end
 

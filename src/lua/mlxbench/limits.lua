@@ -83,11 +83,14 @@ function M.check_bench(o, group)
   local bound = M.open_bound(o)
   if bound and not M.fds(bound, urls) then
     local soft = sys.fd_limit()
+    local per = 1
+    for _, u in ipairs(urls) do if in_process(u) then per = 2 end end
     io.stderr:write(string.format(
       "mlxbench: warning: open loop at up to %g req/s with a %g s timeout may hold up to %d "
-      .. "requests in flight if the server stalls, more than the %d file descriptors this "
+      .. "requests in flight if the server stalls (%d file descriptors%s), more than the %d this "
       .. "process may open; set max_inflight (--max-inflight N) to bound it, or lower the "
-      .. "timeout\n", bound / (o.timeout or 600), o.timeout or 600, bound, soft))
+      .. "timeout\n", bound / (o.timeout or 600), o.timeout or 600, bound, bound * per,
+      per == 2 and ": the emulator runs in this process" or "", soft))
   end
 end
 

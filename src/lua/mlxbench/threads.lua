@@ -181,7 +181,7 @@ function M.drive(opts, o, n, common, stopping, on_start)
     local payload = M.encode({
       options = base, thread = { index = k, count = n }, shard = thread_shard(k, n, o._shard),
       init = opts.thread_init, path = package.path, cpath = package.cpath,
-      t_begin = common.t_begin, t0 = common.t0,
+      t_begin = common.t_begin, t0 = common.t0, offset = common.offset,
     })
     handles[k] = th.start(BOOT, payload)
   end
@@ -288,7 +288,7 @@ function M.worker(payload)
   -- the run's own shard (if any) stays in o.shard; the thread's share of it
   -- is o._thread.shard
   o._thread = { index = thread.index, count = thread.count, shard = spec.shard,
-                t_begin = spec.t_begin, t0 = spec.t0 }
+                t_begin = spec.t_begin, t0 = spec.t0, offset = spec.offset }
   -- the main state's "abort": what is in flight ends now as `aborted`
   local th = require "mlxbench._thread"
   local sched = require "mlxbench._sched"
