@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "mlxbench/errors.h"
 #include "mlxbench/json.h"
 #include "mlxbench/sse.h"
 
@@ -39,7 +40,7 @@ typedef struct mb_llm {
     int64_t usage_input;          /* -1 unless the server reported it */
     int usage_invalid;            /* usage present but not a sane count */
     char finish_reason[32];
-    const char *err_kind;         /* NULL, or one of DESIGN.md's kinds */
+    mb_err_kind err_kind;         /* MB_ERR_NONE, or the first failure's kind */
     char err_msg[256];
     char *text;                   /* captured output (capture & 1) */
     size_t text_len, text_cap;
@@ -69,7 +70,7 @@ void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial);
 void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns);
 /* Latches a failure decided outside the extractor (the response is not an
  * API response at all, say an HTML page); the first failure wins. */
-void mb_llm_reject(mb_llm *x, const char *kind, const char *msg);
+void mb_llm_reject(mb_llm *x, mb_err_kind kind, const char *msg);
 /* A non-2xx response: kind `http`, message taken from the body's error
  * object in any of the shapes servers use, truncated. */
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);

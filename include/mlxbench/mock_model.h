@@ -8,13 +8,6 @@
 #include <stdint.h>
 #include "mlxbench/rng.h"
 
-/* The engine's xoshiro256** (seeded through splitmix64), under the names
- * the emulator has always used. */
-typedef mb_rng mb_mock_rng;
-#define mb_mock_rng_seed mb_rng_seed
-#define mb_mock_rng_next mb_rng_next
-#define mb_mock_rng_uniform mb_rng_uniform                /* [0, 1) */
-
 /* FNV-1a over bytes, continuing from h (start with MB_MOCK_HASH_INIT). */
 #define MB_MOCK_HASH_INIT 0xcbf29ce484222325ULL
 uint64_t mb_mock_hash(uint64_t h, const void *data, size_t len);
@@ -33,7 +26,7 @@ uint64_t mb_mock_prompt_tokens(const char *text, size_t len);
  * and end with a period. Same seed, same text. */
 #define MB_MOCK_TOKEN_MAX 24
 typedef struct mb_mock_textgen {
-    mb_mock_rng rng;
+    mb_rng rng;
     unsigned left;             /* words left in the current sentence */
 } mb_mock_textgen;
 void mb_mock_text_init(mb_mock_textgen *g, uint64_t seed);

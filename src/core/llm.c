@@ -1,6 +1,7 @@
 /* llm.c: shared machinery of the LLM extractors -- JSON tokens, content
  * times, errors, results. The per-API rules live in llm_openai.c and
  * llm_anthropic.c. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,16 +58,19 @@ static void clean_text(char *s)
     }
 }
 
-void mb_llm_fail(mb_llm *x, const char *kind, const char *fmt, const char *arg)
+void mb_llm_fail(mb_llm *x, mb_err_kind kind, const char *fmt, ...)
 {
+    va_list ap;
     if (x->err_kind)
         return;   /* the first failure is the one that counts */
     x->err_kind = kind;
-    snprintf(x->err_msg, sizeof x->err_msg, fmt, arg ? arg : "");
+    va_start(ap, fmt);
+    vsnprintf(x->err_msg, sizeof x->err_msg, fmt, ap);
+    va_end(ap);
     clean_text(x->err_msg);
 }
 
-void mb_llm_reject(mb_llm *x, const char *kind, const char *msg)
+void mb_llm_reject(mb_llm *x, mb_err_kind kind, const char *msg)
 {
     mb_llm_fail(x, kind, "%s", msg);
 }
@@ -91,15 +95,9 @@ int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok)
 
 int mb_llm_content(mb_llm *x, uint64_t t_ns)
 {
-    if (x->nct == x->ctcap) {
-        size_t nc = x->ctcap ? x->ctcap * 2 : 256;
-        uint64_t *n = realloc(x->ct, nc * sizeof *n);
-        if (!n) {
-            mb_llm_fail(x, "protocol", "%sout of memory", NULL);
-            return MB_ENOMEM;
-        }
-        x->ct = n;
-        x->ctcap = nc;
+    if (MB_VEC_GROW(x->ct, x->ctcap, x->nct + 1) < 0) {
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
+        return MB_ENOMEM;
     }
     x->ct[x->nct++] = t_ns;
     return 0;
@@ -111,7 +109,7 @@ void mb_llm_capture(mb_llm *x, const char *s, int i)
         x->content_bytes += mb_json_str(s, x->tok, i, NULL, 0);
     if ((x->capture & 1) && i >= 0 &&
         mb_json_str_append(s, x->tok, i, &x->text, &x->text_len, &x->text_cap) < 0)
-        mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
     mb_llm_capture_other(x, s, i, 0);
 }
 
@@ -121,7 +119,7 @@ void mb_llm_capture_other(mb_llm *x, const char *s, int i, int count)
         x->content_bytes += x->tok[i].len;
     if ((x->capture & 2) && i >= 0 &&
         mb_json_str_append(s, x->tok, i, &x->gen, &x->gen_len, &x->gen_cap) < 0)
-        mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
 }
 
 void mb_llm_set_finish(mb_llm *x, const char *s, int i)
@@ -189,7 +187,7 @@ int mb_llm_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
         mb_llm_anthropic_event(x, ev, t_ns);
     else
         mb_llm_openai_event(x, ev, t_ns);
-    return x->err_kind != NULL;
+    return x->err_kind != MB_ERR_NONE;
 }
 
 void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
@@ -212,12 +210,12 @@ void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
     if (x->err_kind)
         return;
     if (!x->done) {
-        mb_llm_fail(x, "stream", "stream ended without its terminator (%s)",
+        mb_llm_fail(x, MB_ERR_STREAM, "stream ended without its terminator (%s)",
                     x->api == MB_API_ANTHROPIC ? "message_stop" : "[DONE]");
         return;
     }
     if (mb_llm_output_tokens(x, NULL) <= 0)
-        mb_llm_fail(x, "stream", "%sstream carried no output tokens", NULL);
+        mb_llm_fail(x, MB_ERR_STREAM, "stream carried no output tokens");
 }
 
 void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
@@ -225,11 +223,11 @@ void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
     size_t n;
     int rc = mb_llm_parse(x, body, len, &n);
     if (rc < 0) {
-        mb_llm_fail(x, "protocol", "%sresponse body is not valid JSON", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "response body is not valid JSON");
         return;
     }
     if (x->tok[0].type != MB_JSON_OBJECT) {
-        mb_llm_fail(x, "protocol", "%sresponse body is not a JSON object", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "response body is not a JSON object");
         return;
     }
     if (x->api == MB_API_ANTHROPIC)
@@ -237,7 +235,7 @@ void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
     else
         mb_llm_openai_body(x, body, t_ns);
     if (!x->err_kind && mb_llm_output_tokens(x, NULL) <= 0)
-        mb_llm_fail(x, "protocol", "%sresponse has no output tokens", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "response has no output tokens");
 }
 
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
@@ -257,10 +255,10 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
         }
         msg[w] = 0;
     }
-    x->err_kind = NULL;
+    x->err_kind = MB_ERR_NONE;
     snprintf(x->err_msg, sizeof x->err_msg, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
     clean_text(x->err_msg);
-    x->err_kind = "http";
+    x->err_kind = MB_ERR_HTTP;
 }
 
 int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src)

@@ -4,8 +4,10 @@
 
 #include "mlxbench/llm.h"
 
-/* Latches the first failure: kind is one of DESIGN.md's error kinds. */
-void mb_llm_fail(mb_llm *x, const char *kind, const char *fmt, const char *arg);
+/* Latches the first failure (kind and printf-formatted message); later
+ * ones are ignored. */
+void mb_llm_fail(mb_llm *x, mb_err_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Tokenizes s into x->tok, growing the array once if needed. */
 int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok);
 /* Records a content-carrying event at t_ns. */

@@ -29,7 +29,7 @@ typedef struct mb_closer {
     struct mb_closer *next;
 } mb_closer;
 
-enum { MB_VU_NEW, MB_VU_READY, MB_VU_RUNNING, MB_VU_WAITING, MB_VU_DONE };
+enum { MB_VU_READY, MB_VU_RUNNING, MB_VU_WAITING, MB_VU_DONE };
 
 struct mb_vu {
     mb_engine *eng;

@@ -17,13 +17,12 @@
 #include <lauxlib.h>
 #include "mlxbench/client.h"
 #include "mlxbench/clock.h"
+#include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
 #include "engine.h"
 
 #define REQ_MT "mlxbench.http_request"
 #define MAX_HEADERS 1024
-/* libcurl's own connect timeout (300 s) would hide a dead host for minutes */
-#define DEFAULT_CONNECT_TIMEOUT_MS 30000L
 
 typedef struct lreq {
     mb_req *req;
@@ -271,8 +270,8 @@ static const char *read_opts(lua_State *L, mb_req_opts *o, int *lines)
     TRY("body", opt_string(L, 1, "body", &o->body, &o->body_len));
     TRY("timeout", opt_seconds(L, 1, "timeout", &o->timeout_ms));
     TRY("connect_timeout", opt_seconds(L, 1, "connect_timeout", &o->connect_timeout_ms));
-    if (!o->connect_timeout_ms)
-        o->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    if (!o->connect_timeout_ms)   /* libcurl's own (300 s) would hide a dead host */
+        o->connect_timeout_ms = MB_DEFAULT_CONNECT_TIMEOUT_S * 1000L;
     TRY("stream", opt_bool(L, 1, "stream", &o->stream));
     TRY("http2", opt_bool(L, 1, "http2", &o->http2));
     TRY("insecure", opt_bool(L, 1, "insecure", &o->insecure));

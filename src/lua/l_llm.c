@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <lauxlib.h>
 #include "mlxbench/client.h"
+#include "mlxbench/defaults.h"
 #include "mlxbench/clock.h"
 #include "mlxbench/hist.h"
 #include "mlxbench/llm.h"
@@ -73,7 +74,7 @@ static void on_sse_end(void *ud, int truncated, const mb_sse_event *partial, uin
     (void)t_ns;
     c->ended = 1;
     if (html_page(c->req))
-        mb_llm_reject(&c->x, "protocol", "the server answered with an HTML page "
+        mb_llm_reject(&c->x, MB_ERR_PROTOCOL, "the server answered with an HTML page "
                       "(Content-Type: text/html), not an event stream");
     mb_llm_stream_end(&c->x, truncated, partial);
 }
@@ -191,7 +192,7 @@ static void push_result(lua_State *L, call *c)
     if (rs->err != MB_ERR_NONE && rs->err != MB_ERR_HTTP) {
         /* transport failure, or our hook stopped the transfer */
         if (rs->err == MB_ERR_ABORTED && c->x.err_kind) {
-            kind = c->x.err_kind;
+            kind = mb_err_kind_name(c->x.err_kind);
             msg = c->x.err_msg;
         } else {
             kind = mb_err_kind_name(rs->err);
@@ -199,11 +200,11 @@ static void push_result(lua_State *L, call *c)
         }
     } else if (rs->status < 200 || rs->status > 299) {
         mb_llm_http_error(&c->x, rs->status, rs->body, rs->body_len);
-        kind = c->x.err_kind;
+        kind = mb_err_kind_name(c->x.err_kind);
         msg = c->x.err_msg;
     } else {
         if (html_page(c->req))
-            mb_llm_reject(&c->x, "protocol", "the server answered with an HTML page "
+            mb_llm_reject(&c->x, MB_ERR_PROTOCOL, "the server answered with an HTML page "
                           "(Content-Type: text/html), not an API response");
         if (!c->stream)
             mb_llm_body(&c->x, rs->body ? rs->body : "", rs->body_len,
@@ -213,7 +214,7 @@ static void push_result(lua_State *L, call *c)
         else if (!c->ended)
             mb_llm_stream_end(&c->x, 1, NULL);
         if (c->x.err_kind) {
-            kind = c->x.err_kind;
+            kind = mb_err_kind_name(c->x.err_kind);
             msg = c->x.err_msg;
         }
     }
@@ -466,8 +467,8 @@ static int l_start(lua_State *L)
     o.nheaders = c->nheaders;
     o.body = c->body;
     o.body_len = body_len;
-    o.timeout_ms = (long)(opt_num(L, "timeout", 600) * 1000);
-    o.connect_timeout_ms = (long)(opt_num(L, "connect_timeout", 10) * 1000);
+    o.timeout_ms = (long)(opt_num(L, "timeout", MB_DEFAULT_TIMEOUT_S) * 1000);
+    o.connect_timeout_ms = (long)(opt_num(L, "connect_timeout", MB_DEFAULT_CONNECT_TIMEOUT_S) * 1000);
     o.stream = c->stream;
     o.http2 = opt_bool(L, "http2");
     o.insecure = opt_bool(L, "insecure");

@@ -14,12 +14,11 @@
  * (arming time + interval, on the monotonic clock). libuv timers have
  * millisecond resolution, so an idle loop shows up to ~1 ms: that is the
  * probe's floor; a saturated loop shows its callbacks' run time on top. */
-#define _GNU_SOURCE   /* RUSAGE_THREAD */
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <lauxlib.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/hist.h"
+#include "mlxbench/platform.h"
 #include "engine.h"
 
 #define PROBE_MT "mlxbench.lag_probe"
@@ -144,11 +143,10 @@ static int p_gc(lua_State *L)
 /* thread_cpu() -> user + system seconds of the calling OS thread */
 static int l_thread_cpu(lua_State *L)
 {
-    struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) != 0)
-        return luaL_error(L, "getrusage(RUSAGE_THREAD) failed");
-    lua_pushnumber(L, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-                      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6);
+    double s = mb_plat_thread_cpu_s();
+    if (s < 0)
+        return luaL_error(L, "this system cannot tell a thread's CPU time");
+    lua_pushnumber(L, s);
     return 1;
 }
 

@@ -1,14 +1,16 @@
-/* l_sys.c: mlxbench._sys -- the few facts about this process the Lua side
- * needs: is stderr a terminal (progress), CPU time and peak memory (the
- * client's own cost, recorded with every run), current RSS, open and
- * allowed file descriptors (resource checks, soak tests), file kinds. */
+/* l_sys.c: mlxbench._sys -- the few facts about this process and machine
+ * the Lua side needs, all from the platform layer (platform.h): is stderr a
+ * terminal (progress), CPU time and peak memory (the client's own cost,
+ * recorded with every run), current RSS, open and allowed file descriptors
+ * (resource checks, soak tests), file kinds, the host description of a
+ * results file, and the version and platform the binary was built with. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <lauxlib.h>
+#include "mlxbench/defaults.h"
+#include "mlxbench/platform.h"
 #include "engine.h"
 
 /* isatty(fd) -> boolean */
@@ -21,19 +23,17 @@ static int l_isatty(lua_State *L)
 /* cpu() -> user, system seconds of this process (all threads) */
 static int l_cpu(lua_State *L)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    lua_pushnumber(L, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6);
-    lua_pushnumber(L, (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6);
+    double user, sys;
+    mb_plat_process_cpu_s(&user, &sys);
+    lua_pushnumber(L, user);
+    lua_pushnumber(L, sys);
     return 2;
 }
 
 /* max_rss() -> peak resident set size in bytes */
 static int l_max_rss(lua_State *L)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    lua_pushinteger(L, (lua_Integer)ru.ru_maxrss * 1024);
+    lua_pushinteger(L, (lua_Integer)mb_plat_peak_rss_bytes());
     return 1;
 }
 
@@ -62,45 +62,88 @@ static int l_file_kind(lua_State *L)
     return 1;
 }
 
-/* rss() -> resident set size now, in bytes (/proc/self/statm) */
+/* rss() -> resident set size now, in bytes; nothing when the system cannot tell */
 static int l_rss(lua_State *L)
 {
-    unsigned long long size = 0, res = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
+    int64_t v = mb_plat_rss_bytes();
+    if (v < 0)
         return 0;
-    if (fscanf(f, "%llu %llu", &size, &res) != 2)
-        res = 0;
-    fclose(f);
-    lua_pushinteger(L, (lua_Integer)(res * (unsigned long long)sysconf(_SC_PAGESIZE)));
+    lua_pushinteger(L, (lua_Integer)v);
     return 1;
 }
 
-/* fd_count() -> open file descriptors of this process (/proc/self/fd) */
+/* fd_count() -> open file descriptors of this process; nothing if unknown */
 static int l_fd_count(lua_State *L)
 {
-    DIR *d = opendir("/proc/self/fd");
-    lua_Integer n = 0;
-    struct dirent *e;
-    if (!d)
+    int64_t v = mb_plat_fd_count();
+    if (v < 0)
         return 0;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    lua_pushinteger(L, n - 1);   /* not the one opendir itself holds */
+    lua_pushinteger(L, (lua_Integer)v);
     return 1;
 }
 
 /* fd_limit() -> soft, hard RLIMIT_NOFILE (-1 = unlimited) */
 static int l_fd_limit(lua_State *L)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    int64_t soft, hard;
+    if (mb_plat_fd_limit(&soft, &hard) < 0)
         return 0;
-    lua_pushinteger(L, rl.rlim_cur == RLIM_INFINITY ? -1 : (lua_Integer)rl.rlim_cur);
-    lua_pushinteger(L, rl.rlim_max == RLIM_INFINITY ? -1 : (lua_Integer)rl.rlim_max);
+    lua_pushinteger(L, (lua_Integer)soft);
+    lua_pushinteger(L, (lua_Integer)hard);
     return 2;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    if (v[0]) {
+        lua_pushstring(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    if (v > 0) {
+        lua_pushinteger(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+/* host() -> {os, hostname, kernel, cpu_model, machine, cpus, perf_cores,
+ * efficiency_cores, memory_bytes}: what the system tells (unknown fields
+ * are absent); no user names, no secrets. */
+static int l_host(lua_State *L)
+{
+    mb_plat_host h;
+    mb_plat_host_info(&h);
+    lua_createtable(L, 0, 9);
+    set_str(L, "os", h.os);
+    set_str(L, "hostname", h.hostname);
+    set_str(L, "kernel", h.kernel);
+    set_str(L, "cpu_model", h.cpu_model);
+    set_str(L, "machine", h.machine);
+    set_int(L, "cpus", h.cpus);
+    set_int(L, "perf_cores", h.perf_cores);
+    set_int(L, "efficiency_cores", h.efficiency_cores);
+    set_int(L, "memory_bytes", (lua_Integer)h.memory_bytes);
+    return 1;
+}
+
+/* The build's facts as fields: version (from CMake), platform (linux,
+ * darwin, posix) and the C side's defaults (defaults.h), so Lua repeats
+ * none of them. */
+static void build_facts(lua_State *L)
+{
+    lua_pushstring(L, MLXBENCH_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, mb_plat_name());
+    lua_setfield(L, -2, "platform");
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, MB_DEFAULT_TIMEOUT_S);
+    lua_setfield(L, -2, "timeout");
+    lua_pushinteger(L, MB_DEFAULT_CONNECT_TIMEOUT_S);
+    lua_setfield(L, -2, "connect_timeout");
+    lua_setfield(L, -2, "defaults");
 }
 
 int luaopen_mlxbench_sys(lua_State *L)
@@ -108,7 +151,9 @@ int luaopen_mlxbench_sys(lua_State *L)
     static const luaL_Reg f[] = {
         {"isatty", l_isatty}, {"cpu", l_cpu}, {"max_rss", l_max_rss},
         {"getpid", l_getpid}, {"ncpu", l_ncpu}, {"file_kind", l_file_kind},
-        {"rss", l_rss}, {"fd_count", l_fd_count}, {"fd_limit", l_fd_limit}, {NULL, NULL}};
+        {"rss", l_rss}, {"fd_count", l_fd_count}, {"fd_limit", l_fd_limit},
+        {"host", l_host}, {NULL, NULL}};
     luaL_newlib(L, f);
+    build_facts(L);
     return 1;
 }

@@ -5,6 +5,7 @@
  * is not DONE, the registry anchors it, so the collector cannot take a task
  * some timer or request will wake. Results stay on the finished coroutine's
  * stack until joined. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static void vu_timer_closed(uv_handle_t *h) { free(h); }
 static void vu_finish(mb_vu *vu)
 {
     mb_engine *eng = vu->eng;
+    assert(vu->state != MB_VU_DONE && eng->live > 0 && vu->ref != LUA_NOREF);
     vu->state = MB_VU_DONE;
     vu->cancel = NULL;
     eng->live--;
@@ -95,6 +97,7 @@ static void vu_resume(mb_vu *vu)
 {
     mb_engine *eng = vu->eng;
     int nres = 0, st;
+    assert(vu->state == MB_VU_READY && !vu->next_ready);
     vu->state = MB_VU_RUNNING;
     st = lua_resume(vu->co, eng->L, vu->nargs, &nres);
     vu->nargs = 0;
@@ -140,6 +143,7 @@ void mb_vu_wake(mb_vu *vu, int nargs)
     else
         eng->ready_head = vu;
     eng->ready_tail = vu;
+    assert(eng->ready_head && !vu->next_ready);
     /* An active idle handle makes the next poll non-blocking. */
     if (!uv_is_active((uv_handle_t *)&eng->idle))
         uv_idle_start(&eng->idle, idle_cb);
@@ -156,6 +160,7 @@ void mb_sched_drain(mb_engine *eng)
         if (!eng->ready_head)
             eng->ready_tail = NULL;
         vu->next_ready = NULL;
+        assert(!eng->ready_head == !eng->ready_tail);
         if (vu->state == MB_VU_READY)
             vu_resume(vu);
     }
@@ -192,6 +197,7 @@ mb_vu *mb_vu_require(lua_State *L, const char *fname)
 
 int mb_vu_suspend(lua_State *L, mb_vu *vu, mb_vu_cancel_fn cancel, void *ud)
 {
+    assert(vu->state == MB_VU_RUNNING && vu->co == L);
     vu->state = MB_VU_WAITING;
     vu->cancel = cancel;
     vu->cancel_ud = ud;
@@ -201,6 +207,7 @@ int mb_vu_suspend(lua_State *L, mb_vu *vu, mb_vu_cancel_fn cancel, void *ud)
 int mb_vu_suspendk(lua_State *L, mb_vu *vu, mb_vu_cancel_fn cancel, void *ud,
                    lua_KContext ctx, lua_KFunction k)
 {
+    assert(vu->state == MB_VU_RUNNING && vu->co == L);
     vu->state = MB_VU_WAITING;
     vu->cancel = cancel;
     vu->cancel_ud = ud;
@@ -439,7 +446,7 @@ static int t_done(lua_State *L)
 static int t_status(lua_State *L)
 {
     mb_vu *t = check_task(L, 1);
-    static const char *const names[] = {"new", "ready", "running", "waiting", "done"};
+    static const char *const names[] = {"ready", "running", "waiting", "done"};
     if (t->state == MB_VU_DONE)
         lua_pushstring(L, t->cancelled ? "cancelled" : t->failed ? "failed" : "done");
     else
