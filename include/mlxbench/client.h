@@ -137,6 +137,13 @@ size_t mb_client_active(const mb_client *c);
  * from a task; never from a per-chunk hook or a libcurl callback. */
 int mb_client_abort_all(mb_client *c, const char *why);
 
+/* Stops one request in flight now, as the client of a user who stops a
+ * generation does: its connection is closed and it ends with kind
+ * `aborted` (message `why`); its on_done is delivered from inside this
+ * call. Returns 1, or 0 when it had already ended. Safe from a task or a
+ * timer; never from a per-chunk hook (return non-zero there instead). */
+int mb_req_abort(mb_req *r, const char *why);
+
 /* Starts a request. Returns 0, MB_EINVAL (bad URL, method or header line),
  * MB_ENOMEM or MB_EIO. No notification is ever delivered from inside this
  * call: network failures arrive later through on_done. */

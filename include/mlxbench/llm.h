@@ -23,6 +23,11 @@ typedef enum {
 
 typedef enum { MB_TOK_NONE = 0, MB_TOK_USAGE, MB_TOK_EVENTS, MB_TOK_ESTIMATE } mb_tok_source;
 
+/* What a content event carried (bits): the answer (text, refusal,
+ * tool-call arguments) and/or reasoning (reasoning_content, reasoning,
+ * Anthropic thinking). */
+enum { MB_LLM_ANSWER = 1, MB_LLM_REASONING = 2 };
+
 #define MB_LLM_SMALL_TOKS 96
 
 typedef struct mb_llm {
@@ -36,8 +41,18 @@ typedef struct mb_llm {
     uint32_t events;              /* events seen (all types) */
     uint64_t *ct;                 /* arrival time of each content event (ns) */
     size_t nct, ctcap;
+    uint8_t *ck;                  /* what each content event carried (MB_LLM_* bits) */
+    size_t ckcap;
+    unsigned kind;                /* bits of the event being read */
     int64_t usage_output;         /* -1 unless the server reported it */
-    int64_t usage_input;          /* -1 unless the server reported it */
+    int64_t usage_input;          /* -1 unless the server reported it (Anthropic: input
+                                     plus cache reads and writes: the whole prompt) */
+    int64_t usage_reasoning;      /* completion_tokens_details.reasoning_tokens, or -1 */
+    int64_t usage_cached;         /* prompt tokens the server had cached: OpenAI/vLLM/
+                                     mlx_lm prompt_tokens_details.cached_tokens, Anthropic
+                                     cache_read_input_tokens, llama.cpp timings.cache_n; -1 */
+    int64_t usage_cache_write;    /* Anthropic cache_creation_input_tokens, or -1 */
+    int64_t anth_input;           /* Anthropic's three input counts as sent (-1 unsent) */
     int usage_invalid;            /* usage present but not a sane count */
     char finish_reason[32];
     mb_err_kind err_kind;         /* MB_ERR_NONE, or the first failure's kind */
@@ -48,6 +63,8 @@ typedef struct mb_llm {
                                      refusal, tool-call arguments -- in order
                                      (capture & 2: what a tokenizer counts) */
     size_t gen_len, gen_cap;
+    char *rgen;                   /* the reasoning part of it (capture & 2) */
+    size_t rgen_len, rgen_cap;
     mb_json_tok *tok;             /* token array: small inline, grown on need */
     size_t tokcap;
     mb_json_tok small[MB_LLM_SMALL_TOKS];
@@ -79,6 +96,20 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);
  * content events), else the number of content events, else (non-streamed
  * without usage) an estimate from the text. */
 int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src);
+
+/* The reasoning and answer phases of a stream, from its content events: how
+ * many events carried each, and the arrival of the first and last of each
+ * (absolute ns; 0 when the phase has no event). An event carrying both
+ * counts in both. */
+typedef struct mb_llm_phases {
+    size_t reasoning_events, answer_events;
+    uint64_t first_reasoning, last_reasoning, first_answer, last_answer;
+} mb_llm_phases;
+void mb_llm_phases_of(const mb_llm *x, mb_llm_phases *p);
+/* Writes the gaps (seconds) between consecutive content events of one
+ * phase (MB_LLM_ANSWER or MB_LLM_REASONING) to out (room for nct - 1);
+ * returns how many. */
+size_t mb_llm_phase_gaps(const mb_llm *x, unsigned phase, double *out);
 const char *mb_llm_source_name(mb_tok_source s);
 
 /* ceil(characters / 4), characters counted as UTF-8 code points: the rule

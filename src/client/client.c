@@ -181,6 +181,18 @@ int mb_client_abort_all(mb_client *c, const char *why)
     return n;
 }
 
+int mb_req_abort(mb_req *r, const char *why)
+{
+    mb_client *c = r ? r->c : NULL;
+    if (!c || c->freeing || !r->live)
+        return 0;   /* finished (its owner just has not freed it), or orphaned */
+    r->tp->abort(r, why ? why : "aborted");
+    assert(!r->live && r->resp.done);
+    client_pend(c, r, PEND_DONE);
+    client_dispatch(c);
+    return 1;
+}
+
 /* The one place that chooses a transport: plain HTTP/1.1 when it can take
  * the request, libcurl otherwise. Nothing is notified from inside this
  * call either way. */

@@ -15,6 +15,10 @@ void mb_llm_init(mb_llm *x, mb_api api, int capture)
     x->capture = capture;
     x->usage_output = -1;
     x->usage_input = -1;
+    x->usage_reasoning = -1;
+    x->usage_cached = -1;
+    x->usage_cache_write = -1;
+    x->anth_input = -1;
     x->tok = x->small;
     x->tokcap = MB_LLM_SMALL_TOKS;
 }
@@ -22,13 +26,17 @@ void mb_llm_init(mb_llm *x, mb_api api, int capture)
 void mb_llm_free(mb_llm *x)
 {
     free(x->ct);
+    free(x->ck);
     free(x->text);
     free(x->gen);
+    free(x->rgen);
     if (x->tok != x->small)
         free(x->tok);
     x->ct = NULL;
+    x->ck = NULL;
     x->text = NULL;
     x->gen = NULL;
+    x->rgen = NULL;
     x->tok = x->small;
 }
 
@@ -95,11 +103,14 @@ int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok)
 
 int mb_llm_content(mb_llm *x, uint64_t t_ns)
 {
-    if (MB_VEC_GROW(x->ct, x->ctcap, x->nct + 1) < 0) {
+    if (MB_VEC_GROW(x->ct, x->ctcap, x->nct + 1) < 0 ||
+        MB_VEC_GROW(x->ck, x->ckcap, x->nct + 1) < 0) {
         mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
         return MB_ENOMEM;
     }
+    x->ck[x->nct] = (uint8_t)(x->kind ? x->kind : MB_LLM_ANSWER);
     x->ct[x->nct++] = t_ns;
+    x->kind = 0;
     return 0;
 }
 
@@ -110,15 +121,20 @@ void mb_llm_capture(mb_llm *x, const char *s, int i)
     if ((x->capture & 1) && i >= 0 &&
         mb_json_str_append(s, x->tok, i, &x->text, &x->text_len, &x->text_cap) < 0)
         mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
-    mb_llm_capture_other(x, s, i, 0);
+    mb_llm_capture_other(x, s, i, 0, 0);
 }
 
-void mb_llm_capture_other(mb_llm *x, const char *s, int i, int count)
+void mb_llm_capture_other(mb_llm *x, const char *s, int i, int count, int reasoning)
 {
     if (count && i >= 0)
         x->content_bytes += x->tok[i].len;
+    if (i >= 0)
+        x->kind |= reasoning ? MB_LLM_REASONING : MB_LLM_ANSWER;
     if ((x->capture & 2) && i >= 0 &&
         mb_json_str_append(s, x->tok, i, &x->gen, &x->gen_len, &x->gen_cap) < 0)
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
+    if ((x->capture & 2) && reasoning && i >= 0 &&
+        mb_json_str_append(s, x->tok, i, &x->rgen, &x->rgen_len, &x->rgen_cap) < 0)
         mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
 }
 
@@ -206,6 +222,7 @@ void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
                 mb_llm_openai_event(x, partial, 0);
         }
         x->nct = keep;
+        x->kind = 0;
     }
     if (x->err_kind)
         return;
@@ -279,6 +296,40 @@ int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src)
     }
     if (src)
         *src = s;
+    return n;
+}
+
+void mb_llm_phases_of(const mb_llm *x, mb_llm_phases *p)
+{
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < x->nct; i++) {
+        unsigned k = x->ck ? x->ck[i] : MB_LLM_ANSWER;
+        if (k & MB_LLM_REASONING) {
+            if (!p->reasoning_events++)
+                p->first_reasoning = x->ct[i];
+            p->last_reasoning = x->ct[i];
+        }
+        if (k & MB_LLM_ANSWER) {
+            if (!p->answer_events++)
+                p->first_answer = x->ct[i];
+            p->last_answer = x->ct[i];
+        }
+    }
+}
+
+size_t mb_llm_phase_gaps(const mb_llm *x, unsigned phase, double *out)
+{
+    size_t n = 0;
+    uint64_t prev = 0;
+    int have = 0;
+    for (size_t i = 0; i < x->nct; i++) {
+        if (!((x->ck ? x->ck[i] : MB_LLM_ANSWER) & phase))
+            continue;
+        if (have)
+            out[n++] = (double)(x->ct[i] - prev) * 1e-9;
+        prev = x->ct[i];
+        have = 1;
+    }
     return n;
 }
 

@@ -8,9 +8,9 @@
 /* Delta kinds that carry output, and the field holding it. */
 static int delta_content(mb_llm *x, const char *s, int d)
 {
-    static const struct { const char *type, *field; int visible; } kinds[] = {
-        {"text_delta", "text", 1}, {"thinking_delta", "thinking", 0},
-        {"input_json_delta", "partial_json", 0}, {NULL, NULL, 0}};
+    static const struct { const char *type, *field; int visible, reasoning; } kinds[] = {
+        {"text_delta", "text", 1, 0}, {"thinking_delta", "thinking", 0, 1},
+        {"input_json_delta", "partial_json", 0, 0}, {NULL, NULL, 0, 0}};
     int ty = mb_json_get(s, x->tok, d, "type");
     for (int k = 0; kinds[k].type; k++) {
         if (mb_json_streq(s, x->tok, ty, kinds[k].type)) {
@@ -20,18 +20,29 @@ static int delta_content(mb_llm *x, const char *s, int d)
             if (kinds[k].visible)
                 mb_llm_capture(x, s, v);
             else
-                mb_llm_capture_other(x, s, v, 1);
+                mb_llm_capture_other(x, s, v, 1, kinds[k].reasoning);
             return 1;
         }
     }
     return 0;
 }
 
+/* Input usage (message_start, and again on message_delta where sent):
+ * Anthropic counts the prompt in three parts -- input_tokens (not cached),
+ * cache_read_input_tokens and cache_creation_input_tokens -- and the
+ * prompt's length is their sum. */
 static void read_usage(mb_llm *x, const char *s, int u)
 {
-    if (u < 0 || x->tok[u].type != MB_JSON_OBJECT)
+    const mb_json_tok *t = x->tok;
+    if (u < 0 || t[u].type != MB_JSON_OBJECT)
         return;
-    mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "input_tokens"), &x->usage_input);
+    mb_llm_read_count(x, s, mb_json_get(s, t, u, "input_tokens"), &x->anth_input);
+    mb_llm_read_count(x, s, mb_json_get(s, t, u, "cache_read_input_tokens"), &x->usage_cached);
+    mb_llm_read_count(x, s, mb_json_get(s, t, u, "cache_creation_input_tokens"),
+                      &x->usage_cache_write);
+    if (x->anth_input >= 0)
+        x->usage_input = x->anth_input + (x->usage_cached > 0 ? x->usage_cached : 0) +
+                         (x->usage_cache_write > 0 ? x->usage_cache_write : 0);
 }
 
 static int is_type(const char *s, const mb_json_tok *t, int ty, const mb_sse_event *ev,
@@ -108,7 +119,7 @@ void mb_llm_anthropic_body(mb_llm *x, const char *s, uint64_t t_ns)
             mb_llm_capture(x, s, v);
             any = 1;
         } else if ((v = mb_json_get(s, t, b, "thinking")) >= 0 && mb_json_nonempty(t, v)) {
-            mb_llm_capture_other(x, s, v, 1);
+            mb_llm_capture_other(x, s, v, 1, 1);
             any = 1;
         } else if (mb_json_get(s, t, b, "input") >= 0) {
             any = 1;

@@ -28,7 +28,7 @@ static int scan_choice(mb_llm *x, const char *s, int choice, const char *msgkey)
             if (f == 0)
                 mb_llm_capture(x, s, v);
             else
-                mb_llm_capture_other(x, s, v, 1);
+                mb_llm_capture_other(x, s, v, 1, f == 1 || f == 2);
             any = 1;
         }
     }
@@ -40,7 +40,7 @@ static int scan_choice(mb_llm *x, const char *s, int choice, const char *msgkey)
         for (uint32_t k = 0; k < t[v].size; k++, e = t[e].next) {
             int a = mb_json_path(s, t, (int)e, "function", "arguments", NULL);
             if (mb_json_nonempty(t, a)) {
-                mb_llm_capture_other(x, s, a, 1);
+                mb_llm_capture_other(x, s, a, 1, 0);
                 any = 1;
             }
         }
@@ -49,14 +49,26 @@ static int scan_choice(mb_llm *x, const char *s, int choice, const char *msgkey)
 }
 
 /* usage: OpenAI names, on the usage chunk, the finish chunk or (vLLM
- * continuous_usage_stats) every chunk -- the latest wins, being cumulative. */
+ * continuous_usage_stats) every chunk -- the latest wins, being cumulative.
+ * Also the prompt tokens served from the server's cache
+ * (prompt_tokens_details.cached_tokens: OpenAI, vLLM, SGLang, mlx_lm;
+ * llama.cpp's `timings.cache_n` when it sends no usage detail) and the
+ * reasoning part of the output (completion_tokens_details.reasoning_tokens). */
 static void read_usage(mb_llm *x, const char *s, int root)
 {
-    int u = mb_json_get(s, x->tok, root, "usage");
-    if (u < 0 || x->tok[u].type != MB_JSON_OBJECT)
-        return;
-    mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "completion_tokens"), &x->usage_output);
-    mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "prompt_tokens"), &x->usage_input);
+    const mb_json_tok *t = x->tok;
+    int u = mb_json_get(s, t, root, "usage"), c;
+    if (u >= 0 && t[u].type == MB_JSON_OBJECT) {
+        mb_llm_read_count(x, s, mb_json_get(s, t, u, "completion_tokens"), &x->usage_output);
+        mb_llm_read_count(x, s, mb_json_get(s, t, u, "prompt_tokens"), &x->usage_input);
+        mb_llm_read_count(x, s, mb_json_path(s, t, u, "prompt_tokens_details", "cached_tokens", NULL),
+                          &x->usage_cached);
+        mb_llm_read_count(x, s, mb_json_path(s, t, u, "completion_tokens_details", "reasoning_tokens",
+                                             NULL), &x->usage_reasoning);
+    }
+    c = mb_json_path(s, t, root, "timings", "cache_n", NULL);
+    if (c >= 0 && x->usage_cached < 0)
+        mb_llm_read_count(x, s, c, &x->usage_cached);
 }
 
 /* Fails the request when the JSON carries a truthy `error` (what openai-node

@@ -1,6 +1,7 @@
 /* test_llm.c: the LLM extractors on every OpenAI/Anthropic wire fixture
  * (expectations written by reading the fixtures), fed whole and byte by
  * byte, plus edge cases: errors, usage sanity, partial terminators, bodies. */
+#include <math.h>
 #include <time.h>
 #include "mb_test.h"
 #include "mlxbench/llm.h"
@@ -261,6 +262,100 @@ static void test_edges(void)
     mb_llm_free(&r.x);
 }
 
+/* The reasoning and answer phases, their gaps, and the usage details:
+ * reasoning tokens, cached prompt tokens (OpenAI-style, llama.cpp timings,
+ * Anthropic's cache reads and writes, which add up to the prompt). */
+static void test_phases(void)
+{
+    run_t r;
+    mb_llm_phases p;
+    double g[8];
+    size_t n;
+    /* stamps: one ms per feed; fed byte by byte would blur them, so whole
+     * events at known stamps through mb_llm_event */
+    static const char *const evs[] = {
+        "{\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}",
+        "{\"choices\":[{\"delta\":{\"reasoning_content\":\"Let\"}}]}",
+        "{\"choices\":[{\"delta\":{\"reasoning\":\" me\"}}]}",
+        "{\"choices\":[{\"delta\":{\"reasoning\":\" think\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"Four\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\".\"},\"finish_reason\":\"stop\"}]}",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":40,\"completion_tokens\":9,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":32},"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":6}}}",
+        "[DONE]"};
+    static const uint64_t at[] = {10, 20, 25, 40, 100, 103, 104, 105};
+    mb_llm_init(&r.x, MB_API_OPENAI, 3);
+    for (size_t i = 0; i < 8; i++) {
+        mb_sse_event ev = {"message", 7, evs[i], strlen(evs[i]), "", 0, -1, 0};
+        mb_llm_event(&r.x, &ev, at[i] * 1000000);
+    }
+    mb_llm_stream_end(&r.x, 0, NULL);
+    CHECK(r.x.err_kind == MB_ERR_NONE);
+    mb_llm_phases_of(&r.x, &p);
+    CHECK_EQ_INT(p.reasoning_events, 3);
+    CHECK_EQ_INT(p.answer_events, 2);
+    CHECK_EQ_INT(p.first_reasoning, 20000000);
+    CHECK_EQ_INT(p.last_reasoning, 40000000);
+    CHECK_EQ_INT(p.first_answer, 100000000);
+    CHECK_EQ_INT(p.last_answer, 103000000);
+    n = mb_llm_phase_gaps(&r.x, MB_LLM_REASONING, g);
+    CHECK_EQ_INT(n, 2);
+    CHECK(fabs(g[0] - 0.005) < 1e-12 && fabs(g[1] - 0.015) < 1e-12);
+    n = mb_llm_phase_gaps(&r.x, MB_LLM_ANSWER, g);
+    CHECK_EQ_INT(n, 1);
+    CHECK(fabs(g[0] - 0.003) < 1e-12);
+    CHECK_EQ_INT(r.x.usage_cached, 32);
+    CHECK_EQ_INT(r.x.usage_reasoning, 6);
+    CHECK_EQ_INT(r.x.usage_input, 40);
+    CHECK_STR(r.x.text, "Four.");
+    CHECK_STR(r.x.gen, "Let me thinkFour.");
+    CHECK_STR(r.x.rgen, "Let me think");
+    mb_llm_free(&r.x);
+
+    /* a stream without reasoning: every event is the answer */
+    lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                           "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}],"
+                           "\"timings\":{\"cache_n\":12,\"prompt_n\":3}}\n\ndata: [DONE]\n\n");
+    mb_llm_phases_of(&r.x, &p);
+    CHECK_EQ_INT(p.reasoning_events, 0);
+    CHECK_EQ_INT(p.answer_events, 2);
+    CHECK_EQ_INT(p.first_reasoning, 0);
+    CHECK_EQ_INT(r.x.usage_cached, 12);   /* llama.cpp */
+    CHECK_EQ_INT(r.x.usage_reasoning, -1);
+    mb_llm_free(&r.x);
+
+    /* Anthropic thinking (fixture): 6 thinking deltas, then the text */
+    {
+        size_t len;
+        char *buf = mb_test_slurp(mb_test_fixture("anthropic_docs_stream_thinking.sse"), &len);
+        run_stream(&r, MB_API_ANTHROPIC, buf, len, 0);
+        mb_llm_phases_of(&r.x, &p);
+        CHECK_EQ_INT(p.reasoning_events, 6);
+        CHECK_EQ_INT(p.answer_events, 1);
+        CHECK(p.first_answer >= p.last_reasoning);
+        CHECK_EQ_INT(r.x.usage_cached, -1);
+        mb_llm_free(&r.x);
+        free(buf);
+    }
+
+    /* Anthropic prompt caching: the prompt is input + cache reads + writes */
+    lit(&r, MB_API_ANTHROPIC,
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":"
+        "{\"input_tokens\":5,\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":2048,"
+        "\"output_tokens\":1}}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\n"
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+        "\"end_turn\"},\"usage\":{\"output_tokens\":1}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+    CHECK(r.x.err_kind == MB_ERR_NONE);
+    CHECK_EQ_INT(r.x.usage_cached, 2048);
+    CHECK_EQ_INT(r.x.usage_cache_write, 100);
+    CHECK_EQ_INT(r.x.usage_input, 2153);
+    mb_llm_free(&r.x);
+}
+
 static void test_bodies(void)
 {
     size_t len;
@@ -367,6 +462,7 @@ int main(void)
 {
     test_fixtures();
     test_edges();
+    test_phases();
     test_bodies();
     test_hostile();
     CHECK_EQ_INT(mb_llm_estimate_tokens("abcd", 4), 1);

@@ -35,11 +35,23 @@ typedef struct call {
     int consumed;       /* the result was returned: nothing more to wait for */
     size_t fed;         /* on_token mode: stored events already extracted */
     size_t told;        /* on_token mode: content events handed to Lua */
+    /* cancellation, as a user stops a generation (docs/LOAD.md) */
+    size_t cancel_events;      /* > 0: close once this many content events arrived */
+    uv_timer_t *cancel_timer;  /* cancel after a time (its own memory: closed async) */
+    int cancelled;             /* the client cancelled it: an outcome, not an error */
+    uint64_t cancel_ns;        /* when */
 } call;
+
+static void timer_closed(uv_handle_t *h) { free(h); }
 
 /* Releases everything the call holds; idempotent (cancel hook, __gc). */
 static void call_release(call *c)
 {
+    if (c->cancel_timer) {
+        uv_timer_stop(c->cancel_timer);
+        uv_close((uv_handle_t *)c->cancel_timer, timer_closed);
+        c->cancel_timer = NULL;
+    }
     if (c->req) {
         mb_req_free(c->req);
         c->req = NULL;
@@ -60,10 +72,35 @@ static int call_gc(lua_State *L)
     return 0;
 }
 
+/* Latches a cancellation at t_ns (the first one counts). */
+static void mark_cancelled(call *c, uint64_t t_ns)
+{
+    if (!c->cancelled) {
+        c->cancelled = 1;
+        c->cancel_ns = t_ns;
+    }
+}
+
 static int on_sse(void *ud, const mb_sse_event *ev, uint64_t t_ns)
 {
     call *c = ud;
-    return mb_llm_event(&c->x, ev, t_ns);
+    int stop = mb_llm_event(&c->x, ev, t_ns);
+    if (!stop && c->cancel_events && c->x.nct >= c->cancel_events && !c->x.done) {
+        mark_cancelled(c, t_ns);
+        return 1;   /* the transfer stops here: the connection is closed */
+    }
+    return stop;
+}
+
+/* The cancel timer fired: the request, if still in flight, is stopped. */
+static void cancel_fired(uv_timer_t *t)
+{
+    call *c = t->data;
+    if (c->req && !mb_req_resp(c->req)->done) {
+        mark_cancelled(c, mb_clock_now_ns());
+        if (!mb_req_abort(c->req, "cancelled by the client"))
+            c->cancelled = 0;
+    }
 }
 
 static int html_page(const mb_req *req);
@@ -180,6 +217,47 @@ static int html_page(const mb_req *req)
     return 0;
 }
 
+static void set_int(lua_State *L, const char *k, int64_t v)
+{
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, k);
+}
+
+/* The usage details a server may send: prompt tokens it had cached (and,
+ * Anthropic, wrote to its cache), and the reasoning part of the output. */
+static void push_usage_details(lua_State *L, call *c)
+{
+    if (c->x.usage_cached >= 0)
+        set_int(L, "cached_tokens", c->x.usage_cached);
+    if (c->x.usage_cache_write >= 0)
+        set_int(L, "cache_write_tokens", c->x.usage_cache_write);
+    if (c->x.usage_reasoning >= 0)
+        set_int(L, "usage_reasoning_tokens", c->x.usage_reasoning);
+}
+
+/* The reasoning split, for a stream that carried reasoning: time to the
+ * first reasoning and the first answer event, each phase's event count and
+ * span (METRICS.md, "Reasoning"). */
+static void push_phases(lua_State *L, call *c, uint64_t t0)
+{
+    mb_llm_phases p;
+    mb_llm_phases_of(&c->x, &p);
+    if (!p.reasoning_events)
+        return;
+    set_num(L, "ttfr_s", secs((int64_t)(p.first_reasoning - t0)));
+    set_int(L, "reasoning_events", (int64_t)p.reasoning_events);
+    set_num(L, "reasoning_span_s", secs((int64_t)(p.last_reasoning - p.first_reasoning)));
+    set_int(L, "answer_events", (int64_t)p.answer_events);
+    if (p.answer_events) {
+        set_num(L, "ttfa_s", secs((int64_t)(p.first_answer - t0)));
+        set_num(L, "answer_span_s", secs((int64_t)(p.last_answer - p.first_answer)));
+    }
+    if (c->x.capture & 2) {
+        lua_pushlstring(L, c->x.rgen ? c->x.rgen : "", c->x.rgen_len);
+        lua_setfield(L, -2, "reasoning_text");
+    }
+}
+
 /* Builds the result table from the finished call (runs inside the task). */
 static void push_result(lua_State *L, call *c)
 {
@@ -189,7 +267,9 @@ static void push_result(lua_State *L, call *c)
     int64_t tokens;
     int ok;
 
-    if (rs->err != MB_ERR_NONE && rs->err != MB_ERR_HTTP) {
+    if (c->cancelled && rs->err == MB_ERR_ABORTED) {
+        kind = "cancelled";   /* the client's choice: its own outcome */
+    } else if (rs->err != MB_ERR_NONE && rs->err != MB_ERR_HTTP) {
         /* transport failure, or our hook stopped the transfer */
         if (rs->err == MB_ERR_ABORTED && c->x.err_kind) {
             kind = mb_err_kind_name(c->x.err_kind);
@@ -226,7 +306,11 @@ static void push_result(lua_State *L, call *c)
     lua_setfield(L, -2, "ok");
     lua_pushinteger(L, rs->status);
     lua_setfield(L, -2, "status");
-    if (!ok) {
+    if (kind && strcmp(kind, "cancelled") == 0) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "cancelled");
+        set_num(L, "cancel_s", secs((int64_t)(c->cancel_ns - rs->start_ns)));
+    } else if (!ok) {
         lua_createtable(L, 0, 2);
         lua_pushstring(L, kind);
         lua_setfield(L, -2, "kind");
@@ -271,6 +355,8 @@ static void push_result(lua_State *L, call *c)
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "usage_invalid");
     }
+    push_usage_details(L, c);
+    push_phases(L, c, rs->start_ns);
     if (c->x.finish_reason[0]) {
         lua_pushstring(L, c->x.finish_reason);
         lua_setfield(L, -2, "finish_reason");
@@ -307,13 +393,18 @@ typedef struct gaps {
     double g[];
 } gaps;
 
-static void push_gaps(lua_State *L, call *c)
+/* phase 0: every gap; MB_LLM_REASONING or MB_LLM_ANSWER: that phase's. */
+static void push_gaps(lua_State *L, call *c, unsigned phase)
 {
     size_t n = c->x.nct > 1 ? c->x.nct - 1 : 0;
     gaps *gp = lua_newuserdatauv(L, sizeof *gp + n * sizeof gp->g[0], 0);
-    gp->n = n;
-    for (size_t i = 0; i < n; i++)
-        gp->g[i] = secs((int64_t)(c->x.ct[i + 1] - c->x.ct[i]));
+    if (phase) {
+        gp->n = mb_llm_phase_gaps(&c->x, phase, gp->g);
+    } else {
+        gp->n = n;
+        for (size_t i = 0; i < n; i++)
+            gp->g[i] = secs((int64_t)(c->x.ct[i + 1] - c->x.ct[i]));
+    }
     luaL_setmetatable(L, GAPS_MT);
 }
 
@@ -351,6 +442,11 @@ static int push_wait(lua_State *L, call *c)
 {
     if (c->on_token) {
         feed_stored(c);
+        if (c->cancel_events && c->x.nct >= c->cancel_events && !c->x.done && !c->finished) {
+            mark_cancelled(c, c->x.ct[c->cancel_events - 1]);
+            if (!mb_req_abort(c->req, "cancelled by the client"))
+                c->cancelled = 0;
+        }
         if (c->told < c->x.nct) {
             uint64_t t0 = mb_req_resp(c->req)->start_ns;
             lua_pushboolean(L, 0);
@@ -369,8 +465,16 @@ static int push_wait(lua_State *L, call *c)
     int ok = lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (ok) {
-        push_gaps(L, c);
+        mb_llm_phases p;
+        push_gaps(L, c, 0);
         lua_setfield(L, -2, "gaps");
+        mb_llm_phases_of(&c->x, &p);
+        if (p.reasoning_events) {   /* ITL of each phase */
+            push_gaps(L, c, MB_LLM_REASONING);
+            lua_setfield(L, -2, "gaps_reasoning");
+            push_gaps(L, c, MB_LLM_ANSWER);
+            lua_setfield(L, -2, "gaps_answer");
+        }
     }
     c->consumed = 1;
     call_release(c);
@@ -408,7 +512,10 @@ static int l_wait(lua_State *L)
  *            accept_encoding="gzip"|"", max_body, max_line}
  * -> call (then _llm.wait(call)). The body and headers are copied.
  * count_text: also return `generated_text`, everything the model generated
- * (content, reasoning, tool-call arguments), for exact token counts. */
+ * (content, reasoning, tool-call arguments), for exact token counts.
+ * cancel_events = N: the client closes the connection once N content events
+ * have arrived; cancel_after = S: S seconds after the start. Either makes
+ * the result `cancelled` (not an error) when it fires before the end. */
 static int l_start(lua_State *L)
 {
     size_t body_len = 0;
@@ -491,10 +598,24 @@ static int l_start(lua_State *L)
     }
     o.on_done = on_done;
     o.ud = c;
-    if (mb_req_start(mb_lua_client(L), &o, &c->req) < 0) {
-        c->req = NULL;
-        /* no URL here: it may carry a key; llm.lua names it, redacted */
-        return luaL_error(L, "llm request: invalid request (check the URL and headers)");
+    {
+        double ce = opt_num(L, "cancel_events", 0), ca = opt_num(L, "cancel_after", 0);
+        luaL_argcheck(L, ce >= 0 && ce <= 1e9 && ca >= 0 && ca <= 1e7, 1,
+                      "cancel_events and cancel_after must be >= 0");
+        c->cancel_events = (size_t)ce;
+        if (ca > 0) {
+            if (!(c->cancel_timer = malloc(sizeof *c->cancel_timer)))
+                return luaL_error(L, "out of memory");
+            uv_timer_init(mb_engine_of(L)->loop, c->cancel_timer);
+            c->cancel_timer->data = c;
+        }
+        if (mb_req_start(mb_lua_client(L), &o, &c->req) < 0) {
+            c->req = NULL;
+            /* no URL here: it may carry a key; llm.lua names it, redacted */
+            return luaL_error(L, "llm request: invalid request (check the URL and headers)");
+        }
+        if (c->cancel_timer)
+            uv_timer_start(c->cancel_timer, cancel_fired, (uint64_t)(ca * 1000 + 0.5), 0);
     }
     return 1;
 }
