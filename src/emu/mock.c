@@ -36,6 +36,7 @@ static void mock_free(void *obj)
     free(m->api_key);
     free(m->control_token);
     mk_tokenizer_free(m);
+    mk_cache_free(m->cache);
     free(m);
 }
 
@@ -80,7 +81,8 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
     mb_buf b = MB_BUF_INIT;
     size_t got;
     if (!f) {
-        snprintf(err, errlen, "cannot open profile '%s'", path);
+        snprintf(err, errlen, "cannot open profile '%s' (a file, or a built-in profile: %s)", path,
+                 MK_PRESET_NAMES);
         return MB_EIO;
     }
     do {
@@ -134,6 +136,9 @@ int mb_mock_start(mb_mock **out, uv_loop_t *loop, const mb_mock_config *cfg, cha
         char perr[200] = "";
         if (cfg->profile_json) {
             rc = mk_profile_load(m, cfg->profile_json, strlen(cfg->profile_json), perr, sizeof perr);
+        } else if (mk_preset(cfg->profile_path) && access(cfg->profile_path, F_OK) != 0) {
+            const char *pj = mk_preset(cfg->profile_path);   /* a built-in profile by name */
+            rc = mk_profile_load(m, pj, strlen(pj), perr, sizeof perr);
         } else {
             rc = read_file(cfg->profile_path, &file, &flen, perr, sizeof perr);
             if (rc == 0)
@@ -222,6 +227,7 @@ fail:
     free(m->api_key);
     free(m->control_token);
     mk_tokenizer_free(m);
+    mk_cache_free(m->cache);
     free(m);
     return rc < 0 ? rc : MB_EINVAL;
 }

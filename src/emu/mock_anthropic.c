@@ -19,17 +19,46 @@ void mk_anthropic_error(mb_buf *b, const char *type, const char *message, const 
     mb_buf_puts(b, "}");
 }
 
+/* Usage as the real API counts the prompt: input_tokens is what was not
+ * read from the prompt cache; cache_read_input_tokens what was (the
+ * emulator's prefix cache). */
 static void usage_obj(const mk_req *r, mb_buf *b, uint64_t out)
 {
     mb_buf_puts(b, "{\"input_tokens\":");
-    mb_buf_put_u64(b, r->prompt_tokens);
-    mb_buf_puts(b, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":");
+    mb_buf_put_u64(b, r->prompt_tokens - r->cached_tokens);
+    mb_buf_puts(b, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":");
+    mb_buf_put_u64(b, r->cached_tokens);
+    mb_buf_puts(b, ",\"output_tokens\":");
     mb_buf_put_u64(b, out);
     mb_buf_puts(b, ",\"service_tier\":\"standard\"}");
 }
 
+static void block_start(mb_buf *b, int index, int thinking)
+{
+    mb_buf_printf(b, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":%d,"
+                  "\"content_block\":%s}\n\n", index,
+                  thinking ? "{\"type\":\"thinking\",\"thinking\":\"\"}"
+                           : "{\"type\":\"text\",\"text\":\"\"}");
+}
+
+static void block_stop(mb_buf *b, int index)
+{
+    mb_buf_printf(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":%d}"
+                  "\n\n", index);
+}
+
+/* A thinking block ends with its signature, as the real API sends it. */
+static void thinking_stop(mk_req *r, mb_buf *b)
+{
+    mb_buf_printf(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                  "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"mock%016llx\"}}\n\n",
+                  (unsigned long long)mb_mock_mix(r->prompt_tokens ^ r->total));
+    block_stop(b, 0);
+}
+
 /* message_start (usage.output_tokens 1, as the real API reports before any
- * text), the text block's start and one ping. */
+ * text), the first block's start (thinking, with extended thinking on)
+ * and one ping. */
 static void msg_begin(mk_req *r, mb_buf *b)
 {
     mb_buf_puts(b, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"");
@@ -39,24 +68,33 @@ static void msg_begin(mk_req *r, mb_buf *b)
     mb_buf_puts(b, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":");
     usage_obj(r, b, 1);
     mb_buf_puts(b, "}}\n\n");
-    mb_buf_puts(b, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
-               "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+    block_start(b, 0, r->reasoning > 0);
     mb_buf_puts(b, "event: ping\ndata: {\"type\":\"ping\"}\n\n");
 }
 
+/* Thinking deltas in block 0; the answer in the text block after it (the
+ * switch goes out with the answer's first delta). */
 static void msg_delta(mk_req *r, mb_buf *b, const char *text, size_t len, int reasoning)
 {
-    (void)r;
-    (void)reasoning;
-    mb_buf_puts(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
-               "\"delta\":{\"type\":\"text_delta\",\"text\":\"");
+    int index = r->reasoning > 0 && !reasoning;
+    if (index && !r->started_content) {
+        thinking_stop(r, b);
+        block_start(b, 1, 0);
+        r->started_content = 1;   /* once, whatever the events per write */
+    }
+    mb_buf_printf(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,"
+                  "\"delta\":{\"type\":\"%s\",\"%s\":\"", index,
+                  reasoning ? "thinking_delta" : "text_delta", reasoning ? "thinking" : "text");
     mb_buf_add(b, text, len);
     mb_buf_puts(b, "\"}}\n\n");
 }
 
 static void msg_finish(mk_req *r, mb_buf *b)
 {
-    mb_buf_puts(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+    if (r->reasoning > 0 && !r->started_content)
+        thinking_stop(r, b);   /* the limit cut the thinking: no text block */
+    else
+        block_stop(b, r->reasoning > 0 ? 1 : 0);
     mb_buf_puts(b, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"");
     mb_buf_puts(b, mk_finish_reason(r));
     mb_buf_puts(b, "\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":");
@@ -83,13 +121,18 @@ static void msg_malformed(mk_req *r, mb_buf *b)
 static void msg_body(mk_req *r, mb_buf *b, const char *text, size_t len, const char *rtext,
                      size_t rlen)
 {
-    (void)rtext;
-    (void)rlen;
     mb_buf_puts(b, "{\"id\":\"");
     mb_buf_puts(b, r->id);
     mb_buf_puts(b, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
     mb_buf_puts(b, r->model_json);
-    mb_buf_puts(b, ",\"content\":[{\"type\":\"text\",\"text\":");
+    mb_buf_puts(b, ",\"content\":[");
+    if (rtext && r->reasoning > 0) {
+        mb_buf_puts(b, "{\"type\":\"thinking\",\"thinking\":");
+        mb_json_put_str(b, rtext, rlen);
+        mb_buf_printf(b, ",\"signature\":\"mock%016llx\"},",
+                      (unsigned long long)mb_mock_mix(r->prompt_tokens ^ r->total));
+    }
+    mb_buf_puts(b, "{\"type\":\"text\",\"text\":");
     mb_json_put_str(b, text, len);
     mb_buf_puts(b, "}],\"stop_reason\":\"");
     mb_buf_puts(b, mk_finish_reason(r));

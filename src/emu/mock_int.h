@@ -13,6 +13,8 @@
  *   mock_anthropic.c  Anthropic bytes (messages, errors)
  *   mock_trace.c      ground-truth records and their JSON
  *   mock_tokens.c     counts with the profile's tokenizer, if any
+ *   mock_cache.c      the prefix cache (LRU over chained prompt blocks)
+ *   mock_presets.c    the built-in profiles (vllm, mlx-lm)
  * and in src/core (mock_model.h, pure): mock_text.c (token rule,
  * pseudo-text), mock_timing.c (the timing model), mock_length.c (natural
  * answer lengths). */
@@ -31,6 +33,8 @@
 #include "mlxbench/platform.h"
 #include "mlxbench/server.h"
 #include "mlxbench/tok.h"
+
+typedef struct mk_cache mk_cache;
 
 /* ---------------------------------------------------------------- models */
 
@@ -99,6 +103,7 @@ typedef struct mk_trace_rec {
     const char *finish;        /* finish reason sent, or NULL */
     unsigned faults;
     uint64_t prompt_tokens, output_tokens, reasoning_tokens;
+    uint64_t cached_tokens;    /* prompt tokens found in the prefix cache */
     uint64_t start_ns, arrival_ns, headers_ns, first_ns, end_ns;
     double arrival_wall;
     double ttft_target_s;
@@ -132,6 +137,7 @@ typedef struct mk_req {
     mk_model *model;
     int api, stream, include_usage, usage;
     uint64_t prompt_tokens;
+    uint64_t cached_tokens;    /* of which found in the prefix cache (no prefill) */
     uint64_t total;            /* tokens to generate (reasoning included) */
     uint64_t reasoning;        /* of which reasoning */
     uint64_t emitted;
@@ -233,7 +239,25 @@ struct mb_mock {
     size_t max_body;
     mb_tok *tokenizer;         /* the profile's "tokenizer", or NULL */
     mb_tok_enc *tok_enc;
+    mk_cache *cache;           /* the profile's "prefix_cache", or NULL */
 };
+
+/* mock_cache.c: the prefix cache */
+int mk_cache_new(mk_cache **out, size_t blocks, unsigned block_tokens);
+void mk_cache_free(mk_cache *c);
+unsigned mk_cache_block_tokens(const mk_cache *c);
+/* keys: a prompt's n chained block names; returns how many leading ones
+ * (at most `usable`) were cached, then stores all n as most recent. */
+size_t mk_cache_lookup(mk_cache *c, const uint64_t *keys, size_t n, size_t usable);
+/* The cached tokens of a request's prompt text for model md (0 without a
+ * cache); the prompt's blocks are cached afterwards. */
+uint64_t mk_cache_request(mb_mock *m, const mk_model *md, const char *text, size_t len,
+                          uint64_t prompt_tokens);
+void mk_cache_stats_json(const mk_cache *c, mb_buf *b);
+
+/* mock_presets.c: a built-in profile's JSON by name ("vllm", "mlx-lm"), or NULL */
+#define MK_PRESET_NAMES "vllm, mlx-lm"
+const char *mk_preset(const char *name);
 
 /* mock_tokens.c: counts with the profile's tokenizer, if any */
 int mk_tokenizer_set(mb_mock *m, const char *path, char *err, size_t errlen);

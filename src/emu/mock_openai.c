@@ -59,8 +59,9 @@ static void usage_obj(const mk_req *r, mb_buf *b)
     mb_buf_puts(b, ",\"total_tokens\":");
     mb_buf_put_u64(b, r->prompt_tokens + out);
     if (r->api == MK_CHAT) {
-        mb_buf_puts(b, ",\"prompt_tokens_details\":{\"cached_tokens\":0},"
-                   "\"completion_tokens_details\":{\"reasoning_tokens\":");
+        mb_buf_puts(b, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+        mb_buf_put_u64(b, r->cached_tokens);
+        mb_buf_puts(b, "},\"completion_tokens_details\":{\"reasoning_tokens\":");
         mb_buf_put_u64(b, mk_usage_reasoning((mk_req *)r));
         mb_buf_puts(b, "}");
     }

@@ -281,7 +281,38 @@ static int profile_model(mb_mock *m, const char *name, const mb_json_val *fields
 
 static const char *const top_keys[] = {
     "builtin_models", "any_model", "default_model", "models", "model_defaults", "seed",
-    "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer", NULL};
+    "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer", "prefix_cache",
+    NULL};
+
+/* "prefix_cache": {"blocks": N, "block_tokens": B} (docs/MOCK.md, "Prefix
+ * cache"), or false / null for none. */
+static int profile_cache(mb_mock *m, const mb_json_val *v, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"blocks", "block_tokens", NULL};
+    double blocks = 65536, bt = 16;
+    int rc;
+    if (v->type == MB_JSON_NULL || v->type == MB_JSON_FALSE) {
+        mk_cache_free(m->cache);
+        m->cache = NULL;
+        return 0;
+    }
+    if (v->type != MB_JSON_OBJECT) {
+        err_set(err, errlen, "'prefix_cache' must be an object {\"blocks\": N, \"block_tokens\": B} "
+                             "or false");
+        return MB_EINVAL;
+    }
+    if ((rc = check_keys(v, keys, "prefix_cache", err, errlen)) < 0 ||
+        (rc = num_field(v, "blocks", 1, 16777216, &blocks, err, errlen)) < 0 ||
+        (rc = num_field(v, "block_tokens", 1, 4096, &bt, err, errlen)) < 0)
+        return rc;
+    if (blocks != (double)(size_t)blocks || bt != (double)(unsigned)bt) {
+        err_set(err, errlen, "'prefix_cache': blocks and block_tokens must be integers");
+        return MB_EINVAL;
+    }
+    mk_cache_free(m->cache);
+    m->cache = NULL;
+    return mk_cache_new(&m->cache, (size_t)blocks, (unsigned)bt);
+}
 
 /* Reads a profile (docs/MOCK.md, "Profile"). Called once at start, before
  * any model is in use. */
@@ -387,6 +418,8 @@ int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t 
         if (rc < 0)
             return rc;
     }
+    if (mb_json_find(&root, "prefix_cache", &v) && (rc = profile_cache(m, &v, err, errlen)) < 0)
+        return rc;
     if (mb_json_find(&root, "control_token", &v) && v.type != MB_JSON_NULL) {
         char *t = mb_json_strdup(&v);
         if (!t || strlen(t) < 8) {

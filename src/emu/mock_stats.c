@@ -81,6 +81,11 @@ char *mb_mock_stats_json(mb_mock *m)
               (unsigned long long)s->f_stall, (unsigned long long)s->f_disconnect,
               (unsigned long long)s->f_malformed, (unsigned long long)s->f_slow_ttft,
               (unsigned long long)s->f_refuse);
+    if (m->cache) {
+        mb_buf_puts(&b, "\"prefix_cache\":");
+        mk_cache_stats_json(m->cache, &b);
+        mb_buf_puts(&b, ",");
+    }
     mb_buf_printf(&b, "\"emission_timer\":\"%s\",\"emission_error_ms\":",
                   m->timer ? mb_ptimer_kind(m->timer) : "none");
     hist_json(&b, m->emit_hist);

@@ -485,7 +485,8 @@ void mk_req_start(mk_req *r, const mb_server_req *req)
     mb_mock *m = r->m;
     mb_server_conn *c = r->conn;
     char extra[256];
-    double ttft = mb_mock_ttft_s(&r->model->t, r->prompt_tokens);
+    /* cached prompt tokens skip prefill (mock_cache.c) */
+    double ttft = mb_mock_ttft_s(&r->model->t, r->prompt_tokens - r->cached_tokens);
     r->heap_idx = NOT_IN_HEAP;
     r->arrival_ns = req->done_ns;
     r->model->active++;

@@ -146,6 +146,8 @@ static void rec_json(mb_buf *b, const mk_trace_rec *r, int wall)
     mb_buf_put_u64(b, r->output_tokens);
     mb_buf_puts(b, ",\"reasoning_tokens\":");
     mb_buf_put_u64(b, r->reasoning_tokens);
+    mb_buf_puts(b, ",\"cached_tokens\":");
+    mb_buf_put_u64(b, r->cached_tokens);
     mb_buf_printf(b, ",\"ttft_target_s\":%.9g", r->ttft_target_s);
     put_ns(b, ",\"start_ns\":", r->start_ns);
     put_ns(b, ",\"arrival_ns\":", r->arrival_ns);

@@ -262,10 +262,10 @@ static void trace_error(mb_mock *m, mk_trace_rec *tr, int status)
  * over the body (each lookup would be a pass of its own): the first of
  * each name counts, as in every mainstream parser. */
 enum { F_MODEL, F_STREAM, F_N, F_MAX_TOKENS, F_MAX_COMPLETION_TOKENS, F_MESSAGES, F_PROMPT,
-       F_SYSTEM, F_STREAM_OPTIONS, F_SEED, F_IGNORE_EOS, F_MIN_TOKENS, NFIELDS };
+       F_SYSTEM, F_STREAM_OPTIONS, F_SEED, F_IGNORE_EOS, F_MIN_TOKENS, F_THINKING, NFIELDS };
 static const char *const field_names[NFIELDS] = {
     "model", "stream", "n", "max_tokens", "max_completion_tokens", "messages", "prompt",
-    "system", "stream_options", "seed", "ignore_eos", "min_tokens"};
+    "system", "stream_options", "seed", "ignore_eos", "min_tokens", "thinking"};
 
 typedef struct fields {
     mb_json_val v[NFIELDS];
@@ -308,7 +308,7 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
     long max = -1;
     mb_mock_limits lim = {-1, -1, 0};
     mb_buf ptext = MB_BUF_INIT;
-    prompt_acc acc = {0, MB_MOCK_HASH_INIT, 0, m->tokenizer ? &ptext : NULL};
+    prompt_acc acc = {0, MB_MOCK_HASH_INIT, 0, (m->tokenizer || m->cache) ? &ptext : NULL};
     mk_model *md = NULL;
     char *model_name = NULL;
     uint64_t seq = ++m->seq;
@@ -440,7 +440,15 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
     r->usage = api == MK_MESSAGES ? 1 : md->usage;
     r->prompt_tokens = (m->tokenizer ? mk_count(m, ptext.p, ptext.len)
                                      : mb_mock_tokens_for_chars(acc.chars)) + acc.ints;
+    r->cached_tokens = mk_cache_request(m, md, ptext.p, ptext.len, r->prompt_tokens);
+    /* reasoning: chat always (the model's reasoning_tokens); Anthropic
+     * when the request enables extended thinking, as the real API */
     r->reasoning = api == MK_CHAT ? (uint64_t)md->reasoning_tokens : 0;
+    if (api == MK_MESSAGES && (v = field(&f, F_THINKING)) && v->type == MB_JSON_OBJECT) {
+        mb_json_val ty;
+        if (mb_json_find(v, "type", &ty) && mb_json_eq(&ty, "enabled"))
+            r->reasoning = (uint64_t)md->reasoning_tokens;
+    }
     r->tpc = md->tokens_per_chunk;
     r->epw = md->events_per_write;
     {
@@ -487,6 +495,7 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
         tr->stream = r->stream;
         tr->status = 200;
         tr->prompt_tokens = r->prompt_tokens;
+        tr->cached_tokens = r->cached_tokens;
     }
     r->tr = tr;
     tr = NULL;
