@@ -24,6 +24,9 @@ local thread_c = require "mlxbench._thread"
 local checks = require "mlxbench.checks"
 local args = require "mlxbench.cli.args"
 local tokens = require "mlxbench.tokens"
+local traffic = require "mlxbench.traffic"
+local session = require "mlxbench.session"
+local prefix = require "mlxbench.prefix"
 
 local M = {}
 
@@ -49,6 +52,7 @@ local KNOWN = {
   concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1, threads = 1,
   thread_init = 1, _thread = 1, tokenizer = 1, synthetic = 1,
 }
+for k in pairs(traffic.KNOWN) do KNOWN[k] = 1 end
 
 local function check(o)
   if type(o) ~= "table" then error("mlxbench.bench: expected a table of options", 3) end
@@ -61,7 +65,10 @@ local function check(o)
         .. args.did_you_mean(tostring(k), known), 3)
     end
   end
-  if type(o.model) ~= "string" then error("mlxbench.bench: model must be a string", 3) end
+  do
+    local ok, err = traffic.check(o)
+    if not ok then error("mlxbench.bench: " .. err, 3) end
+  end
   -- integers: JSON numbers (5.0 from a file) are as good as Lua integers
   local function posint(k, zero)
     local v = o[k]
@@ -71,6 +78,7 @@ local function check(o)
     end
   end
   posint("requests")
+  posint("sessions")
   posint("concurrency")
   posint("warmup", true)
   posint("max_tokens")
@@ -174,6 +182,8 @@ local function config_of(o)
     load = is_open(o) and "open" or "closed",
   }
 end
+local config_base = config_of
+config_of = function(o) return traffic.config(o, config_base(o)) end
 
 -- A transport failure, a 5xx, 429 or 529 is worth trying elsewhere; other
 -- statuses (400, 401, 404) would fail on every member too.
@@ -214,43 +224,83 @@ local function attempt(o, group, i, req)
   return r
 end
 
--- Request i. A prompt with `turns` is a conversation: each user turn is
--- sent with the history so far, including the model's actual replies; the
--- earlier turns ride along in r.previous_turns and are recorded too.
-local function one(o, group, i)
-  local p = o._pick(i)
-  local req = {
-    model = o.model, messages = p.messages, prompt = p.prompt,
-    max_tokens = p.max_tokens or o.max_tokens, stream = o.stream, extra = o.extra,
+-- The request fields every request of the run shares, for model m.
+local function base_request(o, m)
+  return {
+    model = m, stream = o.stream, extra = o.extra, max_tokens = o.max_tokens,
     ignore_eos = o.ignore_eos, min_tokens = o.min_tokens, max_tokens_field = o.max_tokens_field,
     capture = o.capture, timeout = o.timeout, headers = o.headers,
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
-    cacert = o.cacert, insecure = o.insecure, tokenizer = o._tok,
+    cacert = o.cacert, insecure = o.insecure, tokenizer = o._tok_for(m),
   }
-  if not p.turns then
-    local r = attempt(o, group, i, req)
-    r.i, r.prompt_name = i, p.name
-    -- a prompt built to a length: asked, reached, or only estimated
-    r.prompt_target_tokens, r.prompt_achieved_tokens = p.target_tokens, p.achieved_tokens
-    r.prompt_estimated = p.estimated
-    return r
+end
+
+-- Open loop: the request's intended send time, and how late it left.
+local function scheduled(r, due)
+  if due then
+    r.scheduled_s = due
+    r.send_lag = r.start_s and math.max(0, r.start_s - due) or 0
   end
-  local history, done = {}, {}
-  for k, m in ipairs(p.messages or {}) do history[k] = m end
-  local r
-  for k, turn in ipairs(p.turns) do
-    history[#history + 1] = { role = "user", content = turn }
-    req.messages, req.prompt, req.capture = history, nil, true
-    r = attempt(o, group, i, req)
-    r.i, r.turn, r.prompt_name = i, k, p.name
-    if not r.ok or k == #p.turns then break end
-    history[#history + 1] = { role = "assistant", content = r.text or "" }
-    if not o.capture then r.text = nil end
-    done[#done + 1] = r
+end
+
+-- Conversation i (mlxbench.session): turn after turn on one model, each
+-- with the history so far and the model's real replies, the first sent at
+-- `due` in an open loop; each turn is recorded as it ends. Returns the
+-- session's summary (already recorded: `recorded`).
+local function conversation(o, group, i, due, s)
+  s = s or o._sessions:pick(i)
+  local m = traffic.model(o, i)
+  local px = o._prefix and o._prefix:pick(i)
+  if px then
+    local c = {}
+    for k, v in pairs(s) do c[k] = v end
+    c.system = px.text .. (s.system and ("\n" .. s.system) or "")
+    s = c
   end
-  if not o.capture then r.text = nil end
-  r.previous_turns = #done > 0 and done or nil
+  local summary = session.run(s, {
+    i = i, seed = o.seed, think = o._think, record = o._record_turn,
+    stop = function() return M.stopping() or (o._deadline ~= nil and time.now() >= o._deadline) end,
+    request = function(msgs, k, max_tokens)
+      local req = base_request(o, m)
+      req.messages, req.capture = msgs, true
+      req.max_tokens = max_tokens or s.max_tokens or o.max_tokens
+      req.at = k == 1 and due or nil
+      traffic.cancel(o, req, i * 4099 + k)
+      local r = attempt(o, group, i, req)
+      r.reply = r.text
+      if not o.capture then r.text = nil end
+      r.i, r.prompt_name, r.model = i, s.name, m
+      if px then r.prefix_index, r.prefix_first = px.index, px.first and k == 1 end
+      if k == 1 then scheduled(r, due) end
+      return r
+    end,
+  })
+  return { session_summary = summary, start_s = summary.start_s, end_s = summary.end_s,
+           send_lag = nil }
+end
+
+-- Request i: its prompt (with the shared prefix, if any) on its model,
+-- sent at `due` (open loop, replay) or now. A prompt with `turns` is a
+-- conversation.
+local function one(o, group, i, due)
+  if o._sessions then return conversation(o, group, i, due) end
+  local p = o._pick(i)
+  if p.turns then return conversation(o, group, i, due, p) end
+  local m = traffic.model(o, i)
+  local px = o._prefix and o._prefix:pick(i)
+  if px then p = prefix.apply(p, px) end
+  local req = base_request(o, m)
+  req.messages, req.prompt, req.max_tokens = p.messages, p.prompt, p.max_tokens or o.max_tokens
+  req.at = due
+  traffic.cancel(o, req, i)
+  local r = attempt(o, group, i, req)
+  r.i, r.prompt_name, r.model = i, p.name, m
+  -- a prompt built to a length: asked, reached, or only estimated
+  r.prompt_target_tokens, r.prompt_achieved_tokens = p.target_tokens, p.achieved_tokens
+  r.prompt_estimated = p.estimated
+  if px then r.prefix_index, r.prefix_first = px.index, px.first end
+  scheduled(r, due)
   return r
 end
 
@@ -263,7 +313,20 @@ KNOWN.max_body, KNOWN.max_line, KNOWN.accept_encoding, KNOWN.cacert, KNOWN.insec
 local function default_name(o)
   local load_part = is_open(o) and ("rate=" .. (o.rate and string.format("%g", o.rate) or "ramp"))
     or (o.stages and "ramp" or ("c=" .. (o.concurrency or 1)))
+  if o.replay then
+    local sp = type(o.replay) == "table" and o.replay.speed
+    load_part = "replay" .. (sp and sp ~= 1 and string.format(" x%g", sp) or "")
+  end
+  if o.conversations then load_part = load_part .. " chat" end
   return load_part .. (o.stream and "" or " no-stream")
+end
+
+-- progress_total(o) -> the requests the status line counts to: a replay's
+-- records, the requests asked for; none for conversations (a session's
+-- turns are not known ahead)
+local function progress_total(o)
+  if o._sessions then return nil end
+  return o._times and #o._times or o.requests
 end
 
 -- client_part(client, o, nthreads, cpu_s, load_wall, lag_h) -> run.client
@@ -290,16 +353,38 @@ function M.bench(o)
   local fallback = o.fallback and as_target(o.fallback)
   o.stream = o.stream ~= false
   for _, k in ipairs{ "requests", "concurrency", "warmup", "max_tokens", "min_tokens", "max_inflight",
-                      "threads" } do
+                      "threads", "sessions" } do
     if o[k] ~= nil then o[k] = math.tointeger(o[k]) end
   end
-  -- the model's tokenizer, for exact counts and prompt lengths
+  if o.sessions then o.requests = o.sessions end   -- a conversation run counts sessions
+  local models = assert(traffic.models(o.model))
+  -- the model's tokenizer, for exact counts and prompt lengths (a model
+  -- mix: each model's own, found when first used, unless one is given)
   local tspec = o.tokenizer
   if tspec == nil then tspec = t.tokenizer end
-  local rok, tok, tinfo = pcall(tokens.resolve, tspec, o.model)
+  local rok, tok, tinfo = pcall(tokens.resolve, tspec, models[1])
   if not rok then error("mlxbench.bench: " .. tostring(tok), 2) end
   o._tok = tok
-  if o.synthetic then
+  local toks = { [models[1]] = tok or false }
+  o._tok_for = function(m)
+    if toks[m] == nil then
+      if tspec ~= nil and tspec ~= "auto" then
+        toks[m] = tok or false
+      else
+        local ok2, t2 = pcall(tokens.resolve, "auto", m)
+        toks[m] = ok2 and t2 or false
+      end
+    end
+    return toks[m] or nil
+  end
+  local tok_for = o._tok_for
+  do
+    local ok, err = pcall(traffic.setup, o, tok_for)
+    if not ok then error(err, 0) end
+  end
+  if o._replay or o._sessions then
+    o._prompts = o._replay or o._sessions
+  elseif o.synthetic then
     -- a random workload: lengths drawn per request (plain data, so engine
     -- threads can build the same source)
     local s = o.synthetic
@@ -308,18 +393,18 @@ function M.bench(o)
   else
     o._prompts = prompts.resolve(o.prompts or o.prompt or "short", { tokenizer = tok })
   end
-  o._pick = prompts.picker(o._prompts, o.seed)
+  o._pick = o._pick or prompts.picker(o._prompts, o.seed)
   -- in an engine thread, its share of the run (of the run's shard, if any)
   o._shard = o._thread and o._thread.shard or load.shard(o.shard)
   local name = o.name or default_name(o)
   local fields = {
-    name = name, backend = t.backend, target = t:public(), model = o.model, config = config_of(o),
-    tokenizer = tinfo,
+    name = name, backend = t.backend, target = t:public(), model = table.concat(models, ","),
+    models = #models > 1 and models or nil, config = config_of(o), tokenizer = tinfo,
   }
   -- without a tokenizer: said on stderr up front where progress is shown,
   -- and in the report's notes (run.warnings) when some count of the run
   -- was in fact estimated (usage makes them exact)
-  local tok_warning = not tok and tokens.warning(tinfo, o.model) or nil
+  local tok_warning = not tok and tokens.warning(tinfo, models[1]) or nil
   if tok_warning and not o._thread and progress.notices() and not tinfo.none:match("^disabled") then
     io.stderr:write("mlxbench: ", tok_warning, "\n")
   end
@@ -339,12 +424,15 @@ function M.bench(o)
 
   local c = collect.new{ name = name, slo = o.slo, keep_requests = o.keep_requests }
   local cool = collect.new{ name = name .. " (cool-down)", keep_requests = false }
+  c.w.multi = #models > 1
   local warm_count = 0
   local inflight = 0
   local record
   function record(r, phase)
-    for _, prev in ipairs(r.previous_turns or {}) do record(prev, phase) end
-    r.previous_turns = nil
+    if r.session_summary then   -- its turns were recorded as they ended
+      if phase ~= "warmup" and not o._warming then c:add_session(r.session_summary) end
+      return
+    end
     if phase == "warmup" then
       warm_count = warm_count + 1
       return
@@ -357,9 +445,20 @@ function M.bench(o)
     if o.on_result then o.on_result(r) end
     if o._thread then thread_c.publish(c.total, inflight, c.failed, c.tok_out) end
   end
-  local function send(i)
+  -- a conversation's turn, recorded when it ends: in the warm-up, after
+  -- the end of a duration-bound run (cool-down), or measured
+  o._record_turn = function(r)
+    local phase = "measured"
+    if o._warming then
+      phase = "warmup"
+    elseif o._deadline and r.end_s and r.end_s > o._deadline then
+      phase = "cooldown"
+    end
+    record(r, phase)
+  end
+  local function send(i, due)
     inflight = inflight + 1
-    local ok, r = pcall(one, o, group, i)
+    local ok, r = pcall(one, o, group, i, due)
     inflight = inflight - 1
     if not ok then error(r, 0) end
     return r
@@ -367,7 +466,7 @@ function M.bench(o)
   -- engine threads: the workers' counters, for the status line
   local live
   local prog = progress.start{
-    name = name, total = o.requests and load.share(o.requests, o._shard), duration = o.duration or (o.stages and load.profile(o.stages, is_open(o) and "rate" or "concurrency").total),
+    name = name, total = progress_total(o) and load.share(progress_total(o), o._shard), duration = o.duration or (o.stages and load.profile(o.stages, is_open(o) and "rate" or "concurrency").total),
     done = function() return live and live.done() or c.total end,
     inflight = function() return live and live.inflight() or inflight end,
     errors = function() return live and live.failed() or c.failed end,
@@ -395,7 +494,9 @@ function M.bench(o)
   if not tc then
     if (o.warmup or 0) > 0 or (o.warmup_s or 0) > 0 then
       prog.warmup((o.warmup or 0) > 0 and o.warmup or nil, o.warmup_s, function() return warm_count end)
+      o._warming = true
       load.warmup(o, send, record, M.stopping)
+      o._warming = nil
     end
     prog.measure()
   end
@@ -461,7 +562,8 @@ function M.bench(o)
   -- open loop: throughput over the schedule's window -- from its zero to
   -- the last end, at least its length -- not from the first arrival
   if is_open(o) and c.first_start and c.last_end then
-    local sched_len = o.duration or (o.stages and load.profile(o.stages, "rate").total) or 0
+    local sched_len = o.duration or (o.stages and load.profile(o.stages, "rate").total)
+      or (o._times and o._times[#o._times]) or 0
     c.window = { start = c.t0, finish = math.max(c.last_end, c.t0 + sched_len) }
   end
   -- the wall-clock time of the run's zero, so runs of several processes or

@@ -6,11 +6,19 @@
 local stats = require "mlxbench.stats"
 local json = require "mlxbench.json"
 local tokens = require "mlxbench.tokens"
+local workload = require "mlxbench.workload"
 
 local M = {}
 
+-- The run's histogram metrics. The second row is what realistic workloads
+-- add (mlxbench.workload): the reasoning split (time to the first
+-- reasoning and answer token, each phase's ITL), TTFT of requests whose
+-- prompt prefix was cold or warm in the server's cache, and the duration
+-- of completed conversations.
 M.METRICS = { "ttft_s", "ttfb_s", "itl_s", "tpot_s", "e2e_s", "req_tok_s", "decode_tok_s",
-              "queue_s", "latency_s" }
+              "queue_s", "latency_s",
+              "ttfr_s", "ttfa_s", "itl_reasoning_s", "itl_answer_s", "ttft_cold_s", "ttft_warm_s",
+              "session_s" }
 
 local Collector = {}
 Collector.__index = Collector
@@ -22,7 +30,8 @@ function M.new(opts)
     slo = opts.slo,
     keep = opts.keep_requests ~= false,
     h = {},
-    total = 0, ok = 0, failed = 0, good = 0,
+    total = 0, ok = 0, failed = 0, good = 0, cancelled = 0,
+    w = workload.new(),
     errors = {},
     tok_in = 0, tok_out = 0,
     source = { usage = 0, events = 0 },   -- output token counts by source, per request
@@ -120,7 +129,12 @@ function Collector:add(r)
       rec(h.latency_s, r.latency_s)
     end
   end
-  if r.ok then
+  workload.add(self.w, r, h)
+  if r.cancelled then
+    -- stopped by the client on purpose (--cancel-rate): its own outcome,
+    -- neither a success nor an error, and in no latency metric
+    self.cancelled = self.cancelled + 1
+  elseif r.ok then
     self.ok = self.ok + 1
     self.tok_out = self.tok_out + (r.output_tokens or 0)
     self.tok_in = self.tok_in + (r.input_tokens or 0)
@@ -178,8 +192,23 @@ function Collector:add(r)
       max_tokens = r.max_tokens, prompt = r.prompt_name, turn = r.turn,
       prompt_target_tokens = r.prompt_target_tokens,
       prompt_achieved_tokens = (not r.prompt_estimated) and r.prompt_achieved_tokens or nil,
+      -- realistic workloads (METRICS.md): the conversation, the shared
+      -- prefix and the server's cache, the reasoning split, the model of a
+      -- mix, a cancellation
+      session = r.session, model = self.w.multi and r.model or nil,
+      prefix = r.prefix_index, cached_tokens = r.cached_tokens, cache = r.cache_state,
+      cache_write_tokens = r.cache_write_tokens,
+      ttfr_s = r.ttfr_s, ttfa_s = r.ttfa_s, reasoning_tokens = r.reasoning_tokens,
+      answer_tokens = r.answer_tokens, reasoning_token_source = r.reasoning_token_source,
+      cancelled = r.cancelled, cancel_s = r.cancel_s,
+      tokens_received = r.cancelled and r.tokens_received or nil,
     }
   end
+end
+
+-- add_session(s): one finished conversation (mlxbench.session)
+function Collector:add_session(s)
+  workload.add_session(self.w, s, self.h)
 end
 
 -- dump() -> the collector's state as plain data (histograms encoded with
@@ -191,6 +220,7 @@ function Collector:dump()
   end
   return {
     total = self.total, ok = self.ok, failed = self.failed, good = self.good,
+    cancelled = self.cancelled, w = workload.dump(self.w),
     errors = self.errors, tok_in = self.tok_in, tok_out = self.tok_out, source = self.source,
     prompt_source = self.prompt_source, diff_out = self.diff_out, diff_in = self.diff_in,
     plen = self.plen, finishes = self.finishes, early = self.early, messages = self.messages,
@@ -206,6 +236,8 @@ end
 function Collector:absorb(d, thread)
   self.total, self.ok, self.failed = self.total + d.total, self.ok + d.ok, self.failed + d.failed
   self.good = self.good + d.good
+  self.cancelled = self.cancelled + (d.cancelled or 0)
+  workload.absorb(self.w, d.w)
   self.tok_in, self.tok_out = self.tok_in + d.tok_in, self.tok_out + d.tok_out
   self.sum_e2e = self.sum_e2e + d.sum_e2e
   for k, n in pairs(d.errors or {}) do self.errors[k] = (self.errors[k] or 0) + n end
@@ -305,6 +337,7 @@ function Collector:finish(fields)
   local run = {
     name = self.name,
     requests = { total = self.total, ok = self.ok, failed = self.failed, errors = self.errors,
+                 cancelled = self.cancelled > 0 and self.cancelled or nil,
                  stopped_early = self.early, finish_reasons = self.finishes,
                  error_messages = #self.messages > 0 and json.array(self.messages) or nil },
     tokens = M.derive_tokens({ input = self.tok_in, output = self.tok_out, source = self.source,
@@ -355,6 +388,7 @@ function Collector:finish(fields)
     run.slo = self.slo
     run.requests.slo_met = self.good
   end
+  workload.finish(self.w, run)
   if next(self.targets) and (fields and fields.fallback) then run.served_by = self.targets end
   return run
 end

@@ -103,8 +103,10 @@ local function detect(path)
 end
 
 -- open{path, format = "auto"|"jsonl"|"sharegpt", turns = "first"|"history",
---      limit = N, use_output_len = false, loop = true, tokenizer} -> dataset
--- (with a tokenizer, use_output_len counts the reference replies exactly)
+--      limit = N, use_output_len = false, loop = true, tokenizer, convert}
+-- -> dataset (with a tokenizer, use_output_len counts the reference
+-- replies exactly). convert(obj, where) -> spec | nil replaces the record
+-- reading (mlxbench.session reads conversations whole).
 function M.open(o)
   if type(o) == "string" then o = { path = o } end
   if type(o) ~= "table" or type(o.path) ~= "string" then
@@ -119,7 +121,7 @@ function M.open(o)
   end
   local ds = setmetatable({
     path = o.path, format = fmt, turns = o.turns or "first", limit = o.limit,
-    use_output_len = o.use_output_len, loop = o.loop ~= false,
+    use_output_len = o.use_output_len, loop = o.loop ~= false, convert = o.convert,
     queue = {}, lines = {}, qpos = 1, served = 0, read = 0, skipped = 0, line = 0,
   }, DS)
   if o.tokenizer then ds:set_tokenizer(o.tokenizer) end
@@ -203,7 +205,7 @@ function DS:next()
     local obj, line = self.queue[self.qpos], self.lines[self.qpos]
     self.qpos = self.qpos + 1
     self.read = self.read + 1
-    local p = from_record(obj, self, string.format("dataset: %s:%s%d", self.path,
+    local p = (self.convert or from_record)(obj, self, string.format("dataset: %s:%s%d", self.path,
       self.format == "sharegpt" and "element " or "", line or 0))
     if p then
       self.taken = self.taken + 1
@@ -225,7 +227,8 @@ function DS:pick(i) return self:next() end
 -- fails before its first request, not in the middle of a run.
 function DS:check(n)
   local probe = M.open{ path = self.path, format = self.format, turns = self.turns,
-                        limit = self.limit, use_output_len = self.use_output_len, loop = false }
+                        limit = self.limit, use_output_len = self.use_output_len, loop = false,
+                        convert = self.convert }
   local k = 0
   while not n or k < n do
     if not probe:next() then break end

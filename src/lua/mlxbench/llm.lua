@@ -6,6 +6,7 @@ local core = require "mlxbench._llm"
 local prompts = require "mlxbench.prompts"
 local target_mod = require "mlxbench.target"
 local tokens = require "mlxbench.tokens"
+local time = require "mlxbench.time"
 local DEFAULTS = require("mlxbench._sys").defaults   -- timeouts: one place (C defaults.h)
 
 local M = {}
@@ -126,6 +127,15 @@ local function check_opts(o)
   if o.tokenizer ~= nil and type(o.tokenizer) ~= "userdata" then
     error("llm.request: tokenizer must be a loaded tokenizer (mlxbench.tokenizer.load)", 3)
   end
+  if o.cancel_after ~= nil and not (type(o.cancel_after) == "number" and o.cancel_after > 0) then
+    error("llm.request: cancel_after must be a number of seconds > 0", 3)
+  end
+  if o.cancel_events ~= nil and not (integer(o.cancel_events) and o.cancel_events >= 1) then
+    error("llm.request: cancel_events must be a positive integer", 3)
+  end
+  if o.at ~= nil and type(o.at) ~= "number" then
+    error("llm.request: at must be a time.now() value (seconds)", 3)
+  end
   for _, k in ipairs{ "max_body", "max_line" } do
     if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 1) then
       error("llm.request: " .. k .. " must be a positive integer (bytes)", 3)
@@ -161,9 +171,39 @@ local function without_usage(r, stream)
   end
 end
 
+-- reasoning_counts(r): the reasoning split's token counts. Reasoning
+-- tokens come from usage (completion_tokens_details.reasoning_tokens, when
+-- above 0: a server that streamed reasoning and reports 0 did not count
+-- it), else from the tokenizer (mlxbench.tokens.apply), else the
+-- reasoning events; the answer is the rest of the output (its events when
+-- reasoning was counted by events). A hidden reasoning phase (OpenAI's
+-- o-series stream none) has only the usage count.
+local function reasoning_counts(r)
+  local ur = r.usage_reasoning_tokens
+  r.usage_reasoning_tokens = nil
+  if not r.ok then return end
+  if ur and ur > 0 and r.token_source == "usage" then
+    r.reasoning_tokens, r.reasoning_token_source = ur, "usage"
+  elseif r.reasoning_events and not r.reasoning_tokens then
+    r.reasoning_tokens, r.reasoning_token_source = r.reasoning_events, "events"
+  end
+  if r.reasoning_tokens then
+    if r.reasoning_token_source == "events" then
+      r.answer_tokens = r.answer_events or 0
+    else
+      r.answer_tokens = math.max(0, (r.output_tokens or 0) - r.reasoning_tokens)
+    end
+  end
+end
+
 -- request{target, model, messages|prompt, max_tokens, stream, extra, headers,
 --         capture, timeout, connect_timeout, on_token, itl_hist, itl,
---         tokenizer} -> result (with a tokenizer: exact counts, mlxbench.tokens)
+--         tokenizer, at, cancel_after, cancel_events} -> result (with a
+-- tokenizer: exact counts, mlxbench.tokens). `at` (time.now() seconds):
+-- the request is built now and sent at that instant (a high-resolution
+-- timer: the open loop and trace replay); cancel_after (seconds) or
+-- cancel_events (content events) close the connection early, as a user
+-- who stops a generation: the result is `cancelled`, not failed.
 function M.request(o)
   check_opts(o)
   local t = o.target
@@ -181,6 +221,7 @@ function M.request(o)
     insecure = o.insecure, cacert = o.cacert, http2 = o.http2,
     accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,
     max_body = o.max_body, max_line = o.max_line, count_text = o.tokenizer ~= nil,
+    cancel_after = o.cancel_after, cancel_events = integer(o.cancel_events),
   }
   local oo = setmetatable({ stream = stream, max_tokens = integer(o.max_tokens),
                             min_tokens = integer(o.min_tokens) }, { __index = o })
@@ -188,6 +229,7 @@ function M.request(o)
   spec.headers = headers_for(t, oo)
   spec.body = build_body(t, oo, with_usage)
   spec.on_token = o.on_token ~= nil
+  if o.at then time.sleep_until(o.at) end
   local r = send(spec, o.on_token)
   if with_usage and (r.status == 400 or r.status == 422) then
     -- The server rejects stream_options (some OpenAI-compatible servers do):
@@ -209,6 +251,8 @@ function M.request(o)
     r.input_source = "usage"
   end
   if o.tokenizer then tokens.apply(o.tokenizer, r, o) end
+  r.reasoning_text = nil
+  reasoning_counts(r)
   r.prompt_token_source = tokens.prompt_source(r)
   r.target = t.name
   return r

@@ -134,6 +134,7 @@ M.profile = profile
 -- a unit-rate process is mapped through the inverse cumulative rate
 -- (time rescaling), so ramps keep the arrival kind's character.
 function M.schedule(o)
+  if o._times then return o._times end   -- a trace's own times (mlxbench.replay)
   local kind = o.arrival or "poisson"
   if o.stages then
     local p = profile(o.stages, "rate", o.rate_start or 0)
@@ -154,9 +155,11 @@ function M.schedule(o)
   }
 end
 
--- is_open(o) -> whether the options describe an open loop (a rate)
+-- is_open(o) -> whether the options describe an open loop (a rate, or a
+-- trace replayed at its own times)
 function M.is_open(o)
   return o.rate ~= nil or (o.stages ~= nil and o.stages[1] ~= nil and o.stages[1].rate ~= nil)
+    or o.replay ~= nil
 end
 
 -- warmup(o, send, record, stopping) -> how many warm-up requests
@@ -175,7 +178,7 @@ function M.warmup(o, send, record, stopping)
     record(send(i), "warmup")
   end
   local t_begin = time.now()
-  if M.is_open(o) and not o.stages then
+  if M.is_open(o) and not o.stages and o.rate then
     local times = arrival.schedule{ rate = o.rate, arrival = o.arrival or "poisson",
       burstiness = o.burstiness, seed = (o.seed or 1) + 7919,
       count = n > 0 and n or nil, duration = n == 0 and secs or nil }
@@ -217,10 +220,18 @@ function M.warmup(o, send, record, stopping)
   return sent
 end
 
--- open(o, send, record): runs the open-loop schedule. send(i) performs
--- request i and returns its result; record(r, phase) files it. Returns the
--- dispatcher's timer lag samples for the client-saturation check. Request
--- numbers follow the warm-up's (o.warmup + the arrival's number).
+-- How long before its send time a request is handed to its task: the task
+-- builds the request (prompt, body) meanwhile, then waits on a
+-- high-resolution timer (time.sleep_until) and sends at the instant. A
+-- request that left late although a slot was free (building took longer:
+-- a long prompt counted by the tokenizer) doubles it, up to a second.
+M.LEAD = 0.02
+
+-- open(o, send, record): runs the open-loop schedule. send(i, due)
+-- performs request i, sent at `due` (time.now() seconds), and returns its
+-- result (with send_lag, how late it left); record(r, phase) files it.
+-- Returns the send lags for the client-saturation check. Request numbers
+-- follow the warm-up's (o.warmup + the arrival's number).
 function M.open(o, send, record, stopping)
   local times = M.schedule(o)
   local sem = M.semaphore(o.max_inflight and math.max(1, M.share(o.max_inflight, o._shard))
@@ -229,25 +240,28 @@ function M.open(o, send, record, stopping)
   local t0 = o._t0 or (time.now() + 0.005)
   local lags, tasks = {}, {}
   local sh, kept = o._shard, 0
+  local lead = M.LEAD
   for i, ti in ipairs(times) do
     if stopping() then break end
     if not M.mine(i, sh) then goto skip end
     kept = kept + 1
     local due = t0 + ti
-    local wait = due - time.now()
+    local wait = due - lead - time.now()
     while wait > 0 do   -- in slices, so a stop is noticed during long gaps
       time.sleep(wait > 0.25 and 0.2 or wait)
       if stopping() then break end
-      wait = due - time.now()
+      wait = due - lead - time.now()
     end
     if stopping() then break end
-    lags[#lags + 1] = math.max(0, time.now() - due)
     sem.acquire()
     tasks[#tasks + 1] = sched.spawn(function()
-      local ok, r = pcall(send, offset + i)
+      local ok, r = pcall(send, offset + i, due)
       sem.release()
       if not ok then error(r, 0) end
-      r.scheduled_s = due
+      -- late with a slot to spare: building took longer than the lead
+      local late = r.send_lag or 0
+      if late > 0.001 and not o.max_inflight then lead = math.min(1.0, 2 * (lead + late)) end
+      lags[#lags + 1] = late
       record(r, "measured")
     end)
     ::skip::
@@ -277,6 +291,7 @@ function M.closed(o, send, record, stopping)
   local measure_start = t_begin
   local duration = o.duration or (stages and stages.total)
   local deadline = duration and (measure_start + duration) or math.huge
+  o._deadline = duration and deadline or nil   -- conversations stop their turns there
   local next_i = 0
   local function vu(k)
     while true do

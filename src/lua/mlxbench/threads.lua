@@ -146,7 +146,7 @@ end
 -- least one virtual user of a closed loop (a thread with none would idle)
 function M.split(o, n, sh)
   local load = require "mlxbench.load"
-  if o.rate or (o.stages and o.stages[1] and o.stages[1].rate) then return n end
+  if load.is_open(o) then return n end
   local conc = o.concurrency or 1
   if o.stages then
     for _, s in ipairs(o.stages) do

@@ -85,6 +85,11 @@ function M.apply(tok, r, req)
       rerate(r, n)
     end
   end
+  -- the reasoning part of the output, counted alone (mlxbench.llm takes
+  -- the server's count first when it sends one)
+  if r.ok and r.reasoning_text then
+    r.reasoning_tokens, r.reasoning_token_source = tok:count(r.reasoning_text), "tokenizer"
+  end
   local text = prompts.as_text(req)
   if type(text) == "string" then
     local n = tok:count(text)

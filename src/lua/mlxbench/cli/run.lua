@@ -12,6 +12,7 @@ local report = require "mlxbench.report"
 local checks = require "mlxbench.checks"
 local prompts = require "mlxbench.prompts"
 local progress = require "mlxbench.progress"
+local traffic_cli = require "mlxbench.cli.traffic"
 local cjson = require "cjson"
 
 local M = {}
@@ -19,7 +20,7 @@ local M = {}
 local MAX_N = 10000000
 
 M.SPEC = {
-  model = { short = "m", arg = "MODEL", help = "model name (required); small|medium|large name the seed tiers" },
+  model = { short = "m", arg = "MODEL", help = "model name (required); small|medium|large name the seed tiers; A,B,C a mix (--model-mix)" },
   runs = { short = "n", arg = "N", int = { 1, MAX_N }, help = "measured requests (default 5; warm-up not included)" },
   ["max-tokens"] = { arg = "N", int = { 1, MAX_N }, help = "max output tokens per request (default 256)" },
   ["max-completion-tokens"] = { arg = "N", int = { 1, MAX_N },
@@ -30,7 +31,6 @@ M.SPEC = {
   tokenizer = { arg = "T", help = "PATH|MODEL|auto|none: the tokenizer for exact counts (default auto: found on this machine)" },
   ["input-tokens"] = { arg = "N[:SD|,MIN-MAX]", help = "random workload: prompts of N tokens (normal with SD, or uniform in MIN-MAX), seeded" },
   ["output-tokens"] = { arg = "N[:SD|,MIN-MAX]", help = "with --input-tokens: max_tokens drawn the same way" },
-  ["prefix-tokens"] = { arg = "N", int = { 1, MAX_N }, help = "with --input-tokens: every prompt starts with the same N tokens" },
   warmup = { arg = "N", int = { 0, MAX_N }, help = "warm-up requests, finished before the measured ones (default 1; 0 with --rate)" },
   stream = { help = "stream the response (default; --no-stream to disable)" },
   url = { arg = "URL", help = "server base URL (default " .. target_mod.DEFAULT_URL .. ")" },
@@ -68,11 +68,18 @@ M.SPEC = {
   help = { short = "h", help = "show this help" },
 }
 M.ORDER = { "model", "runs", "max-tokens", "max-completion-tokens", "min-tokens", "ignore-eos",
-            "prompt", "input-tokens", "output-tokens", "prefix-tokens", "tokenizer", "warmup", "stream", "url", "api", "api-key-env", "header", "extra-body",
+            "prompt", "input-tokens", "output-tokens", "tokenizer", "warmup", "stream", "url", "api", "api-key-env", "header", "extra-body",
             "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard",
-            "threads", "slo", "threshold", "timeout", "grace", "max-line", "max-body", "mock",
-            "mock-trace", "usage", "output", "html", "format", "progress", "verbose", "quiet", "name",
-            "help" }
+            "threads" }
+-- realistic traffic: model mixes, shared prefixes, conversations, replay,
+-- cancellation (mlxbench.cli.traffic)
+for k, v in pairs(traffic_cli.SPEC) do M.SPEC[k] = v end
+for _, k in ipairs(traffic_cli.ORDER) do M.ORDER[#M.ORDER + 1] = k end
+for _, k in ipairs{ "slo", "threshold", "timeout", "grace", "max-line", "max-body", "mock",
+                    "mock-trace", "usage", "output", "html", "format", "progress", "verbose", "quiet", "name",
+                    "help" } do
+  M.ORDER[#M.ORDER + 1] = k
+end
 
 local cmd = args.command{ name = "mlxbench run", synopsis = "-m MODEL [options]", spec = M.SPEC, order = M.ORDER }
 
@@ -211,7 +218,9 @@ local function options(o)
     end
     extra = v
   end
-  local model = target_mod.tiers[o.model] or o.model
+  local models = traffic_cli.models(o.model, target_mod.tiers)
+  if #models == 0 then return nil, "-m MODEL is required" end
+  local model = models[1]
   local api = o.api or target_mod.infer_api(o.url or target_mod.DEFAULT_URL, model)
   local backend = o.mock and "local" or target_mod.backend_of(o.url or target_mod.DEFAULT_URL)
   -- the length controls, where the API has them
@@ -238,7 +247,7 @@ local function options(o)
     tok = loaded
   end
   local n = o.runs
-  local warm = o.warmup or (rate and 0 or 1)
+  local warm = o.warmup or ((rate or o.replay) and 0 or 1)
   -- a random workload (--input-tokens), or prompts
   local synthetic
   if o["input-tokens"] then
@@ -250,15 +259,15 @@ local function options(o)
       outl, err = prompts.parse_length(o["output-tokens"], "--output-tokens")
       if not outl then return nil, err end
     end
-    synthetic = { input = inl, output = outl, prefix = o["prefix-tokens"] }
-  elseif o["output-tokens"] or o["prefix-tokens"] then
-    return nil, "--output-tokens and --prefix-tokens need --input-tokens"
-  else
+    synthetic = { input = inl, output = outl }
+  elseif o["output-tokens"] then
+    return nil, "--output-tokens needs --input-tokens"
+  elseif not o.dataset and not o.replay then
     local perr = validate_prompt(o.prompt or "medium", (not o.duration or o.runs) and ((n or 5) + warm) or nil)
     if perr then return nil, perr end
   end
-  return {
-    model = model, prompt = (not synthetic) and (o.prompt or "medium") or nil, synthetic = synthetic,
+  local b = {
+    model = models, prompt = (not synthetic) and (o.prompt or "medium") or nil, synthetic = synthetic,
     tokenizer = tok, max_tokens = maxt, max_tokens_field = field,
     min_tokens = o["min-tokens"], ignore_eos = o["ignore-eos"] or nil, extra = extra,
     headers = #headers > 0 and headers or nil,
@@ -269,19 +278,28 @@ local function options(o)
     thresholds = o.threshold, timeout = o.timeout, shard = shard, threads = o.threads,
     include_usage = o.usage ~= false, max_line = o["max-line"], max_body = o["max-body"],
     name = o.name, on_result = o.verbose and verbose_line or nil,
-  }, { api = api, backend = backend, fmt = fmt }
+  }
+  local info
+  info, err = traffic_cli.options(o, b)
+  if not info then return nil, err end
+  return b, { api = api, backend = backend, fmt = fmt, replay = info.records and info or nil }
 end
 
 -- banner(b, t) -> the one line that says what is about to run
-local function banner(b, t)
+local function banner(b, t, how)
   local load_text
-  if b.rate then
+  if b.replay then
+    load_text = string.format("trace replay of %s, %d requests over %.1f s%s", b.replay.path, how.replay.records,
+      how.replay.span_s, b.replay.speed and b.replay.speed ~= 1 and string.format(" (x%g)", b.replay.speed) or "")
+  elseif b.rate then
     load_text = string.format("open loop, %s arrivals at %g req/s", b.arrival, b.rate)
   else
     load_text = string.format("closed loop, %d user%s", b.concurrency, b.concurrency == 1 and "" or "s")
   end
-  load_text = load_text .. (b.requests and string.format(", %d request%s", b.requests,
+  load_text = load_text .. (b.requests and not b.replay and string.format(", %d request%s", b.requests,
       b.requests == 1 and "" or "s") or "")
+    .. (b.sessions and string.format(", %d conversation%s of %s", b.sessions, b.sessions == 1 and "" or "s",
+      b.conversations.path) or "")
     .. (b.duration and string.format(", %g s", b.duration) or "")
     .. (b.warmup > 0 and string.format(" + %d warm-up", b.warmup) or "")
   local tokens = string.format("max %d tokens%s%s%s", b.max_tokens,
@@ -289,8 +307,9 @@ local function banner(b, t)
     b.ignore_eos and " ignoring EOS" or "",
     b.stream and (b.include_usage and ", streamed, usage requested" or ", streamed, counting events")
       or ", not streamed")
+  local model = type(b.model) == "table" and table.concat(b.model, ",") or b.model
   return string.format("mlxbench run: %s (%s, %s) model %s; %s; %s", target_mod.redact_url(t.url),
-    t.api, t.backend, b.model, load_text, tokens)
+    t.api, t.backend, model, load_text, tokens)
 end
 
 -- served_models(t) -> "a, b, c" from the server's /v1/models, or nil
@@ -340,14 +359,15 @@ function M.main(...)
     srv = require("mlxbench.mock").start{ port = 0, seed = b.seed or 1 }
     url = srv.url
   end
-  local tok, t = pcall(target_mod.new, { url = url, api = o.api, model = b.model,
+  local tok, t = pcall(target_mod.new, { url = url, api = o.api,
+                                         model = type(b.model) == "table" and b.model[1] or b.model,
                                          name = o.mock and "mock" or nil, api_key_env = o["api-key-env"] })
   if not tok then
     if srv then srv:stop() end
     return cmd:die(user_error(t) or tostring(t))
   end
   b.target = t
-  progress.say(banner(b, t))
+  progress.say(banner(b, t, how))
   require("mlxbench").on_interrupt(require("mlxbench.interrupt").handler(bench.stop))
   -- a run that cannot start (descriptor limit, bad input found on the way)
   -- says why in one line; anything else is a bug and keeps its traceback
