@@ -32,6 +32,17 @@ Options (a flavor sets the defaults; every option overrides it):
                         newer models)
   --fail-every K        every K-th generation request (K, 2K, ...) is a 503
                         in the flavor's error shape (an overloaded server)
+  --reasoning N         a reasoning model: N reasoning tokens stream first, in
+                        the flavor's field (vllm: reasoning_content; mlx,
+                        ollama: reasoning; --reasoning-field F overrides),
+                        then the answer, --think-gap S later than the last
+                        reasoning chunk; the answer's natural length is its own
+  --reasoning-usage     report usage.completion_tokens_details.reasoning_tokens
+  --cache-blocks B      a prefix cache as vLLM's: prompt tokens (words) that
+                        match an earlier prompt's, in whole blocks of B, are
+                        reported as usage.prompt_tokens_details.cached_tokens
+                        and skip --prefill seconds per token of TTFT
+  --prefill S           seconds of TTFT per prompt token not cached (default 0)
 
 A token is one word plus a space ("w17 "), so 4-6 characters: tokens,
 characters and chunks are all known. Prompt tokens are the words of every
@@ -41,9 +52,13 @@ rule, so an estimate and the server's count differ visibly.
 GET /_log returns one record per request (JSON list), times on
 CLOCK_MONOTONIC (the clock mlxbench stamps bytes with):
   {"i", "path", "model", "status", "headers" (lower-case), "body" (parsed),
-   "t_arrival", "t_headers", "chunks": [[t_sent, tokens, chars]...],
-   "finish_reason", "completion_tokens", "prompt_tokens", "usage_sent",
-   "natural", "cold_start_s"}
+   "t_arrival", "t_headers", "chunks": [[t_sent, tokens, chars, kind]...]
+   (kind "a" answer, "r" reasoning), "text" (the answer), "reasoning_text",
+   "finish_reason", "completion_tokens", "reasoning_tokens", "prompt_tokens",
+   "cached_tokens", "usage_sent", "natural", "cold_start_s", "client_closed"
+   (the client closed the connection mid-stream), "t_end"}
+t_head is taken when the request's head has been read, t_arrival once its
+body has.
 POST /_reset clears it (and re-arms the cold start with ?cold=1).
 """
 import argparse
@@ -61,15 +76,16 @@ FLAVORS = {
     # vLLM: compact JSON, role chunk first, usage only on request, honours
     # ignore_eos and min_tokens, its own 404 text
     "vllm": dict(models=["Qwen/Qwen2.5-7B-Instruct"], usage="include", honour="ignore_eos,min_tokens",
-                 fingerprint=None, role_every=False, spaced=False),
+                 fingerprint=None, role_every=False, spaced=False, reasoning_field="reasoning_content"),
     # Ollama's OpenAI layer: name:tag models, usage on request, ignores
     # ignore_eos/min_tokens silently
     "ollama": dict(models=["llama3.2:3b", "qwen2.5:7b"], usage="include", honour="none",
-                   fingerprint="fp_ollama", role_every=False, spaced=False),
+                   fingerprint="fp_ollama", role_every=False, spaced=False, reasoning_field="reasoning"),
     # mlx_lm.server: json.dumps spacing, "role" in every delta, several
     # tokens per chunk while it matches stop sequences
     "mlx": dict(models=["mlx-community/Qwen2.5-7B-Instruct-4bit"], usage="include", honour="none",
-                fingerprint="0.28.0-0.29.1-macOS-15.6.1-arm64", role_every=True, spaced=True),
+                fingerprint="0.28.0-0.29.1-macOS-15.6.1-arm64", role_every=True, spaced=True,
+                reasoning_field="reasoning"),
     "lmstudio": dict(models=["qwen2.5-7b-instruct", "llama-3.2-3b-instruct"], usage="always",
                      honour="none", fingerprint="qwen2.5-7b-instruct", role_every=False, spaced=False),
     "llamacpp": dict(models=["llama-3.2-3b-instruct-q4_k_m.gguf"], usage="include",
@@ -102,6 +118,45 @@ def token_text(h, i):
     return "w%d " % ((h + i) % 97)
 
 
+def reasoning_text(h, i):
+    return "r%d " % ((h + i) % 89)
+
+
+def prompt_words(msgs):
+    """The prompt as the server's tokens: a role marker, then the words of
+    each message (what a prefix cache compares)."""
+    out = []
+    for m in msgs:
+        c = m.get("content") if isinstance(m, dict) else None
+        if isinstance(c, list):
+            c = " ".join(p.get("text", "") for p in c if isinstance(p, dict))
+        out.append("<%s>" % (m.get("role") if isinstance(m, dict) else "?"))
+        out.extend(str(c or "").split())
+    return out
+
+
+class PrefixCache:
+    """Prompts seen so far, as a trie of word blocks: a new prompt's cached
+    tokens are its leading whole blocks of B words that an earlier prompt
+    had (vLLM's automatic prefix caching, block hashes chained)."""
+
+    def __init__(self, block):
+        self.block = block
+        self.seen = set()
+
+    def lookup_insert(self, words):
+        b, hit, h, keys = self.block, 0, "", []
+        usable = (len(words) - 1) // b     # the last token is always computed
+        for k in range(len(words) // b):
+            h = hashlib.sha256((h + "\0" + "\0".join(words[k * b:(k + 1) * b])).encode()).hexdigest()
+            keys.append(h)
+        for k, key in enumerate(keys):
+            if k < usable and key in self.seen and hit == k:
+                hit = k + 1
+        self.seen.update(keys)
+        return hit * b
+
+
 class State:
     def __init__(self, opt):
         self.opt = opt
@@ -109,6 +164,7 @@ class State:
         self.log = []
         self.cold_pending = opt.cold_start > 0
         self.generations = 0
+        self.cache = PrefixCache(opt.cache_blocks) if opt.cache_blocks else None
 
 
 def handler_for(state):
@@ -168,6 +224,7 @@ def handler_for(state):
             return self.headers.get("Authorization", "") == "Bearer " + opt.api_key
 
         def do_POST(self):
+            t_head = time.monotonic()
             n = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(n) if n else b""
             if self.path.startswith("/_reset"):
@@ -177,7 +234,7 @@ def handler_for(state):
                         state.cold_pending = opt.cold_start > 0
                 return self.send_json(200, {"ok": True})
             t_arrival = time.monotonic()
-            rec = {"path": self.path, "t_arrival": t_arrival,
+            rec = {"path": self.path, "t_arrival": t_arrival, "t_head": t_head,
                    "headers": {k.lower(): v for k, v in self.headers.items()}, "chunks": []}
             with state.lock:
                 rec["i"] = len(state.log)
@@ -241,7 +298,17 @@ def handler_for(state):
             if limit is not None and total >= limit:
                 total, finish = limit, "length"
             ptoks = prompt_tokens(msgs)
-            rec.update(natural=natural, prompt_tokens=ptoks, completion_tokens=total, finish_reason=finish)
+            cached = 0
+            if state.cache:
+                with state.lock:
+                    cached = state.cache.lookup_insert(prompt_words(msgs))
+            nreason = opt.reasoning
+            if limit is not None and nreason >= limit:
+                nreason, total, finish = limit, 0, "length"
+            elif limit is not None and nreason + total >= limit:
+                total, finish = limit - nreason, "length"
+            rec.update(natural=natural, prompt_tokens=ptoks, completion_tokens=total + nreason,
+                       reasoning_tokens=nreason, cached_tokens=cached, finish_reason=finish)
             cold = 0.0
             with state.lock:
                 if state.cold_pending:
@@ -251,19 +318,29 @@ def handler_for(state):
             if cold:
                 time.sleep(cold)
             text = "".join(token_text(h, i) for i in range(total))
-            usage = {"prompt_tokens": ptoks, "total_tokens": ptoks + total, "completion_tokens": total}
+            rtext = "".join(reasoning_text(h, i) for i in range(nreason))
+            rec["text"], rec["reasoning_text"] = text, rtext
+            usage = {"prompt_tokens": ptoks, "total_tokens": ptoks + total + nreason,
+                     "completion_tokens": total + nreason}
+            if state.cache:
+                usage["prompt_tokens_details"] = {"cached_tokens": cached}
+            if opt.reasoning_usage:
+                usage["completion_tokens_details"] = {"reasoning_tokens": nreason}
+            ttft = opt.ttft + opt.prefill * (ptoks - cached)
             cid = "chatcmpl-%016x" % (h & 0xFFFFFFFFFFFFFFFF)
             if not body.get("stream"):
-                deadline = rec["t_arrival"] + cold + opt.ttft + max(0, total - 1) * opt.itl / max(1, opt.tpc)
+                deadline = rec["t_arrival"] + cold + ttft + max(0, total + nreason - 1) * opt.itl / max(1, opt.tpc)
                 sleep_until(deadline)
+                msg = {"role": "assistant", "content": text}
+                if nreason:
+                    msg[opt.reasoning_field] = rtext
                 out = {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                    "logprobs": None, "finish_reason": finish}]}
+                       "choices": [{"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}]}
                 if opt.usage != "never":
                     out["usage"] = usage
                     rec["usage_sent"] = True
                 self.send_json(200, out, rec)
-                rec["chunks"].append([time.monotonic(), total, len(text)])
+                rec["chunks"].append([time.monotonic(), total + nreason, len(text), "a"])
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -288,23 +365,28 @@ def handler_for(state):
 
             try:
                 send(chunk({"role": "assistant", "content": ""}))
-                # the pieces: k tokens each, or N characters each
+                # the pieces: k tokens each, or N characters each; reasoning
+                # first (its own pieces), then the answer after --think-gap
                 if opt.chunk_chars:
-                    pieces = [(text[j:j + opt.chunk_chars], None)
+                    pieces = [(text[j:j + opt.chunk_chars], None, "a")
                               for j in range(0, len(text), opt.chunk_chars)]
                 else:
                     toks = [token_text(h, i) for i in range(total)]
-                    pieces = [("".join(toks[j:j + opt.tpc]), len(toks[j:j + opt.tpc]))
+                    pieces = [("".join(toks[j:j + opt.tpc]), len(toks[j:j + opt.tpc]), "a")
                               for j in range(0, total, opt.tpc)]
-                t0 = rec["t_arrival"] + cold + opt.ttft
-                for j, (piece, ntok) in enumerate(pieces):
-                    sleep_until(t0 + j * opt.itl)
-                    d = {"content": piece}
+                rtoks = [reasoning_text(h, i) for i in range(nreason)]
+                pieces = [("".join(rtoks[j:j + opt.tpc]), len(rtoks[j:j + opt.tpc]), "r")
+                          for j in range(0, nreason, opt.tpc)] + pieces
+                t0 = rec["t_arrival"] + cold + ttft
+                for j, (piece, ntok, kind) in enumerate(pieces):
+                    gap = opt.think_gap if nreason and kind == "a" else 0.0
+                    sleep_until(t0 + j * opt.itl + gap)
+                    d = {"content": piece} if kind == "a" else {opt.reasoning_field: piece}
                     if opt.role_every:
                         d["role"] = "assistant"
                     t = time.monotonic()
                     send(chunk(d))
-                    rec["chunks"].append([t, ntok, len(piece)])
+                    rec["chunks"].append([t, ntok, len(piece), kind])
                 send(chunk({}, finish))
                 want = (body.get("stream_options") or {}).get("include_usage") is True
                 if opt.usage == "always" or (opt.usage == "include" and want):
@@ -320,6 +402,18 @@ def handler_for(state):
             rec["t_end"] = time.monotonic()
 
     return H
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A client that closes its connection (a cancelled stream, a
+    keep-alive connection dropped) is routine here, not a traceback. A
+    burst of new connections (an open loop, a replay) must not overflow the
+    listen backlog (socketserver's default is 5: a dropped SYN costs 1 s)."""
+    request_queue_size = 256
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def sleep_until(t):
@@ -350,6 +444,12 @@ def parse(argv):
     ap.add_argument("--reject-stream-options", action="store_true")
     ap.add_argument("--require-max-completion-tokens", action="store_true")
     ap.add_argument("--fail-every", type=int, default=0)
+    ap.add_argument("--reasoning", type=int, default=0)
+    ap.add_argument("--reasoning-field")
+    ap.add_argument("--reasoning-usage", action="store_true")
+    ap.add_argument("--think-gap", type=float, default=0.0)
+    ap.add_argument("--cache-blocks", type=int, default=0)
+    ap.add_argument("--prefill", type=float, default=0.0)
     ap.add_argument("--watch-stdin", action="store_true")
     opt = ap.parse_args(argv)
     fl = FLAVORS[opt.flavor]
@@ -361,6 +461,7 @@ def parse(argv):
     opt.fingerprint = fl["fingerprint"]
     opt.role_every = fl["role_every"]
     opt.spaced = fl["spaced"]
+    opt.reasoning_field = opt.reasoning_field or fl.get("reasoning_field", "reasoning_content")
     if opt.any_model is None:
         opt.any_model = fl.get("any_model", False)
     if opt.reject_unknown is None:
@@ -395,8 +496,17 @@ class Server:
         c.close()
         return json.loads(data)
 
-    def log(self):
-        return self._req("GET", "/_log")
+    def log(self, settle=5.0):
+        """The records, once every stream has ended (a stream the client
+        closed ends at the server's next write): waits up to `settle` s."""
+        deadline = time.monotonic() + settle
+        while True:
+            recs = self._req("GET", "/_log")
+            live = [r for r in recs if r.get("status") == 200 and "t_end" not in r
+                    and r.get("body", {}).get("stream")]
+            if not live or time.monotonic() > deadline:
+                return recs
+            time.sleep(0.02)
 
     def reset(self, cold=False):
         return self._req("POST", "/_reset" + ("?cold=1" if cold else ""))
@@ -419,7 +529,7 @@ class Server:
 def main():
     opt = parse(sys.argv[1:])
     state = State(opt)
-    srv = ThreadingHTTPServer((opt.host, opt.port), handler_for(state))
+    srv = QuietServer((opt.host, opt.port), handler_for(state))
     srv.daemon_threads = True
     print("http://%s:%d" % (opt.host, srv.server_address[1]), flush=True)
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))

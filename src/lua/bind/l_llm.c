@@ -14,6 +14,7 @@
 #include "mlxbench/clock.h"
 #include "mlxbench/hist.h"
 #include "mlxbench/llm.h"
+#include "mlxbench/platform.h"
 #include "engine.h"
 
 #define CALL_MT "mlxbench.llm_call"
@@ -37,19 +38,19 @@ typedef struct call {
     size_t told;        /* on_token mode: content events handed to Lua */
     /* cancellation, as a user stops a generation (docs/LOAD.md) */
     size_t cancel_events;      /* > 0: close once this many content events arrived */
-    uv_timer_t *cancel_timer;  /* cancel after a time (its own memory: closed async) */
+    mb_ptimer *cancel_timer;   /* cancel after a time (ns resolution; closed async) */
     int cancelled;             /* the client cancelled it: an outcome, not an error */
     uint64_t cancel_ns;        /* when */
 } call;
 
-static void timer_closed(uv_handle_t *h) { free(h); }
+static void timer_closed(void *ud) { (void)ud; }
 
 /* Releases everything the call holds; idempotent (cancel hook, __gc). */
 static void call_release(call *c)
 {
     if (c->cancel_timer) {
-        uv_timer_stop(c->cancel_timer);
-        uv_close((uv_handle_t *)c->cancel_timer, timer_closed);
+        mb_ptimer_disarm(c->cancel_timer);
+        mb_ptimer_close(c->cancel_timer, timer_closed);
         c->cancel_timer = NULL;
     }
     if (c->req) {
@@ -93,9 +94,9 @@ static int on_sse(void *ud, const mb_sse_event *ev, uint64_t t_ns)
 }
 
 /* The cancel timer fired: the request, if still in flight, is stopped. */
-static void cancel_fired(uv_timer_t *t)
+static void cancel_fired(void *ud)
 {
-    call *c = t->data;
+    call *c = ud;
     if (c->req && !mb_req_resp(c->req)->done) {
         mark_cancelled(c, mb_clock_now_ns());
         if (!mb_req_abort(c->req, "cancelled by the client"))
@@ -603,19 +604,15 @@ static int l_start(lua_State *L)
         luaL_argcheck(L, ce >= 0 && ce <= 1e9 && ca >= 0 && ca <= 1e7, 1,
                       "cancel_events and cancel_after must be >= 0");
         c->cancel_events = (size_t)ce;
-        if (ca > 0) {
-            if (!(c->cancel_timer = malloc(sizeof *c->cancel_timer)))
-                return luaL_error(L, "out of memory");
-            uv_timer_init(mb_engine_of(L)->loop, c->cancel_timer);
-            c->cancel_timer->data = c;
-        }
+        if (ca > 0 && mb_ptimer_new(&c->cancel_timer, mb_engine_of(L)->loop, cancel_fired, c) < 0)
+            return luaL_error(L, "out of memory");
         if (mb_req_start(mb_lua_client(L), &o, &c->req) < 0) {
             c->req = NULL;
             /* no URL here: it may carry a key; llm.lua names it, redacted */
             return luaL_error(L, "llm request: invalid request (check the URL and headers)");
         }
         if (c->cancel_timer)
-            uv_timer_start(c->cancel_timer, cancel_fired, (uint64_t)(ca * 1000 + 0.5), 0);
+            mb_ptimer_arm(c->cancel_timer, mb_req_resp(c->req)->start_ns + (uint64_t)(ca * 1e9 + 0.5));
     }
     return 1;
 }

@@ -125,6 +125,7 @@ function M.runs(parts)
     req.total = req.total + (r.requests.total or 0)
     req.ok = req.ok + (r.requests.ok or 0)
     req.failed = req.failed + (r.requests.failed or 0)
+    if r.requests.cancelled then req.cancelled = (req.cancelled or 0) + r.requests.cancelled end
     sum_into(req.errors, r.requests.errors)
     if r.requests.warmup then warmup = (warmup or 0) + r.requests.warmup end
     if r.requests.slo_met then has_slo, slo_met = true, slo_met + r.requests.slo_met end
@@ -305,6 +306,12 @@ function M.runs(parts)
   end
   out.sources = sources
   if #warnings > 0 then out.warnings = warnings end
+  -- conversations, model mixes, the prompt cache, the reasoning split:
+  -- counters summed and histograms merged as one process would have them
+  local runs = {}
+  for _, p in ipairs(live) do runs[#runs + 1] = p.run end
+  require("mlxbench.workload").merge(out, runs)
+  if first.models then out.models = copy(first.models) end
   return out
 end
 
