@@ -17,12 +17,20 @@ local SPEC = {
   help = { short = "h", help = "show this help" },
 }
 
--- target(argv) -> target, server|nil, options. options.model is the model
--- to use (--model, default the small tier); options.models the three
--- tiers (--models S,M,L, default the seed's).
-function M.target(argv)
+-- target(argv [, more]) -> target, server|nil, options. options.model is
+-- the model to use (--model, default the small tier); options.models the
+-- three tiers (--models S,M,L, default the seed's). more (optional): an
+-- example's own options {spec = {...}, order = {...}} and the emulator's
+-- profile (profile = table | preset name).
+function M.target(argv, more)
+  more = more or {}
+  local spec, order = {}, { "url", "mock", "model", "models" }
+  for k, v in pairs(SPEC) do spec[k] = v end
+  for k, v in pairs(more.spec or {}) do spec[k] = v end
+  for _, k in ipairs(more.order or {}) do order[#order + 1] = k end
+  order[#order + 1] = "help"
   local cmd = args.command{ name = arg and arg[0] or "example", synopsis = "[--url URL | --mock] [--model NAME]",
-                            spec = SPEC, order = { "url", "mock", "model", "models", "help" }, exit = true }
+                            spec = spec, order = order, exit = true }
   local opts, pos = cmd:parse(argv)
   if #pos > 0 then cmd:die("unexpected argument '" .. pos[1] .. "'", true) end
   local url = not opts.mock and opts.url or nil
@@ -39,7 +47,7 @@ function M.target(argv)
   opts.models = list
   local srv
   if not url then
-    srv = mb.mock.start{ port = 0, seed = 1 }
+    srv = mb.mock.start{ port = 0, seed = 1, profile = more.profile }
     url = srv.url
   end
   return mb.target{ name = srv and "emulated" or "local", url = url }, srv, opts

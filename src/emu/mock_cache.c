@@ -214,6 +214,29 @@ oom:
     return MB_ENOMEM;
 }
 
+/* The blocks of a finished request's whole sequence -- its prompt, then
+ * the answer as the next turn of a conversation sends it back (joined by a
+ * newline, the prompt text's rule) -- are stored too, as vLLM and SGLang
+ * keep generated tokens' KV: a conversation's next turn finds its history. */
+void mk_cache_store(mb_mock *m, const mk_model *md, const char *prompt, size_t plen,
+                    const char *answer, size_t alen)
+{
+    mb_buf b = MB_BUF_INIT;
+    uint64_t *keys;
+    size_t n;
+    if (!m->cache || !alen)
+        return;
+    mb_buf_add(&b, prompt, plen);
+    mb_buf_add(&b, "\n", 1);
+    mb_buf_add(&b, answer, alen);
+    if (!b.oom && text_blocks(m, md, b.p, b.len, &keys, &n) == 0) {
+        for (size_t k = 0; k < n; k++)
+            insert(m->cache, keys[k]);
+        free(keys);
+    }
+    mb_buf_free(&b);
+}
+
 uint64_t mk_cache_request(mb_mock *m, const mk_model *md, const char *text, size_t len,
                           uint64_t prompt_tokens)
 {

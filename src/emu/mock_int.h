@@ -161,7 +161,8 @@ typedef struct mk_req {
     uint64_t arrival_ns;
     char method[8];
     char path[48];
-    mb_buf gen, rgen;          /* emitted content and reasoning (tokenizer only) */
+    mb_buf gen, rgen;          /* emitted content and reasoning (tokenizer or prefix cache) */
+    mb_buf ptext;              /* the prompt text (prefix cache: stored with the answer) */
 } mk_req;
 
 /* Formatting of one API. Every function appends complete SSE events (or a
@@ -254,6 +255,9 @@ size_t mk_cache_lookup(mk_cache *c, const uint64_t *keys, size_t n, size_t usabl
 uint64_t mk_cache_request(mb_mock *m, const mk_model *md, const char *text, size_t len,
                           uint64_t prompt_tokens);
 void mk_cache_stats_json(const mk_cache *c, mb_buf *b);
+/* Stores a finished answer's sequence (prompt, newline, answer) too. */
+void mk_cache_store(mb_mock *m, const mk_model *md, const char *prompt, size_t plen,
+                    const char *answer, size_t alen);
 
 /* mock_presets.c: a built-in profile's JSON by name ("vllm", "mlx-lm"), or NULL */
 #define MK_PRESET_NAMES "vllm, mlx-lm"

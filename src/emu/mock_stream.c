@@ -126,6 +126,7 @@ void mk_req_free(mk_req *r)
     free(r->model_json);
     mb_buf_free(&r->gen);
     mb_buf_free(&r->rgen);
+    mb_buf_free(&r->ptext);
     free(r);
 }
 
@@ -149,6 +150,8 @@ static void req_finish(mk_req *r, const char *outcome)
             r->tr->finish = mk_finish_reason(r);
         mk_trace_done(&m->trace, r->tr);
     }
+    if (m->cache && strcmp(outcome, "ok") == 0 && r->api != MK_COMPLETIONS)
+        mk_cache_store(m, r->model, r->ptext.p, r->ptext.len, r->gen.p, r->gen.len);
     if (r->conn && !r->conn_closed)
         mb_server_conn_set_data(r->conn, NULL);
     mk_log_req(m, r, 200, outcome);

@@ -51,7 +51,7 @@ uint64_t mk_count(mb_mock *m, const char *s, size_t n)
 /* Keeps an emitted piece of text for the usage count (tokenizer only). */
 void mk_keep_text(mk_req *r, const char *s, size_t n, int reasoning)
 {
-    if (r->m->tokenizer)
+    if (r->m->tokenizer || (r->m->cache && !reasoning))
         mb_buf_add(reasoning ? &r->rgen : &r->gen, s, n);
 }
 

@@ -441,6 +441,10 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
     r->prompt_tokens = (m->tokenizer ? mk_count(m, ptext.p, ptext.len)
                                      : mb_mock_tokens_for_chars(acc.chars)) + acc.ints;
     r->cached_tokens = mk_cache_request(m, md, ptext.p, ptext.len, r->prompt_tokens);
+    if (m->cache) {   /* kept: the answer's sequence is cached when it ends */
+        r->ptext = ptext;
+        ptext = (mb_buf)MB_BUF_INIT;
+    }
     /* reasoning: chat always (the model's reasoning_tokens); Anthropic
      * when the request enables extended thinking, as the real API */
     r->reasoning = api == MK_CHAT ? (uint64_t)md->reasoning_tokens : 0;

@@ -35,6 +35,7 @@ function M.new()
     turns = {},    -- [k] = {requests, ok, input, h = {ttft_s, e2e_s}}
     models = {},   -- [name] = {requests, ok, failed, cancelled, output, input, h = {ttft_s, e2e_s, tpot_s}}
     multi = false, -- a model mix: per-model figures kept
+    prefixed = 0,  -- requests that carried a shared prefix
   }
 end
 
@@ -74,6 +75,7 @@ function M.add(w, r, h)
       c.write = c.write + (r.cache_write_tokens or 0)
       if r.cached_tokens > 0 then c.hits = c.hits + 1 end
     end
+    if r.prefix_index then w.prefixed = w.prefixed + 1 end
     local state, basis = M.cache_state(r)
     if state then
       r.cache_state = state
@@ -170,7 +172,7 @@ end
 function M.dump(w)
   return { cache = w.cache, warm = w.warm, cold = w.cold, reasoning = w.reasoning,
            sessions = w.sessions, turns = dump_groups(w.turns), models = dump_groups(w.models),
-           multi = w.multi }
+           multi = w.multi, prefixed = w.prefixed }
 end
 
 function M.absorb(w, d)
@@ -179,6 +181,7 @@ function M.absorb(w, d)
   absorb_groups(w.turns, d.turns)
   absorb_groups(w.models, d.models)
   w.multi = w.multi or d.multi
+  w.prefixed = w.prefixed + (d.prefixed or 0)
 end
 
 -- ------------------------------------------------------------ the run
@@ -199,12 +202,14 @@ function M.finish(w, run)
     t.cache_hit_ratio = c.input > 0 and c.cached / c.input or 0
     run.requests.cache_hits = c.hits
   end
+  -- cold against warm: when some prompt was warm, or the run shared
+  -- prefixes (then "all cold" says the server cached nothing)
   local nw, nc = w.warm.server + w.warm.client, w.cold.server + w.cold.client
-  if nw + nc > 0 then
+  if nw > 0 or (nc > 0 and w.prefixed > 0) then
     local m = run.metrics
     local pc = { warm = nw, cold = nc, basis = basis({ server = w.warm.server + w.cold.server,
                                                         client = w.warm.client + w.cold.client }),
-                 counts = { warm = w.warm, cold = w.cold } }
+                 counts = { warm = w.warm, cold = w.cold }, prefixed = w.prefixed }
     local cold, warm = m.ttft_cold_s and m.ttft_cold_s.p50, m.ttft_warm_s and m.ttft_warm_s.p50
     if cold and warm and warm > 0 then
       pc.ttft_saved_p50_s = cold - warm
@@ -268,6 +273,7 @@ function M.from_run(run)
   if pc and pc.counts then
     w.warm = { server = pc.counts.warm.server or 0, client = pc.counts.warm.client or 0 }
     w.cold = { server = pc.counts.cold.server or 0, client = pc.counts.cold.client or 0 }
+    w.prefixed = pc.prefixed or 0
   end
   if t.reasoning then
     w.reasoning = { requests = rq.reasoned or 0, tokens = t.reasoning, answer = t.answer or 0,

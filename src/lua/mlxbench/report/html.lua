@@ -5,6 +5,7 @@
 local stats = require "mlxbench.stats"
 local svg = require "mlxbench.report.svg"
 local tables = require "mlxbench.report.tables"
+local html_traffic = require "mlxbench.report.html_traffic"
 
 local M = {}
 
@@ -446,7 +447,8 @@ svg .mark{stroke:var(--mark);stroke-width:2;stroke-dasharray:6 3}
 .c5{--s:var(--p5)}.c6{--s:var(--p6)}.c7{--s:var(--p7)}.c8{--s:var(--p8)}.c9{--s:var(--p9)}
 .series path.line{fill:none;stroke:var(--s);stroke-width:2}.d1 path.line{stroke-dasharray:6 3}
 .d2 path.line{stroke-dasharray:2 2}.series circle{fill:var(--s)}.series .bar{fill:var(--s)}
-.series .bar.thin{opacity:.55}svg .bar.ok{fill:var(--ok)}svg .bar.failed{fill:var(--bad)}
+.series .bar.thin{opacity:.55}.series .bar.cold{opacity:.5}.series circle.p95{opacity:.5}
+svg .tick95{fill:var(--fg)}svg .bar.ok{fill:var(--ok)}svg .bar.failed{fill:var(--bad)}
 .series circle.fail{fill:var(--bad)}.series circle.fo{stroke:var(--fg);stroke-width:1.5}
 ul.legend{list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;gap:2px 14px;font-size:12px}
 .legend .sw{display:inline-block;width:12px;height:12px;border-radius:2px;background:var(--s);margin-right:5px;vertical-align:-2px}
@@ -499,8 +501,9 @@ function M.render(doc)
       esc(doc.started_at or "?"), esc(tool.name or "mlxbench"), esc(tool.version or ""),
       esc(host.cpu_model or "?"), esc(int(host.cpus or "?")), esc(host.memory_gib or "?"), esc(host.kernel or host.os or "?")),
     '<nav><a href="#throughput">Throughput</a><a href="#latency">Latency</a><a href="#itl">ITL</a>'
-      .. '<a href="#sweeps">Sweeps</a><a href="#failover">Failover</a><a href="#runs">Runs</a>'
-      .. '<a href="#config">Configuration</a></nav>' }
+      .. '<a href="#sweeps">Sweeps</a><a href="#failover">Failover</a>'
+      .. (html_traffic.present(runs) and '<a href="#traffic">Traffic</a>' or "")
+      .. '<a href="#runs">Runs</a><a href="#config">Configuration</a></nav>' }
   local function add(s) out[#out + 1] = s end
   add('<section id="throughput"><h2>Throughput</h2>')
   add(figure("fig-tok-s", "Output tokens per second.", tok_s_chart(runs, color),
@@ -552,7 +555,13 @@ function M.render(doc)
     end
   end
   if nfo == 0 then add(empty("No run with a timeline (runs with marks or `timeline = true`).")) end
-  add('</section><section id="runs"><h2>Runs</h2>')
+  add("</section>")
+  -- conversations, the prompt cache, reasoning, model mixes: where present
+  if html_traffic.present(runs) then
+    add(html_traffic.section(runs, { color = color, series_class = series_class, figure = figure,
+                                     legend = legend }))
+  end
+  add('<section id="runs"><h2>Runs</h2>')
   add(tables.runs(runs))
   add("<h3>Latency</h3>")
   add(tables.latency(runs))

@@ -67,7 +67,8 @@ end
 -- Rows of the per-run table: {header, getter, align[, "time", group]}
 local THROUGHPUT = {
   { "Run", function(r) return r.name end, "l" },
-  { "Model", function(r) return (r.model or "-"):gsub("^mlx%-community/", "") end, "l" },
+  { "Model", function(r)   -- a mix: each model's short name
+      return ((r.model or "-"):gsub("mlx%-community/", "")) end, "l" },
   { "Backend", function(r) return r.backend or "-" end, "l" },
   { "OK/Total", function(r)
       if r.skipped then return "skipped" end
@@ -134,7 +135,13 @@ local LATENCY = {
 -- be sent (latency_s), and how late the client sent (queue_s).
 local OPEN = {
   { "Run", function(r) return r.name end, "l" },
-  { "Offered req/s", function(r) return r.config and r.config.rate and fmt_num(r.config.rate, 2) or "ramp" end, "r" },
+  { "Offered req/s", function(r)
+      local c = r.config or {}
+      if c.replay and c.replay.span_s and c.replay.span_s > 0 then   -- a trace's mean rate
+        return fmt_num(c.replay.records / c.replay.span_s, 2) .. " replay"
+      end
+      return c.rate and fmt_num(c.rate, 2) or "ramp"
+    end, "r" },
   { "Done req/s", function(r) return rate_cell(r, r.throughput and r.throughput.requests_s, 2) end, "r" },
   { "Latency p50", function(r) return metric(r, "latency_s", "p50") end, "r", "time", "latency" },
   { "p95", function(r) return metric(r, "latency_s", "p95") end, "r", "time", "latency" },
@@ -346,6 +353,7 @@ local function notes(runs)
     local sat = not has_warning(r, "client saturated") and M.client_saturation(r.client)
     if sat then out[#out + 1] = string.format("  %s: %s", r.name, sat) end
   end
+  for _, l in ipairs(require("mlxbench.report.traffic").notes(runs)) do out[#out + 1] = l end
   if any_early then out[#out + 1] = "  " .. M.EARLY_NOTE end
   if any_est then out[#out + 1] = "  " .. M.ESTIMATE_NOTE end
   return out
@@ -353,8 +361,10 @@ end
 -- notes(runs) -> lines (skips, warnings, failover figures...): also the HTML report's
 M.notes = notes
 
--- sections(runs) -> {title, columns} of the report, in order: throughput,
--- tokens, latency, and the open-loop table when a run is open loop
+-- sections(runs) -> {title, columns[, rows]} of the report, in order:
+-- throughput, tokens, latency, the open-loop table when a run is open
+-- loop, then those of realistic traffic (mlxbench.report.traffic: the
+-- prompt cache, reasoning, conversations, model mixes) where runs have them
 local function sections(runs)
   local out = { { "Throughput (tok/s per request unless noted)", THROUGHPUT }, { "Tokens", TOKENS },
                 { "Latency", LATENCY } }
@@ -364,6 +374,7 @@ local function sections(runs)
       break
     end
   end
+  for _, sec in ipairs(require("mlxbench.report.traffic").sections(runs)) do out[#out + 1] = sec end
   return out
 end
 
@@ -395,7 +406,7 @@ function M.table(x)
   for i, sec in ipairs(sections(runs)) do
     if i > 1 then out[#out + 1] = "" end
     out[#out + 1] = sec[1]
-    out[#out + 1] = text_table(runs, sec[2])
+    out[#out + 1] = text_table(sec[3] or runs, sec[2])
   end
   local n = notes(runs)
   if #n > 0 then
@@ -414,7 +425,7 @@ function M.markdown(x)
     if i > 1 then out[#out + 1] = "" end
     out[#out + 1] = "### " .. sec[1]
     out[#out + 1] = ""
-    out[#out + 1] = md_table(runs, sec[2])
+    out[#out + 1] = md_table(sec[3] or runs, sec[2])
   end
   local n = notes(runs)
   if #n > 0 then
