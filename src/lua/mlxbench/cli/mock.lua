@@ -12,7 +12,7 @@ local args = require "mlxbench.cli.args"
 M.SPEC = {
   host = { arg = "H", help = "address to bind (default 127.0.0.1)" },
   port = { short = "p", arg = "P", int = { 0, 65535 }, help = "port (default 10242; 0 picks a free one)" },
-  profile = { arg = "F", help = "JSON profile: models, timing, faults (docs/MOCK.md)" },
+  profile = { arg = "F", help = "JSON profile: models, timing, faults, prefix cache (docs/MOCK.md); or vllm | mlx-lm" },
   seed = { arg = "N", int = { 0 }, help = "seed of the generated text and of the fault draws" },
   ["api-key"] = { arg = "K", help = "require this key (Bearer for OpenAI, x-api-key for Anthropic)" },
   faults = { arg = "JSON", help = "initial faults, e.g. '{\"error_rate\":0.1,\"status\":503}'" },
