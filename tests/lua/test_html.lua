@@ -192,6 +192,42 @@ T.test("ITL histogram with zero gaps (several events in one read)", function()
   T.ok(not page:find("nan", 1, true) and not page:find("inf", 1, true), "finite geometry")
 end)
 
+T.test("traffic: TTFT by turn and cold-vs-warm charts carry the run's figures", function()
+  local collect = require "mlxbench.collect"
+  local c = collect.new{ name = "chat" }
+  for i = 1, 12 do
+    local turn = (i - 1) % 3 + 1
+    c:add{ ok = true, i = i, ttft_s = 0.05 * turn, e2e_s = 0.5, output_tokens = 8, input_tokens = 40 * turn,
+           token_source = "usage", start_s = i, end_s = i + 0.5, turn = turn, session = (i - 1) // 3 + 1,
+           cached_tokens = turn > 1 and 32 or 0 }
+  end
+  c.t0 = 0
+  local run = c:finish{ config = {} }
+  local page = html.render{ runs = { run } }
+  T.eq(count(page, 'data%-chart="ttft%-by%-turn"'), 1)
+  T.eq(count(page, 'data%-chart="cold%-warm"'), 1)
+  for k = 1, 3 do
+    local t = run.sessions.by_turn[k].ttft_s
+    T.ok(page:find(string.format('data-count="4" data-p50="%s" data-p95="%s" data-turn="%d"', svg.num(t.p50),
+      svg.num(t.p95), k), 1, true), "turn " .. k)
+  end
+  for _, w in ipairs{ "cold", "warm" } do
+    local m = run.metrics["ttft_" .. w .. "_s"]
+    T.ok(page:find(string.format('data-count="%d" data-run="chat" data-series="%s" data-value="%s"', m.count, w,
+      svg.num(m.p50)), 1, true), w .. " p50")
+  end
+  T.eq(run.metrics.ttft_cold_s.count, 4)
+  T.eq(run.metrics.ttft_warm_s.count, 8)
+  T.ok(page:find('href="#traffic"', 1, true), "the nav links the section")
+  -- a plain run has no traffic section
+  local plain = collect.new{ name = "plain" }
+  plain:add{ ok = true, i = 1, ttft_s = 0.1, e2e_s = 0.2, output_tokens = 3, token_source = "usage", start_s = 0,
+             end_s = 0.2 }
+  plain.t0 = 0
+  local page2 = html.render{ runs = { plain:finish{ config = {} } } }
+  T.ok(not page2:find('id="traffic"', 1, true))
+end)
+
 T.test("write: atomic file, error as a value", function()
   local path = os.tmpname()
   T.ok(html.write({ runs = {} }, path))

@@ -240,6 +240,7 @@ T.test("workload figures: cache, reasoning, turns, models; exact across threads 
   T.eq(r1.requests.cancelled, 1)
   T.eq(r2.requests.cancelled, 2)
   T.eq(r1.requests.failed, 0, "a cancelled request is not a failure")
+  T.ok(require("mlxbench.checks").parse_threshold("requests.cancelled<=1"), "a threshold path")
   T.eq(r1.tokens.cached, 15 * 64)
   T.eq(r1.tokens.cache_reported, 30)
   T.near(r1.tokens.cache_hit_ratio, 15 * 64 / 3000, 1e-12)

@@ -41,7 +41,8 @@ end
 -- The numbers a threshold can name: METRIC.STAT for the histogram metrics
 -- (run.metrics), and these paths of the run itself.
 M.METRICS = { "ttft_s", "ttfb_s", "itl_s", "tpot_s", "e2e_s", "req_tok_s", "decode_tok_s",
-              "queue_s", "latency_s" }
+              "queue_s", "latency_s", "ttfr_s", "ttfa_s", "itl_reasoning_s", "itl_answer_s",
+              "ttft_cold_s", "ttft_warm_s", "session_s" }
 M.STATS = { "count", "mean", "stddev", "min", "max", "p50", "p90", "p95", "p99", "p999" }
 M.PATHS = {
   "requests.total", "requests.ok", "requests.failed", "requests.warmup", "requests.slo_met",
@@ -50,11 +51,17 @@ M.PATHS = {
   "throughput.goodput_s", "summary.avg_tok_s", "summary.min_tok_s", "summary.max_tok_s",
   "summary.p50_tok_s", "summary.p95_tok_s", "summary.total_tokens", "duration_s",
   "client.cpu_share", "client.loop_lag_p99_s", "client.send_lag_p99_s",
+  "requests.cancelled", "requests.cache_hits", "requests.reasoned", "tokens.cached",
+  "tokens.cache_hit_ratio", "tokens.reasoning", "tokens.answer", "sessions.started",
+  "sessions.completed", "sessions.turns_per_session", "prompt_cache.speedup_p50",
+  "prompt_cache.ttft_saved_p50_s",
 }
 
 local TIME_METRICS = { ttft_s = 1, ttfb_s = 1, itl_s = 1, tpot_s = 1, e2e_s = 1, queue_s = 1,
-                       latency_s = 1 }
-local TIME_PATHS = { duration_s = 1, ["client.loop_lag_p99_s"] = 1, ["client.send_lag_p99_s"] = 1 }
+                       latency_s = 1, ttfr_s = 1, ttfa_s = 1, itl_reasoning_s = 1, itl_answer_s = 1,
+                       ttft_cold_s = 1, ttft_warm_s = 1, session_s = 1 }
+local TIME_PATHS = { duration_s = 1, ["client.loop_lag_p99_s"] = 1, ["client.send_lag_p99_s"] = 1,
+                     ["prompt_cache.ttft_saved_p50_s"] = 1 }
 
 -- all known paths, for suggestions
 local function all_paths()

@@ -337,7 +337,7 @@ function Collector:finish(fields)
   local run = {
     name = self.name,
     requests = { total = self.total, ok = self.ok, failed = self.failed, errors = self.errors,
-                 cancelled = self.cancelled > 0 and self.cancelled or nil,
+                 cancelled = self.cancelled,
                  stopped_early = self.early, finish_reasons = self.finishes,
                  error_messages = #self.messages > 0 and json.array(self.messages) or nil },
     tokens = M.derive_tokens({ input = self.tok_in, output = self.tok_out, source = self.source,

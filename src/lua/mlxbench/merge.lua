@@ -109,7 +109,7 @@ function M.runs(parts)
     config = copy(first.config), fallback = copy(first.fallback), slo = copy(first.slo),
     sweep = copy(first.sweep), search = copy(first.search), tokenizer = copy(first.tokenizer),
   }
-  local req = { total = 0, ok = 0, failed = 0, errors = {}, stopped_early = 0, finish_reasons = {} }
+  local req = { total = 0, ok = 0, failed = 0, cancelled = 0, errors = {}, stopped_early = 0, finish_reasons = {} }
   local tok = { input = 0, output = 0, source = {} }
   local messages = {}
   local sum_e2e, has_slo, slo_met, warmup = 0, false, 0, nil
@@ -125,7 +125,7 @@ function M.runs(parts)
     req.total = req.total + (r.requests.total or 0)
     req.ok = req.ok + (r.requests.ok or 0)
     req.failed = req.failed + (r.requests.failed or 0)
-    if r.requests.cancelled then req.cancelled = (req.cancelled or 0) + r.requests.cancelled end
+    req.cancelled = req.cancelled + (r.requests.cancelled or 0)
     sum_into(req.errors, r.requests.errors)
     if r.requests.warmup then warmup = (warmup or 0) + r.requests.warmup end
     if r.requests.slo_met then has_slo, slo_met = true, slo_met + r.requests.slo_met end
