@@ -101,7 +101,7 @@ function M.options(o, b)
     end
     if o["think-time"] then
       local t, err = session.parse_think(o["think-time"])
-      if not t then return nil, "--" .. err end
+      if not t then return nil, (err:gsub("^think time", "--think-time")) end
       b.think_time = tonumber(o["think-time"]) or o["think-time"]
     end
     local ok, src = pcall(session.open, { path = conv, format = fmt, turns = o.turns })

@@ -451,7 +451,8 @@ local CSV_RUN = { "name", "model", "backend", "url", "requests_total", "requests
                   "requests_failed", "output_tokens", "input_tokens", "duration_s",
                   "output_tok_s", "requests_s", "goodput_s", "avg_tok_s", "p50_tok_s", "p95_tok_s",
                   "token_source", "prompt_token_source", "tokens_estimated", "stopped_early",
-                  "mean_output_tokens" }
+                  "mean_output_tokens", "requests_cancelled", "cached_tokens", "cache_hit_ratio",
+                  "reasoning_tokens" }
 local CSV_METRICS = { "ttft_s", "itl_s", "tpot_s", "e2e_s", "latency_s", "queue_s" }
 
 -- csv(doc|runs) -> one row per run
@@ -467,7 +468,8 @@ function M.csv(x)
     local row = { r.name, r.model, r.backend, r.target and r.target.url, rq.total, rq.ok,
                   rq.failed, tk.output, tk.input, r.duration_s, th.output_tok_s, th.requests_s,
                   th.goodput_s, sm.avg_tok_s, sm.p50_tok_s, sm.p95_tok_s, tk.token_source,
-                  tk.prompt_token_source, tk.estimated, rq.stopped_early, tk.mean_output }
+                  tk.prompt_token_source, tk.estimated, rq.stopped_early, tk.mean_output, rq.cancelled,
+                  tk.cached, tk.cache_hit_ratio, tk.reasoning }
     for _, m in ipairs(CSV_METRICS) do
       for _, q in ipairs{ "p50", "p95", "p99" } do row[#row + 1] = metric(r, m, q) end
     end
@@ -480,7 +482,9 @@ end
 
 local CSV_REQ = { "i", "ok", "status", "error_kind", "error_message", "target", "ttfb_s",
                   "ttft_s", "e2e_s", "tpot_s", "output_tokens", "input_tokens", "token_source",
-                  "prompt_token_source", "finish_reason", "max_tokens", "scheduled_s", "start_s" }
+                  "prompt_token_source", "finish_reason", "max_tokens", "scheduled_s", "start_s",
+                  "session", "turn", "model", "prefix", "cached_tokens", "ttfr_s", "ttfa_s",
+                  "reasoning_tokens", "cancelled" }
 
 -- csv_requests(doc|runs) -> one row per request, with its run's name
 function M.csv_requests(x)
