@@ -37,7 +37,8 @@ static const char profile[] =
     " \"models\": {\"f\": {\"ttft_ms\": 0, \"prefill_tok_s\": 0, \"decode_tok_s\": 200000,"
     " \"natural_tokens\": 8},"
     " \"claude-x\": {\"ttft_ms\": 0, \"prefill_tok_s\": 0, \"decode_tok_s\": 200000,"
-    " \"natural_tokens\": 4, \"tokens_per_chunk\": 2}},"
+    " \"natural_tokens\": 4, \"tokens_per_chunk\": 2, \"reasoning_tokens\": 2}},"
+    " \"prefix_cache\": {\"blocks\": 256, \"block_tokens\": 4},"
     " \"trace\": {\"max_requests\": 64, \"max_chunks\": 4096}, \"max_body_bytes\": 65536}";
 
 static void setup(void)

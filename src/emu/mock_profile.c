@@ -302,7 +302,7 @@ static int profile_cache(mb_mock *m, const mb_json_val *v, char *err, size_t err
         return MB_EINVAL;
     }
     if ((rc = check_keys(v, keys, "prefix_cache", err, errlen)) < 0 ||
-        (rc = num_field(v, "blocks", 1, 16777216, &blocks, err, errlen)) < 0 ||
+        (rc = num_field(v, "blocks", 1, 4194304, &blocks, err, errlen)) < 0 ||
         (rc = num_field(v, "block_tokens", 1, 4096, &bt, err, errlen)) < 0)
         return rc;
     if (blocks != (double)(size_t)blocks || bt != (double)(unsigned)bt) {
