@@ -64,9 +64,12 @@ end
 -- error deep inside a renderer. Counts must be whole numbers in 0..2^53,
 -- other numbers finite, histograms decodable.
 local OBJECTS = { "requests", "tokens", "metrics", "histograms", "throughput", "summary",
-                  "client", "config", "target", "targets", "failover", "cooldown", "shard", "window" }
+                  "client", "config", "target", "targets", "failover", "cooldown", "shard", "window",
+                  "sessions", "by_model", "prompt_cache" }
 local LISTS = { "per_request", "timeline", "marks", "warnings" }
-local COUNTS = { "total", "ok", "failed", "warmup", "slo_met", "input", "output" }
+local COUNTS = { "total", "ok", "failed", "warmup", "slo_met", "input", "output", "stopped_early",
+                 "cancelled", "cache_hits", "reasoned", "cached", "cache_write", "cache_reported",
+                 "cache_input", "reasoning", "answer" }
 
 function M.validate(doc, path)
   local stats = require "mlxbench.stats"
@@ -138,6 +141,54 @@ function M.validate(doc, path)
     for name, enc in pairs(r.histograms or {}) do
       if type(enc) ~= "string" or not pcall(stats.decode, enc) then
         return bad(i, "`histograms." .. tostring(name) .. "` is not a valid histogram encoding")
+      end
+    end
+    -- realistic traffic's parts (mlxbench.workload): objects of numbers and
+    -- summaries, histograms that decode
+    local function figures(t, where)
+      for k, v in pairs(t) do
+        local at = where .. "." .. tostring(k)
+        if type(v) == "table" then
+          if k == "histograms" then
+            for hn, enc in pairs(v) do
+              if type(enc) ~= "string" or not pcall(stats.decode, enc) then
+                return at .. "." .. tostring(hn) .. "` is not a valid histogram encoding"
+              end
+            end
+          else
+            local e = figures(v, at)
+            if e then return e end
+          end
+        elseif type(v) == "number" and not finite(v) then
+          return at .. "` is not a finite number"
+        elseif type(v) ~= "number" and type(v) ~= "boolean" and type(v) ~= "string" and v ~= json.null then
+          return at .. "` is not a number"
+        end
+      end
+    end
+    for _, k in ipairs{ "sessions", "by_model", "prompt_cache" } do
+      local e = r[k] and figures(r[k], "`" .. k)
+      if e then return bad(i, e) end
+    end
+    if r.sessions and r.sessions.by_turn ~= nil then
+      if type(r.sessions.by_turn) ~= "table" then return bad(i, "`sessions.by_turn` is not a list") end
+      for j, t in ipairs(r.sessions.by_turn) do
+        if type(t) ~= "table" or type(t.turn) ~= "number" then
+          return bad(i, string.format("`sessions.by_turn[%d]` has no turn", j))
+        end
+        for _, m in ipairs{ "ttft_s", "e2e_s" } do
+          if t[m] ~= nil and type(t[m]) ~= "table" then
+            return bad(i, string.format("`sessions.by_turn[%d].%s` is not an object", j, m))
+          end
+        end
+      end
+    end
+    for name, e in pairs(r.by_model or {}) do
+      if type(e) ~= "table" then return bad(i, "`by_model." .. tostring(name) .. "` is not an object") end
+      for _, m in ipairs{ "ttft_s", "e2e_s", "tpot_s" } do
+        if e[m] ~= nil and type(e[m]) ~= "table" then
+          return bad(i, string.format("`by_model.%s.%s` is not an object", tostring(name), m))
+        end
       end
     end
   end
