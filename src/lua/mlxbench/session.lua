@@ -170,6 +170,8 @@ function Source:close() self.ds:close() end
 function M.run(s, env)
   local history = {}
   if s.system then history[1] = { role = "system", content = s.system } end
+  -- a prompt file's {"turns": [...]} record: its messages lead (a system prompt)
+  for _, m in ipairs(s.messages or {}) do history[#history + 1] = m end
   local t_first, t_last, done, cut = nil, nil, 0, false
   for k, turn in ipairs(s.turns) do
     if k > 1 then
@@ -184,10 +186,12 @@ function M.run(s, env)
       cut = true
       break
     end
-    history[#history + 1] = { role = "user", content = turn.content }
+    local content, max_tokens = turn, nil
+    if type(turn) == "table" then content, max_tokens = turn.content, turn.max_tokens end
+    history[#history + 1] = { role = "user", content = content }
     local msgs = {}
     for j, m in ipairs(history) do msgs[j] = m end
-    local r = env.request(msgs, k, turn.max_tokens)
+    local r = env.request(msgs, k, max_tokens)
     r.session, r.turn = env.i, k
     t_first = t_first or r.start_s
     t_last = r.end_s or t_last
