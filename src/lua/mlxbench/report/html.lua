@@ -447,7 +447,7 @@ svg .mark{stroke:var(--mark);stroke-width:2;stroke-dasharray:6 3}
 .c5{--s:var(--p5)}.c6{--s:var(--p6)}.c7{--s:var(--p7)}.c8{--s:var(--p8)}.c9{--s:var(--p9)}
 .series path.line{fill:none;stroke:var(--s);stroke-width:2}.d1 path.line{stroke-dasharray:6 3}
 .d2 path.line{stroke-dasharray:2 2}.series circle{fill:var(--s)}.series .bar{fill:var(--s)}
-.series .bar.thin{opacity:.55}.series .bar.cold{opacity:.5}.series circle.p95{opacity:.5}
+.series .bar.thin{opacity:.55}.series .bar.cold{opacity:.5}.series circle.p95{opacity:.75}
 svg .tick95{fill:var(--fg)}svg .bar.ok{fill:var(--ok)}svg .bar.failed{fill:var(--bad)}
 .series circle.fail{fill:var(--bad)}.series circle.fo{stroke:var(--fg);stroke-width:1.5}
 ul.legend{list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;gap:2px 14px;font-size:12px}

@@ -52,7 +52,7 @@ local function turn_chart(runs, h)
       c:circle(p[1], p[2], 3.5, { ["data-turn"] = p[1], ["data-p50"] = p[2], ["data-p95"] = p[3],
         ["data-count"] = p[4].ttft_s.count }, string.format("%s, turn %d: TTFT p50 %s, p95 %s (%d requests)",
         s.run.name, p[1], fmt_time(p[2]), p[3] and fmt_time(p[3]) or "-", p[4].ttft_s.count or 0))
-      if p[3] then c:circle(p[1], p[3], 2, { class = "p95", ["data-turn"] = p[1] }) end
+      if p[3] then c:circle(p[1], p[3], 2.6, { class = "p95", ["data-turn"] = p[1] }) end
     end
     c:add("</g>")
     items[#items + 1] = { class = cls, label = s.run.name }
