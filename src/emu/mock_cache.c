@@ -30,6 +30,8 @@ struct mk_cache {
     uint64_t lookups, hits, hit_blocks, evicted;
 };
 
+/* A cache of `blocks` block names, its table at most half full. 0 or
+ * MB_ENOMEM. */
 int mk_cache_new(mk_cache **out, size_t blocks, unsigned block_tokens)
 {
     mk_cache *c;
@@ -55,6 +57,7 @@ int mk_cache_new(mk_cache **out, size_t blocks, unsigned block_tokens)
     return 0;
 }
 
+/* Frees the cache (NULL is fine). */
 void mk_cache_free(mk_cache *c)
 {
     if (!c)
@@ -66,6 +69,7 @@ void mk_cache_free(mk_cache *c)
 
 unsigned mk_cache_block_tokens(const mk_cache *c) { return c->block_tokens; }
 
+/* The table slot a key's probe starts at. */
 static size_t home(const mk_cache *c, uint64_t key) { return (size_t)(mb_mock_mix(key) & c->mask); }
 
 /* The table slot holding `key`, or the empty slot where it would go. */
@@ -77,6 +81,7 @@ static size_t find(const mk_cache *c, uint64_t key)
     return i;
 }
 
+/* Takes entry x out of the LRU list. */
 static void unlink_e(mk_cache *c, uint32_t x)
 {
     struct cent *e = &c->e[x];
@@ -84,6 +89,7 @@ static void unlink_e(mk_cache *c, uint32_t x)
     if (e->next != NIL) c->e[e->next].prev = e->prev; else c->tail = e->prev;
 }
 
+/* Makes entry x the most recently used. */
 static void push_front(mk_cache *c, uint32_t x)
 {
     c->e[x].prev = NIL;
@@ -140,6 +146,8 @@ static void insert(mk_cache *c, uint64_t key)
     push_front(c, x);
 }
 
+/* How many of the leading keys (at most `usable`) are cached; then every
+ * key is stored as most recent. Counted in the stats. */
 size_t mk_cache_lookup(mk_cache *c, const uint64_t *keys, size_t n, size_t usable)
 {
     size_t hit = 0;
@@ -155,6 +163,7 @@ size_t mk_cache_lookup(mk_cache *c, const uint64_t *keys, size_t n, size_t usabl
     return hit;
 }
 
+/* The cache's counters, the `prefix_cache` object of /mock/stats. */
 void mk_cache_stats_json(const mk_cache *c, mb_buf *b)
 {
     mb_buf_printf(b, "{\"blocks\":%zu,\"block_tokens\":%u,\"used\":%zu,\"lookups\":%llu,"
@@ -237,6 +246,8 @@ void mk_cache_store(mb_mock *m, const mk_model *md, const char *prompt, size_t p
     mb_buf_free(&b);
 }
 
+/* A request's cached tokens: its prompt's leading cached blocks, in
+ * tokens (0 without a cache or for a prompt of one token). */
 uint64_t mk_cache_request(mb_mock *m, const mk_model *md, const char *text, size_t len,
                           uint64_t prompt_tokens)
 {

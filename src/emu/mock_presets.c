@@ -39,6 +39,7 @@ static const char MLX_LM[] =
     " \"any_model\": true, \"default_model\": \"mlx-community/Qwen2.5-7B-Instruct-4bit\","
     " \"prefix_cache\": {\"blocks\": 65536, \"block_tokens\": 1}}";
 
+/* The profile JSON of a built-in profile's name, or NULL. */
 const char *mk_preset(const char *name)
 {
     if (!name)

@@ -43,6 +43,7 @@ typedef struct call {
     uint64_t cancel_ns;        /* when */
 } call;
 
+/* The cancel timer is gone (it frees itself): nothing to release here. */
 static void timer_closed(void *ud) { (void)ud; }
 
 /* Releases everything the call holds; idempotent (cancel hook, __gc). */
@@ -218,6 +219,7 @@ static int html_page(const mb_req *req)
     return 0;
 }
 
+/* t[k] = v, on the table at the stack top. */
 static void set_int(lua_State *L, const char *k, int64_t v)
 {
     lua_pushinteger(L, (lua_Integer)v);
