@@ -232,6 +232,41 @@ ssize_t mb_plat_send(int fd, const void *p, size_t n)
     return r;
 }
 
+ssize_t mb_plat_sendv(int fd, const struct iovec *iov, int n)
+{
+    struct msghdr m;
+    ssize_t r;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)iov;
+    m.msg_iovlen = n;
+    do {
+#if MB_HAVE_MSG_NOSIGNAL
+        r = sendmsg(fd, &m, MSG_NOSIGNAL);
+#else
+        r = sendmsg(fd, &m, 0);   /* SIGPIPE is ignored (mb_plat_ignore_sigpipe) */
+#endif
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* ---- kernel receive stamps (the system's hooks do the work) -------- */
+
+int mb_plat_rx_stamp_enable(int fd)
+{
+    return mb_os_rx_stamp_enable(fd);
+}
+
+const char *mb_plat_rx_stamp_kind(void)
+{
+    return mb_os_rx_stamp_kind();
+}
+
+ssize_t mb_plat_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
+{
+    *stamp_ns = 0;
+    return mb_os_recv(fd, buf, n, stamp_ns);
+}
+
 /* ---- the timer ------------------------------------------------------ */
 
 static void ptimer_closed(uv_handle_t *hd)
@@ -357,4 +392,16 @@ int mb_os_timer_open(mb_ptimer *t) { (void)t; return -1; }
 int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns) { (void)t; (void)deadline_ns; return -1; }
 void mb_os_timer_disarm(mb_ptimer *t) { (void)t; }
 void mb_os_timer_ack(mb_ptimer *t) { (void)t; }
+/* no receive stamps in POSIX: every read is stamped in user space */
+int mb_os_rx_stamp_enable(int fd) { (void)fd; return 0; }
+const char *mb_os_rx_stamp_kind(void) { return "none"; }
+ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
+{
+    ssize_t r;
+    (void)stamp_ns;
+    do
+        r = recv(fd, buf, n, 0);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
 #endif
