@@ -81,6 +81,12 @@ ssize_t mb_plat_sendv(int fd, const struct iovec *iov, int n);
  * network stack, ns), SO_TIMESTAMP on macOS (us). 1 when it will, 0 when
  * the system cannot (the portable build) or refused. */
 int mb_plat_rx_stamp_enable(int fd);
+/* Switches the kernel's stamping on ahead of the first connection: Linux
+ * turns it on lazily, from a work queue, when the first socket in the
+ * system asks, so that socket's first packets would carry no stamp. Keeps
+ * one datagram socket with stamps on open for the life of the process.
+ * Idempotent, any thread; nothing where there are no stamps. */
+void mb_plat_rx_stamp_prime(void);
 /* What mb_plat_rx_stamp_enable asks for: "SO_TIMESTAMPNS", "SO_TIMESTAMP"
  * or "none". */
 const char *mb_plat_rx_stamp_kind(void);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,17 @@ ssize_t mb_plat_sendv(int fd, const struct iovec *iov, int n)
 int mb_plat_rx_stamp_enable(int fd)
 {
     return mb_os_rx_stamp_enable(fd);
+}
+
+void mb_plat_rx_stamp_prime(void)
+{
+    static _Atomic int primed;
+    int no = 0;
+    if (primed || !atomic_compare_exchange_strong(&primed, &no, 1))
+        return;
+    int fd = mb_plat_socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd >= 0 && !mb_os_rx_stamp_enable(fd))
+        close(fd);   /* else kept open: the kernel's stamping stays on */
 }
 
 const char *mb_plat_rx_stamp_kind(void)

@@ -229,6 +229,8 @@ static void test_rx_stamps(void)
     else
         CHECK_STR(kind, "SO_TIMESTAMP");
     mb_clock_sync_init(&cs);
+    mb_plat_rx_stamp_prime();   /* Linux switches stamping on from a work queue */
+    sleep_ms(20);
     tcp_pair(&cli, &srv, 1, &on);
     CHECK_EQ_INT(on, !posix);
     for (int round = 0; round < 3; round++) {
