@@ -137,6 +137,7 @@ typedef struct mb_resp_event {
                                               stamp of the read that completed it */
     uint64_t t_user_ns;                    /* when the client read it; t_ns <= t_user_ns,
                                               equal without a kernel stamp */
+    int kernel;                            /* t_ns is the kernel's receive stamp */
 } mb_resp_event;
 
 /* Creates a client on `loop`. Returns 0, MB_ENOMEM or MB_EIO. */
@@ -166,8 +167,10 @@ int mb_client_kernel_stamps(const mb_client *c);
  * here. 0 or MB_ENOMEM. */
 int mb_client_read_lag_take(mb_client *c, mb_hist *dst);
 /* The client's realtime -> monotonic calibration (its drift and steps so
- * far: see mlxbench/clock.h). */
+ * far: see mlxbench/clock.h); _reset starts those figures again (the
+ * offset stays). */
 const mb_clock_sync *mb_client_clock(const mb_client *c);
+void mb_client_clock_reset(mb_client *c);
 
 /* Starts a request. Returns 0, MB_EINVAL (bad URL, method or header line),
  * MB_ENOMEM or MB_EIO. No notification is ever delivered from inside this

@@ -85,6 +85,12 @@ const mb_clock_sync *mb_client_clock(const mb_client *c)
     return &c->sync;
 }
 
+void mb_client_clock_reset(mb_client *c)
+{
+    c->sync.drift_max_ns = 0;
+    c->sync.steps = c->sync.refused = 0;
+}
+
 int mb_client_read_lag_take(mb_client *c, mb_hist *dst)
 {
     int rc = mb_hist_merge(dst, c->lag);

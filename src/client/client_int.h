@@ -36,6 +36,7 @@ typedef struct ev_rec {
     long retry;
     uint64_t t_ns;               /* the read's stamp (the kernel's, where there is one) */
     uint64_t t_user_ns;          /* when the client read it */
+    int kernel;                  /* t_ns is the kernel's stamp */
 } ev_rec;
 
 /* An http:// URL split the way the HTTP/1.1 transport needs it. */

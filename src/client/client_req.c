@@ -187,7 +187,7 @@ static int sse_event(void *ud, const mb_sse_event *ev)
         return 1;
     }
     r->ev[i] = (ev_rec){off, (uint32_t)ev->type_len, (uint32_t)ev->id_len,
-                        ev->data_len, ev->retry, r->t_chunk, r->t_user};
+                        ev->data_len, ev->retry, r->t_chunk, r->t_user, r->lag >= 0};
     r->resp.nevents = i + 1;
     if (r->on_events)
         client_pend(r->c, r, PEND_EVENTS);
@@ -393,6 +393,6 @@ int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out)
     const char *p = r->evbytes.p + v->off;
     *out = (mb_resp_event){p, v->type_len, p + v->type_len, v->data_len,
                           p + v->type_len + v->data_len, v->id_len, v->retry, v->t_ns,
-                          v->t_user_ns};
+                          v->t_user_ns, v->kernel};
     return 0;
 }
