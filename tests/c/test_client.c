@@ -516,6 +516,7 @@ static void stamps_once(mb_client *c, int kernel)
         mb_resp_event ev;
         CHECK_EQ_INT(mb_req_event(r, (size_t)i, &ev), 0);
         CHECK(ev.t_ns <= ev.t_user_ns);
+        CHECK_EQ_INT(ev.kernel, kernel);
         CHECK(ev.t_ns + 200000 >= sv.before[completes[i]]);   /* never before it was sent */
         if (!kernel) {
             CHECK_EQ_INT(ev.t_ns, ev.t_user_ns);
