@@ -243,7 +243,7 @@ def main():
         print(f"mlxbench run vs the base binary: {r:.2f} vs {b:.2f} CPU-s per 1M tokens "
               f"({(r / b - 1) * 100:+.1f} %)"
               + (f"; above the floor {r - floor:.2f} vs {b - floor:.2f} ({((r - floor) / (b - floor) - 1) * 100:+.1f} %)"
-                 if floor == floor and b > floor else ""))
+                 if floor == floor and b > floor and r > floor else ""))
     if floor == floor and base == base:
         print(f"the floor alone is {floor / base * 100:.0f}% of Python's CPU per token: no client "
               f"that reads every token as it arrives can be 10x cheaper than Python at this load "

@@ -84,8 +84,9 @@ int mb_plat_rx_stamp_enable(int fd);
 /* Switches the kernel's stamping on ahead of the first connection: Linux
  * turns it on lazily, from a work queue, when the first socket in the
  * system asks, so that socket's first packets would carry no stamp. Keeps
- * one datagram socket with stamps on open for the life of the process.
- * Idempotent, any thread; nothing where there are no stamps. */
+ * one socket with stamps on open for the life of the process, and waits
+ * (at most 500 ms, once) until a byte a loopback TCP pair sends itself comes
+ * back stamped. Idempotent, any thread; nothing where there are no stamps. */
 void mb_plat_rx_stamp_prime(void);
 /* What mb_plat_rx_stamp_enable asks for: "SO_TIMESTAMPNS", "SO_TIMESTAMP"
  * or "none". */

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include "mlxbench/clock.h"
@@ -257,15 +259,65 @@ int mb_plat_rx_stamp_enable(int fd)
     return mb_os_rx_stamp_enable(fd);
 }
 
+/* A loopback TCP pair, stamps asked for on *cli. 0 or -1 (nothing open). */
+static int loop_pair(int *cli, int *srv)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int l = mb_plat_socket(AF_INET, SOCK_STREAM, 0);
+    *cli = *srv = -1;
+    if (l < 0)
+        return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0
+        && getsockname(l, (struct sockaddr *)&a, &al) == 0
+        && (*cli = mb_plat_socket(AF_INET, SOCK_STREAM, 0)) >= 0 && mb_os_rx_stamp_enable(*cli)
+        && connect(*cli, (struct sockaddr *)&a, sizeof a) == 0)
+        *srv = accept(l, NULL, NULL);
+    close(l);
+    if (*srv < 0) {
+        if (*cli >= 0)
+            close(*cli);
+        return -1;
+    }
+    return 0;
+}
+
+/* One socket with stamps on is kept open (so the kernel's stamping stays
+ * on), then a loopback TCP pair sends itself a byte until the read comes
+ * back stamped: Linux switches stamping on from a work queue, which a busy
+ * machine -- or real-time tasks on every CPU -- can hold back, and TCP
+ * gives no stamp for packets that arrived before (datagram sockets would
+ * make one up: the test must be TCP). At most PRIME_WAIT_MS, once per
+ * process. */
+#define PRIME_WAIT_MS 500
 void mb_plat_rx_stamp_prime(void)
 {
     static _Atomic int primed;
-    int no = 0;
+    int no = 0, cli, srv;
     if (primed || !atomic_compare_exchange_strong(&primed, &no, 1))
         return;
-    int fd = mb_plat_socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd >= 0 && !mb_os_rx_stamp_enable(fd))
-        close(fd);   /* else kept open: the kernel's stamping stays on */
+    int keep = mb_plat_socket(AF_INET, SOCK_DGRAM, 0);
+    if (keep < 0)
+        return;
+    if (!mb_os_rx_stamp_enable(keep)) {
+        close(keep);
+        return;
+    }
+    if (loop_pair(&cli, &srv) < 0)
+        return;
+    for (int ms = 0; ms < PRIME_WAIT_MS; ms++) {
+        char b;
+        int64_t stamp = 0;
+        if (mb_plat_send(srv, "x", 1) != 1 || mb_os_recv(cli, &b, 1, &stamp) != 1 || stamp)
+            break;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    close(cli);
+    close(srv);
 }
 
 const char *mb_plat_rx_stamp_kind(void)

@@ -229,8 +229,11 @@ static void test_rx_stamps(void)
     else
         CHECK_STR(kind, "SO_TIMESTAMP");
     mb_clock_sync_init(&cs);
-    mb_plat_rx_stamp_prime();   /* Linux switches stamping on from a work queue */
-    sleep_ms(20);
+    /* Linux switches stamping on from a work queue: prime waits for it */
+    uint64_t p0 = mb_clock_now_ns();
+    mb_plat_rx_stamp_prime();
+    CHECK_MSG(mb_clock_now_ns() - p0 < 600000000u, "prime took %.1f ms",
+              (double)(mb_clock_now_ns() - p0) * 1e-6);
     tcp_pair(&cli, &srv, 1, &on);
     CHECK_EQ_INT(on, !posix);
     for (int round = 0; round < 3; round++) {
