@@ -463,7 +463,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     int port = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             usage();
@@ -481,7 +481,6 @@ int main(int argc, char **argv)
             log_path = v;
         else
             usage();
-        i++;
     }
     if (!interval_ns || default_tokens < 1)
         usage();
