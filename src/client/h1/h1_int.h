@@ -3,13 +3,13 @@
  *
  *   h1.c       connections, hosts and their pool, sending, connecting, the
  *              transport's entry points (mb_transport_h1)
- *   h1_read.c  receiving: each read stamped, parsed by http_parser and
+ *   h1_read.c  receiving: each read stamped, parsed (h1parse.h) and
  *              handed to the shared head and body code
  *   h1_msg.c   eligibility, the URL, the request head */
 #ifndef MB_H1_INT_H
 #define MB_H1_INT_H
 
-#include <http_parser.h>
+#include "mlxbench/h1parse.h"
 #include "client_int.h"
 
 #define H1_RBUF (64 << 10)
@@ -45,7 +45,7 @@ struct h1_conn {
     uv_timer_t timer;            /* connect and request deadlines */
     uv_connect_t creq;
     uv_write_t wreq;
-    http_parser p;
+    mb_h1p p;
     h1_pool *pool;
     mb_client *c;
     h1_host *h;
@@ -86,6 +86,7 @@ int h1_stale(h1_conn *cn);
 void h1_enlist(h1_conn **head, h1_conn *cn);
 
 /* h1_read.c */
+extern const mb_h1p_cb h1_parser_cb;
 void h1_parser_settings_init(void);
 int h1_read_start(h1_conn *cn);
 
