@@ -137,6 +137,15 @@ size_t mb_client_active(const mb_client *c);
  * from a task; never from a per-chunk hook or a libcurl callback. */
 int mb_client_abort_all(mb_client *c, const char *why);
 
+/* libcurl, loaded now if it was not (it is loaded on first use): its
+ * version ("7.88.1"), its TLS library ("OpenSSL/3.0.15", "" without) and
+ * where it was loaded from. 0, or MB_EIO with *err saying why (no libcurl
+ * found: the names tried). */
+typedef struct mb_curl_info {
+    const char *version, *ssl, *loaded_from;
+} mb_curl_info;
+int mb_client_curl_info(mb_curl_info *out, const char **err);
+
 /* Starts a request. Returns 0, MB_EINVAL (bad URL, method or header line),
  * MB_ENOMEM or MB_EIO. No notification is ever delivered from inside this
  * call: network failures arrive later through on_done. */

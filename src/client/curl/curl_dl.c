@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "mlxbench/client.h"
 #include "mlxbench/errors.h"
 #include "curl_dl.h"
 
@@ -128,4 +129,19 @@ const char *mb_curl_error(void)
 const char *mb_curl_loaded_from(void)
 {
     return load_rc == 0 ? loaded_from : NULL;
+}
+
+/* client.h: what libcurl this process loads (tests that compare with it
+ * need its version; users, where it came from). */
+int mb_client_curl_info(mb_curl_info *out, const char **err)
+{
+    if (mb_curl_load() < 0) {
+        *err = load_err;
+        return MB_EIO;
+    }
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    out->version = v->version;
+    out->ssl = v->ssl_version ? v->ssl_version : "";
+    out->loaded_from = loaded_from;
+    return 0;
 }
