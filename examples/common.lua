@@ -5,45 +5,36 @@
 -- why and exits 1.
 local mb = require "mlxbench"
 local tiers = require("mlxbench.target").tiers
+local args = require "mlxbench.cli.args"
 
 local M = {}
 
-local function die(msg)
-  io.stderr:write(arg and arg[0] or "example", ": ", msg, "\n")
-  os.exit(2)
-end
+local SPEC = {
+  url = { arg = "URL", help = "a real server (default: the embedded emulator)" },
+  mock = { help = "the embedded emulator (the default)" },
+  model = { short = "m", arg = "NAME", help = "model (default the small tier)" },
+  models = { arg = "S,M,L", help = "the three tiers, for the tier sweep" },
+  help = { short = "h", help = "show this help" },
+}
 
 -- target(argv) -> target, server|nil, options. options.model is the model
 -- to use (--model, default the small tier); options.models the three
 -- tiers (--models S,M,L, default the seed's).
 function M.target(argv)
-  local url, opts = nil, {}
-  local i = 1
-  while argv[i] do
-    local a = argv[i]
-    if a == "--url" then
-      url = argv[i + 1]
-      i = i + 1
-    elseif a == "--mock" then
-      url = nil
-    elseif a:match("^%-%-") then
-      if argv[i + 1] == nil then die(a .. " needs a value") end
-      opts[a:sub(3)] = argv[i + 1]
-      i = i + 1
-    else
-      die("unexpected argument '" .. a .. "' (options: --url URL, --mock, --model NAME)")
-    end
-    i = i + 1
-  end
+  local cmd = args.command{ name = arg and arg[0] or "example", synopsis = "[--url URL | --mock] [--model NAME]",
+                            spec = SPEC, order = { "url", "mock", "model", "models", "help" }, exit = true }
+  local opts, pos = cmd:parse(argv)
+  if #pos > 0 then cmd:die("unexpected argument '" .. pos[1] .. "'", true) end
+  local url = not opts.mock and opts.url or nil
   if url and not url:match("^https?://[^/]") then
-    die("--url: '" .. url .. "' is not an http(s) URL (did you mean http://" .. url .. " ?)")
+    cmd:die("--url: '" .. url .. "' is not an http(s) URL (did you mean http://" .. url .. " ?)")
   end
   opts.model = tiers[opts.model or "small"] or opts.model
   local list = { tiers.small, tiers.medium, tiers.large }
   if opts.models then
     list = {}
     for m in opts.models:gmatch("[^,%s]+") do list[#list + 1] = tiers[m] or m end
-    if #list == 0 then die("--models wants a list of model names, e.g. --models a,b,c") end
+    if #list == 0 then cmd:die("--models wants a list of model names, e.g. --models a,b,c") end
   end
   opts.models = list
   local srv

@@ -19,7 +19,7 @@
 -- behind the fault proxy, which starts refusing connections a third of the
 -- way in. The suite exits 1 when a row it ran had no successful request.
 local mb = require "mlxbench"
-local args = require "mlxbench.cli_args"
+local args = require "mlxbench.cli.args"
 local results = require "mlxbench.results"
 local report = require "mlxbench.report"
 local target_mod = require "mlxbench.target"
@@ -47,32 +47,21 @@ local SPEC = {
 local ORDER = { "url", "models", "fallback-url", "runs", "max-tokens", "ignore-eos", "output", "html",
                 "mock", "format", "progress", "grace", "quiet", "help" }
 
-local function fail(msg, code)
-  io.stderr:write("suite: ", msg, "\n")
-  os.exit(code or 2)
-end
-
-local o, pos = args.parse({ ... }, SPEC)
-if not o or #pos > 0 then
-  fail((o and ("unexpected argument '" .. pos[1] .. "'") or pos) .. "\n(mlxbench suite --help lists the options)")
-end
-if o.help then
-  print("usage: mlxbench suite [options]\n" .. args.help(SPEC, ORDER))
-  return
-end
-local cok, cerr = args.check(o, SPEC)
-if not cok then fail(cerr) end
-if o.mock and o.url then fail("--mock runs against the embedded emulator; --url names another server: give one of them") end
+local cmd = args.command{ name = "mlxbench suite", synopsis = "[options]", spec = SPEC, order = ORDER,
+                          exit = true }
+local o, pos = cmd:parse({ ... })
+if #pos > 0 then cmd:die("unexpected argument '" .. pos[1] .. "'", true) end
+if o.mock and o.url then cmd:die("--mock runs against the embedded emulator; --url names another server: give one of them") end
 for _, k in ipairs{ "url", "fallback-url" } do
   if o[k] and not o[k]:match("^https?://[^/]") then
-    fail(string.format("--%s: '%s' is not an http(s) URL%s", k, o[k],
+    cmd:die(string.format("--%s: '%s' is not an http(s) URL%s", k, o[k],
       o[k]:match("^%a[%w+.-]*://") and "" or " (did you mean http://" .. o[k] .. " ?)"))
   end
 end
 local fmt = o.format or "table"
-if not ({ table = 1, md = 1, csv = 1, json = 1 })[fmt] then fail("--format must be table, md, csv or json") end
+if not ({ table = 1, md = 1, csv = 1, json = 1 })[fmt] then cmd:die("--format must be table, md, csv or json") end
 if o.progress and not ({ auto = 1, plain = 1, none = 1 })[o.progress] then
-  fail("--progress must be auto, plain or none")
+  cmd:die("--progress must be auto, plain or none")
 end
 -- The seed's defaults against a real server; smaller ones against the
 -- emulator so the whole matrix runs in under a minute.
@@ -90,7 +79,7 @@ if o.models then
   local list = {}
   for m in o.models:gmatch("[^,]+") do list[#list + 1] = m:match("^%s*(.-)%s*$") end
   if #list ~= 3 or list[1] == "" or list[2] == "" or list[3] == "" then
-    fail("--models wants three names, small,medium,large (one may repeat), got '" .. o.models .. "'")
+    cmd:die("--models wants three names, small,medium,large (one may repeat), got '" .. o.models .. "'")
   end
   tiers.small, tiers.medium, tiers.large = list[1], list[2], list[3]
 end
@@ -118,7 +107,7 @@ if not o.mock and not o.models then
   -- before running anything, with what it serves and the flag to use
   local names, err = served_models(url)
   if not names then
-    fail(string.format("cannot list the models of %s (%s): is the server up? With --models S,M,L "
+    cmd:die(string.format("cannot list the models of %s (%s): is the server up? With --models S,M,L "
       .. "the suite runs without asking", target_mod.redact_url(url), err))
   end
   local have, missing = {}, {}
@@ -129,7 +118,7 @@ if not o.mock and not o.models then
   if #missing > 0 then
     local shown = {}
     for i = 1, math.min(#names, 20) do shown[i] = names[i] end
-    fail(string.format("%s does not serve %s.\n  It serves: %s%s\n  Give the tiers with "
+    cmd:die(string.format("%s does not serve %s.\n  It serves: %s%s\n  Give the tiers with "
       .. "--models SMALL,MEDIUM,LARGE, e.g. --models %s", target_mod.redact_url(url),
       table.concat(missing, ", "), #names > 0 and table.concat(shown, ", ") or "(no model)",
       #names > 20 and string.format(" and %d more", #names - 20) or "",
@@ -179,7 +168,7 @@ mb.on_interrupt(require("mlxbench.interrupt").handler(bench.stop))
 local told = false
 local function row(opts)
   if bench.stopping() then
-    if not told and not o.quiet then io.stderr:write("suite: interrupted: the remaining rows are not run\n") end
+    if not told and not o.quiet then io.stderr:write(cmd.name, ": interrupted: the remaining rows are not run\n") end
     told = true
     return nil
   end
@@ -288,10 +277,10 @@ else
   io.write(report.format(doc, fmt))
 end
 io.stdout:flush()
-if not ok then fail(tostring(err)) end
+if not ok then cmd:die(tostring(err)) end
 if o.html then
-  local hok, herr = require("mlxbench.html").write(doc, o.html)
-  if not hok then fail(tostring(herr)) end
+  local hok, herr = require("mlxbench.report.html").write(doc, o.html)
+  if not hok then cmd:die(tostring(herr)) end
   if fmt == "table" then io.write("report: ", o.html, "\n") end
 end
 if bench.stopping() then os.exit(130) end
@@ -305,7 +294,7 @@ for _, r in ipairs(runs) do
 end
 if #dead > 0 then
   io.stdout:flush()
-  io.stderr:write("suite: ", #dead, " row(s) had no successful request:\n")
+  io.stderr:write(cmd.name, ": ", #dead, " row(s) had no successful request:\n")
   for _, d in ipairs(dead) do io.stderr:write("  ", d, "\n") end
   os.exit(1)
 end

@@ -61,6 +61,9 @@ PRIVATE_HEADERS_OF_PLATFORM = {"config"}   # generated; only src/platform reads 
 # headers of a src/ folder that the layers above it may include (the engine's
 # API lives with the engine in src/lua; CMake exports that folder)
 EXPORTED = {"engine.h": "lua", "modules.h": "lua", "mb_embed.h": "lua"}
+# folders a layer's files find quoted headers in through -I (CMake): the
+# engine's runtime, for its bindings (src/lua/bind) and src/main.c
+INCLUDE_DIRS = {"lua": ["src/lua/runtime"], "main": ["src/lua/runtime"]}
 
 # third-party headers: which layers may include them (anything not listed
 # here and not in OS_ONLY is a standard C / POSIX header, allowed everywhere)
@@ -173,8 +176,9 @@ def check_file(root, rel, problems):
             exported = EXPORTED.get(name)
             if exported and exported in allowed and exported != layer:
                 continue
+            via = [os.path.normpath(os.path.join(root, d, name)) for d in INCLUDE_DIRS.get(layer, [])]
             inside = [f for f in (here, own) if f and os.path.exists(f) and
-                      f.startswith(folder + os.sep)]
+                      f.startswith(folder + os.sep)] + [f for f in via if os.path.exists(f)]
             if not inside:
                 problems.append("%s:%d: includes \"%s\", not a header of its own folder" %
                                 (rel, no, name))

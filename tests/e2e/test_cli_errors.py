@@ -181,5 +181,5 @@ user_error("compare --time-floor -1", ["compare", "a.json", "b.json", "--time-fl
 user_error("compare --max-regression x", ["compare", "a.json", "b.json", "--max-regression", "x"],
            "expected a percentage")
 user_error("calibrate --duration 0", ["calibrate", "--duration", "0"], "--duration must be a number")
-user_error("mock --port 70000", ["mock", "--port", "70000"], "--port needs an integer 0..65535")
+user_error("mock --port 70000", ["mock", "--port", "70000"], "--port must be an integer in 0..65535")
 finish()

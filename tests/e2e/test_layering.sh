@@ -26,7 +26,7 @@ printf '#include "mlxbench/client.h"\n' >> "$TMP/tree/src/server/listen.c"      
 printf '#include "../emu/mock_int.h"\n' >> "$TMP/tree/src/proxy/proxy.c"             # another's private header
 printf '#include <sys/epoll.h>\n' >> "$TMP/tree/src/client/client.c"                 # Linux-only header
 printf 'static int fd_of(void) { return timerfd_create(1, 0); }\n' >> "$TMP/tree/src/emu/mock_stats.c"
-printf 'static const char *p = "/proc/self/status";\n' >> "$TMP/tree/src/lua/l_sys.c"
+printf 'static const char *p = "/proc/self/status";\n' >> "$TMP/tree/src/lua/bind/l_sys.c"
 printf 'local f = io.open("/proc/meminfo")\n' >> "$TMP/tree/src/lua/mlxbench/results.lua"
 printf '#include "mlxbench/nothing_here.h"\n' >> "$TMP/tree/src/server/server.c"      # unknown header
 printf 'static int p2(int *f) { return pipe2(f, 0); }\n' >> "$TMP/tree/src/server/listen.c"
@@ -51,7 +51,7 @@ expect "server including the client" contains "$TMP/bad.txt" '^src/server/listen
 expect "another folder's private header" contains "$TMP/bad.txt" '^src/proxy/proxy\.c:[0-9]+: includes "\.\./emu/mock_int\.h", not a header of its own folder'
 expect "a Linux-only header" contains "$TMP/bad.txt" '^src/client/client\.c:[0-9]+: includes <sys/epoll\.h>'
 expect "a Linux-only call" contains "$TMP/bad.txt" '^src/emu/mock_stats\.c:[0-9]+: names timerfd_create'
-expect "a /proc path in C" contains "$TMP/bad.txt" '^src/lua/l_sys\.c:[0-9]+: reads /proc or /sys'
+expect "a /proc path in C" contains "$TMP/bad.txt" '^src/lua/bind/l_sys\.c:[0-9]+: reads /proc or /sys'
 expect "a /proc path in Lua" contains "$TMP/bad.txt" '^src/lua/mlxbench/results\.lua:[0-9]+: reads /proc or /sys'
 expect "an unknown public header" contains "$TMP/bad.txt" '^src/server/server\.c:[0-9]+: includes unknown public header'
 expect "pipe2" contains "$TMP/bad.txt" '^src/server/listen\.c:[0-9]+: names pipe2'

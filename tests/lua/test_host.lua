@@ -6,7 +6,7 @@
 local T = require "harness"
 local sys = require "mlxbench._sys"
 local results = require "mlxbench.results"
-local html = require "mlxbench.html"
+local html = require "mlxbench.report.html"
 
 T.test("_sys.host: what this system tells, in the documented types", function()
   local h = sys.host()

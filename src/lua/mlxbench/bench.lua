@@ -22,7 +22,7 @@ local report = require "mlxbench.report"
 local monitor = require "mlxbench._monitor"
 local thread_c = require "mlxbench._thread"
 local checks = require "mlxbench.checks"
-local args = require "mlxbench.cli_args"
+local args = require "mlxbench.cli.args"
 local tokens = require "mlxbench.tokens"
 
 local M = {}

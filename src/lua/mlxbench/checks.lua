@@ -2,7 +2,7 @@
 -- in the run ("ttft_s.p95<0.5", "requests.failed==0") and SLO attainment.
 -- Both are validated before the first request: a typo ("tfft", "ttfts.p95")
 -- is an error with a suggestion, never a check that silently passes.
-local args = require "mlxbench.cli_args"
+local args = require "mlxbench.cli.args"
 
 local M = {}
 

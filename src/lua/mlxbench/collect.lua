@@ -1,5 +1,5 @@
 -- mlxbench.collect: turns per-request results into one run of the results
--- file (DESIGN.md "Results file"): counters, histograms (exactly mergeable),
+-- file (docs/METRICS.md): counters, histograms (exactly mergeable),
 -- throughput over the run's wall time, SLO goodput and the seed-compatible
 -- summary. Per-request work here is O(1) histogram records; the ITL gaps
 -- arrive as a C array recorded with one call.

@@ -8,7 +8,8 @@
 --   local p = ds:next()   -- {messages = {...}, max_tokens = N?, name = "sharegpt#17"}
 local cjson = require "cjson"
 local split = require "mlxbench._dataset"
-local prompts = require "mlxbench.prompts"
+local estimate = require "mlxbench.estimate"
+local json = require "mlxbench.json"
 
 local M = {}
 
@@ -22,7 +23,7 @@ local ROLE = { human = "user", user = "user", gpt = "assistant", assistant = "as
 -- user turn, and (use_output_len) the reference reply's length as max_tokens,
 -- counted by `count` (the model's tokenizer; default the 4-characters rule).
 local function from_conversation(conv, turns, use_output_len, count)
-  count = count or prompts.estimate_tokens
+  count = count or estimate.tokens
   local msgs = {}
   for _, t in ipairs(conv) do
     local role = ROLE[type(t) == "table" and t.from or ""] or (type(t) == "table" and ROLE[t.role or ""])
@@ -63,7 +64,7 @@ end
 -- ("dataset: FILE:LINE") names it in errors.
 local function from_record(obj, o, where)
   if type(obj) ~= "table" then return nil end
-  local max_tokens = prompts.max_tokens_of(obj.max_tokens, where or "dataset")
+  local max_tokens = json.int(obj.max_tokens, where or "dataset", "max_tokens", 1)
   if type(obj.turns) == "table" then   -- a multi-turn session: user turns in order
     return { turns = obj.turns, max_tokens = max_tokens,
              messages = type(obj.system) == "string" and { { role = "system", content = obj.system } } or nil }
@@ -78,7 +79,7 @@ local function from_record(obj, o, where)
     if type(last) == "table" and last.role == "assistant" and #msgs > 1 then
       p.messages = table.move(msgs, 1, #msgs - 1, 1, {})
       if o.use_output_len and not p.max_tokens and type(last.content) == "string" then
-        p.max_tokens = math.max(1, (o._count or prompts.estimate_tokens)(last.content))
+        p.max_tokens = math.max(1, (o._count or estimate.tokens)(last.content))
       end
     end
     return p

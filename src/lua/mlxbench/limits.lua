@@ -8,6 +8,7 @@
 -- start (mb_net_global_init); this checks what is left.
 local sys = require "mlxbench._sys"
 local target_mod = require "mlxbench.target"
+local DEFAULTS = require("mlxbench._sys").defaults
 
 local M = {}
 
@@ -69,7 +70,7 @@ function M.open_bound(o)
     if type(s.rate) == "number" and s.rate > (peak or 0) then peak = s.rate end
   end
   if not peak then return nil end
-  return math.ceil(peak * (o.timeout or 600))
+  return math.ceil(peak * (o.timeout or DEFAULTS.timeout))
 end
 
 -- check_bench(o, group): raises with the reason when the run cannot fit;
@@ -89,7 +90,7 @@ function M.check_bench(o, group)
       "mlxbench: warning: open loop at up to %g req/s with a %g s timeout may hold up to %d "
       .. "requests in flight if the server stalls (%d file descriptors%s), more than the %d this "
       .. "process may open; set max_inflight (--max-inflight N) to bound it, or lower the "
-      .. "timeout\n", bound / (o.timeout or 600), o.timeout or 600, bound, bound * per,
+      .. "timeout\n", bound / (o.timeout or DEFAULTS.timeout), o.timeout or DEFAULTS.timeout, bound, bound * per,
       per == 2 and ": the emulator runs in this process" or "", soft))
   end
 end

@@ -6,6 +6,7 @@ local core = require "mlxbench._llm"
 local prompts = require "mlxbench.prompts"
 local target_mod = require "mlxbench.target"
 local tokens = require "mlxbench.tokens"
+local DEFAULTS = require("mlxbench._sys").defaults   -- timeouts: one place (C defaults.h)
 
 local M = {}
 
@@ -174,7 +175,8 @@ function M.request(o)
   local stream = o.stream ~= false and o.stream ~= nil
   local spec = {
     url = t:endpoint(), api = API_CODE[t.api], stream = stream,
-    timeout = o.timeout or t.timeout or 600, connect_timeout = o.connect_timeout or 10,
+    timeout = o.timeout or t.timeout or DEFAULTS.timeout,
+    connect_timeout = o.connect_timeout or DEFAULTS.connect_timeout,
     capture = o.capture, itl_hist = o.itl_hist, itl = o.itl,
     insecure = o.insecure, cacert = o.cacert, http2 = o.http2,
     accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,

@@ -2,6 +2,9 @@
 -- prompt lists from JSONL files. A prompt is {messages = {...}} (chat) or
 -- {prompt = "..."} (legacy completions); helpers accept plain strings too.
 local cjson = require "cjson"
+local json = require "mlxbench.json"
+local estimate = require "mlxbench.estimate"
+local dataset = require "mlxbench.dataset"
 
 local M = {}
 
@@ -15,12 +18,8 @@ M.builtin = {
     .. "better choice? Answer in several paragraphs.",
 }
 
--- Token estimate shared with the emulated server: ceil(characters / 4),
--- characters counted as UTF-8 code points.
-function M.estimate_tokens(s)
-  local c = utf8.len(s) or #s
-  return (c + 3) // 4
-end
+-- Token estimate shared with the emulated server (mlxbench.estimate).
+M.estimate_tokens = estimate.tokens
 
 local words = {
   "the", "model", "token", "stream", "latency", "server", "batch", "prompt", "cache",
@@ -119,15 +118,7 @@ end
 -- max_tokens_of(v, where) -> v as an integer >= 1 (JSON numbers decode as
 -- floats: {"max_tokens": 5} gives 5.0), nil when absent; raises a one-line
 -- error naming `where` otherwise.
-function M.max_tokens_of(v, where)
-  if v == nil or v == cjson.null then return nil end
-  local n = type(v) == "number" and math.tointeger(v)
-  if not n or n < 1 then
-    error(string.format("%s: max_tokens must be a positive integer, got %s", where,
-      type(v) == "string" and ("'" .. v .. "'") or tostring(v)), 0)
-  end
-  return n
-end
+function M.max_tokens_of(v, where) return json.int(v, where, "max_tokens", 1) end
 
 -- load_jsonl(path) -> list of prompt specs. Each line is a JSON object with
 -- `messages` (chat list), `prompt` (string) or `text`; optional `max_tokens`
@@ -214,7 +205,7 @@ function M.resolve(spec, opts)
     local path = spec:sub(2)
     if path == "" then error("prompts: '@' needs a file name: @FILE or @FILE.jsonl", 0) end
     if path:match("%.jsonl$") or path:match("%.json$") then
-      return require("mlxbench.dataset").open{ path = path, tokenizer = tok }   -- streamed, not loaded
+      return dataset.open{ path = path, tokenizer = tok }   -- streamed, not loaded
     end
     local f, err = io.open(path, "r")
     if not f then error("prompts: cannot open " .. tostring(err), 0) end

@@ -7,7 +7,7 @@ local sys = require "mlxbench._sys"
 local M = {}
 
 M.SCHEMA = "mlxbench.results/1"
-M.VERSION = "0.1.0"
+M.VERSION = require("mlxbench._sys").version   -- from CMake
 
 -- host{} -> a description of the client machine (no user names, no
 -- secrets), from the platform layer (mlxbench._sys.host): os ("linux",

@@ -1,7 +1,7 @@
--- mlxbench.cli_merge: `mlxbench merge A.json B.json ... -o OUT.json` -- one
+-- mlxbench.cli.merge: `mlxbench merge A.json B.json ... -o OUT.json` -- one
 -- results file from the shards of a run, or from several processes or
 -- machines (mlxbench.merge does the work).
-local args = require "mlxbench.cli_args"
+local args = require "mlxbench.cli.args"
 local merge = require "mlxbench.merge"
 local results = require "mlxbench.results"
 local report = require "mlxbench.report"
@@ -17,34 +17,25 @@ M.SPEC = {
 }
 M.ORDER = { "output", "force", "format", "quiet", "help" }
 
-local function usage()
-  return "usage: mlxbench merge FILE.json... -o OUT.json [options]\n\n"
-    .. "Runs are matched by name; histograms merge exactly, counters add up, rates are\n"
+local cmd = args.command{ name = "mlxbench merge", synopsis = "FILE.json... -o OUT.json [options]",
+  about = "Runs are matched by name; histograms merge exactly, counters add up, rates are\n"
     .. "recomputed over the union of the wall-clock windows, per-request lists are\n"
-    .. "concatenated with a `source` tag.\n\n"
-    .. args.help(M.SPEC, M.ORDER) .. "\n"
-end
-
-local function die(msg, with_usage)
-  io.stderr:write("mlxbench merge: ", msg, "\n",
-    with_usage and "(mlxbench merge --help lists the options)\n" or "")
-  return 2
-end
+    .. "concatenated with a `source` tag.",
+  spec = M.SPEC, order = M.ORDER }
 
 function M.main(...)
-  local o, pos = args.parse({ ... }, M.SPEC)
-  if not o then return die(pos, true) end
-  if o.help then io.stdout:write(usage()) return 0 end
-  if #pos == 0 then return die("give the results files to merge", true) end
-  if not o.output then return die("-o OUT.json is required", true) end
+  local o, pos = cmd:parse({ ... })
+  if not o then return pos end
+  if #pos == 0 then return cmd:die("give the results files to merge", true) end
+  if not o.output then return cmd:die("-o OUT.json is required", true) end
   local fmt = o.format or "table"
   if not ({ table = 1, md = 1, csv = 1, json = 1, none = 1 })[fmt] then
-    return die("--format must be table, md, csv, json or none")
+    return cmd:die("--format must be table, md, csv, json or none")
   end
   local inputs = {}
   for _, path in ipairs(pos) do
     local doc, err = merge.load(path)
-    if not doc then return die(err) end
+    if not doc then return cmd:die(err) end
     inputs[#inputs + 1] = { doc = doc, file = path }
   end
   -- results.validate has checked the shape every reader relies on; a value
@@ -52,12 +43,12 @@ function M.main(...)
   -- still end in one clear line, not a traceback
   local ok_m, doc, warnings = pcall(merge.docs, inputs, { force = o.force })
   if not ok_m then
-    return die("these files cannot be merged: a value has the wrong type ("
+    return cmd:die("these files cannot be merged: a value has the wrong type ("
       .. tostring(doc):gsub("^.-:%d+: ", "") .. ")")
   end
-  if not doc then return die(warnings) end
+  if not doc then return cmd:die(warnings) end
   local ok, werr = pcall(results.write, doc, o.output)
-  if not ok then return die(tostring(werr)) end
+  if not ok then return cmd:die(tostring(werr)) end
   if not o.quiet then
     for _, w in ipairs(warnings) do io.stderr:write("mlxbench merge: warning: ", w, "\n") end
     if fmt ~= "none" then

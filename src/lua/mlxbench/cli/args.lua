@@ -1,4 +1,4 @@
--- mlxbench.cli_args: option parsing for the subcommands. A spec maps each
+-- mlxbench.cli.args: option parsing for the subcommands. A spec maps each
 -- long option to {short=, arg="NAME"|nil, multi=true|nil, help=}; flags
 -- without `arg` are booleans. Accepts --opt=value, --opt value, -x value,
 -- -xVALUE and `--` to end options. Errors are values: nil, message.
@@ -166,6 +166,60 @@ function M.kv_numbers(s, what)
     t[k] = n
   end
   return t
+end
+
+-- command{name=, synopsis=, about=, spec=, order=, exit=} -> cmd, the
+-- plumbing every command repeats:
+--   cmd:usage()       -> "usage: NAME SYNOPSIS\n\nABOUT\n\noptions..."
+--   cmd:parse(argv)   -> opts, positionals (int/num options range-checked,
+--                        args.check); or nil, exit code after printing the
+--                        error with a --help hint (2) or the usage (--help: 0)
+--   cmd:die(msg [, hint]) -> 2 after "NAME: msg" on stderr (and the --help
+--                        hint when asked)
+-- With exit = true (scenario scripts) parse and die end the process instead
+-- of returning the code.
+local Cmd = {}
+Cmd.__index = Cmd
+
+function M.command(c)
+  assert(c.name and c.spec, "command{} needs name and spec")
+  if not c.order then
+    c.order = {}
+    for k in pairs(c.spec) do c.order[#c.order + 1] = k end
+    table.sort(c.order)
+  end
+  return setmetatable(c, Cmd)
+end
+
+function Cmd:usage()
+  return "usage: " .. self.name .. (self.synopsis and (" " .. self.synopsis) or "") .. "\n\n"
+    .. (self.about and (self.about .. "\n\n") or "") .. M.help(self.spec, self.order) .. "\n"
+end
+
+local function leave(self, code)
+  if self.exit then
+    io.stdout:flush()
+    os.exit(code)
+  end
+  return code
+end
+
+function Cmd:die(msg, hint)
+  io.stderr:write(self.name, ": ", tostring(msg), "\n")
+  if hint then io.stderr:write("(", self.name, " --help lists the options)\n") end
+  return leave(self, 2)
+end
+
+function Cmd:parse(argv)
+  local o, pos = M.parse(argv, self.spec)
+  if not o then return nil, self:die(pos, true) end
+  if o.help then
+    io.stdout:write(self:usage())
+    return nil, leave(self, 0)
+  end
+  local ok, err = M.check(o, self.spec)
+  if not ok then return nil, self:die(err, true) end
+  return o, pos
 end
 
 -- help(spec, order) -> option lines for a usage message

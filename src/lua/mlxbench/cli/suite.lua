@@ -1,4 +1,4 @@
--- mlxbench.cli_suite: `mlxbench suite` runs the embedded scripts/suite.lua
+-- mlxbench.cli.suite: `mlxbench suite` runs the embedded scripts/suite.lua
 -- (the same file as in the repository), so the binary needs no checkout.
 local M = {}
 

@@ -1,6 +1,6 @@
--- mlxbench.html_tables: the tables of the HTML report -- runs, latency
+-- mlxbench.report.tables: the tables of the HTML report -- runs, latency
 -- percentiles and each run's configuration -- escaped, numbers right-aligned.
-local svg = require "mlxbench.html_svg"
+local svg = require "mlxbench.report.svg"
 
 local M = {}
 

@@ -1,4 +1,4 @@
--- mlxbench.hdr: a results file as an HdrHistogram interval log (format
+-- mlxbench.report.hdr: a results file as an HdrHistogram interval log (format
 -- version 1.3), so HdrHistogram's own tools (HistogramLogProcessor,
 -- HistogramLogAnalyzer, hdr-histogram-js, HdrHistogram_c's hdr_log) read
 -- every histogram mlxbench measured. One tagged interval per run and metric:

@@ -1,6 +1,6 @@
--- mlxbench.cli_compare: `mlxbench compare BASE.json NEW.json` -- what
+-- mlxbench.cli.compare: `mlxbench compare BASE.json NEW.json` -- what
 -- changed between two results files, and whether a CI job should fail.
-local args = require "mlxbench.cli_args"
+local args = require "mlxbench.cli.args"
 local results = require "mlxbench.results"
 local compare = require "mlxbench.compare"
 
@@ -20,20 +20,12 @@ M.SPEC = {
 }
 M.ORDER = { "max-regression", "metric", "min-effect", "time-floor", "format", "output", "help" }
 
-local function usage()
-  return "usage: mlxbench compare BASE.json NEW.json [options]\n\n"
-    .. "Runs are matched by name, model and backend. Each key metric shows base, new,\n"
+local cmd = args.command{ name = "mlxbench compare", synopsis = "BASE.json NEW.json [options]",
+  about = "Runs are matched by name, model and backend. Each key metric shows base, new,\n"
     .. "the change and a verdict: better / WORSE (beyond noise), ~ (within noise) or\n"
     .. "too few samples. Exit status 1 when a regression beyond noise exceeds a limit.\n"
-    .. "Limits are relative (%), except error_rate: percentage points.\n\n"
-    .. args.help(M.SPEC, M.ORDER) .. "\n"
-end
-
-local function die(msg, with_usage)
-  io.stderr:write("mlxbench compare: ", msg, "\n",
-    with_usage and "(mlxbench compare --help lists the options)\n" or "")
-  return 2
-end
+    .. "Limits are relative (%), except error_rate: percentage points.",
+  spec = M.SPEC, order = M.ORDER }
 
 -- "5%", "5", "0.5%" -> 0.05, 0.05, 0.005
 local function pct(s, what)
@@ -45,35 +37,34 @@ local function pct(s, what)
 end
 
 function M.main(...)
-  local o, pos = args.parse({ ... }, M.SPEC)
-  if not o then return die(pos, true) end
-  if o.help then io.stdout:write(usage()) return 0 end
-  if #pos ~= 2 then return die("give two results files: BASE.json NEW.json", true) end
+  local o, pos = cmd:parse({ ... })
+  if not o then return pos end
+  if #pos ~= 2 then return cmd:die("give two results files: BASE.json NEW.json", true) end
   local fmt = o.format or "text"
   if fmt == "table" then fmt = "text" elseif fmt == "markdown" then fmt = "md" end
-  if not ({ text = 1, md = 1, json = 1 })[fmt] then return die("--format must be text, md or json") end
+  if not ({ text = 1, md = 1, json = 1 })[fmt] then return cmd:die("--format must be text, md or json") end
   local opts = { limits = {}, metrics = {} }
   local err
   if o["max-regression"] then
     opts.max_regression, err = pct(o["max-regression"], "--max-regression")
-    if err then return die(err) end
+    if err then return cmd:die(err) end
   end
   if o["min-effect"] then
     opts.min_effect, err = pct(o["min-effect"], "--min-effect")
-    if err then return die(err) end
+    if err then return cmd:die(err) end
   end
   local cok, cerr = args.check(o, M.SPEC)
-  if not cok then return die(cerr) end
+  if not cok then return cmd:die(cerr) end
   opts.time_floor = o["time-floor"]
   for _, m in ipairs(o.metric or {}) do
     local name, lim = m:match("^%s*([%w_.]+)%s*=%s*(.-)%s*$")
     name = name or m:match("^%s*([%w_.]+)%s*$")
-    if not name then return die("--metric: expected NAME or NAME=PCT, got '" .. m .. "'") end
+    if not name then return cmd:die("--metric: expected NAME or NAME=PCT, got '" .. m .. "'") end
     local spec, serr = compare.metric_spec(name)
-    if not spec then return die("--metric: " .. serr) end
+    if not spec then return cmd:die("--metric: " .. serr) end
     if lim then
       opts.limits[name], err = pct(lim, "--metric " .. name)
-      if err then return die(err) end
+      if err then return cmd:die(err) end
     else
       opts.metrics[#opts.metrics + 1] = name
     end
@@ -81,7 +72,7 @@ function M.main(...)
   local docs = {}
   for i = 1, 2 do
     local doc, lerr = results.load(pos[i])
-    if not doc then return die(lerr) end
+    if not doc then return cmd:die(lerr) end
     docs[i] = doc
   end
   local res = compare.compare(docs[1], docs[2], opts)
@@ -92,10 +83,10 @@ function M.main(...)
   io.stdout:write(text)
   if o.output then
     local ok, werr = require("mlxbench.json").write_atomic(o.output, text)
-    if not ok then return die(werr) end
+    if not ok then return cmd:die(werr) end
   end
   if #res.runs == 0 then
-    return die("no run of " .. pos[1] .. " matches a run of " .. pos[2])
+    return cmd:die("no run of " .. pos[1] .. " matches a run of " .. pos[2])
   end
   if #res.failures > 0 then
     if fmt ~= "text" then

@@ -1,4 +1,4 @@
--- mlxbench.html_svg: the chart primitives of the HTML report -- escaping,
+-- mlxbench.report.svg: the chart primitives of the HTML report -- escaping,
 -- number formats, linear and log scales with readable ticks, and a chart
 -- frame (axes, grid, labels) that charts draw into in data coordinates.
 -- Output is inline SVG text: no script, no external resource.

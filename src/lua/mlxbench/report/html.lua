@@ -1,11 +1,11 @@
--- mlxbench.html: the results file as one self-contained HTML page -- inline
+-- mlxbench.report.html: the results file as one self-contained HTML page -- inline
 -- SVG charts drawn here, inline CSS, no script and no external resource --
 -- readable in light and dark mode and on paper. docs/REPORTS.md describes
 -- each chart and the data-* attributes that let a test check it.
 local results = require "mlxbench.results"
 local stats = require "mlxbench.stats"
-local svg = require "mlxbench.html_svg"
-local tables = require "mlxbench.html_tables"
+local svg = require "mlxbench.report.svg"
+local tables = require "mlxbench.report.tables"
 
 local M = {}
 

@@ -1,4 +1,4 @@
--- mlxbench.cli_calibrate: `mlxbench calibrate` -- the engine's own floor on
+-- mlxbench.cli.calibrate: `mlxbench calibrate` -- the engine's own floor on
 -- this machine, measured against the in-process emulator on loopback:
 --
 --   timestamps   what one read of the monotonic clock costs (C, and
@@ -13,7 +13,7 @@
 --                thread, the client in an engine thread of its own, a fast
 --                stream; events per second, the thread's CPU share and
 --                events per CPU-second (its capacity when CPU-bound)
-local args = require "mlxbench.cli_args"
+local args = require "mlxbench.cli.args"
 local json = require "mlxbench.json"
 local time = require "mlxbench.time"
 local stats = require "mlxbench.stats"
@@ -31,17 +31,10 @@ M.SPEC = {
 }
 M.ORDER = { "format", "output", "duration", "quick", "help" }
 
-local function usage()
-  return "usage: mlxbench calibrate [options]\n\n"
-    .. "Measures the engine's own timing floor on this machine against the in-process\n"
-    .. "emulator on loopback (see docs/SCALING.md, Calibration).\n\n"
-    .. args.help(M.SPEC, M.ORDER) .. "\n"
-end
-
-local function die(msg)
-  io.stderr:write("mlxbench calibrate: ", msg, "\n(mlxbench calibrate --help lists the options)\n")
-  return 2
-end
+local cmd = args.command{ name = "mlxbench calibrate", synopsis = "[options]",
+  about = "Measures the engine's own timing floor on this machine against the in-process\n"
+    .. "emulator on loopback (see docs/SCALING.md, Calibration).",
+  spec = M.SPEC, order = M.ORDER }
 
 local function median(xs)
   table.sort(xs)
@@ -142,7 +135,7 @@ end
 local function carry(srv, duration, concurrency)
   local threads = require "mlxbench.threads"
   local th = require "mlxbench._thread"
-  local h = th.start("mlxbench.cli_calibrate",
+  local h = th.start("mlxbench.cli.calibrate",
                      threads.encode{ url = srv.url, duration = duration, concurrency = concurrency })
   local ok, res = h:join()
   if not ok then error("calibrate: the engine thread failed: " .. tostring(res), 0) end
@@ -190,14 +183,13 @@ local function table_text(doc)
 end
 
 function M.main(...)
-  local o, pos = args.parse({ ... }, M.SPEC)
-  if not o then return die(pos) end
-  if o.help then io.stdout:write(usage()) return 0 end
-  if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
+  local o, pos = cmd:parse({ ... })
+  if not o then return pos end
+  if #pos > 0 then return cmd:die("unexpected argument '" .. pos[1] .. "'", true) end
   local fmt = o.format or "table"
-  if fmt ~= "table" and fmt ~= "json" then return die("--format must be table or json") end
+  if fmt ~= "table" and fmt ~= "json" then return cmd:die("--format must be table or json", true) end
   local cok, err = args.check(o, M.SPEC)
-  if not cok then return die(err) end
+  if not cok then return cmd:die(err, true) end
   local dur = o.duration
   local quick = o.quick or false
   dur = dur or (quick and 1 or 3)
@@ -228,10 +220,10 @@ function M.main(...)
     doc.events = carry(srv, dur, 32)
   end)
   srv:stop()
-  if not ok then io.stderr:write("mlxbench calibrate: ", tostring(e), "\n") return 2 end
+  if not ok then return cmd:die(e) end
   if o.output then
     local wok, werr = json.write_atomic(o.output, json.encode(doc, { indent = "  " }) .. "\n")
-    if not wok then io.stderr:write("mlxbench calibrate: ", werr, "\n") return 2 end
+    if not wok then return cmd:die(werr) end
   end
   io.stdout:write(fmt == "json" and (json.encode(doc, { indent = "  " }) .. "\n") or table_text(doc))
   return 0

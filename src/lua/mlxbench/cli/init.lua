@@ -1,5 +1,5 @@
 -- mlxbench.cli: the subcommands of the mlxbench binary. Each command lives in
--- its own module mlxbench.cli_<name> with a main(...) returning an exit code.
+-- its own module mlxbench.cli.<name> with a main(...) returning an exit code.
 local M = {}
 
 local function die(msg)
@@ -8,9 +8,9 @@ local function die(msg)
 end
 
 function M.main(command, ...)
-  local ok, mod = pcall(require, "mlxbench.cli_" .. command)
+  local ok, mod = pcall(require, "mlxbench.cli." .. command)
   if not ok then
-    if tostring(mod):find("module 'mlxbench.cli_" .. command .. "' not found", 1, true) then
+    if tostring(mod):find("module 'mlxbench.cli." .. command .. "' not found", 1, true) then
       die("command '" .. command .. "' is not available in this build")
     end
     error(mod, 0)

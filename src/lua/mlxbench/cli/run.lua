@@ -1,10 +1,10 @@
--- mlxbench.cli_run: `mlxbench run` -- one ad-hoc benchmark run.
+-- mlxbench.cli.run: `mlxbench run` -- one ad-hoc benchmark run.
 --
 -- Every option is checked before the first request (ranges, names, files,
 -- the server's shape); a bad one is a one- or two-line error and exit 2.
 -- Then a one-line banner says what will run, the run goes, the report is
 -- printed (stdout), and a run whose every request failed says why.
-local args = require "mlxbench.cli_args"
+local args = require "mlxbench.cli.args"
 local bench = require "mlxbench.bench"
 local target_mod = require "mlxbench.target"
 local results = require "mlxbench.results"
@@ -43,7 +43,8 @@ M.SPEC = {
   seed = { arg = "N", int = { 0, 2 ^ 53 }, help = "seed for prompts and the emulator (default 1)" },
   slo = { arg = "LIST", help = "per-request SLO, e.g. ttft=0.5,tpot=0.05,e2e=10[,latency=2][,attainment=0.9]" },
   threshold = { arg = "EXPR", multi = true, help = "fail (exit 1) unless EXPR holds, e.g. 'ttft_s.p95<500ms'" },
-  timeout = { arg = "S", num = { 0, 86400, gt = true }, unit = "seconds", help = "per-request timeout in seconds (default 600)" },
+  timeout = { arg = "S", num = { 0, 86400, gt = true }, unit = "seconds", help = "per-request timeout in seconds (default "
+              .. require("mlxbench._sys").defaults.timeout .. ")" },
   ["api-key-env"] = { arg = "VAR", help = "environment variable holding the API key (default: OPENAI_API_KEY / ANTHROPIC_API_KEY by API and host)" },
   grace = { arg = "S", num = { 0, 3600 }, unit = "seconds", help = "on Ctrl-C/SIGTERM, seconds in-flight requests get before they are aborted (default 5)" },
   ["max-line"] = { arg = "BYTES", int = { 16, 2 ^ 31 }, help = "longest SSE line accepted (default 1048576); longer: error kind protocol" },
@@ -73,15 +74,7 @@ M.ORDER = { "model", "runs", "max-tokens", "max-completion-tokens", "min-tokens"
             "mock-trace", "usage", "output", "html", "format", "progress", "verbose", "quiet", "name",
             "help" }
 
-local function usage()
-  return "usage: mlxbench run -m MODEL [options]\n\n" .. args.help(M.SPEC, M.ORDER) .. "\n"
-end
-
-local function die(msg, with_usage)
-  io.stderr:write("mlxbench run: ", msg, "\n")
-  if with_usage then io.stderr:write("(mlxbench run --help lists the options)\n") end
-  return 2
-end
+local cmd = args.command{ name = "mlxbench run", synopsis = "-m MODEL [options]", spec = M.SPEC, order = M.ORDER }
 
 -- Prints one line per finished request (stderr) for --verbose.
 local function verbose_line(r)
@@ -333,12 +326,11 @@ local function why_failed(run, t)
 end
 
 function M.main(...)
-  local o, pos = args.parse({ ... }, M.SPEC)
-  if not o then return die(pos, true) end
-  if o.help then io.stdout:write(usage()) return 0 end
-  if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'", true) end
+  local o, pos = cmd:parse({ ... })
+  if not o then return pos end
+  if #pos > 0 then return cmd:die("unexpected argument '" .. pos[1] .. "'", true) end
   local b, how = options(o)
-  if not b then return die(how) end
+  if not b then return cmd:die(how) end
   if o.grace then require("mlxbench.interrupt").set_grace(o.grace) end
   progress.set(o.quiet and "none" or o.progress or "auto")
 
@@ -352,7 +344,7 @@ function M.main(...)
                                          name = o.mock and "mock" or nil, api_key_env = o["api-key-env"] })
   if not tok then
     if srv then srv:stop() end
-    return die(user_error(t) or tostring(t))
+    return cmd:die(user_error(t) or tostring(t))
   end
   b.target = t
   progress.say(banner(b, t))
@@ -366,7 +358,7 @@ function M.main(...)
   end, b)
   if not bok then
     if srv then srv:stop() end
-    if type(run) == "table" then return die(run.msg) end
+    if type(run) == "table" then return cmd:die(run.msg) end
     error(run, 0)
   end
   if srv then
@@ -394,10 +386,10 @@ function M.main(...)
   io.stdout:write(report.format(doc, write_err and fmt == "json" and "table" or fmt))
   if o.output and fmt == "table" and not write_err then io.stdout:write("results: ", o.output, "\n") end
   io.stdout:flush()
-  if write_err then return die(write_err) end
+  if write_err then return cmd:die(write_err) end
   if o.html then
-    local hok, herr = require("mlxbench.html").write(doc, o.html)
-    if not hok then return die(herr) end
+    local hok, herr = require("mlxbench.report.html").write(doc, o.html)
+    if not hok then return cmd:die(herr) end
   end
   for _, f in ipairs(failures) do io.stderr:write("FAILED: ", f, "\n") end
   if bench.stopping() then return 130 end
