@@ -100,7 +100,8 @@ OS_SYMBOLS = [
 OS_WORDS = re.compile(r"\b(" + "|".join(OS_SYMBOLS + [
     "RUSAGE_THREAD", "SOCK_CLOEXEC", "SOCK_NONBLOCK", "MSG_NOSIGNAL", "MSG_DONTWAIT",
     "MSG_MORE", "MSG_CMSG_CLOEXEC", "TFD_[A-Z_]+", "EFD_[A-Z_]+", "SFD_[A-Z_]+", "IN_CLOEXEC",
-    "IN_NONBLOCK", "EPOLL[A-Z_]*", "SO_NOSIGPIPE", "O_TMPFILE", "__linux__", "__APPLE__",
+    "IN_NONBLOCK", "EPOLL[A-Z_]*", "SO_NOSIGPIPE", "SO_TIMESTAMP[A-Z_]*", "SCM_TIMESTAMP[A-Z_]*",
+    "O_TMPFILE", "__linux__", "__APPLE__",
     "__MACH__", "program_invocation_name", "program_invocation_short_name"]) + r")\b")
 OS_PATHS = re.compile(r"[\"'](/proc/|/sys/)")
 
