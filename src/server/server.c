@@ -163,8 +163,7 @@ static void on_conn(void *owner, uv_stream_t *server)
         return;
     }
     s->next_id++;
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
+    mb_h1p_init(&c->parser, MB_H1P_REQUEST, &mb_server_parser_cb, c);
     conn_set_state(c, CS_READING);
     conn_start_reading(c);
 }

@@ -44,6 +44,10 @@ Options (a flavor sets the defaults; every option overrides it):
                         and skip --prefill seconds per token of TTFT
   --prefill S           seconds of TTFT per prompt token not cached (default 0)
 
+mlx flavor: like mlx_lm.server, a request that sends `seed` is not batched
+with the others -- it is served alone, one seeded request at a time, while
+unseeded ones run together; the log says "batched": false for it.
+
 A token is one word plus a space ("w17 "), so 4-6 characters: tokens,
 characters and chunks are all known. Prompt tokens are the words of every
 message plus 4 per message (a chat template's overhead): not the chars/4
@@ -163,6 +167,7 @@ class State:
         self.lock = threading.Lock()
         self.log = []
         self.cold_pending = opt.cold_start > 0
+        self.solo = threading.Lock()   # mlx: seeded requests, one at a time
         self.generations = 0
         self.cache = PrefixCache(opt.cache_blocks) if opt.cache_blocks else None
 
@@ -314,6 +319,17 @@ def handler_for(state):
                 total, finish = limit - nreason, "length"
             rec.update(natural=natural, prompt_tokens=ptoks, completion_tokens=total + nreason,
                        reasoning_tokens=nreason, cached_tokens=cached, finish_reason=finish)
+            solo = opt.flavor == "mlx" and "seed" in body   # batching off for it
+            rec["batched"] = not solo
+            if solo:
+                state.solo.acquire()
+            try:
+                self.generate(body, rec, model, h, total, finish, ptoks, nreason, cached)
+            finally:
+                if solo:
+                    state.solo.release()
+
+        def generate(self, body, rec, model, h, total, finish, ptoks, nreason, cached):
             cold = 0.0
             with state.lock:
                 if state.cold_pending:
