@@ -84,11 +84,13 @@ def test_replay(tmp):
     devs = [arrivals[k] - times[k] / 2 for k in range(400) if k in arrivals]
     off = statistics.median(devs)
     worst = max(abs(d - off) for d in devs)
-    print("replay at 200 req/s: worst send deviation %.2f ms, p50 %.3f ms, client queue_s p99 %.3f ms" % (
-        worst * 1e3, statistics.median(abs(d - off) for d in devs) * 1e3, r["metrics"]["queue_s"]["p99"] * 1e3))
+    q = r["metrics"]["queue_s"]
+    print("replay at 200 req/s: worst deviation at the server %.2f ms (p50 %.3f ms); the client's own send lag "
+          "p99 %.3f ms, max %.3f ms" % (worst * 1e3, statistics.median(abs(d - off) for d in devs) * 1e3,
+                                        q["p99"] * 1e3, q["max"] * 1e3))
     if not SANITIZED:
         expect("replay: every request within 5 ms of its scaled timestamp", worst <= 0.005,
-               "worst %.2f ms" % (worst * 1e3))
+               "worst %.2f ms at the server, %.2f ms sent late by the client" % (worst * 1e3, q["max"] * 1e3))
     # the results file has each request's intended time: the trace's, scaled
     sched = sorted(q["scheduled_s"] for q in r["per_request"])
     t0 = sched[0]
