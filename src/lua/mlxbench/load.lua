@@ -229,8 +229,9 @@ M.LEAD = 0.02
 
 -- open(o, send, record): runs the open-loop schedule. send(i, due)
 -- performs request i, sent at `due` (time.now() seconds), and returns its
--- result (with send_lag, how late it left); record(r, phase) files it.
--- Returns the send lags for the client-saturation check. Request numbers
+-- result (queue_s: how late it left); record(r, phase) files it. Returns
+-- the client's own send lags for the client-saturation check (a wait for a
+-- max_inflight slot is the bound's, not the client's). Request numbers
 -- follow the warm-up's (o.warmup + the arrival's number).
 function M.open(o, send, record, stopping)
   local times = M.schedule(o)
@@ -254,13 +255,15 @@ function M.open(o, send, record, stopping)
     end
     if stopping() then break end
     sem.acquire()
+    local slot = time.now()   -- with max_inflight, maybe after `due`: a wait the bound imposes
     tasks[#tasks + 1] = sched.spawn(function()
       local ok, r = pcall(send, offset + i, due)
       sem.release()
       if not ok then error(r, 0) end
+      -- the client's own lateness: after the later of `due` and its slot
+      local late = r.start_s and math.max(0, r.start_s - math.max(due, slot)) or 0
       -- late with a slot to spare: building took longer than the lead
-      local late = r.send_lag or 0
-      if late > 0.001 and not o.max_inflight then lead = math.min(1.0, 2 * (lead + late)) end
+      if late > 0.001 then lead = math.min(1.0, 2 * (lead + late)) end
       lags[#lags + 1] = late
       record(r, "measured")
     end)
