@@ -311,3 +311,23 @@ for i, text in enumerate([b"Hello world", edge, "日本語 👨‍👩‍👧 e\
     for k in (0, 33, 64, 97):
         put("tok_encode", "text_%d_%d" % (i, k), bytes([k + i]) + text)
 print("tokenizer corpora written")
+
+# ---- prom: Prometheus scrapes; byte 0 bit 0 = OpenMetrics ------------------
+PROMFIX = os.path.join(ROOT, "tests", "fixtures", "prom")
+for name in sorted(os.listdir(PROMFIX)):
+    if name.endswith(".txt"):
+        with open(os.path.join(PROMFIX, name), "rb") as f:
+            text = f.read()
+        put("prom", name, b"\x00" + text[:60000])
+prom_cases = {
+    "escapes": b'\x00# HELP m a \\\\ b \\n c\n# TYPE m gauge\nm{a="x\\"y\\\\z\\n",b="\\q"} 1 -5\n',
+    "histogram": b'\x00# TYPE h histogram\nh_bucket{le="0.1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 0.3\nh_count 2\n',
+    "specials": b"\x00a NaN\nb +Inf\nc -Inf\nd 1e-308\ne 0x1p-3\nf 1 9223372036854775807\n",
+    "quoted": b'\x00# TYPE "a.b" counter\n{"a.b",x="1"} 2\n{"a.b"} 3\n',
+    "openmetrics": b'\x01# TYPE c counter\nc_total 1 1.5\nc_created 1\nd 1 # {t="a"} 2 3\n# EOF\nz 1\n',
+    "crlf_ws": b'\x00 \t x { a = "1" , } \t 2 \r\n\r\n#\r\n',
+    "broken": b'\x00x{a="1\nx{a=1} 2\n{""} 3\n# TYPE\n# TYPE t what\nx 1 2 3\n',
+}
+for k, v in prom_cases.items():
+    put("prom", k, v)
+print("prom corpora written")
