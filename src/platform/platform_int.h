@@ -39,6 +39,11 @@ int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns);
 void mb_os_timer_disarm(mb_ptimer *t);
 void mb_os_timer_ack(mb_ptimer *t);
 
+/* Another process, and the one listening on a loopback port (platform.h's
+ * mb_plat_proc_sample and mb_plat_listening_pid, which check arguments). */
+int mb_os_proc_sample(int64_t pid, mb_plat_proc *out);
+int mb_os_listening_pid(int port, int64_t *pid);
+
 /* ---- portable helpers of posix.c the systems' files may use --------- */
 
 /* Open descriptors counted through /dev/fd, else by probing each number

@@ -171,6 +171,25 @@ int mb_posix_read_line(const char *path, char *buf, size_t cap)
     return 0;
 }
 
+/* ---- another process ------------------------------------------------ */
+
+int mb_plat_proc_sample(int64_t pid, mb_plat_proc *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rss_bytes = -1;
+    if (pid <= 0 || pid > INT32_MAX)
+        return MB_EINVAL;
+    return mb_os_proc_sample(pid, out);
+}
+
+int mb_plat_listening_pid(int port, int64_t *pid)
+{
+    *pid = 0;
+    if (port <= 0 || port > 65535)
+        return MB_EINVAL;
+    return mb_os_listening_pid(port, pid);
+}
+
 /* ---- this machine --------------------------------------------------- */
 
 /* The portable facts (uname, sysconf), then what the system adds. */
@@ -357,4 +376,6 @@ int mb_os_timer_open(mb_ptimer *t) { (void)t; return -1; }
 int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns) { (void)t; (void)deadline_ns; return -1; }
 void mb_os_timer_disarm(mb_ptimer *t) { (void)t; }
 void mb_os_timer_ack(mb_ptimer *t) { (void)t; }
+int mb_os_proc_sample(int64_t pid, mb_plat_proc *out) { (void)pid; (void)out; return MB_EIO; }
+int mb_os_listening_pid(int port, int64_t *pid) { (void)port; (void)pid; return MB_EIO; }
 #endif

@@ -5,10 +5,17 @@
  * resolution its kind promises. Runs on every platform build (linux,
  * darwin, posix); what the portable build cannot tell must say so (-1). */
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include "mb_test.h"
 #include "mlxbench/clock.h"
+#include "mlxbench/errors.h"
 #include "mlxbench/platform.h"
 
 static void test_fds(void)
@@ -176,6 +183,101 @@ static void test_timer(void)
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
+/* The server under test, played by a child: it listens on a loopback
+ * port, holds 64 MiB it has touched, runs 3 extra threads and burns CPU on
+ * one of them; the parent finds it by its port and samples it. */
+static void *spin(void *arg)
+{
+    volatile unsigned long x = 0;
+    for (;;)
+        x += (uintptr_t)arg;
+    return NULL;
+}
+
+static void *idle(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void test_other_process(void)
+{
+    int pp[2];
+    CHECK(pipe(pp) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {0};
+        socklen_t al = sizeof a;
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 8) ||
+            getsockname(fd, (struct sockaddr *)&a, &al))
+            _exit(3);
+        size_t big = 64u << 20;
+        volatile char *m = malloc(big);
+        if (!m)
+            _exit(3);
+        for (size_t i = 0; i < big; i += 1024)   /* every page touched */
+            m[i] = 1;
+        pthread_t t;
+        pthread_create(&t, NULL, idle, NULL);
+        pthread_create(&t, NULL, idle, NULL);
+        pthread_create(&t, NULL, spin, (void *)1);
+        int port = ntohs(a.sin_port);
+        if (write(pp[1], &port, sizeof port) != sizeof port)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(pp[1]);
+    int port = 0;
+    CHECK(read(pp[0], &port, sizeof port) == sizeof port);
+    close(pp[0]);
+    int64_t pid = 0;
+    mb_plat_proc a, b;
+    int rc = mb_plat_listening_pid(port, &pid);
+    if (strcmp(mb_plat_name(), "posix") == 0) {
+        CHECK_EQ_INT(rc, MB_EIO);   /* the portable layer cannot tell */
+        CHECK_EQ_INT(mb_plat_proc_sample(child, &a), MB_EIO);
+    } else {
+        CHECK_EQ_INT(rc, 0);
+        CHECK_EQ_INT(pid, child);
+        CHECK_EQ_INT(mb_plat_proc_sample(child, &a), 0);
+        uint64_t t0 = mb_clock_now_ns();
+        usleep(400000);
+        CHECK_EQ_INT(mb_plat_proc_sample(child, &b), 0);
+        double wall = (double)(mb_clock_now_ns() - t0) * 1e-9;
+        double share = (b.cpu_s - a.cpu_s) / wall;
+        /* one spinning thread: about one CPU (a 2-core machine shared with
+         * other work still gives it most of one) */
+        CHECK_MSG(share > 0.3 && share < 1.3, "child CPU share %.2f over %.2f s", share, wall);
+        CHECK_MSG(b.rss_bytes >= (int64_t)(64u << 20) && b.rss_bytes < (int64_t)(256u << 20),
+                  "child RSS %lld", (long long)b.rss_bytes);
+        CHECK_EQ_INT(b.threads, 4);
+        CHECK_STR(b.name, "test_platform");
+        /* a port nothing listens on; a bad port */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in s = {0};
+        socklen_t sl = sizeof s;
+        s.sin_family = AF_INET;
+        s.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(bind(fd, (struct sockaddr *)&s, sizeof s) == 0 &&
+              getsockname(fd, (struct sockaddr *)&s, &sl) == 0);
+        int r = mb_plat_listening_pid(ntohs(s.sin_port), &pid);   /* bound, not listening */
+        CHECK_MSG(r == MB_EINVAL || r == MB_EIO, "rc %d", r);
+        close(fd);
+    }
+    CHECK_EQ_INT(mb_plat_listening_pid(0, &pid), MB_EINVAL);
+    CHECK_EQ_INT(mb_plat_proc_sample(-1, &a), MB_EINVAL);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    if (strcmp(mb_plat_name(), "posix") != 0)
+        CHECK_EQ_INT(mb_plat_proc_sample(child, &a), MB_EINVAL);   /* gone */
+}
+
 int main(void)
 {
     fprintf(stderr, "platform layer: %s\n", mb_plat_name());
@@ -185,5 +287,6 @@ int main(void)
     test_cpu();
     test_host();
     test_timer();
+    test_other_process();
     TEST_MAIN_END();
 }

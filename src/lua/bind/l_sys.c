@@ -3,13 +3,15 @@
  * terminal (progress), CPU time and peak memory (the client's own cost,
  * recorded with every run), current RSS, open and allowed file descriptors
  * (resource checks, soak tests), file kinds, the host description of a
- * results file, and the version and platform the binary was built with. */
+ * results file, the server under test's process (--server-pid), and the
+ * version and platform the binary was built with. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <lauxlib.h>
 #include "mlxbench/defaults.h"
+#include "mlxbench/errors.h"
 #include "mlxbench/platform.h"
 #include "engine.h"
 
@@ -93,6 +95,49 @@ static int l_fd_limit(lua_State *L)
     return 2;
 }
 
+/* proc(pid) -> {cpu_s, rss, threads, name} | nil, "gone" | "hidden": the
+ * server under test's CPU time, memory and threads (platform.h);
+ * "hidden" when the system will not tell (another user's process). */
+static int l_proc(lua_State *L)
+{
+    mb_plat_proc p;
+    int rc = mb_plat_proc_sample((int64_t)luaL_checkinteger(L, 1), &p);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, rc == MB_EINVAL ? "gone" : "hidden");
+        return 2;
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, p.cpu_s);
+    lua_setfield(L, -2, "cpu_s");
+    if (p.rss_bytes >= 0) {
+        lua_pushinteger(L, (lua_Integer)p.rss_bytes);
+        lua_setfield(L, -2, "rss");
+    }
+    if (p.threads > 0) {
+        lua_pushinteger(L, p.threads);
+        lua_setfield(L, -2, "threads");
+    }
+    lua_pushstring(L, p.name);
+    lua_setfield(L, -2, "name");
+    return 1;
+}
+
+/* listening_pid(port) -> pid | nil, "none" | "hidden": the local process
+ * listening on a loopback TCP port (--server-pid auto). */
+static int l_listening_pid(lua_State *L)
+{
+    int64_t pid;
+    int rc = mb_plat_listening_pid((int)luaL_checkinteger(L, 1), &pid);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, rc == MB_EINVAL ? "none" : "hidden");
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)pid);
+    return 1;
+}
+
 static void set_str(lua_State *L, const char *k, const char *v)
 {
     if (v[0]) {
@@ -152,7 +197,7 @@ int luaopen_mlxbench_sys(lua_State *L)
         {"isatty", l_isatty}, {"cpu", l_cpu}, {"max_rss", l_max_rss},
         {"getpid", l_getpid}, {"ncpu", l_ncpu}, {"file_kind", l_file_kind},
         {"rss", l_rss}, {"fd_count", l_fd_count}, {"fd_limit", l_fd_limit},
-        {"host", l_host}, {NULL, NULL}};
+        {"host", l_host}, {"proc", l_proc}, {"listening_pid", l_listening_pid}, {NULL, NULL}};
     luaL_newlib(L, f);
     build_facts(L);
     return 1;

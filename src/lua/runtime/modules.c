@@ -21,5 +21,6 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench._thread", luaopen_mlxbench_thread},
     {"mlxbench._monitor", luaopen_mlxbench_monitor},
     {"mlxbench._tokenizer", luaopen_mlxbench_tokenizer},
+    {"mlxbench._prom", luaopen_mlxbench_prom},
     {NULL, NULL}
 };
