@@ -24,7 +24,7 @@ endfunction()
 
 mb_fuzz_target(fuzz_sse ${MB_SRC}/core/sse.c)
 mb_fuzz_target(fuzz_hist_decode ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c)
-mb_fuzz_target(fuzz_llm ${MB_SRC}/core/llm.c ${MB_SRC}/core/llm_openai.c
+mb_fuzz_target(fuzz_llm ${MB_SRC}/core/llm.c ${MB_SRC}/core/llm_openai.c ${MB_SRC}/core/llm_server.c
                ${MB_SRC}/core/llm_anthropic.c ${MB_SRC}/core/json.c ${MB_SRC}/core/sse.c)
 mb_fuzz_target(fuzz_prom ${MB_SRC}/core/prom.c)
 mb_fuzz_target(fuzz_json ${MB_SRC}/core/json.c ${MB_SRC}/core/jsplit.c)

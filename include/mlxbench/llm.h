@@ -25,6 +25,29 @@ typedef enum { MB_TOK_NONE = 0, MB_TOK_USAGE, MB_TOK_EVENTS, MB_TOK_ESTIMATE } m
 
 #define MB_LLM_SMALL_TOKS 96
 
+/* Where a server's report of its own work came from (mb_llm_server.src). */
+enum {
+    MB_SRV_LLAMACPP = 1,    /* `timings` {prompt_ms, predicted_ms, prompt_n, predicted_n, cache_n} */
+    MB_SRV_OLLAMA = 2,      /* *_duration (ns): load, prompt_eval, eval, total */
+    MB_SRV_LMSTUDIO = 4,    /* `stats` {time_to_first_token[_seconds], generation_time,
+                               model_load_time_seconds} */
+    MB_SRV_TIME_INFO = 8,   /* Cerebras `time_info`, Groq `usage`/`x_groq.usage`
+                               {queue_time, prompt_time, completion_time, total_time} */
+    MB_SRV_HEADERS = 16,    /* TGI x-queue-time, x-inference-time, ...; Server-Timing */
+    MB_SRV_MOCK = 32        /* the emulator's `timings.queue_ms` */
+};
+
+/* What the server said about its own work on this request (seconds; -1
+ * where it said nothing). prefill is the server's prompt processing up to
+ * its first token, queue the time before it started, load a model load it
+ * waited for, decode the generation after the first token, total its whole
+ * time. The last report wins (they are cumulative: the finish chunk's). */
+typedef struct mb_llm_server {
+    double prefill_s, queue_s, load_s, decode_s, total_s;
+    int64_t prompt_n, predicted_n, cache_n;   /* llama.cpp's counts, -1 absent */
+    unsigned src;                             /* MB_SRV_* bits seen */
+} mb_llm_server;
+
 typedef struct mb_llm {
     int api;
     int capture;                  /* 1: keep the visible text; 2: keep all generated text */
@@ -38,7 +61,11 @@ typedef struct mb_llm {
     size_t nct, ctcap;
     int64_t usage_output;         /* -1 unless the server reported it */
     int64_t usage_input;          /* -1 unless the server reported it */
+    int64_t usage_cached;         /* prompt tokens served from a cache (OpenAI
+                                     prompt_tokens_details.cached_tokens, Anthropic
+                                     cache_read_input_tokens, llama.cpp cache_n); -1 */
     int usage_invalid;            /* usage present but not a sane count */
+    mb_llm_server server;         /* the server's own timings, when it sent them */
     char finish_reason[32];
     mb_err_kind err_kind;         /* MB_ERR_NONE, or the first failure's kind */
     char err_msg[256];
@@ -74,6 +101,15 @@ void mb_llm_reject(mb_llm *x, mb_err_kind kind, const char *msg);
 /* A non-2xx response: kind `http`, message taken from the body's error
  * object in any of the shapes servers use, truncated. */
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);
+
+/* A response header (name lower-cased): the server-timing ones are read
+ * (TGI x-queue-time / x-inference-time / x-total-time / x-validation-time
+ * in ms; W3C Server-Timing `queue;dur=12.5, prefill;dur=40`); others are
+ * ignored. */
+void mb_llm_header(mb_llm *x, const char *name, size_t nlen, const char *value, size_t vlen);
+/* "llama.cpp", "ollama", "lmstudio", "time_info", "headers", "mock", joined
+ * by '+' into buf (cap bytes) for the bits of src; "" for none. */
+const char *mb_llm_server_source(unsigned src, char *buf, size_t cap);
 
 /* Output tokens: usage if the server reported a sane count (> 0 or with no
  * content events), else the number of content events, else (non-streamed

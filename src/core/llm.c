@@ -15,6 +15,8 @@ void mb_llm_init(mb_llm *x, mb_api api, int capture)
     x->capture = capture;
     x->usage_output = -1;
     x->usage_input = -1;
+    x->usage_cached = -1;
+    mb_llm_server_init(&x->server);
     x->tok = x->small;
     x->tokcap = MB_LLM_SMALL_TOKS;
 }

@@ -32,6 +32,8 @@ static void read_usage(mb_llm *x, const char *s, int u)
     if (u < 0 || x->tok[u].type != MB_JSON_OBJECT)
         return;
     mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "input_tokens"), &x->usage_input);
+    /* prompt caching: the tokens read from the cache (billed at its price) */
+    mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "cache_read_input_tokens"), &x->usage_cached);
 }
 
 static int is_type(const char *s, const mb_json_tok *t, int ty, const mb_sse_event *ev,

@@ -23,6 +23,11 @@ void mb_llm_set_finish(mb_llm *x, const char *s, int i);
 void mb_llm_read_count(mb_llm *x, const char *s, int i, int64_t *out);
 void mb_llm_error_message(mb_llm *x, const char *s, int root, char *buf, size_t cap);
 
+/* The server's report of its own work (llm_server.c): reads the top-level
+ * object `root` of an event or body. */
+void mb_llm_server_init(mb_llm_server *sv);
+void mb_llm_server_read(mb_llm *x, const char *s, int root);
+
 void mb_llm_openai_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns);
 void mb_llm_openai_body(mb_llm *x, const char *s, uint64_t t_ns);
 void mb_llm_anthropic_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns);

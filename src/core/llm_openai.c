@@ -98,6 +98,7 @@ void mb_llm_openai_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
         return;
     }
     read_usage(x, s, 0);
+    mb_llm_server_read(x, s, 0);
     ch = mb_json_get(s, x->tok, 0, "choices");
     if (ch >= 0 && x->tok[ch].type == MB_JSON_ARRAY)
         for (uint32_t k = 0, e = (uint32_t)ch + 1; k < x->tok[ch].size; k++, e = x->tok[e].next)
@@ -112,6 +113,7 @@ void mb_llm_openai_body(mb_llm *x, const char *s, uint64_t t_ns)
     if (check_error(x, s, 0))
         return;
     read_usage(x, s, 0);
+    mb_llm_server_read(x, s, 0);
     ch = mb_json_get(s, x->tok, 0, "choices");
     if (ch < 0 || x->tok[ch].type != MB_JSON_ARRAY) {
         mb_llm_fail(x, MB_ERR_PROTOCOL, "response has no `choices` array");

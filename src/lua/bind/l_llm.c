@@ -181,6 +181,30 @@ static int html_page(const mb_req *req)
 }
 
 /* Builds the result table from the finished call (runs inside the task). */
+/* r.server = {prefill_s, queue_s, load_s, decode_s, total_s, prompt_n,
+ * predicted_n, cache_n, source}: what the server reported of its own work
+ * (llm.h, mb_llm_server); absent fields it did not report. */
+static void push_server(lua_State *L, const mb_llm_server *sv)
+{
+    char src[96];
+    lua_createtable(L, 0, 9);
+    if (sv->prefill_s >= 0) set_num(L, "prefill_s", sv->prefill_s);
+    if (sv->queue_s >= 0) set_num(L, "queue_s", sv->queue_s);
+    if (sv->load_s >= 0) set_num(L, "load_s", sv->load_s);
+    if (sv->decode_s >= 0) set_num(L, "decode_s", sv->decode_s);
+    if (sv->total_s >= 0) set_num(L, "total_s", sv->total_s);
+    const struct { const char *k; int64_t v; } counts[] = {
+        {"prompt_n", sv->prompt_n}, {"predicted_n", sv->predicted_n}, {"cache_n", sv->cache_n}};
+    for (int i = 0; i < 3; i++)
+        if (counts[i].v >= 0) {
+            lua_pushinteger(L, (lua_Integer)counts[i].v);
+            lua_setfield(L, -2, counts[i].k);
+        }
+    lua_pushstring(L, mb_llm_server_source(sv->src, src, sizeof src));
+    lua_setfield(L, -2, "source");
+    lua_setfield(L, -2, "server");
+}
+
 static void push_result(lua_State *L, call *c)
 {
     const mb_resp *rs = mb_req_resp(c->req);
@@ -220,6 +244,10 @@ static void push_result(lua_State *L, call *c)
     }
     ok = kind == NULL;
     tokens = mb_llm_output_tokens(&c->x, &src);
+    /* the server's own timings may also ride in headers (TGI, Server-Timing) */
+    mb_resp_header hd;
+    for (size_t i = 0; mb_req_header(c->req, i, &hd) == 0; i++)
+        mb_llm_header(&c->x, hd.name, hd.name_len, hd.value, hd.value_len);
 
     lua_createtable(L, 0, 24);
     lua_pushboolean(L, ok);
@@ -267,10 +295,16 @@ static void push_result(lua_State *L, call *c)
         lua_pushinteger(L, c->x.usage_input);
         lua_setfield(L, -2, "input_tokens");
     }
+    if (c->x.usage_cached >= 0) {
+        lua_pushinteger(L, c->x.usage_cached);
+        lua_setfield(L, -2, "cached_tokens");
+    }
     if (c->x.usage_invalid) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "usage_invalid");
     }
+    if (c->x.server.src)
+        push_server(L, &c->x.server);
     if (c->x.finish_reason[0]) {
         lua_pushstring(L, c->x.finish_reason);
         lua_setfield(L, -2, "finish_reason");

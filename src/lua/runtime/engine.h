@@ -145,6 +145,7 @@ int luaopen_mlxbench_thread(lua_State *L);
 int luaopen_mlxbench_monitor(lua_State *L);
 int luaopen_mlxbench_tokenizer(lua_State *L);
 int luaopen_mlxbench_prom(lua_State *L);
+int luaopen_mlxbench_cmd(lua_State *L);
 
 /* The engine's HTTP client (l_client.c), created on first use. */
 struct mb_client *mb_lua_client(lua_State *L);

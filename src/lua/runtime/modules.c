@@ -22,5 +22,6 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench._monitor", luaopen_mlxbench_monitor},
     {"mlxbench._tokenizer", luaopen_mlxbench_tokenizer},
     {"mlxbench._prom", luaopen_mlxbench_prom},
+    {"mlxbench._cmd", luaopen_mlxbench_cmd},
     {NULL, NULL}
 };
