@@ -13,6 +13,8 @@
  *   mock_anthropic.c  Anthropic bytes (messages, errors)
  *   mock_trace.c      ground-truth records and their JSON
  *   mock_tokens.c     counts with the profile's tokenizer, if any
+ *   mock_queue.c      max_running: requests wait for a running slot
+ *   mock_metrics.c    GET /metrics in vLLM's names; llama.cpp-style timings
  * and in src/core (mock_model.h, pure): mock_text.c (token rule,
  * pseudo-text), mock_timing.c (the timing model), mock_length.c (natural
  * answer lengths). */
@@ -46,7 +48,20 @@ typedef struct mk_model {
     int natural_tokens;        /* median natural output length (mock_length.c) */
     double length_spread;      /* its log-normal spread; 0 = always the median */
     int always_max;            /* "length": "max_tokens": run to max_tokens */
-    unsigned active;           /* requests of this model in flight */
+    int timings;               /* llama.cpp-style `timings` in responses */
+    int max_running;           /* requests generating at once (vLLM max_num_seqs); 0 = no limit */
+    uint64_t kv_cache_tokens;  /* the KV cache's size in tokens (for its usage gauge) */
+    unsigned active;           /* requests of this model generating (running) */
+    /* mock_queue.c: requests waiting for a running slot, oldest first */
+    struct mk_req *wait_head, *wait_tail;
+    unsigned waiting;
+    /* mock_metrics.c: what /metrics reports */
+    uint64_t kv_used;                   /* tokens held by running requests */
+    uint64_t m_prompt, m_generation;    /* prompt tokens prefilled, tokens generated */
+    uint64_t m_stop, m_length, m_abort; /* finished requests by reason */
+    uint64_t m_ttft[24];                /* TTFT histogram buckets (MK_TTFT_BUCKETS) */
+    uint64_t m_ttft_count;
+    double m_ttft_sum;
     struct mk_model *next;
 } mk_model;
 
@@ -153,6 +168,12 @@ typedef struct mk_req {
     char *model_json;          /* the model name as a JSON string literal */
     mk_trace_rec *tr;
     uint64_t arrival_ns;
+    uint64_t admit_ns;         /* when it got a running slot (arrival unless it waited) */
+    uint64_t first_ns;         /* first content write (0 before) */
+    double ttft_target_s;      /* the model's TTFT for it, from admission */
+    int queued;                /* waiting for a running slot (mock_queue.c) */
+    struct mk_req *next_wait;
+    uint64_t kv_held;          /* its tokens in the model's KV cache */
     char method[8];
     char path[48];
     mb_buf gen, rgen;          /* emitted content and reasoning (tokenizer only) */
@@ -273,6 +294,32 @@ void mk_api_error(mb_mock *m, mb_server_conn *c, int shape, int status, const ch
 void mk_log_line(mb_mock *m, const char *method, const char *path, int status, const mk_req *r,
                  const char *outcome);
 void mk_log_req(mb_mock *m, const mk_req *r, int status, const char *outcome);
+
+/* mock_queue.c */
+/* Queues r when its model runs max_running requests already (1), else 0. */
+int mk_queue_wait(mk_req *r);
+/* Takes a request that never got a slot out of its model's queue. */
+void mk_queue_leave(mk_req *r);
+/* Admits waiting requests of md while it has free running slots. */
+void mk_queue_release(mb_mock *m, mk_model *md);
+/* Ends every waiting request (the mock is stopping). */
+void mk_queue_cut_all(mb_mock *m, void (*finish)(mk_req *, const char *));
+/* mock_stream.c: gives r its running slot and schedules its first emission. */
+void mk_req_admit(mk_req *r);
+
+/* mock_metrics.c */
+#define MK_TTFT_BUCKETS 22
+/* GET /metrics: Prometheus text format, vLLM's metric names. */
+void mk_metrics(mb_mock *m, mb_server_conn *c, const mb_server_req *q);
+/* Accounting: a request got its slot, emitted k tokens, wrote its first
+ * token, finished. */
+void mk_metrics_admit(mk_req *r);
+void mk_metrics_tokens(mk_req *r, uint64_t k);
+void mk_metrics_first(mk_req *r, uint64_t t_ns);
+void mk_metrics_done(mk_req *r, const char *outcome);
+/* `,"timings":{...}` (llama.cpp's names, plus queue_ms) when the model has
+ * timings on; `body`: a non-streamed response (modelled times). */
+void mk_timings_json(const mk_req *r, mb_buf *b, int body);
 
 /* mock_validate.c */
 /* POST /v1/chat/completions, /v1/completions, /v1/messages (api: MK_*). */

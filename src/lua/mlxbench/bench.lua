@@ -24,6 +24,7 @@ local thread_c = require "mlxbench._thread"
 local checks = require "mlxbench.checks"
 local args = require "mlxbench.cli.args"
 local tokens = require "mlxbench.tokens"
+local observe = require "mlxbench.observe"
 
 local M = {}
 
@@ -48,6 +49,9 @@ local KNOWN = {
   max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
   concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1, threads = 1,
   thread_init = 1, _thread = 1, tokenizer = 1, synthetic = 1,
+  -- the server's side and the run's cost (mlxbench.observe, mlxbench.cost)
+  metrics_url = 1, metrics_interval = 1, metrics_keep = 1, server_pid = 1, power_cmd = 1,
+  power_interval = 1, watts = 1, price = 1, prices = 1, kwh_price = 1, _on_warmup = 1,
 }
 
 local function check(o)
@@ -172,6 +176,9 @@ local function config_of(o)
     include_usage = o.include_usage == false and false or nil, headers = o.headers and header_names(o.headers),
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
     load = is_open(o) and "open" or "closed",
+    -- what watched the server, and the prices the cost used
+    metrics_url = o.metrics_url and target_mod.redact_url(o.metrics_url), server_pid = o.server_pid,
+    power_cmd = o.power_cmd, watts = o.watts, kwh_price = o.kwh_price,
   }
 end
 
@@ -347,6 +354,7 @@ function M.bench(o)
     r.previous_turns = nil
     if phase == "warmup" then
       warm_count = warm_count + 1
+      if o._on_warmup then o._on_warmup(r, warm_count) end
       return
     end
     if phase == "cooldown" then
@@ -379,10 +387,11 @@ function M.bench(o)
 
   -- whatever way this function leaves (an error in a task, a limit), no
   -- ticker outlives it
-  local ticker
+  local ticker, obs
   local guard <close> = setmetatable({}, { __close = function()
     prog.cancel()
     if ticker then ticker:cancel() end
+    if obs then observe.cancel(obs) end
   end })
   -- descriptors for every user, checked up front (mlxbench.limits)
   limits.check_bench(o, group)
@@ -405,6 +414,8 @@ function M.bench(o)
   -- the client's own cost: CPU time of the thread(s) running the load and
   -- the lateness of a periodic timer on their loops (mlxbench._monitor)
   local nthreads = tc and 1 or threads.split(o, o.threads or 1, o._shard)
+  -- the server's side, sampled while the measured part runs
+  obs = not tc and observe.start(o) or nil
   local cpu_s, wall_begin = monitor.thread_cpu(), time.now()
   local lag_h = stats.histogram{}
   local probe = nthreads == 1 and monitor.loop_lag(lag_h) or nil
@@ -431,7 +442,7 @@ function M.bench(o)
     -- tokenizer file found here (or none), not a search of their own
     local wopts = {}
     for k, v in pairs(opts) do wopts[k] = v end
-    wopts.warmup, wopts.warmup_s = 0, nil
+    wopts.warmup, wopts.warmup_s, wopts._on_warmup = 0, nil, nil
     wopts.tokenizer = tinfo.path or "none"
     local parts = threads.drive(wopts, o, nthreads, common, M.stopping,
                                 function(handles) live = threads.live(handles) end)
@@ -482,6 +493,10 @@ function M.bench(o)
   local ws, we = c:span()
   if ws and we then
     run.window = { start_s = ws - c.t0, end_s = we - c.t0 }
+  end
+  if obs then
+    observe.finish(obs, run, c.t0, o)
+    obs = nil
   end
   if o._shard then
     local sh = o._shard

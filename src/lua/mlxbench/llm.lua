@@ -6,6 +6,7 @@ local core = require "mlxbench._llm"
 local prompts = require "mlxbench.prompts"
 local target_mod = require "mlxbench.target"
 local tokens = require "mlxbench.tokens"
+local split = require "mlxbench.split"
 local DEFAULTS = require("mlxbench._sys").defaults   -- timeouts: one place (C defaults.h)
 
 local M = {}
@@ -210,6 +211,7 @@ function M.request(o)
   end
   if o.tokenizer then tokens.apply(o.tokenizer, r, o) end
   r.prompt_token_source = tokens.prompt_source(r)
+  split.apply(r, stream)
   r.target = t.name
   return r
 end
