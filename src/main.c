@@ -25,6 +25,7 @@ static const char usage_text[] =
     "       mlxbench report FILE.json [--format md|csv|html] [-o OUT]\n"
     "       mlxbench compare BASE.json NEW.json [--max-regression 5%] [--format text|md|json]\n"
     "       mlxbench merge FILE.json... -o OUT.json\n"
+    "       mlxbench probe [--url URL] [-m MODEL] [--format table|json]\n"
     "       mlxbench calibrate\n"
     "       mlxbench tokenize --tokenizer PATH|MODEL [--ids|--count] [TEXT|@FILE|-]\n"
     "       mlxbench --version | --help\n"
@@ -74,7 +75,7 @@ static void set_arg_table(lua_State *L, char **argv, int argc, int script)
 static int is_command(const char *s)
 {
     static const char *const cmds[] = {"run", "suite", "mock", "report", "compare",
-                                       "merge", "calibrate", "tokenize", NULL};
+                                       "merge", "calibrate", "tokenize", "probe", NULL};
     for (int i = 0; cmds[i]; i++)
         if (strcmp(s, cmds[i]) == 0)
             return 1;

@@ -21,6 +21,18 @@ local json = require "mlxbench.json"
 
 local M = {}
 
+-- List prices (USD per 1M tokens, as published by OpenAI and Anthropic in
+-- 2025) of a few models, for the probe's warning before it spends anything
+-- on a paid API. Never used for a run's cost: that needs --price/--prices.
+M.LIST_PRICES = {
+  ["gpt-4o-mini"] = { input = 0.15, output = 0.60, cached_input = 0.075, source = "list price" },
+  ["gpt-4o"] = { input = 2.50, output = 10.00, cached_input = 1.25, source = "list price" },
+  ["gpt-4.1-mini"] = { input = 0.40, output = 1.60, cached_input = 0.10, source = "list price" },
+  ["gpt-4.1"] = { input = 2.00, output = 8.00, cached_input = 0.50, source = "list price" },
+  ["claude-3-5-haiku-latest"] = { input = 0.80, output = 4.00, cached_input = 0.08, source = "list price" },
+  ["claude-sonnet-4-5"] = { input = 3.00, output = 15.00, cached_input = 0.30, source = "list price" },
+}
+
 local function num(v) return type(v) == "number" and v == v and v >= 0 and v < math.huge end
 
 -- parse_price("0.15/0.60[/0.075]") -> {input, output, cached_input} | nil, message
