@@ -155,9 +155,14 @@ end
 M.analyze = analyze
 
 -- A chat request (stream or not) with the fields given; returns r, a.
+-- max_tokens is spelled max_completion_tokens once the server has shown
+-- it wants that (opts.raw: as given).
 function P:chat(fields, stream, opts)
   local body = { model = self.model, messages = { { role = "user", content = fields.prompt or M.SHORT } } }
   for k, v in pairs(fields) do if k ~= "prompt" then body[k] = v end end
+  if self.limit_field and body.max_tokens and not (opts and opts.raw) then
+    body[self.limit_field], body.max_tokens = body.max_tokens, nil
+  end
   if stream then body.stream = true end
   local r = self:post("/v1/chat/completions", body, { stream = stream, headers = opts and opts.headers })
   local a
@@ -223,6 +228,13 @@ function P:apis(res)
     #models == 0 and "the server lists no models" or (served and "listed by /v1/models"
       or ("not listed; the server lists: " .. table.concat(models, ", "):sub(1, 200))))
   local rc, ac = self:chat({ max_tokens = 8 }, false)
+  if not rc.ok and (rc.status == 400 or rc.status == 422) then
+    -- OpenAI's newer models refuse max_tokens: try the other spelling
+    local r2, a2 = self:chat({ max_completion_tokens = 8 }, false)
+    if r2.ok then
+      self.limit_field, rc, ac = "max_completion_tokens", r2, a2
+    end
+  end
   check(res, "api_chat", "POST /v1/chat/completions", rc.ok and "yes" or ((rc.status == 404 or rc.status == 405) and "no" or "unknown"),
     rc.ok and ("200, " .. tostring(self:tokens(ac) or "?") .. " tokens") or short_error(rc))
   self.chat_ok = rc.ok
@@ -246,6 +258,7 @@ function P:streams(res)
   local r, a = self:chat({ prompt = M.LONG, max_tokens = 48, stream_options = { include_usage = true } }, true)
   if not r.ok and (r.status == 400 or r.status == 422) then
     res.stream_options_rejected = short_error(r)
+    self.no_stream_options = true
     r, a = self:chat({ prompt = M.LONG, max_tokens = 48 }, true)
   end
   local ctype = r.headers and r.headers["content-type"] or ""
@@ -299,7 +312,7 @@ end
 -- max_tokens and max_completion_tokens: accepted and honoured
 function P:limits(res)
   for _, field in ipairs{ "max_tokens", "max_completion_tokens" } do
-    local r, a = self:chat({ prompt = M.LONG, [field] = 5 }, false)
+    local r, a = self:chat({ prompt = M.LONG, [field] = 5 }, false, { raw = true })
     local n = r.ok and self:tokens(a)
     local ans, ev
     if not r.ok then
@@ -371,7 +384,7 @@ function P:prefix_cache(res)
     cached = cached or tm
     if k == 2 then
       if cached and cached > 0 then
-        found = string.format("%d of %s prompt tokens cached on the repeat", cached, tostring(u.prompt_tokens or "?"))
+        found = string.format("%d of %s prompt tokens cached on the repeat", cached, json_int(u.prompt_tokens or "?"))
       elseif cached then
         zero = "reported, 0 cached on the repeat"
       end
@@ -457,8 +470,9 @@ end
 
 -- aggregate tok/s of n concurrent streams of the same length
 function P:aggregate(n, seed)
-  local fields = { prompt = M.LONG, max_tokens = 32 }
+  local fields = { prompt = M.LONG, max_tokens = 32, stream_options = { include_usage = true } }
   if self.ignore_eos then fields.ignore_eos = true end
+  if self.no_stream_options then fields.stream_options = nil end
   if seed then fields.seed = 1234 end
   local tasks, t0 = {}, time.now()
   for i = 1, n do
