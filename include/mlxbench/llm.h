@@ -108,7 +108,8 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);
  * ignored. */
 void mb_llm_header(mb_llm *x, const char *name, size_t nlen, const char *value, size_t vlen);
 /* "llama.cpp", "ollama", "lmstudio", "time_info", "headers", "mock", joined
- * by '+' into buf (cap bytes) for the bits of src; "" for none. */
+ * by '+' into buf (cap bytes) for the bits of src ("mock" stands for the
+ * llama.cpp shape it comes in); "" for none. */
 const char *mb_llm_server_source(unsigned src, char *buf, size_t cap);
 
 /* Output tokens: usage if the server reported a sane count (> 0 or with no

@@ -283,6 +283,8 @@ const char *mb_llm_server_source(unsigned src, char *buf, size_t cap)
     if (cap == 0)
         return buf;
     buf[0] = 0;
+    if (src & MB_SRV_MOCK)
+        src &= ~(unsigned)MB_SRV_LLAMACPP;   /* the emulator's timings have llama.cpp's shape */
     for (int i = 0; i < 6; i++)
         if (src & (1u << i)) {
             int k = snprintf(buf + w, cap - w, "%s%s", w ? "+" : "", names[i]);

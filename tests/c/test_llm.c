@@ -484,7 +484,8 @@ static void test_server_timings(void)
     mb_llm_free(&x);
     /* source names joined */
     CHECK_STR(mb_llm_server_source(MB_SRV_LLAMACPP | MB_SRV_MOCK | MB_SRV_HEADERS, src, sizeof src),
-              "llama.cpp+headers+mock");
+              "headers+mock");
+    CHECK_STR(mb_llm_server_source(MB_SRV_LLAMACPP | MB_SRV_HEADERS, src, sizeof src), "llama.cpp+headers");
 }
 
 int main(void)

@@ -52,6 +52,7 @@ local KNOWN = {
   -- the server's side and the run's cost (mlxbench.observe, mlxbench.cost)
   metrics_url = 1, metrics_interval = 1, metrics_keep = 1, server_pid = 1, power_cmd = 1,
   power_interval = 1, watts = 1, price = 1, prices = 1, kwh_price = 1, _on_warmup = 1,
+  _defer_token_notice = 1,
 }
 
 local function check(o)
@@ -327,7 +328,10 @@ function M.bench(o)
   -- and in the report's notes (run.warnings) when some count of the run
   -- was in fact estimated (usage makes them exact)
   local tok_warning = not tok and tokens.warning(tinfo, o.model) or nil
-  if tok_warning and not o._thread and progress.notices() and not tinfo.none:match("^disabled") then
+  -- (mlxbench run defers it to its first warm-up answer, which tells
+  -- whether the server's usage makes the counts exact anyway)
+  if tok_warning and not o._thread and progress.notices() and not tinfo.none:match("^disabled")
+     and not o._defer_token_notice then
     io.stderr:write("mlxbench: ", tok_warning, "\n")
   end
   if fallback then fields.fallback = fallback:public() end
@@ -442,7 +446,7 @@ function M.bench(o)
     -- tokenizer file found here (or none), not a search of their own
     local wopts = {}
     for k, v in pairs(opts) do wopts[k] = v end
-    wopts.warmup, wopts.warmup_s, wopts._on_warmup = 0, nil, nil
+    wopts.warmup, wopts.warmup_s, wopts._on_warmup, wopts._defer_token_notice = 0, nil, nil, true
     wopts.tokenizer = tinfo.path or "none"
     local parts = threads.drive(wopts, o, nthreads, common, M.stopping,
                                 function(handles) live = threads.live(handles) end)

@@ -2,6 +2,8 @@
 -- Markdown for docs and pull requests, CSV (per run and per request) for
 -- spreadsheets, and the JSON results file. Times are seconds in data; in
 -- tables each time column picks its unit (ms, or s for long times).
+local server = require "mlxbench.report.server"
+
 local M = {}
 
 local function fmt_num(v, digits)
@@ -345,6 +347,7 @@ local function notes(runs)
     -- files written before the check, or merged ones, carry only the figures
     local sat = not has_warning(r, "client saturated") and M.client_saturation(r.client)
     if sat then out[#out + 1] = string.format("  %s: %s", r.name, sat) end
+    for _, l in ipairs(server.notes(r)) do out[#out + 1] = l end
   end
   if any_early then out[#out + 1] = "  " .. M.EARLY_NOTE end
   if any_est then out[#out + 1] = "  " .. M.ESTIMATE_NOTE end
@@ -364,7 +367,14 @@ local function sections(runs)
       break
     end
   end
+  -- the server's side, the TTFT split, cost and energy (mlxbench.report.server)
+  for _, sec in ipairs(server.sections(runs)) do out[#out + 1] = sec end
   return out
+end
+
+-- the runs a section shows (the server's sections: those with its data)
+local function section_runs(sec, runs)
+  return sec.only and server.runs_for(sec.only, runs) or runs
 end
 
 -- wrap(line, width) -> the line folded at spaces to `width` columns, the
@@ -395,7 +405,7 @@ function M.table(x)
   for i, sec in ipairs(sections(runs)) do
     if i > 1 then out[#out + 1] = "" end
     out[#out + 1] = sec[1]
-    out[#out + 1] = text_table(runs, sec[2])
+    out[#out + 1] = text_table(section_runs(sec, runs), sec[2])
   end
   local n = notes(runs)
   if #n > 0 then
@@ -414,7 +424,7 @@ function M.markdown(x)
     if i > 1 then out[#out + 1] = "" end
     out[#out + 1] = "### " .. sec[1]
     out[#out + 1] = ""
-    out[#out + 1] = md_table(runs, sec[2])
+    out[#out + 1] = md_table(section_runs(sec, runs), sec[2])
   end
   local n = notes(runs)
   if #n > 0 then

@@ -153,6 +153,7 @@ function M.config(runs)
   return table.concat(out)
 end
 
+M.html_table = html_table
 function M.runs(runs) return html_table(runs, RUN_COLS, "runs") end
 function M.latency(runs) return html_table(runs, LAT_COLS, "latency") end
 
