@@ -43,7 +43,7 @@ LAYERS = {
 HEADERS = {
     "arrival": "core", "buf": "core", "list": "core", "clock": "core", "defaults": "core", "errors": "core",
     "hist": "core", "json": "core", "jsplit": "core", "llm": "core", "mock_model": "core",
-    "rng": "core", "sse": "core", "sha256": "core",
+    "rng": "core", "sse": "core", "sha256": "core", "prom": "core",
     "platform": "platform", "net": "platform", "config": "platform",
     "tok": "tok",
     "client": "client", "server": "server", "listen": "server", "mock": "emu",
@@ -67,7 +67,8 @@ SYSTEM = {
     "lua-cjson.h": {"lua", "main"},
     "cjson/cJSON.h": set(),   # the fuzz oracle only (fuzz/), never the binary
     "dlfcn.h": {"client"},    # libcurl is dlopen'ed there
-    "pcre2.h": {"tok"}, "utf8proc.h": {"tok"},
+    # PCRE2: the tokenizers' regexes; the Lua layer's --metrics-keep matcher (l_prom.c)
+    "pcre2.h": {"tok", "lua"}, "utf8proc.h": {"tok"},
 }
 # headers of one operating system: src/platform only
 OS_ONLY = re.compile(r"^(sys/(timerfd|epoll|signalfd|eventfd|inotify|sendfile|sysinfo|prctl|"

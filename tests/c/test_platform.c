@@ -184,13 +184,28 @@ static void test_timer(void)
 }
 
 /* The server under test, played by a child: it listens on a loopback
- * port, holds 64 MiB it has touched, runs 3 extra threads and burns CPU on
- * one of them; the parent finds it by its port and samples it. */
+ * port, holds 64 MiB it has touched and runs 3 extra threads; when the
+ * parent asks (a byte on a pipe) one of them burns 250 ms of its own CPU
+ * time and says so. The parent finds it by its port and samples it before
+ * and after: the CPU seconds it reads must hold those 250 ms, however busy
+ * the machine is (a loaded machine only stretches the wall time). */
+static int go_pipe[2], done_pipe[2];
+
 static void *spin(void *arg)
 {
     volatile unsigned long x = 0;
+    char c;
+    (void)arg;
+    if (read(go_pipe[0], &c, 1) != 1)
+        return NULL;
+    double t0 = mb_plat_thread_cpu_s();
+    while (mb_plat_thread_cpu_s() - t0 < 0.25)
+        for (int i = 0; i < 100000; i++)
+            x += (unsigned long)i;
+    if (write(done_pipe[1], &c, 1) != 1)
+        return NULL;
     for (;;)
-        x += (uintptr_t)arg;
+        pause();
     return NULL;
 }
 
@@ -205,7 +220,7 @@ static void *idle(void *arg)
 static void test_other_process(void)
 {
     int pp[2];
-    CHECK(pipe(pp) == 0);
+    CHECK(pipe(pp) == 0 && pipe(go_pipe) == 0 && pipe(done_pipe) == 0);
     pid_t child = fork();
     if (child == 0) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -246,14 +261,13 @@ static void test_other_process(void)
         CHECK_EQ_INT(rc, 0);
         CHECK_EQ_INT(pid, child);
         CHECK_EQ_INT(mb_plat_proc_sample(child, &a), 0);
-        uint64_t t0 = mb_clock_now_ns();
-        usleep(400000);
+        char c = 'g';
+        CHECK(write(go_pipe[1], &c, 1) == 1 && read(done_pipe[0], &c, 1) == 1);
         CHECK_EQ_INT(mb_plat_proc_sample(child, &b), 0);
-        double wall = (double)(mb_clock_now_ns() - t0) * 1e-9;
-        double share = (b.cpu_s - a.cpu_s) / wall;
-        /* one spinning thread: about one CPU (a 2-core machine shared with
-         * other work still gives it most of one) */
-        CHECK_MSG(share > 0.3 && share < 1.3, "child CPU share %.2f over %.2f s", share, wall);
+        /* 250 ms burnt, read at the system's tick (10 ms on Linux); the
+         * child's other threads sleep */
+        CHECK_MSG(b.cpu_s - a.cpu_s >= 0.23 && b.cpu_s - a.cpu_s <= 0.32, "child CPU %.3f s for 0.25 s burnt",
+                  b.cpu_s - a.cpu_s);
         CHECK_MSG(b.rss_bytes >= (int64_t)(64u << 20) && b.rss_bytes < (int64_t)(256u << 20),
                   "child RSS %lld", (long long)b.rss_bytes);
         CHECK_EQ_INT(b.threads, 4);

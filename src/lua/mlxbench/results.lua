@@ -64,7 +64,8 @@ end
 -- error deep inside a renderer. Counts must be whole numbers in 0..2^53,
 -- other numbers finite, histograms decodable.
 local OBJECTS = { "requests", "tokens", "metrics", "histograms", "throughput", "summary",
-                  "client", "config", "target", "targets", "failover", "cooldown", "shard", "window" }
+                  "client", "config", "target", "targets", "failover", "cooldown", "shard", "window",
+                  "server_metrics", "server_process", "power", "energy", "cost", "ttft_split" }
 local LISTS = { "per_request", "timeline", "marks", "warnings" }
 local COUNTS = { "total", "ok", "failed", "warmup", "slo_met", "input", "output" }
 

@@ -6,6 +6,8 @@
 local M = {}
 
 local function num(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end
+-- a table from a results file, or an empty one: a damaged file shows "-"
+local function T(v) return type(v) == "table" and v or {} end
 
 local function g(v, fmt)
   if not num(v) then return "-" end
@@ -14,8 +16,8 @@ end
 
 -- "1.8/4": a mapped gauge's mean and max
 local function mean_max(r, key, fmt, scale)
-  local m = r.server_metrics and r.server_metrics.mapped and r.server_metrics.mapped[key]
-  if not m or not num(m.mean) then return "-" end
+  local m = T(T(T(r.server_metrics).mapped)[key])
+  if not num(m.mean) or not num(m.max) then return "-" end
   scale = scale or 1
   return g(m.mean * scale, fmt) .. "/" .. g(m.max * scale, fmt)
 end
@@ -27,8 +29,8 @@ local function mib(v)
 end
 
 local function metric(r, m, q)
-  local x = r.metrics and r.metrics[m]
-  return x and x[q] or nil
+  local v = T(T(r.metrics)[m])[q]
+  return num(v) and v or nil
 end
 
 M.SERVER = {
@@ -36,31 +38,31 @@ M.SERVER = {
   { "Running mean/max", function(r) return mean_max(r, "running") end, "r" },
   { "Waiting", function(r) return mean_max(r, "waiting") end, "r" },
   { "KV use %", function(r)
-      local m = r.server_metrics and r.server_metrics.mapped and r.server_metrics.mapped.kv_usage
-      return mean_max(r, "kv_usage", (m and num(m.max) and m.max < 0.1) and "%.2f" or "%.0f", 100)
+      local m = T(T(T(r.server_metrics).mapped).kv_usage)
+      return mean_max(r, "kv_usage", (num(m.max) and m.max < 0.1) and "%.2f" or "%.0f", 100)
     end, "r" },
   { "Gen tok/s", function(r) return mean_max(r, "generation_tok_s", "%.0f") end, "r" },
-  { "CPU % mean", function(r) return g(r.server_process and r.server_process.cpu_pct_mean, "%.0f") end, "r" },
-  { "Peak RSS", function(r) return mib(r.server_process and r.server_process.peak_rss_bytes) end, "r" },
+  { "CPU % mean", function(r) return g(T(r.server_process).cpu_pct_mean, "%.0f") end, "r" },
+  { "Peak RSS", function(r) return mib(T(r.server_process).peak_rss_bytes) end, "r" },
   { "Threads", function(r)
-      local p = r.server_process
-      local t = p and p.threads
-      local last = type(t) == "table" and t[#t]
-      return num(last) and string.format("%d", math.floor(last)) or "-"
+      local t = T(T(r.server_process).threads)
+      local last = t[#t]
+      return num(last) and string.format("%.0f", last) or "-"
     end, "r" },
   { "Scrapes", function(r)
-      local s = r.server_metrics
-      if not s then return "-" end
-      return string.format("%d%s", s.scrapes or 0, (s.failed or 0) > 0 and string.format(" (%d failed)", s.failed) or "")
+      local s = T(r.server_metrics)
+      if not num(s.scrapes) then return "-" end
+      return string.format("%.0f%s", s.scrapes, num(s.failed) and s.failed > 0 and string.format(" (%.0f failed)", s.failed)
+        or "")
     end, "r" },
 }
 
 M.SPLIT = {
   { "Run", function(r) return r.name end, "l" },
-  { "Reqs", function(r) return string.format("%d", math.floor(r.ttft_split.requests or 0)) end, "r" },
+  { "Reqs", function(r) return g(T(r.ttft_split).requests, "%.0f") end, "r" },
   { "From", function(r)
       local names = {}
-      for k in pairs(r.ttft_split.source or {}) do names[#names + 1] = k end
+      for k in pairs(T(T(r.ttft_split).source)) do names[#names + 1] = tostring(k) end
       table.sort(names)
       return #names > 0 and table.concat(names, ", ") or "-"
     end, "l" },
@@ -70,12 +72,12 @@ M.SPLIT = {
   { "Rest p50", function(r) return metric(r, "ttft_rest_s", "p50") end, "r", "time", "rest" },
   { "p95", function(r) return metric(r, "ttft_rest_s", "p95") end, "r", "time", "rest" },
   { "Floor p50", function(r)
-      local f = r.ttft_split.client_floor
-      return f and f.p50_s or nil
+      local v = T(T(r.ttft_split).client_floor).p50_s
+      return num(v) and v or nil
     end, "r", "time", "floor" },
   { "p99", function(r)
-      local f = r.ttft_split.client_floor
-      return f and f.p99_s or nil
+      local v = T(T(r.ttft_split).client_floor).p99_s
+      return num(v) and v or nil
     end, "r", "time", "floor" },
 }
 
@@ -91,14 +93,14 @@ M.usd = usd
 M.COST = {
   { "Run", function(r) return r.name end, "l" },
   { "Price in/out", function(r)
-      local p = r.cost and r.cost.price
-      return p and string.format("%s/%s", usd(p.input), usd(p.output)) or "-"
+      local p = T(r.cost).price
+      return type(p) == "table" and string.format("%s/%s", usd(p.input), usd(p.output)) or "-"
     end, "r" },
-  { "$ per run", function(r) return usd(r.cost and r.cost.usd) end, "r" },
-  { "$ per 1M out", function(r) return usd(r.cost and r.cost.usd_per_1m_output) end, "r" },
-  { "Avg W", function(r) return g(r.energy and r.energy.avg_watts) end, "r" },
-  { "J per out tok", function(r) return g(r.energy and r.energy.j_per_output_token, "%.3g") end, "r" },
-  { "kWh $ per 1M out", function(r) return usd(r.energy and r.energy.usd_per_1m_output) end, "r" },
+  { "$ per run", function(r) return usd(T(r.cost).usd) end, "r" },
+  { "$ per 1M out", function(r) return usd(T(r.cost).usd_per_1m_output) end, "r" },
+  { "Avg W", function(r) return g(T(r.energy).avg_watts) end, "r" },
+  { "J per out tok", function(r) return g(T(r.energy).j_per_output_token, "%.3g") end, "r" },
+  { "kWh $ per 1M out", function(r) return usd(T(r.energy).usd_per_1m_output) end, "r" },
 }
 
 -- sections(runs) -> {title, columns} for the runs that have them
@@ -106,10 +108,9 @@ function M.sections(runs)
   local has = { server = false, split = false, cost = false }
   for _, r in ipairs(runs) do
     if not r.skipped then
-      local mapped = r.server_metrics and r.server_metrics.mapped
-      if (mapped and next(mapped)) or r.server_process then has.server = true end
-      if r.ttft_split then has.split = true end
-      if r.cost or r.energy then has.cost = true end
+      if next(T(T(r.server_metrics).mapped)) or type(r.server_process) == "table" then has.server = true end
+      if type(r.ttft_split) == "table" then has.split = true end
+      if type(r.cost) == "table" or type(r.energy) == "table" then has.cost = true end
     end
   end
   local out = {}
@@ -125,8 +126,9 @@ end
 function M.runs_for(only, runs)
   local out = {}
   for _, r in ipairs(runs) do
-    local ok = not r.skipped and ((only == "server" and (r.server_metrics or r.server_process))
-      or (only == "split" and r.ttft_split) or (only == "cost" and (r.cost or r.energy)))
+    local ok = not r.skipped and ((only == "server" and (type(r.server_metrics) == "table"
+        or type(r.server_process) == "table")) or (only == "split" and type(r.ttft_split) == "table")
+      or (only == "cost" and (type(r.cost) == "table" or type(r.energy) == "table")))
     if ok then out[#out + 1] = r end
   end
   return out
@@ -135,37 +137,39 @@ end
 -- notes(r) -> lines about the server side of one run
 function M.notes(r)
   local out = {}
-  local s = r.server_metrics
-  if s then
-    if (s.failed or 0) > 0 then
-      out[#out + 1] = string.format("  %s: %d of %d scrapes of %s failed (%s)", r.name, s.failed, s.scrapes,
-        tostring(s.url), tostring(s.first_error))
+  local s = T(r.server_metrics)
+  if next(s) then
+    if num(s.failed) and s.failed > 0 then
+      out[#out + 1] = string.format("  %s: %s of %s scrapes of %s failed (%s)", r.name, g(s.failed, "%.0f"),
+        g(s.scrapes, "%.0f"), tostring(s.url), tostring(s.first_error))
     elseif s.first_error then
       out[#out + 1] = string.format("  %s: %s: %s", r.name, tostring(s.url), tostring(s.first_error))
     end
-    if (s.scrapes or 0) > 0 and not s.mapped and #(s.series or {}) == 0 then
+    if num(s.scrapes) and s.scrapes > 0 and not next(T(s.mapped)) and #T(s.series) == 0 then
       out[#out + 1] = string.format("  %s: %s has none of the metrics mlxbench knows (vLLM, SGLang, TGI, "
         .. "llama.cpp); --metrics-keep REGEX keeps others", r.name, tostring(s.url))
     end
     if s.dropped_series then
       out[#out + 1] = string.format("  %s: --metrics-keep matched more than the %d series kept", r.name,
-        #(s.series or {}))
+        #T(s.series))
     end
   end
-  local p = r.server_process
-  if p and p.ended then out[#out + 1] = string.format("  %s: server pid %s: %s", r.name, tostring(p.pid), p.ended) end
-  local sp = r.ttft_split
-  if sp and sp.negative_rest then
-    out[#out + 1] = string.format("  %s: on %d request(s) the server reported more time than the client measured "
-      .. "(its clock or its definition differs): their rest is negative, left out of the rest's percentiles",
-      r.name, sp.negative_rest)
+  local p = T(r.server_process)
+  if p.ended then
+    out[#out + 1] = string.format("  %s: server pid %s: %s", r.name, tostring(p.pid), tostring(p.ended))
   end
-  local pw = r.power
-  if pw and (pw.failed or 0) > 0 then
-    out[#out + 1] = string.format("  %s: the power command failed %d time(s): %s", r.name, pw.failed,
+  local sp = T(r.ttft_split)
+  if num(sp.negative_rest) then
+    out[#out + 1] = string.format("  %s: on %s request(s) the server reported more time than the client measured "
+      .. "(its clock or its definition differs): their rest is negative, left out of the rest's percentiles",
+      r.name, g(sp.negative_rest, "%.0f"))
+  end
+  local pw = T(r.power)
+  if num(pw.failed) and pw.failed > 0 then
+    out[#out + 1] = string.format("  %s: the power command failed %s time(s): %s", r.name, g(pw.failed, "%.0f"),
       tostring(pw.first_error))
   end
-  if r.cost and r.cost.estimated then
+  if T(r.cost).estimated == true then
     out[#out + 1] = string.format("  %s: the cost is built on estimated token counts (~)", r.name)
   end
   return out

@@ -14,6 +14,11 @@ M.MAX_RAW_CHARTS = 8
 M.MAX_LINES = 10
 
 local function n_(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge and v or nil end
+-- a table from a results file, or an empty one (a damaged file draws less,
+-- never fails)
+local function T(v) return type(v) == "table" and v or {} end
+-- a time on the run's axis: finite, and within a week
+local function t_(v) v = n_(v) return v and v >= -1 and v < 604800 and v or nil end
 
 local function fmt_s(v) return svg.fmt_tick(v) .. " s" end
 
@@ -22,22 +27,30 @@ local function fmt_s(v) return svg.fmt_tick(v) .. " s" end
 -- `width` seconds since the run's zero
 function M.tok_s_bins(r, width)
   local bins, last = {}, -1
-  for _, q in ipairs(type(r.per_request) == "table" and r.per_request or {}) do
-    local s, e2e, ttft, n = n_(q.start_s), n_(q.e2e_s), n_(q.ttft_s), n_(q.output_tokens)
-    if q.ok == true and s and e2e and n and n > 0 then
-      local a, b = s + (ttft or e2e), s + e2e
-      if b <= a then
-        local k = math.floor(b / width)
-        bins[k] = (bins[k] or 0) + n
-        last = math.max(last, k)
-      else
-        local rate = n / (b - a)
-        for k = math.floor(a / width), math.floor(b / width) do
-          local lo, hi = math.max(a, k * width), math.min(b, (k + 1) * width)
-          if hi > lo then
-            bins[k] = (bins[k] or 0) + rate * (hi - lo)
-            last = math.max(last, k)
-          end
+  local reqs, span = {}, 0
+  for _, q in ipairs(T(r.per_request)) do
+    q = T(q)
+    local s, e2e, ttft, n = t_(q.start_s), t_(q.e2e_s), t_(q.ttft_s), n_(q.output_tokens)
+    if q.ok == true and s and s >= 0 and e2e and e2e >= 0 and n and n > 0 then
+      reqs[#reqs + 1] = { s, e2e, ttft, n }
+      span = math.max(span, s + e2e)
+    end
+  end
+  width = math.max(width, span / 2000)   -- at most ~2000 bins
+  for _, q in ipairs(reqs) do
+    local s, e2e, ttft, n = q[1], q[2], q[3], q[4]
+    local a, b = s + (ttft or e2e), s + e2e
+    if b <= a then
+      local k = math.floor(b / width)
+      bins[k] = (bins[k] or 0) + n
+      last = math.max(last, k)
+    else
+      local rate = n / (b - a)
+      for k = math.floor(a / width), math.floor(b / width) do
+        local lo, hi = math.max(a, k * width), math.min(b, (k + 1) * width)
+        if hi > lo then
+          bins[k] = (bins[k] or 0) + rate * (hi - lo)
+          last = math.max(last, k)
         end
       end
     end
@@ -48,7 +61,8 @@ function M.tok_s_bins(r, width)
 end
 
 local function has_timeline(r)
-  return not r.skipped and (r.server_metrics or r.server_process or r.power)
+  return not r.skipped and (type(r.server_metrics) == "table" or type(r.server_process) == "table"
+    or type(r.power) == "table")
 end
 M.has_timeline = has_timeline
 
@@ -92,8 +106,9 @@ end
 -- points of a sampled list against its times (nulls skipped)
 local function pts(t, v, scale)
   local out = {}
-  for i = 1, math.min(#(t or {}), #(v or {})) do
-    local x, y = n_(t[i]), n_(v[i])
+  t, v = T(t), T(v)
+  for i = 1, math.min(#t, #v) do
+    local x, y = t_(t[i]), n_(v[i])
     if x and y then out[#out + 1] = { x, y * (scale or 1) } end
   end
   return out
@@ -115,18 +130,22 @@ end
 
 -- charts(run) -> HTML: the throughput timeline, then the server's charts
 function M.charts(r)
-  local sm, sp, pw = r.server_metrics, r.server_process, r.power
-  local xhi = math.max(n_(r.duration_s) or 0, 1)
+  local sm, sp, pw = type(r.server_metrics) == "table" and r.server_metrics or nil,
+    type(r.server_process) == "table" and r.server_process or nil, type(r.power) == "table" and r.power or nil
+  local xhi = math.max(t_(r.duration_s) or 0, 1)
   for _, t in ipairs{ sm and sm.t, sp and sp.t, pw and pw.t } do
-    for _, x in ipairs(t or {}) do if n_(x) then xhi = math.max(xhi, x) end end
+    for _, x in ipairs(T(t)) do if t_(x) then xhi = math.max(xhi, x) end end
   end
-  local width = (sm and n_(sm.interval_s)) or 0.5
+  local width = math.max(sm and n_(sm.interval_s) or 0.5, 0.01)
   local out = {}
   local tp = line_chart{ kind = "throughput-timeline", title = "Output tokens per second: " .. r.name, xhi = xhi,
     ylabel = "tok/s", series = { { label = "output tok/s", pts = M.tok_s_bins(r, width) } },
     attrs = { ["data-run"] = r.name, ["data-bin"] = width } }
   out[#out + 1] = tp or '<p class="empty">No successful request to draw.</p>'
-  local mp = sm and sm.mapped or {}
+  local mp = {}
+  for k, v in pairs(T(sm and sm.mapped)) do
+    if type(v) == "table" then mp[k] = v end
+  end
   if mp.running or mp.waiting then
     local series = {}
     if mp.running then series[#series + 1] = { label = "running", pts = pts(sm.t, mp.running.values) } end
@@ -162,7 +181,10 @@ function M.charts(r)
   end
   -- raw series kept with --metrics-keep, grouped by name
   local by, order = {}, {}
-  for _, s in ipairs(sm and type(sm.series) == "table" and sm.series or {}) do
+  for _, s in ipairs(T(sm and sm.series)) do
+    s = T(s)
+    local name = type(s.name) == "string" and s.name or "?"
+    s.name = name
     if not by[s.name] then by[s.name] = {} order[#order + 1] = s.name end
     local list = by[s.name]
     if #list < M.MAX_LINES then
@@ -183,10 +205,11 @@ end
 function M.split_chart(runs)
   local rows = {}
   for _, r in ipairs(runs) do
-    if not r.skipped and r.ttft_split and r.metrics and r.metrics.ttft_s then rows[#rows + 1] = r end
+    if not r.skipped and type(r.ttft_split) == "table" and type(r.metrics) == "table"
+       and type(r.metrics.ttft_s) == "table" then rows[#rows + 1] = r end
   end
   if #rows == 0 then return nil end
-  local function p50(r, m) return n_(r.metrics[m] and r.metrics[m].p50) or 0 end
+  local function p50(r, m) return t_(T(r.metrics[m]).p50) or 0 end
   local max = 0
   for _, r in ipairs(rows) do max = math.max(max, p50(r, "ttft_s")) end
   local _, hi, ticks = svg.linear_domain(0, max > 0 and max or 1e-3, 6)
@@ -226,7 +249,7 @@ function M.tables(runs)
       local getter = col[2]
       cols[i] = { col[1], col[4] == "time" and function(r)
         local v = getter(r)
-        return n_(v) and svg.fmt_time(v) or "-"
+        return t_(v) and svg.fmt_time(v) or "-"
       end or function(r) return tostring(getter(r) or "-") end, col[3] == "r" }
     end
     out[#out + 1] = "<h3>" .. svg.esc(sec[1]) .. "</h3>"
