@@ -7,8 +7,9 @@ build_pkgs=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev
             libcurl4-openssl-dev libuv1-dev libhttp-parser-dev zlib1g-dev
             libpcre2-dev libutf8proc-dev)
 # libcjson-dev: the fuzzers' JSON oracle (fuzz/) and, with libjsmn-dev, a peer in bench/json_parse.sh
+# prometheus-node-exporter: a real Prometheus exporter for e2e.server_metrics (started on loopback by the test)
 test_pkgs=(nginx-light lua5.4 python3 python3-yaml clang libclang-rt-dev valgrind nodejs npm openssl curl wrk
-           chromium man-db libcjson-dev libjsmn-dev)
+           chromium man-db libcjson-dev libjsmn-dev prometheus-node-exporter)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
