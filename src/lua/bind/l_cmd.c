@@ -12,7 +12,10 @@
  * (powermetrics takes a sampling interval), delaying every timestamp.
  * Output beyond `max_output` bytes (default 64 KiB) per stream is dropped;
  * past `timeout` seconds the command is killed (SIGKILL) and `timed_out`
- * is true. A cancelled task (or the engine's end) kills it too. */
+ * is true. A cancelled task (or the engine's end) kills it too. The
+ * command runs in a process group of its own, and the whole group is
+ * killed: a shell's children (`sleep 5` under sh -c) must not keep the
+ * pipes, and so the task, waiting. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +38,16 @@ typedef struct lcmd {
     mb_engine *eng;
     mb_closer closer;
     int closing;
+    int pid;             /* the command's process (and group) id */
     char scratch[16384]; /* each read lands here, then is copied */
 } lcmd;
+
+/* SIGKILL to the command's process group (it leads one: UV_PROCESS_DETACHED) */
+static void kill_group(lcmd *c)
+{
+    if (c->pid > 0)
+        uv_kill(-c->pid, SIGKILL);
+}
 
 static void handle_closed(uv_handle_t *h)
 {
@@ -56,8 +67,8 @@ static void shutdown_cmd(lcmd *c)
         return;
     c->closing = 1;
     mb_engine_remove_closer(c->eng, &c->closer);
-    if (!c->exited)
-        uv_process_kill(&c->proc, SIGKILL);
+    if (!c->exited || c->eofs < 2)   /* not after a normal end: the group id may be reused */
+        kill_group(c);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, handle_closed);
     uv_close((uv_handle_t *)&c->proc, handle_closed);
@@ -131,8 +142,7 @@ static void on_timeout(uv_timer_t *t)
 {
     lcmd *c = t->data;
     c->timed_out = 1;
-    if (!c->exited)
-        uv_process_kill(&c->proc, SIGKILL);
+    kill_group(c);
 }
 
 /* The task was cancelled (or the engine is ending): no wake, kill, close. */
@@ -196,6 +206,7 @@ static int l_run(lua_State *L)
     po.exit_cb = on_exit_cb;
     po.stdio = stdio;
     po.stdio_count = 3;
+    po.flags = UV_PROCESS_DETACHED;   /* a process group of its own, killed whole */
     int rc = uv_spawn(eng->loop, &c->proc, &po);
     if (rc < 0) {
         /* the process handle is initialised even when spawning fails */
@@ -207,6 +218,7 @@ static int l_run(lua_State *L)
         uv_close((uv_handle_t *)&c->err, handle_closed);
         return luaL_error(L, "cmd.run: cannot start /bin/sh: %s", uv_strerror(rc));
     }
+    c->pid = c->proc.pid;
     uv_read_start((uv_stream_t *)&c->out, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&c->err, on_alloc, on_read);
     uv_timer_start(&c->timer, on_timeout, (uint64_t)(timeout * 1000 + 0.5), 0);
