@@ -137,9 +137,13 @@ function M.charts(r)
     for _, x in ipairs(T(t)) do if t_(x) then xhi = math.max(xhi, x) end end
   end
   local width = math.max(sm and n_(sm.interval_s) or 0.5, 0.01)
+  local bins = M.tok_s_bins(r, width)
+  -- the axis covers the last bin (requests may end past the run's duration
+  -- counted from its first start)
+  if #bins > 0 then xhi = math.max(xhi, bins[#bins][1] + (bins[#bins][1] - (bins[#bins - 1] or { 0 })[1]) / 2) end
   local out = {}
   local tp = line_chart{ kind = "throughput-timeline", title = "Output tokens per second: " .. r.name, xhi = xhi,
-    ylabel = "tok/s", series = { { label = "output tok/s", pts = M.tok_s_bins(r, width) } },
+    ylabel = "tok/s", series = { { label = "output tok/s", pts = bins } },
     attrs = { ["data-run"] = r.name, ["data-bin"] = width } }
   out[#out + 1] = tp or '<p class="empty">No successful request to draw.</p>'
   local mp = {}
