@@ -138,6 +138,31 @@ with Server("--flavor", "openai", "--prefix-cache", "on", "--natural", "30") as 
     expect("compare: the local row is priced by its energy, the cloud one by its API price",
            row and ("$%.2f" % cj["cost"]["usd_per_1m_output"]) in row[0], (row, lj.get("energy"), cj.get("cost")))
 
+# shards merged: joules add up, the price is applied to the merged tokens,
+# the TTFT split's counts add up, each source keeps its own server metrics
+shards = []
+for i in (1, 2):
+    f = os.path.join(TMP.name, "shard%d.json" % i)
+    subprocess.run([MLXBENCH, "run", "--mock", "-m", "small", "-n", "8", "-c", "2", "--max-tokens", "16",
+                    "--shard", "%d/2" % i, "--watts", "20", "--price", "1/2", "-o", f, "-q"], capture_output=True,
+                   timeout=60)
+    shards.append(json.load(open(f))["runs"][0])
+merged = os.path.join(TMP.name, "merged.json")
+p = subprocess.run([MLXBENCH, "merge", *[os.path.join(TMP.name, "shard%d.json" % i) for i in (1, 2)], "-o", merged,
+                    "--format", "none"], capture_output=True, text=True, timeout=60)
+m = json.load(open(merged))["runs"][0] if p.returncode == 0 else {}
+expect("merge: shards of a watched, priced run merge (exit 0)", p.returncode == 0, p.stderr)
+expect("merge: joules add up", close((m.get("energy") or {}).get("joules"), sum(r["energy"]["joules"] for r in shards)),
+       m.get("energy"))
+tk = m.get("tokens", {})
+expect("merge: the price applied to the merged tokens", close((m.get("cost") or {}).get("usd"),
+                                                             (tk.get("input", 0) * 1 + tk.get("output", 0) * 2) / 1e6),
+       m.get("cost"))
+expect("merge: the split's requests add up", (m.get("ttft_split") or {}).get("requests") ==
+       sum(r["ttft_split"]["requests"] for r in shards), m.get("ttft_split"))
+expect("merge: each source keeps its server metrics", all(s_.get("server_metrics") for s_ in m.get("sources", [])) and
+       len(m.get("sources", [])) == 2, [list(s_) for s_ in m.get("sources", [])])
+
 # bad options, before any request
 for args, what in [(["--price", "1"], "--price"), (["--price", "a/b"], "--price"),
                    (["--prices", "/nonexistent.json"], "--prices"), (["--kwh-price", "0.2"], "--kwh-price"),

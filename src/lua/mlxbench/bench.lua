@@ -177,9 +177,8 @@ local function config_of(o)
     include_usage = o.include_usage == false and false or nil, headers = o.headers and header_names(o.headers),
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
     load = is_open(o) and "open" or "closed",
-    -- what watched the server, and the prices the cost used
-    metrics_url = o.metrics_url and target_mod.redact_url(o.metrics_url), server_pid = o.server_pid,
-    power_cmd = o.power_cmd, watts = o.watts, kwh_price = o.kwh_price,
+    -- (what watched the server is not the scenario: each shard scrapes its
+    -- own; run.server_metrics.url, .server_process.pid, .power.command say it)
   }
 end
 
