@@ -224,6 +224,39 @@ for cid, want in [("api_models", "yes"), ("api_chat", "yes"), ("api_completions"
                   ("http2", "no"), ("concurrency", "yes"), ("seed_batching", "no")]:
     check(m, "emulator", cid, want)
 
+# ------------------------------------------- mlxbench run's silent part
+# the first warm-up answer says, before the measured part, what the run's
+# figures will be: estimated counts (no usage, no tokenizer) -- instead of
+# the old notice before every run without a tokenizer -- and an ignored
+# --ignore-eos; a server that sends usage draws no notice at all
+
+
+def run_plain(url, model, *extra):
+    """a run with progress lines (notices are said where progress is), the
+    default tokenizer search (these models have none on this machine)"""
+    return subprocess.run([MLXBENCH, "run", "--url", url, "-m", model, "-n", "2", "--progress", "plain", *extra],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, HF_HOME=TMP.name,
+                                                                                MLXBENCH_TOKENIZERS=TMP.name))
+
+
+with Server("--flavor", "mlx", "--usage", "never") as s:
+    p = run_plain(s.url, "mlx-community/Qwen2.5-7B-Instruct-4bit", "--ignore-eos")
+    err = p.stderr
+    expect("run: no usage, no tokenizer: one notice from the warm-up answer", p.returncode == 0 and
+           err.count("token counts are estimates") == 1 and "sent no usage for the warm-up request" in err, err)
+    expect("run: ... and the ignored --ignore-eos is said before the measured part", "ignored --ignore-eos" in err and
+           err.index("ignored --ignore-eos") < err.rindex("done in"), err)
+    expect("run: the up-front no-tokenizer notice is not said too (once, when true)",
+           "are estimated (events" not in err, err)
+with Server("--flavor", "vllm") as s:
+    p = run_plain(s.url, "Qwen/Qwen2.5-7B-Instruct", "--ignore-eos")
+    expect("run: usage sent and ignore_eos honoured: no notice", p.returncode == 0 and
+           "estimates" not in p.stderr and "ignored" not in p.stderr, p.stderr)
+    p = run_plain(s.url, "Qwen/Qwen2.5-7B-Instruct", "--warmup", "0")
+    expect("run --warmup 0: nothing to read first, the no-tokenizer notice before the run as before",
+           p.returncode == 0 and "no tokenizer for Qwen/Qwen2.5-7B-Instruct: token counts are estimated" in p.stderr,
+           p.stderr)
+
 # ------------------------------------------------------ bad input, costs
 p = subprocess.run([MLXBENCH, "probe", "--url", "ftp://x"], capture_output=True, text=True, timeout=30)
 expect("a bad URL is one line, exit 2", p.returncode == 2 and len(p.stderr.strip().splitlines()) <= 2 and
