@@ -193,10 +193,10 @@ static void test_timer(void)
  * and after: the CPU seconds it reads must hold those 250 ms, however busy
  * the machine is (a loaded machine only stretches the wall time). */
 static int go_pipe[2], done_pipe[2];
+static volatile unsigned long spin_sink;   /* what the spinning adds up (not optimised away) */
 
 static void *spin(void *arg)
 {
-    volatile unsigned long x = 0;
     char c;
     (void)arg;
     if (read(go_pipe[0], &c, 1) != 1)
@@ -204,7 +204,7 @@ static void *spin(void *arg)
     double t0 = mb_plat_thread_cpu_s();
     while (mb_plat_thread_cpu_s() - t0 < 0.25)
         for (int i = 0; i < 100000; i++)
-            x += (unsigned long)i;
+            spin_sink += (unsigned long)i;
     if (write(done_pipe[1], &c, 1) != 1)
         return NULL;
     for (;;)
