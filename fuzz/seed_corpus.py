@@ -69,6 +69,20 @@ hostile = {
     "tool_args": sse('{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{}"}}]}}]}', "[DONE]"),
     "reasoning": sse('{"choices":[{"delta":{"reasoning_content":"hm"}}]}', CHUNK % "b", "[DONE]"),
 }
+# the servers' own timings (src/core/llm_server.c), in each shape
+hostile.update({
+    "timings_llamacpp": sse(CHUNK % "a", '{"choices":[{"delta":{},"finish_reason":"stop"}],"timings":'
+                            '{"cache_n":20,"prompt_n":13,"prompt_ms":8553.384,"predicted_n":7,"predicted_ms":3150.478,'
+                            '"queue_ms":1.5}}', "[DONE]"),
+    "timings_ollama": sse(CHUNK % "a", '{"choices":[],"total_duration":2609028500,"load_duration":1667040600,'
+                          '"prompt_eval_duration":116817000,"eval_duration":824111500}', "[DONE]"),
+    "timings_lmstudio": sse(CHUNK % "a", '{"choices":[],"stats":{"time_to_first_token":0.111,'
+                            '"generation_time":0.954,"time_to_first_token_seconds":-1}}', "[DONE]"),
+    "timings_groq": sse(CHUNK % "a", '{"choices":[],"x_groq":{"usage":{"queue_time":0.01,"prompt_time":1e400,'
+                        '"completion_time":"x","total_time":0.2}},"time_info":{"queue_time":null}}', "[DONE]"),
+    "cached_tokens": sse(CHUNK % "a", '{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1,'
+                         '"prompt_tokens_details":{"cached_tokens":8}}}', "[DONE]"),
+})
 for k, v in hostile.items():
     put("llm", "openai_" + k, bytes([0]) + (v.encode() if isinstance(v, str) else v))
 put("llm", "legacy_text", bytes([1]) + sse('{"choices":[{"text":"hi","index":0}]}', "[DONE]").encode())
