@@ -12,7 +12,6 @@
 -- hundred tokens in all), one at a time except the concurrency check, and
 -- every failure is an answer ("no: 400 ...", "unknown: timeout"), never an
 -- error: a probe is pointed at servers that misbehave.
-local cjson = require "cjson"
 local http = require "mlxbench.http"
 local time = require "mlxbench.time"
 local sched = require "mlxbench._sched"
@@ -21,183 +20,17 @@ local prom = require "mlxbench._prom"
 local scrape = require "mlxbench.scrape"
 
 local M = {}
+local S = require "mlxbench.probe_session"
+local decode, short_error, json_int = S.decode, S.short_error, S.json_int
+local P = S.P
+M.base_of, M.analyze = S.base_of, S.analyze
 
 -- the metric names mlxbench.scrape maps: "known series" in the evidence
 local KNOWN_NAMES = {}
 for name in pairs(scrape.MAP) do KNOWN_NAMES[name] = true end
 
-M.TIMEOUT = 60
-M.SHORT = "Reply with just the word OK."
-M.LONG = "Count from 1 to 300, one number per line, with no other text."
--- a fixed passage of ~230 tokens, sent twice to see whether the prefix is cached
-M.PASSAGE = ("The quick brown fox jumps over the lazy dog while the patient benchmark "
-  .. "measures every token that the server streams back to the waiting client. "):rep(6)
-  .. "Summarise this in one word."
-
--- base(t) -> the server's root URL: the target's URL without /v1 and
--- without an endpoint
-local function base_of(url)
-  local b = url:gsub("[?#].*$", ""):gsub("/+$", "")
-  b = b:gsub("/chat/completions$", ""):gsub("/completions$", ""):gsub("/messages$", "")
-  return (b:gsub("/v%d+$", ""))
-end
-M.base_of = base_of
-
-local function json_int(v)
-  local n = math.tointeger(v)
-  return n and tostring(n) or tostring(v)
-end
-
-local function decode(s)
-  local ok, v = pcall(cjson.decode, s or "")
-  if ok and type(v) == "table" then return v end
-  return nil
-end
-
-local function short_error(r)
-  if r.ok then return nil end
-  local body = r.body and r.body:gsub("%s+", " "):sub(1, 140) or ""
-  local doc = decode(r.body)
-  if doc then
-    local e = doc.error
-    local msg = type(e) == "table" and e.message or type(e) == "string" and e or doc.message or doc.detail
-    if type(msg) == "string" then body = msg:sub(1, 140) end
-  end
-  if r.error and r.error.kind ~= "http" then return r.error.kind .. ": " .. tostring(r.error.message):sub(1, 120) end
-  return tostring(r.status) .. (body ~= "" and (": " .. body) or "")
-end
-
--- A probe session: the target, what it has sent, what it has learned.
-local P = {}
-P.__index = P
-
-function P:headers(extra)
-  local h = { "Content-Type: application/json" }
-  for _, l in ipairs(self.t:auth_headers()) do h[#h + 1] = l end
-  for k, v in pairs(self.t.headers or {}) do
-    h[#h + 1] = type(k) == "number" and v or (k .. ": " .. tostring(v))
-  end
-  for _, l in ipairs(extra or {}) do h[#h + 1] = l end
-  return h
-end
-
-function P:get(path, opts)
-  opts = opts or {}
-  self.requests = self.requests + 1
-  return http.request{ url = self.base .. path, timeout = opts.timeout or 10,
-                       headers = self:headers(opts.headers), http2 = opts.http2 }
-end
-
--- POST a JSON body; stream = true gives r.events. Counts what it spends.
-function P:post(path, body, opts)
-  opts = opts or {}
-  self.requests = self.requests + 1
-  local text = cjson.encode(body)
-  self.sent_in = self.sent_in + math.ceil(#(body.prompt or "") / 4)
-  for _, m in ipairs(body.messages or {}) do
-    self.sent_in = self.sent_in + math.ceil(#(type(m.content) == "string" and m.content or "") / 4)
-  end
-  local r = http.request{ method = "POST", url = self.base .. path, body = text,
-                          headers = self:headers(opts.headers), timeout = opts.timeout or M.TIMEOUT,
-                          stream = opts.stream }
-  return r
-end
-
--- Reads a streamed OpenAI chat answer: content events, text, reasoning
--- fields, where usage came, the finish chunk, server timing fields.
-local function analyze(r)
-  local a = { events = 0, content = 0, text = {}, reasoning = {}, usage_at = {}, chunks = 0,
-              server = {}, done = false }
-  for i, ev in ipairs(r.events or {}) do
-    if ev.data == "[DONE]" then
-      a.done = true
-    else
-      local d = decode(ev.data)
-      if d then
-        a.chunks = a.chunks + 1
-        local ch = type(d.choices) == "table" and d.choices[1] or nil
-        local delta = type(ch) == "table" and (ch.delta or ch) or {}
-        local any = false
-        for _, f in ipairs{ "reasoning_content", "reasoning", "thinking" } do
-          local v = type(delta) == "table" and delta[f]
-          if type(v) == "string" and v ~= "" then
-            a.reasoning[f] = (a.reasoning[f] or 0) + 1
-            any = true
-          end
-        end
-        local c = type(delta) == "table" and (delta.content or delta.text) or nil
-        if type(c) == "string" and c ~= "" then
-          a.text[#a.text + 1] = c
-          any = true
-        end
-        if any then a.content = a.content + 1 end
-        local fin = type(ch) == "table" and ch.finish_reason
-        if type(fin) == "string" and fin ~= "" then
-          a.finish, a.finish_at = fin, a.chunks
-        end
-        if type(d.usage) == "table" then
-          a.usage = d.usage
-          a.usage_at[#a.usage_at + 1] = { chunk = a.chunks, with_choices = ch ~= nil,
-                                          with_finish = type(fin) == "string" and fin ~= "" }
-        end
-        for _, k in ipairs{ "timings", "stats", "time_info", "x_groq", "total_duration",
-                            "prompt_eval_duration", "eval_duration" } do
-          if d[k] ~= nil then a.server[k] = true end
-        end
-        if type(d.system_fingerprint) == "string" then a.fingerprint = d.system_fingerprint end
-      end
-    end
-  end
-  a.text = table.concat(a.text)
-  a.tokens = a.usage and math.tointeger(a.usage.completion_tokens) or nil
-  return a
-end
-M.analyze = analyze
-
--- A chat request (stream or not) with the fields given; returns r, a.
--- max_tokens is spelled max_completion_tokens once the server has shown
--- it wants that (opts.raw: as given).
-function P:chat(fields, stream, opts)
-  local body = { model = self.model, messages = { { role = "user", content = fields.prompt or M.SHORT } } }
-  for k, v in pairs(fields) do if k ~= "prompt" then body[k] = v end end
-  if self.limit_field and body.max_tokens and not (opts and opts.raw) then
-    body[self.limit_field], body.max_tokens = body.max_tokens, nil
-  end
-  if stream then body.stream = true end
-  local r = self:post("/v1/chat/completions", body, { stream = stream, headers = opts and opts.headers })
-  local a
-  if stream then
-    a = r.ok and analyze(r) or nil
-  elseif r.ok then
-    local d = decode(r.body) or {}
-    local ch = type(d.choices) == "table" and d.choices[1] or {}
-    local msg = type(ch) == "table" and ch.message or {}
-    a = { usage = type(d.usage) == "table" and d.usage or nil, finish = ch.finish_reason,
-          text = type(msg) == "table" and type(msg.content) == "string" and msg.content or "",
-          server = {}, reasoning = {} }
-    for _, k in ipairs{ "timings", "stats", "time_info", "total_duration", "prompt_eval_duration" } do
-      if d[k] ~= nil then a.server[k] = true end
-    end
-    for _, f in ipairs{ "reasoning_content", "reasoning" } do
-      if type(msg) == "table" and type(msg[f]) == "string" and msg[f] ~= "" then a.reasoning[f] = 1 end
-    end
-    a.tokens = a.usage and math.tointeger(a.usage.completion_tokens) or nil
-  end
-  if a then self.sent_out = self.sent_out + (a.tokens or math.ceil(#(a.text or "") / 4)) end
-  return r, a
-end
-
--- tokens(a) -> the answer's output tokens: usage, else the tokenizer's
--- count of its text, else nil
-function P:tokens(a)
-  if not a then return nil end
-  if a.tokens then return a.tokens, "usage" end
-  if self.tok and a.text then return self.tok:count(a.text), "tokenizer" end
-  return nil
-end
-
--- ------------------------------------------------------------- the checks
-
+-- check(res, id, title, answer, evidence [, extra]): records one answer
+-- (and tells on_check, for a progress line)
 local function check(res, id, title, answer, evidence, extra)
   local c = { id = id, title = title, answer = answer, evidence = evidence }
   for k, v in pairs(extra or {}) do c[k] = v end
@@ -242,11 +75,11 @@ function P:apis(res)
   check(res, "api_completions", "POST /v1/completions", rl.ok and "yes" or ((rl.status == 404 or rl.status == 405) and "no" or "unknown"),
     rl.ok and "200" or short_error(rl))
   local rm = self:post("/v1/messages", { model = self.model, max_tokens = 8,
-                                         messages = { { role = "user", content = M.SHORT } } },
+                                         messages = { { role = "user", content = S.SHORT } } },
                        { headers = { "anthropic-version: 2023-06-01" } })
   check(res, "api_messages", "POST /v1/messages (Anthropic)", rm.ok and "yes" or ((rm.status == 404 or rm.status == 405) and "no" or "unknown"),
     rm.ok and "200" or short_error(rm))
-  local rr = self:post("/v1/responses", { model = self.model, input = M.SHORT, max_output_tokens = 16 })
+  local rr = self:post("/v1/responses", { model = self.model, input = S.SHORT, max_output_tokens = 16 })
   check(res, "api_responses", "POST /v1/responses", rr.ok and "yes" or ((rr.status == 404 or rr.status == 405) and "no" or "unknown"),
     rr.ok and "200" or short_error(rr))
   return true
@@ -255,11 +88,11 @@ end
 -- streaming, usage asked and unasked, where usage comes, reasoning fields,
 -- tokens per chunk
 function P:streams(res)
-  local r, a = self:chat({ prompt = M.LONG, max_tokens = 48, stream_options = { include_usage = true } }, true)
+  local r, a = self:chat({ prompt = S.LONG, max_tokens = 48, stream_options = { include_usage = true } }, true)
   if not r.ok and (r.status == 400 or r.status == 422) then
     res.stream_options_rejected = short_error(r)
     self.no_stream_options = true
-    r, a = self:chat({ prompt = M.LONG, max_tokens = 48 }, true)
+    r, a = self:chat({ prompt = S.LONG, max_tokens = 48 }, true)
   end
   local ctype = r.headers and r.headers["content-type"] or ""
   local streams = r.ok and a and a.content > 0 and a.done
@@ -285,7 +118,7 @@ function P:streams(res)
   else
     check(res, "usage_position", "usage position", "unknown", "no usage seen in a stream")
   end
-  local r2, a2 = self:chat({ prompt = M.SHORT, max_tokens = 8 }, true)
+  local r2, a2 = self:chat({ prompt = S.SHORT, max_tokens = 8 }, true)
   check(res, "usage_unasked", "usage in streams unasked", (r2.ok and a2) and (a2.usage and "yes" or "no") or "unknown",
     (r2.ok and a2) and (a2.usage and "usage sent without stream_options" or "no usage without stream_options")
       or short_error(r2))
@@ -312,7 +145,7 @@ end
 -- max_tokens and max_completion_tokens: accepted and honoured
 function P:limits(res)
   for _, field in ipairs{ "max_tokens", "max_completion_tokens" } do
-    local r, a = self:chat({ prompt = M.LONG, [field] = 5 }, false, { raw = true })
+    local r, a = self:chat({ prompt = S.LONG, [field] = 5 }, false, { raw = true })
     local n = r.ok and self:tokens(a)
     local ans, ev
     if not r.ok then
@@ -332,7 +165,7 @@ end
 -- up to three short questions until one stops before the limit); the same
 -- question with ignore_eos must then run to the limit, and with
 -- min_tokens past where it stopped.
-M.SHORT_QUESTIONS = { M.SHORT, "Say hi.", "What is 2+2? Answer with the number only.",
+M.SHORT_QUESTIONS = { S.SHORT, "Say hi.", "What is 2+2? Answer with the number only.",
                       "Name one colour, in one word." }
 function P:length_controls(res)
   local limit = 96
@@ -371,7 +204,7 @@ end
 function P:prefix_cache(res)
   local found, zero
   for k = 1, 2 do
-    local r = self:chat({ prompt = M.PASSAGE, max_tokens = 1 }, false)
+    local r = self:chat({ prompt = S.PASSAGE, max_tokens = 1 }, false)
     if not r.ok then
       check(res, "cached_tokens", "cached_tokens on a repeated prefix", "unknown", short_error(r))
       return
@@ -415,14 +248,14 @@ function P:timings(res)
   local v = self:get("/api/version", { timeout = 5 })
   if v.ok then
     local rn = self:post("/api/chat", { model = self.model, stream = false, options = { num_predict = 4 },
-                                        messages = { { role = "user", content = M.SHORT } } })
+                                        messages = { { role = "user", content = S.SHORT } } })
     local d = rn.ok and decode(rn.body)
     if d and d.prompt_eval_duration then native = "Ollama's /api/chat (prompt_eval_duration, eval_duration, load_duration)" end
   else
     local lm = self:get("/api/v0/models", { timeout = 5 })
     if lm.ok then
       local rn = self:post("/api/v0/chat/completions", { model = self.model, max_tokens = 4,
-                                                         messages = { { role = "user", content = M.SHORT } } })
+                                                         messages = { { role = "user", content = S.SHORT } } })
       local d = rn.ok and decode(rn.body)
       if d and type(d.stats) == "table" then native = "LM Studio's /api/v0/chat/completions (stats.time_to_first_token)" end
     end
@@ -470,7 +303,7 @@ end
 
 -- aggregate tok/s of n concurrent streams of the same length
 function P:aggregate(n, seed)
-  local fields = { prompt = M.LONG, max_tokens = 32, stream_options = { include_usage = true } }
+  local fields = { prompt = S.LONG, max_tokens = 32, stream_options = { include_usage = true } }
   if self.ignore_eos then fields.ignore_eos = true end
   if self.no_stream_options then fields.stream_options = nil end
   if seed then fields.seed = 1234 end
@@ -538,7 +371,7 @@ function P:anthropic(res)
   res.model = self.model
   if not self.model then return end
   local body = { model = self.model, max_tokens = 16, stream = true,
-                 messages = { { role = "user", content = M.SHORT } } }
+                 messages = { { role = "user", content = S.SHORT } } }
   local rs = self:post("/v1/messages", body, { stream = true })
   local content, usage = 0, nil
   for _, ev in ipairs(rs.events or {}) do
@@ -565,7 +398,7 @@ end
 function M.plan(o)
   local n_conc = o.concurrency or 4
   local reqs = 16 + 1 + 2 * n_conc
-  local input = 13 * 12 + 2 * math.ceil(#M.PASSAGE / 4) + (1 + 2 * n_conc) * math.ceil(#M.LONG / 4)
+  local input = 13 * 12 + 2 * math.ceil(#S.PASSAGE / 4) + (1 + 2 * n_conc) * math.ceil(#S.LONG / 4)
   local output = 8 * 3 + 16 + 48 + 8 + 5 * 2 + 96 * 6 + 2 + 4 + (1 + 2 * n_conc) * 32
   return { requests = reqs, input_tokens = input, output_tokens = output }
 end
@@ -576,8 +409,7 @@ end
 function M.run(o)
   local t = o.target
   if getmetatable(t) ~= target_mod.mt then t = target_mod.new(t) end
-  local s = setmetatable({ t = t, base = base_of(t.url), model = o.model, tok = o.tokenizer,
-                           requests = 0, sent_in = 0, sent_out = 0 }, P)
+  local s = S.new(t, o.model, o.tokenizer)
   local res = { url = target_mod.redact_url(t.url), api = t.api, backend = t.backend, checks = {},
                 by_id = {}, on_check = o.on_check }
   local t0 = time.now()
@@ -620,7 +452,7 @@ local quick_cache = {}
 function M.quick(t)
   local key = t.url
   if quick_cache[key] then return quick_cache[key] end
-  local base = base_of(t.url)
+  local base = S.base_of(t.url)
   local q = {}
   if t.backend == "local" then
     local ok, m = pcall(http.request, { url = base .. "/metrics", timeout = 3 })
