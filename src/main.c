@@ -162,7 +162,7 @@ int main(int argc, char **argv)
     set_arg_table(L, argv, argc, script);
     if (code) {
         if (luaL_loadbufferx(L, code, strlen(code), "=(command line)", "t") != LUA_OK) {
-            fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+            mb_redact_eputs("mlxbench: ", lua_tostring(L, -1));
             goto out;
         }
     } else if (is_command(argv[script])) {
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
         lua_getglobal(L, "require");
         lua_pushstring(L, "mlxbench.cli");
         if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-            fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+            mb_redact_eputs("mlxbench: ", lua_tostring(L, -1));
             goto out;
         }
         lua_getfield(L, -1, "main");
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
         }
         lua_pushstring(L, argv[script]);
     } else if (luaL_loadfilex(L, argv[script], "t") != LUA_OK) {
-        fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+        mb_redact_eputs("mlxbench: ", lua_tostring(L, -1));
         goto out;
     }
     /* stack: fn [command]; then the arguments after the script/command */

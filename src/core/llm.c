@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mlxbench/errors.h"
+#include "mlxbench/redact.h"
 #include "llm_int.h"
 
 void mb_llm_init(mb_llm *x, mb_api api, int capture)
@@ -55,13 +56,29 @@ static void clean_text(char *s)
     }
 }
 
+/* Latches the failure with its message: the whole text is redacted (keys,
+ * credential shapes: redact.h) before it is cut to err_msg, so a key
+ * across the cut never survives in part. */
+static void latch(mb_llm *x, const char *kind, char *text, size_t cap)
+{
+    size_t n;
+    mb_redact_buf(text, cap, MB_REDACT_TEXT);
+    n = strlen(text);
+    if (n > sizeof x->err_msg - 1)
+        n = sizeof x->err_msg - 1;   /* cut after redaction, never before */
+    memcpy(x->err_msg, text, n);
+    x->err_msg[n] = 0;
+    clean_text(x->err_msg);
+    x->err_kind = kind;
+}
+
 void mb_llm_fail(mb_llm *x, const char *kind, const char *fmt, const char *arg)
 {
+    char text[MB_LLM_MSG_WINDOW + 128];
     if (x->err_kind)
         return;   /* the first failure is the one that counts */
-    x->err_kind = kind;
-    snprintf(x->err_msg, sizeof x->err_msg, fmt, arg ? arg : "");
-    clean_text(x->err_msg);
+    snprintf(text, sizeof text, fmt, arg ? arg : "");
+    latch(x, kind, text, sizeof text);
 }
 
 void mb_llm_reject(mb_llm *x, const char *kind, const char *msg)
@@ -230,7 +247,7 @@ void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
 
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
 {
-    char msg[200];
+    char msg[MB_LLM_MSG_WINDOW], text[MB_LLM_MSG_WINDOW + 32];
     size_t n;
     msg[0] = 0;
     if (len && mb_llm_parse(x, body, len, &n) == 0 && x->tok[0].type == MB_JSON_OBJECT) {
@@ -245,10 +262,9 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
         }
         msg[w] = 0;
     }
+    snprintf(text, sizeof text, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
     x->err_kind = NULL;
-    snprintf(x->err_msg, sizeof x->err_msg, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
-    clean_text(x->err_msg);
-    x->err_kind = "http";
+    latch(x, "http", text, sizeof text);
 }
 
 int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src)

@@ -161,6 +161,8 @@ int mb_engine_new(mb_engine **out, const char *const *paths, int npaths)
     lua_pushlightuserdata(eng->L, eng);
     lua_setfield(eng->L, LUA_REGISTRYINDEX, "mlxbench.engine");
     luaL_openlibs(eng->L);
+    mb_redact_install_io(eng->L);
+    mb_redact_register_env();
     preload(eng->L);
     set_package_path(eng->L, paths, npaths);
 
@@ -194,8 +196,8 @@ static int report_unobserved(mb_engine *eng)
             mb_vu *vu = lua_touserdata(L, -1);
             if (vu && !vu->observed) {
                 lua_getiuservalue(L, -1, 2);
-                fprintf(stderr, "mlxbench: %s%s\n", vu == eng->main ? "" : "error in a task: ",
-                        lua_tostring(L, -1));
+                mb_redact_eputs(vu == eng->main ? "mlxbench: " : "mlxbench: error in a task: ",
+                                lua_tostring(L, -1));
                 lua_pop(L, 1);
                 vu->observed = 1;
                 n++;

@@ -143,6 +143,13 @@ int luaopen_mlxbench_mock(lua_State *L);
 int luaopen_mlxbench_proxy(lua_State *L);
 int luaopen_mlxbench_thread(lua_State *L);
 int luaopen_mlxbench_monitor(lua_State *L);
+int luaopen_mlxbench_redact(lua_State *L);
+
+/* l_redact.c: print, io.write and file:write redact what they write;
+ * register the well-known key variables; print a redacted message. */
+void mb_redact_install_io(lua_State *L);
+void mb_redact_register_env(void);
+void mb_redact_eputs(const char *prefix, const char *msg);
 
 /* The engine's HTTP client (l_client.c), created on first use. */
 struct mb_client *mb_lua_client(lua_State *L);

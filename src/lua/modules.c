@@ -20,5 +20,6 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench.proxy", luaopen_mlxbench_proxy},
     {"mlxbench._thread", luaopen_mlxbench_thread},
     {"mlxbench._monitor", luaopen_mlxbench_monitor},
+    {"mlxbench._redact", luaopen_mlxbench_redact},
     {NULL, NULL}
 };
