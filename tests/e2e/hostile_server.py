@@ -40,6 +40,12 @@ Cases (the error kind mlxbench must report is in test_hostile.py):
   echo_auth       401 whose message repeats the credentials it was sent (as
                   some APIs do: "Incorrect API key provided: sk-...")
   echo_auth_stream  200 stream whose error event repeats them
+  echo_auth_long  401 whose message repeats them after 190 characters, so a
+                  client that cuts the message before redacting keeps half
+  echo_headers    401 that repeats every request header in its message and
+                  the credentials in a response header of its own (X-Echo)
+  seen            GET: the credentials each earlier request carried, as JSON
+                  {"seen": [[path, [values...]], ...]} (who got a key)
 """
 import argparse
 import gzip
@@ -120,6 +126,9 @@ def head(status=200, ctype="text/event-stream", extra=(), length=None, chunked=F
 
 
 AUTH = threading.local()
+SEEN = []          # (path, credentials) of every request, for /seen
+SECRET_NAMES = ("authorization", "x-api-key", "api-key", "proxy-authorization", "x-custom-auth",
+                "x-team-pass", "cookie")
 
 
 def read_request(conn):
@@ -135,12 +144,17 @@ def read_request(conn):
     lines = hd.decode("latin-1").split("\r\n")
     n = 0
     AUTH.values = []
+    AUTH.lines = lines[1:]
     for line in lines[1:]:
         k, _, v = line.partition(":")
         if k.strip().lower() == "content-length":
             n = int(v.strip())
-        if k.strip().lower() in ("authorization", "x-api-key", "api-key"):
+        if k.strip().lower() in SECRET_NAMES:
             AUTH.values.append(v.strip())
+    path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "/"
+    if not path.startswith("/seen"):
+        with LOCK:
+            SEEN.append((path, list(AUTH.values)))
     while len(rest) < n:
         b = conn.recv(65536)
         if not b:
@@ -262,6 +276,21 @@ def serve(conn, case):
         msg = "Incorrect API key provided: %s" % " / ".join(getattr(AUTH, "values", []))
         body = json.dumps({"error": {"message": msg, "type": "invalid_request_error"}}).encode()
         conn.sendall(head(status=401, ctype="application/json", length=len(body)) + body)
+    elif case == "echo_auth_long":
+        msg = "x" * 190 + " rejected credentials: %s" % " / ".join(
+            v.split(" ")[-1] for v in getattr(AUTH, "values", []))
+        body = json.dumps({"error": {"message": msg, "type": "invalid_request_error"}}).encode()
+        conn.sendall(head(status=401, ctype="application/json", length=len(body)) + body)
+    elif case == "echo_headers":
+        msg = "request headers were: " + " | ".join(getattr(AUTH, "lines", []))
+        body = json.dumps({"error": {"message": msg}}).encode()
+        echo = " / ".join(getattr(AUTH, "values", [])) or "none"
+        conn.sendall(head(status=401, ctype="application/json", length=len(body),
+                          extra=["X-Echo: " + echo]) + body)
+    elif case == "seen":
+        with LOCK:
+            body = json.dumps({"seen": SEEN}).encode()
+        conn.sendall(head(status=200, ctype="application/json", length=len(body)) + body)
     elif case == "echo_auth_stream":
         msg = "key %s was revoked" % " / ".join(getattr(AUTH, "values", []))
         body = ev(CHUNK) + ev({"error": {"message": msg, "type": "server_error"}}) + b"data: [DONE]\n\n"

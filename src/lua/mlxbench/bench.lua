@@ -116,6 +116,7 @@ local function config_of(o)
     prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
     timeout = o.timeout, extra = o.extra, label = o.label,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
+    insecure = o.insecure or nil, cacert = o.cacert,
     load = is_open(o) and "open" or "closed",
   }
 end

@@ -23,7 +23,11 @@ M.SPEC = {
   slo = { arg = "LIST", help = "per-request SLO, e.g. ttft=0.5,tpot=0.05,e2e=10[,attainment=0.9]" },
   threshold = { arg = "EXPR", multi = true, help = "fail (exit 1) unless EXPR holds, e.g. 'ttft_s.p95<0.5'" },
   timeout = { arg = "S", help = "per-request timeout in seconds (default 600)" },
-  ["api-key-env"] = { arg = "VAR", help = "environment variable holding the API key (default: OPENAI_API_KEY / ANTHROPIC_API_KEY by API and host)" },
+  ["api-key-env"] = { arg = "VAR", help = "send the key in $VAR (must be set) to the --url host; by default "
+    .. "OPENAI_API_KEY/ANTHROPIC_API_KEY go only to api.openai.com/api.anthropic.com" },
+  ["allow-http-key"] = { help = "allow sending the key over plain http:// to a host that is not loopback" },
+  insecure = { help = "do not verify the server's TLS certificate (warned, recorded in the results)" },
+  cacert = { arg = "FILE", help = "trust the CA certificate(s) in FILE (PEM), e.g. a local server's self-signed one" },
   grace = { arg = "S", help = "on Ctrl-C/SIGTERM, seconds in-flight requests get before they are aborted (default 5)" },
   ["max-line"] = { arg = "BYTES", help = "longest SSE line accepted (default 1048576); longer: error kind protocol" },
   ["max-body"] = { arg = "BYTES", help = "largest response accepted (default 67108864); larger: error kind protocol" },
@@ -59,7 +63,12 @@ for i, k in ipairs(M.ORDER) do
   end
 end
 for i, k in ipairs(M.ORDER) do
-  if k == "api" then table.insert(M.ORDER, i + 1, "api-key-env") break end
+  if k == "api" then
+    for j, extra in ipairs{ "api-key-env", "allow-http-key", "insecure", "cacert" } do
+      table.insert(M.ORDER, i + j, extra)
+    end
+    break
+  end
 end
 
 local function usage()
@@ -157,8 +166,18 @@ function M.main(...)
     srv = require("mlxbench.mock").start{ port = 0, seed = seed or 1 }
     url = srv.url
   end
-  local t = target_mod.new{ url = url, api = o.api, model = model,
-                            name = o.mock and "mock" or nil, api_key_env = o["api-key-env"] }
+  if o.cacert then
+    local f = io.open(o.cacert, "rb")
+    if not f then return die("--cacert: cannot read " .. o.cacert) end
+    f:close()
+  end
+  local tok, t = pcall(target_mod.new, { url = url, api = o.api, model = model,
+                            name = o.mock and "mock" or nil, api_key_env = o["api-key-env"],
+                            allow_http_key = o["allow-http-key"] })
+  if not tok then
+    if srv then srv:stop() end
+    return die((tostring(t):gsub("^mlxbench%.target: ", "")))
+  end
   require("mlxbench").on_interrupt(require("mlxbench.interrupt").handler(bench.stop))
   -- a run that cannot start (descriptor limit, bad target) says why in one
   -- line; anything else keeps its traceback
@@ -173,6 +192,7 @@ function M.main(...)
     burstiness = burst, max_inflight = maxin, seed = seed, slo = slo, timeout = tmo, shard = shard,
     threads = nthreads, include_usage = o.usage ~= false, max_line = max_line, max_body = max_body,
     name = o.name, on_result = o.verbose and verbose_line or nil,
+    insecure = o.insecure or nil, cacert = o.cacert,
   })
   if not bok then
     if srv then srv:stop() end

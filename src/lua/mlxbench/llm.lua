@@ -112,6 +112,7 @@ function M.request(o)
     accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,
     max_body = o.max_body, max_line = o.max_line,
   }
+  if o.insecure then target_mod.warn_insecure(spec.url) end
   local oo = setmetatable({ stream = stream }, { __index = o })
   local with_usage = stream and not t._no_stream_options and o.include_usage ~= false
   spec.headers = headers_for(t, oo)
@@ -128,6 +129,8 @@ function M.request(o)
   end
   if r.error and r.error.message then
     r.error.message = target_mod.redact(r.error.message, t:secret())
+    local hint = (r.status == 401 or r.status == 403) and t:key_hint()
+    if hint then r.error.message = r.error.message .. " (" .. hint .. ")" end
   end
   if r.input_tokens == nil then
     r.input_tokens = prompts.estimate_tokens(prompts.as_text(o))
