@@ -13,6 +13,7 @@ first, whatever it is). Stops on SIGTERM or when stdin closes.
 
 Cases (the error kind mlxbench must report is in test_hostile.py):
   ok              a correct stream: 3 tokens, usage, [DONE]
+  slow            a correct stream paced like a model: 8 events 30 ms apart
   reset_head      reads the request, then a TCP reset before any byte
   reset_body      non-streamed: headers + Content-Length 1000, 100 bytes, reset
   reset_stream    two events of a stream, then a reset
@@ -191,6 +192,13 @@ def serve(conn, case):
     if case == "ok":
         body = good_stream()
         conn.sendall(head(length=len(body)) + body)
+    elif case == "slow":
+        conn.sendall(head(chunked=True))
+        for part in [good_stream(0)[:0]] + [ev(CHUNK)] * 8 + [usage(b"8") + b"data: [DONE]\n\n"]:
+            if part:
+                conn.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+            time.sleep(0.03)
+        conn.sendall(b"0\r\n\r\n")
     elif case == "reset_head":
         reset(conn)
         return
