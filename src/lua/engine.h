@@ -184,6 +184,8 @@ int luaopen_mlxbench_redact(lua_State *L);
 void mb_redact_install_io(lua_State *L);
 void mb_redact_register_env(void);
 void mb_redact_eputs(const char *prefix, const char *msg);
+/* The first errno of a failed write to stdout from Lua, or 0. */
+int mb_output_errno(void);
 
 /* The engine's HTTP client (l_client.c), created on first use. */
 struct mb_client *mb_lua_client(lua_State *L);

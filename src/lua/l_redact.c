@@ -15,6 +15,7 @@
  * write: bytes for stderr get MB_REDACT_TEXT, everything else (stdout,
  * results files, reports) MB_REDACT_KNOWN -- a results file must stay
  * byte-exact apart from secrets, and shapes could match its encodings. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,17 +102,28 @@ int luaopen_mlxbench_redact(lua_State *L)
 
 /* ---- output paths ---------------------------------------------------------- */
 
+/* The first error writing to stdout (an errno), for the exit check. */
+static int out_errno;
+
+int mb_output_errno(void)
+{
+    return out_errno;
+}
+
 /* file:write(...) -- upvalue 1 is liolib's own write. */
 static int f_write(lua_State *L)
 {
     luaL_Stream *p = luaL_checkudata(L, 1, LUA_FILEHANDLE);
-    int flags = p->f == stderr ? MB_REDACT_TEXT : MB_REDACT_KNOWN, n = lua_gettop(L);
+    FILE *fp = p->f;
+    int flags = fp == stderr ? MB_REDACT_TEXT : MB_REDACT_KNOWN, n = lua_gettop(L);
     for (int i = 2; i <= n; i++)
         if (lua_type(L, i) == LUA_TSTRING)
             redact_at(L, i, flags);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, n, LUA_MULTRET);
+    if (fp == stdout && lua_isnil(L, 1) && lua_isinteger(L, 3) && !out_errno)
+        out_errno = (int)lua_tointeger(L, 3);
     return lua_gettop(L);
 }
 
@@ -147,8 +159,8 @@ static int l_print(lua_State *L)
     redact_at(L, -1, MB_REDACT_KNOWN);
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
-    fwrite(s, 1, len, stdout);
-    fflush(stdout);
+    if ((fwrite(s, 1, len, stdout) != len || fflush(stdout) != 0) && !out_errno)
+        out_errno = errno;
     return 0;
 }
 

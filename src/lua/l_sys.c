@@ -1,14 +1,20 @@
 /* l_sys.c: mlxbench._sys -- the few facts about this process the Lua side
  * needs: is stderr a terminal (progress), CPU time and peak memory (the
  * client's own cost, recorded with every run), current RSS, open and
- * allowed file descriptors (resource checks, soak tests), file kinds. */
+ * allowed file descriptors (resource checks, soak tests), file kinds; and
+ * the one function that writes output files (write_file). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <lauxlib.h>
+#include "mlxbench/redact.h"
 #include "engine.h"
 
 /* isatty(fd) -> boolean */
@@ -103,12 +109,171 @@ static int l_fd_limit(lua_State *L)
     return 2;
 }
 
+/* ---- write_file ------------------------------------------------------------ */
+
+/* Writes all of buf to fd (EINTR-safe). 0 or an errno. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The file a dangling symlink names (followed link by link, relative
+ * targets against the link's folder), in out. 0 or an errno (ELOOP). */
+static int follow_dangling(const char *path, char *out, size_t cap)
+{
+    char cur[PATH_MAX], target[PATH_MAX];
+    struct stat st;
+    snprintf(cur, sizeof cur, "%s", path);
+    for (int hops = 0; hops < 40; hops++) {
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) {
+            if (strlen(cur) >= cap)
+                return ENAMETOOLONG;
+            memcpy(out, cur, strlen(cur) + 1);
+            return 0;
+        }
+        ssize_t n = readlink(cur, target, sizeof target - 1);
+        if (n < 0)
+            return errno;
+        target[n] = 0;
+        if (target[0] == '/') {
+            memcpy(cur, target, (size_t)n + 1);
+        } else {
+            char *slash = strrchr(cur, '/');
+            size_t dl = slash ? (size_t)(slash - cur) + 1 : 0;
+            if (dl + (size_t)n + 1 > sizeof cur)
+                return ENAMETOOLONG;
+            memmove(cur + dl, target, (size_t)n + 1);
+        }
+    }
+    return ELOOP;
+}
+
+/* Writes to a path that exists and is not a regular file (a device, a
+ * fifo) in place: renaming over it would replace the node. A fifo is
+ * opened without blocking, so one with no reader is an error at once, not
+ * a process stuck in open() deaf to signals. */
+static const char *write_special(lua_State *L, const char *path, const struct stat *st,
+                                 const char *buf, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), err;
+    if (fd < 0) {
+        if (errno == ENXIO && S_ISFIFO(st->st_mode))
+            return "it is a fifo with no reader (start the reader first)";
+        if (errno == ENXIO && S_ISSOCK(st->st_mode))
+            return "it is a socket";
+        return lua_pushstring(L, strerror(errno));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);   /* a slow reader: wait for it */
+    err = write_all(fd, buf, n);
+    if (close(fd) != 0 && !err)
+        err = errno;
+    return err ? lua_pushstring(L, strerror(err)) : NULL;
+}
+
+/* Temp file in the target's folder, written, synced and renamed over it:
+ * a reader never sees half a file, a crash never leaves one. An existing
+ * file keeps its permissions. */
+static const char *write_atomic(lua_State *L, const char *path, const struct stat *old,
+                                const char *buf, size_t n)
+{
+    char tmp[PATH_MAX + 32];
+    int fd = -1, err = 0;
+    for (int k = 0; k < 100 && fd < 0; k++) {
+        snprintf(tmp, sizeof tmp, "%s.%ld.%d.tmp", path, (long)getpid(), rand() % 1000000);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            return lua_pushstring(L, strerror(errno));
+    }
+    if (fd < 0)
+        return "cannot create a temporary file next to it";
+    if (old && fchmod(fd, old->st_mode & 07777) != 0)
+        err = errno;
+    if (!err)
+        err = write_all(fd, buf, n);
+    if (!err && fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, path) != 0)
+        err = errno;
+    if (err) {
+        unlink(tmp);
+        return lua_pushfstring(L, "%s (temp file %s removed)", strerror(err), tmp);
+    }
+    return NULL;
+}
+
+/* write_file(path, text) -> true | nil, "cannot write PATH: why"
+ * The one way output files (results, reports, traces, merged files) are
+ * written: the text goes through the redactor (known secrets); a symlink
+ * is followed -- its target is written, the link stays (a dangling one
+ * creates its target), as shell redirection does; a directory is refused;
+ * a device or fifo is written in place (a fifo with no reader is an error,
+ * not a hang); anything else is replaced atomically. */
+static int l_write_file(lua_State *L)
+{
+    size_t n, rl;
+    const char *path = luaL_checkstring(L, 1);
+    const char *text = luaL_checklstring(L, 2, &n), *why = NULL;
+    char *red = NULL, final[PATH_MAX];
+    struct stat st, lst;
+    if (mb_redact(text, n, MB_REDACT_KNOWN, &red, &rl) == 1) {
+        text = red;
+        n = rl;
+    }
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            why = "it is a directory";
+        } else if (!S_ISREG(st.st_mode)) {
+            why = write_special(L, path, &st, text, n);
+        } else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+            if (!realpath(path, final))
+                why = lua_pushstring(L, strerror(errno));
+            else
+                why = write_atomic(L, final, &st, text, n);
+        } else {
+            why = write_atomic(L, path, &st, text, n);
+        }
+    } else if (errno == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        int e = follow_dangling(path, final, sizeof final);
+        if (e)
+            why = lua_pushstring(L, strerror(e));
+        else if ((why = write_atomic(L, final, NULL, text, n)) != NULL)
+            why = lua_pushfstring(L, "the link's target %s: %s", final, why);
+    } else if (errno == ENOENT) {
+        why = write_atomic(L, path, NULL, text, n);
+    } else {
+        why = lua_pushstring(L, strerror(errno));
+    }
+    free(red);
+    if (why) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot write %s: %s", path, why);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 int luaopen_mlxbench_sys(lua_State *L)
 {
     static const luaL_Reg f[] = {
         {"isatty", l_isatty}, {"cpu", l_cpu}, {"max_rss", l_max_rss},
         {"getpid", l_getpid}, {"ncpu", l_ncpu}, {"file_kind", l_file_kind},
-        {"rss", l_rss}, {"fd_count", l_fd_count}, {"fd_limit", l_fd_limit}, {NULL, NULL}};
+        {"rss", l_rss}, {"fd_count", l_fd_count}, {"fd_limit", l_fd_limit},
+        {"write_file", l_write_file}, {NULL, NULL}};
     luaL_newlib(L, f);
     return 1;
 }
