@@ -116,7 +116,7 @@ local function config_of(o)
     prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
     timeout = o.timeout, extra = o.extra, label = o.label,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
-    insecure = o.insecure or nil, cacert = o.cacert,
+    insecure = o.insecure or nil, cacert = o.cacert, max_request_bytes = o.max_request_bytes,
     load = is_open(o) and "open" or "closed",
   }
 end
@@ -171,7 +171,7 @@ local function one(o, group, i)
     capture = o.capture, timeout = o.timeout, headers = o.headers,
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
-    cacert = o.cacert, insecure = o.insecure,
+    cacert = o.cacert, insecure = o.insecure, max_request_bytes = o.max_request_bytes,
   }
   if not p.turns then
     local r = attempt(o, group, i, req)
@@ -198,6 +198,7 @@ end
 
 -- response limits and decoding, passed to every request (docs/RELIABILITY.md)
 KNOWN.max_body, KNOWN.max_line, KNOWN.accept_encoding, KNOWN.cacert, KNOWN.insecure = 1, 1, 1, 1, 1
+KNOWN.max_request_bytes = 1
 
 -- bench{...} -> run (the results-file table, plus :summary())
 function M.bench(o)
@@ -207,6 +208,7 @@ function M.bench(o)
   local t = as_target(o.target)
   local fallback = o.fallback and as_target(o.fallback)
   o.stream = o.stream ~= false
+  if o.max_request_bytes then limits.MAX_REQUEST_BYTES = o.max_request_bytes end   -- prompt files too
   o._prompts = prompts.resolve(o.prompts or o.prompt or "short")
   o._pick = prompts.picker(o._prompts, o.seed)
   -- in an engine thread, its share of the run (of the run's shard, if any)

@@ -31,6 +31,7 @@ M.SPEC = {
   grace = { arg = "S", help = "on Ctrl-C/SIGTERM, seconds in-flight requests get before they are aborted (default 5)" },
   ["max-line"] = { arg = "BYTES", help = "longest SSE line accepted (default 1048576); longer: error kind protocol" },
   ["max-body"] = { arg = "BYTES", help = "largest response accepted (default 67108864); larger: error kind protocol" },
+  ["max-request-bytes"] = { arg = "BYTES", help = "largest request body (and prompt) built (default 16777216)" },
   mock = { help = "start the embedded emulator and run against it" },
   ["mock-trace"] = { arg = "FILE", help = "with --mock: write the emulator's ground-truth trace (JSON)" },
   usage = { help = "ask streaming servers for usage (default; --no-usage to count events)" },
@@ -56,6 +57,7 @@ M.ORDER = { "model", "runs", "max-tokens", "prompt", "warmup", "stream", "url", 
 -- reliability options (docs/RELIABILITY.md), listed after --timeout
 for i, k in ipairs(M.ORDER) do
   if k == "timeout" then
+    table.insert(M.ORDER, i + 1, "max-request-bytes")
     table.insert(M.ORDER, i + 1, "max-body")
     table.insert(M.ORDER, i + 1, "max-line")
     table.insert(M.ORDER, i + 1, "grace")
@@ -121,6 +123,9 @@ function M.main(...)
   grace, err = args.num(o, "grace", 0) if err then return die(err) end
   max_line, err = args.int(o, "max-line", 16) if err then return die(err) end
   max_body, err = args.int(o, "max-body", 1024) if err then return die(err) end
+  local max_req
+  max_req, err = args.int(o, "max-request-bytes", 1024) if err then return die(err) end
+  if max_req then require("mlxbench.limits").MAX_REQUEST_BYTES = max_req end
   if grace then require("mlxbench.interrupt").set_grace(grace) end
   local nthreads
   nthreads, err = args.int(o, "threads", 1) if err then return die(err) end
@@ -182,7 +187,10 @@ function M.main(...)
   -- a run that cannot start (descriptor limit, bad target) says why in one
   -- line; anything else keeps its traceback
   local bok, run = xpcall(bench.bench, function(e)
-    if type(e) == "string" and e:match("^mlxbench%.bench: ") then return { msg = e } end
+    if type(e) == "string" and (e:match("^mlxbench%.bench: ") or e:match("^prompts: ")
+        or e:match("^dataset: ") or e:match("^llm%.request: ")) then
+      return { msg = e:match("^[^\n]*") }   -- a user's input: the line, not the traceback
+    end
     return debug.traceback(e, 2)
   end, {
     target = t, model = model, prompt = o.prompt or "medium", max_tokens = maxt or 256,
@@ -192,7 +200,7 @@ function M.main(...)
     burstiness = burst, max_inflight = maxin, seed = seed, slo = slo, timeout = tmo, shard = shard,
     threads = nthreads, include_usage = o.usage ~= false, max_line = max_line, max_body = max_body,
     name = o.name, on_result = o.verbose and verbose_line or nil,
-    insecure = o.insecure or nil, cacert = o.cacert,
+    insecure = o.insecure or nil, cacert = o.cacert, max_request_bytes = max_req,
   })
   if not bok then
     if srv then srv:stop() end

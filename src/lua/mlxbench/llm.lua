@@ -53,6 +53,12 @@ local function build_body(t, o, with_usage)
     if t.api ~= "anthropic" and with_usage then body.stream_options = { include_usage = true } end
   end
   for k, v in pairs(o.extra or {}) do body[k] = v end
+  -- never hand lua-cjson a string it cannot encode (2.1.0 overflows near
+  -- 350 MB), nor build a body nobody could send
+  local limits = require "mlxbench.limits"
+  local max = o.max_request_bytes or limits.MAX_REQUEST_BYTES
+  local size = limits.request_size(body)
+  if size > max then error("llm.request: " .. limits.too_large("the request body", size, max), 0) end
   return cjson.encode(body)
 end
 
@@ -83,7 +89,7 @@ local function check_opts(o)
   if o.on_token ~= nil and type(o.on_token) ~= "function" then
     error("llm.request: on_token must be a function", 3)
   end
-  for _, k in ipairs{ "max_body", "max_line" } do
+  for _, k in ipairs{ "max_body", "max_line", "max_request_bytes" } do
     if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 1) then
       error("llm.request: " .. k .. " must be a positive integer (bytes)", 3)
     end

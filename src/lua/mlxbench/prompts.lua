@@ -32,6 +32,11 @@ local words = {
 -- shared rule), deterministic for a seed, made of plain words.
 function M.synthetic(n, seed)
   assert(math.type(n) == "integer" and n > 0, "prompts.synthetic: n must be a positive integer")
+  local limits = require "mlxbench.limits"
+  if n > limits.MAX_REQUEST_BYTES // 4 then   -- refused before anything is built
+    error("prompts: " .. limits.too_large("synthetic:" .. n .. " (" .. n .. " tokens, 4 bytes each)",
+      n * 4), 0)
+  end
   local target = 4 * n
   local parts, len = {}, 0
   local state = (seed or 1) * 2654435761 % 4294967296
@@ -118,7 +123,13 @@ function M.resolve(spec)
   if type(spec) ~= "string" then error("prompt must be a string or a table", 2) end
   if M.builtin[spec] then return { { prompt = M.builtin[spec], name = spec } } end
   local n = spec:match("^synthetic:(%d+)$")
-  if n then return { { prompt = M.synthetic(tonumber(n) // 1), name = spec } } end
+  if n then
+    local count = math.tointeger(tonumber(n))
+    if not count then   -- beyond an integer: far over any limit
+      error("prompts: " .. require("mlxbench.limits").too_large(spec, math.huge), 0)
+    end
+    return { { prompt = M.synthetic(count), name = spec } }
+  end
   if spec:sub(1, 1) == "@" then
     local path = spec:sub(2)
     if path:match("%.jsonl$") or path:match("%.json$") then
@@ -126,8 +137,12 @@ function M.resolve(spec)
     end
     local f, err = io.open(path, "r")
     if not f then error("prompts: cannot open " .. path .. ": " .. tostring(err), 2) end
-    local text = f:read("a")
+    local limits = require "mlxbench.limits"
+    local text = f:read(limits.MAX_REQUEST_BYTES + 1) or ""   -- bounded: @/dev/zero
     f:close()
+    if #text > limits.MAX_REQUEST_BYTES then
+      error("prompts: " .. limits.too_large("the prompt file " .. path, #text), 0)
+    end
     return { { prompt = text, name = path } }
   end
   return { { prompt = spec } }
