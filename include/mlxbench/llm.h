@@ -37,6 +37,8 @@ typedef struct mb_llm {
     size_t nct, ctcap;
     int64_t usage_output;         /* -1 unless the server reported it */
     int64_t usage_input;          /* -1 unless the server reported it */
+    int64_t usage_reasoning;      /* hidden reasoning tokens (OpenAI's
+                                     completion_tokens_details), -1 if none */
     int usage_invalid;            /* usage present but not a sane count */
     char finish_reason[32];
     const char *err_kind;         /* NULL, or one of DESIGN.md's kinds */
@@ -67,6 +69,14 @@ void mb_llm_reject(mb_llm *x, const char *kind, const char *msg);
 /* A non-2xx response: kind `http`, message taken from the body's error
  * object in any of the shapes servers use, truncated. */
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);
+
+/* Checks usage against what arrived: more output tokens than bytes of
+ * response body (less the hidden reasoning tokens the server names), more
+ * than max_tokens (> 0) when the stream itself stayed within it, or more
+ * input tokens than the request had bytes, cannot be true: such a count is
+ * dropped and flagged usage_invalid (tokens then come from the stream). */
+void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
+                        int64_t max_tokens);
 
 /* Output tokens: usage if the server reported a sane count (> 0 or with no
  * content events), else the number of content events, else (non-streamed

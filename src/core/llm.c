@@ -15,6 +15,7 @@ void mb_llm_init(mb_llm *x, mb_api api, int capture)
     x->capture = capture;
     x->usage_output = -1;
     x->usage_input = -1;
+    x->usage_reasoning = -1;
     x->tok = x->small;
     x->tokcap = MB_LLM_SMALL_TOKS;
 }
@@ -265,6 +266,21 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
     snprintf(text, sizeof text, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
     x->err_kind = NULL;
     latch(x, "http", text, sizeof text);
+}
+
+void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
+                        int64_t max_tokens)
+{
+    int64_t out = x->usage_output, hidden = x->usage_reasoning > 0 ? x->usage_reasoning : 0;
+    if (out > 0 && ((uint64_t)(out - (hidden < out ? hidden : out)) > body_bytes
+                    || (max_tokens > 0 && out > max_tokens && (int64_t)x->nct <= max_tokens))) {
+        x->usage_output = -1;
+        x->usage_invalid = 1;
+    }
+    if (x->usage_input > 0 && request_bytes > 0 && (uint64_t)x->usage_input > request_bytes) {
+        x->usage_input = -1;
+        x->usage_invalid = 1;
+    }
 }
 
 int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src)

@@ -57,6 +57,8 @@ static void read_usage(mb_llm *x, const char *s, int root)
         return;
     mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "completion_tokens"), &x->usage_output);
     mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "prompt_tokens"), &x->usage_input);
+    mb_llm_read_count(x, s, mb_json_path(s, x->tok, u, "completion_tokens_details",
+                                         "reasoning_tokens", NULL), &x->usage_reasoning);
 }
 
 /* Fails the request when the JSON carries a truthy `error` (what openai-node

@@ -32,6 +32,8 @@ typedef struct call {
     int waiting;        /* a task is suspended in _llm.wait */
     int on_token;       /* events stored and handed to Lua per batch */
     int consumed;       /* the result was returned: nothing more to wait for */
+    int64_t max_tokens; /* what the request asked for (usage check), 0 if none */
+    size_t body_len;    /* the request body's size (usage check) */
     size_t fed;         /* on_token mode: stored events already extracted */
     size_t told;        /* on_token mode: content events handed to Lua */
 } call;
@@ -218,6 +220,7 @@ static void push_result(lua_State *L, call *c)
         }
     }
     ok = kind == NULL;
+    mb_llm_check_usage(&c->x, rs->bytes, c->body_len, c->max_tokens);
     tokens = mb_llm_output_tokens(&c->x, &src);
 
     lua_createtable(L, 0, 24);
@@ -418,6 +421,11 @@ static int l_start(lua_State *L)
     luaL_setmetatable(L, CALL_MT);
     mb_llm_init(&c->x, (mb_api)api, opt_bool(L, "capture"));
     c->stream = opt_bool(L, "stream");
+    c->body_len = body_len;
+    {
+        double mt = opt_num(L, "max_tokens", 0);
+        c->max_tokens = mt >= 1 && mt < 1e15 ? (int64_t)mt : 0;
+    }
     c->on_token = opt_bool(L, "on_token") && c->stream;
     c->body = malloc(body_len + 1);
     if (!c->body)

@@ -117,6 +117,7 @@ function M.request(o)
     insecure = o.insecure, cacert = o.cacert, http2 = o.http2,
     accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,
     max_body = o.max_body, max_line = o.max_line,
+    max_tokens = o.max_tokens or (t.api == "anthropic" and 256 or nil),   -- usage check
   }
   if o.insecure then target_mod.warn_insecure(spec.url) end
   local oo = setmetatable({ stream = stream }, { __index = o })
