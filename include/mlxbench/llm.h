@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "mlxbench/hist.h"
 #include "mlxbench/json.h"
 #include "mlxbench/sse.h"
 
@@ -24,6 +25,16 @@ typedef enum { MB_TOK_NONE = 0, MB_TOK_USAGE, MB_TOK_EVENTS, MB_TOK_ESTIMATE } m
 
 #define MB_LLM_SMALL_TOKS 96
 
+/* The first content times kept one by one (32 KB); after them a stream's
+ * gaps go into a sparse histogram as they arrive, so a server that floods
+ * events costs a few KB, not 8 bytes per event. keep_all (ITL lists,
+ * on_token) keeps every time. The histogram's settings are those of the
+ * run's ITL histogram (collect.lua), so merging stays exact. */
+#define MB_LLM_KEEP_TIMES 4096
+#define MB_LLM_GAP_LOWEST 1e-6
+#define MB_LLM_GAP_HIGHEST 3600.0
+#define MB_LLM_GAP_DIGITS 3
+
 typedef struct mb_llm {
     int api;
     int capture;                  /* keep the output text */
@@ -33,8 +44,13 @@ typedef struct mb_llm {
     int streamed;                 /* fed by mb_llm_event (vs mb_llm_body) */
     uint64_t content_bytes;       /* unescaped bytes of content seen */
     uint32_t events;              /* events seen (all types) */
-    uint64_t *ct;                 /* arrival time of each content event (ns) */
-    size_t nct, ctcap;
+    uint64_t *ct;                 /* arrival times of the first nstored content events (ns) */
+    size_t nct, ctcap;            /* nct: every content event */
+    size_t nstored;
+    uint64_t t_first, t_last;     /* first and last content times (ns) */
+    int keep_all;                 /* store every content time (no spill) */
+    int no_content;               /* a partial last event: never content */
+    mb_hist_sparse *spill;        /* gaps (s) after the first MB_LLM_KEEP_TIMES */
     int64_t usage_output;         /* -1 unless the server reported it */
     int64_t usage_input;          /* -1 unless the server reported it */
     int64_t usage_reasoning;      /* hidden reasoning tokens (OpenAI's

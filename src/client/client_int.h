@@ -39,7 +39,7 @@ struct mb_req {
     struct curl_slist *hdrs;
     /* what the owner asked */
     int stream;
-    size_t max_body, max_line;
+    size_t max_body, max_line, max_error_body;
     mb_req_sse_fn on_sse;
     mb_req_sse_end_fn on_sse_end;
     mb_req_data_fn on_data;

@@ -259,6 +259,7 @@ static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
 size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t)
 {
     int ok2xx = r->resp.status >= 200 && r->resp.status < 300;
+    size_t n_in = len;
     if (r->resp.t.ttfb < 0)
         r->resp.t.ttfb = (int64_t)(t - r->resp.start_ns);
     r->resp.bytes += len;
@@ -282,6 +283,18 @@ size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t)
         else if (rc < 0)
             req_latch(r, MB_ERR_PROTOCOL, "SSE parser out of memory", 0);
         return rc ? 0 : len;
+    }
+    if (!ok2xx && r->max_error_body && r->body.len + len > r->max_error_body) {
+        /* an error body: its first bytes carry the message; the rest of a
+         * flood is counted (max_body still ends it), not kept */
+        len = r->body.len < r->max_error_body ? r->max_error_body - r->body.len : 0;
+        if (len && cbuf_add(&r->body, buf, len) < 0) {
+            req_latch(r, MB_ERR_PROTOCOL, "out of memory storing the body", 0);
+            return 0;
+        }
+        r->resp.body = r->body.p ? r->body.p : "";
+        r->resp.body_len = r->body.len;
+        return n_in;
     }
     if (cbuf_add(&r->body, buf, len) < 0) {
         req_latch(r, MB_ERR_PROTOCOL, "out of memory storing the body", 0);
@@ -441,6 +454,7 @@ int req_init(mb_req *r, const mb_req_opts *o)
     r->stream = o->stream;
     r->max_body = o->max_body ? o->max_body : MB_CLIENT_DEFAULT_MAX_BODY;
     r->max_line = o->max_line ? o->max_line : MB_SSE_DEFAULT_MAX_LINE;
+    r->max_error_body = o->max_error_body;
     r->on_sse = o->on_sse;
     r->on_sse_end = o->on_sse_end;
     r->on_data = o->on_data;
@@ -719,6 +733,13 @@ int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out)
     *out = (mb_resp_event){p, v->type_len, p + v->type_len, v->data_len,
                           p + v->type_len + v->data_len, v->id_len, v->retry, v->t_ns};
     return 0;
+}
+
+/* Events read by the owner are dropped; the arenas keep their capacity. */
+void mb_req_drop_events(mb_req *r)
+{
+    r->resp.nevents = 0;
+    r->evbytes.len = 0;
 }
 
 /* DESIGN.md's name of an error kind. */

@@ -23,6 +23,8 @@ void mb_llm_init(mb_llm *x, mb_api api, int capture)
 void mb_llm_free(mb_llm *x)
 {
     free(x->ct);
+    mb_hist_sparse_free(x->spill);
+    x->spill = NULL;
     free(x->text);
     if (x->tok != x->small)
         free(x->tok);
@@ -107,7 +109,23 @@ int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok)
 
 int mb_llm_content(mb_llm *x, uint64_t t_ns)
 {
-    if (x->nct == x->ctcap) {
+    if (x->no_content)
+        return 0;
+    if (x->nct == 0)
+        x->t_first = t_ns;
+    if (!x->keep_all && x->nstored >= MB_LLM_KEEP_TIMES) {
+        double gap = t_ns > x->t_last ? (double)(t_ns - x->t_last) * 1e-9 : 0.0;
+        if ((!x->spill && mb_hist_sparse_new(&x->spill, MB_LLM_GAP_LOWEST, MB_LLM_GAP_HIGHEST,
+                                             MB_LLM_GAP_DIGITS) < 0)
+            || mb_hist_sparse_record(x->spill, gap) < 0) {
+            mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+            return MB_ENOMEM;
+        }
+        x->t_last = t_ns;
+        x->nct++;
+        return 0;
+    }
+    if (x->nstored == x->ctcap) {
         size_t nc = x->ctcap ? x->ctcap * 2 : 256;
         uint64_t *n = realloc(x->ct, nc * sizeof *n);
         if (!n) {
@@ -117,7 +135,9 @@ int mb_llm_content(mb_llm *x, uint64_t t_ns)
         x->ct = n;
         x->ctcap = nc;
     }
-    x->ct[x->nct++] = t_ns;
+    x->ct[x->nstored++] = t_ns;
+    x->t_last = t_ns;
+    x->nct++;
     return 0;
 }
 
@@ -205,15 +225,16 @@ void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
         /* A last event without its blank line: llama.cpp ends `data: [DONE]`
          * that way, docs examples end `message_stop` or `error` so. Accept it
          * as a terminator or an error, never as content. */
-        size_t keep = x->nct, n;
+        size_t n;
         int is_done = partial->data_len == 6 && memcmp(partial->data, "[DONE]", 6) == 0;
+        x->no_content = 1;
         if (is_done || mb_llm_parse(x, partial->data, partial->data_len, &n) == 0) {
             if (x->api == MB_API_ANTHROPIC)
                 mb_llm_anthropic_event(x, partial, 0);
             else
                 mb_llm_openai_event(x, partial, 0);
         }
-        x->nct = keep;
+        x->no_content = 0;
     }
     if (x->err_kind)
         return;
