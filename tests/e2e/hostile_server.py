@@ -41,7 +41,7 @@ Cases (the error kind mlxbench must report is in test_hostile.py):
   echo_auth       401 whose message repeats the credentials it was sent (as
                   some APIs do: "Incorrect API key provided: sk-...")
   echo_auth_stream  200 stream whose error event repeats them
-  echo_auth_long  401 whose message repeats them after 190 characters, so a
+  echo_auth_long  401 whose message repeats them across character 199, so a
                   client that cuts the message before redacting keeps half
   echo_headers    401 that repeats every request header in its message and
                   the credentials in a response header of its own (X-Echo)
@@ -285,7 +285,7 @@ def serve(conn, case):
         body = json.dumps({"error": {"message": msg, "type": "invalid_request_error"}}).encode()
         conn.sendall(head(status=401, ctype="application/json", length=len(body)) + body)
     elif case == "echo_auth_long":
-        msg = "x" * 190 + " rejected credentials: %s" % " / ".join(
+        msg = "x" * 140 + " rejected credentials: %s" % " / ".join(
             v.split(" ")[-1] for v in getattr(AUTH, "values", []))
         body = json.dumps({"error": {"message": msg, "type": "invalid_request_error"}}).encode()
         conn.sendall(head(status=401, ctype="application/json", length=len(body)) + body)

@@ -308,6 +308,54 @@ if ip and not ip.startswith("127."):
         expect("token set: Bearer works",
                get(base + "/mock/stats", {"Authorization": "Bearer " + token}) == 200)
         expect("the token is not printed", token not in m.stderr())
+def raw(port, method, path, headers):
+    """A request with exactly these headers (urllib always sets Host)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    body = b'{"error_rates":{"503":1}}' if method == "POST" else b""
+    head = "%s %s HTTP/1.1\r\n" % (method, path) + "".join("%s: %s\r\n" % kv for kv in headers)
+    head += "Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    s.sendall(head.encode() + body)
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    return int(data.split(b" ", 2)[1]), data
+
+
 with Mock() as m:
     expect("loopback, no token: control endpoints open", get(m.url + "/mock/stats") == 200)
+    here = "127.0.0.1:%d" % m.port
+    # a web page: its POST carries Origin; DNS rebinding: its Host is the attacker's name
+    cases = (
+        ("cross-origin POST /mock/faults", "POST", [("Host", here), ("Origin", "http://evil.example")], 403),
+        ("cross-origin GET /mock/faults", "GET", [("Host", here), ("Origin", "https://evil.example")], 403),
+        ("Origin: null (sandboxed page)", "POST", [("Host", here), ("Origin", "null")], 403),
+        ("loopback origin, other port", "POST", [("Host", here), ("Origin", "http://127.0.0.1:1")], 403),
+        ("DNS rebinding (Host evil.example:PORT)", "POST", [("Host", "evil.example:%d" % m.port)], 403),
+        ("Host 127.0.0.1 on another port", "GET", [("Host", "127.0.0.1:1")], 403),
+        ("curl-like GET", "GET", [("Host", here)], 200),
+        ("no Host at all (HTTP/1.0 style)", "GET", [], 200),
+        ("Host localhost:PORT", "GET", [("Host", "localhost:%d" % m.port)], 200),
+        ("same-origin page", "POST", [("Host", here), ("Origin", "http://" + here)], 200))
+    for what, method, hdrs, want in cases:
+        if want == 200 and method == "POST":
+            st, data = raw(m.port, "GET", "/mock/faults", [("Host", here)])
+            expect("refused cross-site POSTs changed no fault",
+                   b'"503":1' not in data.replace(b" ", b""), data[-400:])
+        st, data = raw(m.port, method, "/mock/faults", hdrs)
+        expect("control endpoint, %s: %d" % (what, want), st == want, "%d %s" % (st, data[-300:]))
+        if want == 403:
+            expect("%s: says why" % what, b"cross-site" in data, data[-300:])
+    st, _ = raw(m.port, "GET", "/v1/models", [("Host", "evil.example"), ("Origin", "http://evil.example")])
+    expect("the API itself still answers any Host (servers behind proxies)", st == 200)
+token = "tok-" + secrets.token_hex(8)
+with Mock(args=["--control-token", token]) as m:
+    st, _ = raw(m.port, "POST", "/mock/faults", [("Host", "evil.example"), ("Origin", "http://evil.example"),
+                                                  ("X-Mock-Token", token)])
+    expect("with the control token, a cross-site request is allowed", st == 200, str(st))
+    st, _ = raw(m.port, "POST", "/mock/faults", [("Host", "127.0.0.1:%d" % m.port)])
+    expect("with a token set, none given: 401", st == 401, str(st))
 finish()
