@@ -298,7 +298,10 @@ void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
         x->usage_output = -1;
         x->usage_invalid = 1;
     }
-    if (x->usage_input > 0 && request_bytes > 0 && (uint64_t)x->usage_input > request_bytes) {
+    /* servers add a template, a system prompt (Anthropic's tool use: ~350
+     * tokens): only far more input than the request held is impossible */
+    if (x->usage_input > 0 && request_bytes > 0
+        && (uint64_t)x->usage_input > request_bytes + MB_LLM_INPUT_SLACK) {
         x->usage_input = -1;
         x->usage_invalid = 1;
     }

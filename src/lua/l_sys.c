@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <lauxlib.h>
@@ -111,7 +112,25 @@ static int l_fd_limit(lua_State *L)
 
 /* ---- write_file ------------------------------------------------------------ */
 
-/* Writes all of buf to fd (EINTR-safe). 0 or an errno. */
+/* Waits until fd is ready for `events` (POLLIN/POLLOUT), in slices, so a
+ * SIGINT/SIGTERM/SIGHUP that arrives meanwhile ends the wait (EINTR) --
+ * a fifo or terminal nobody feeds must not make the process deaf. */
+static int wait_fd(int fd, short events)
+{
+    int seen = mb_sig_count();
+    for (;;) {
+        struct pollfd p = {fd, events, 0};
+        int rc = poll(&p, 1, 200);
+        if (rc > 0)
+            return 0;
+        if (rc < 0 && errno != EINTR)
+            return errno;
+        if (mb_sig_count() != seen)
+            return EINTR;
+    }
+}
+
+/* Writes all of buf to fd (non-blocking: waits with wait_fd). 0 or an errno. */
 static int write_all(int fd, const char *buf, size_t n)
 {
     while (n > 0) {
@@ -119,6 +138,12 @@ static int write_all(int fd, const char *buf, size_t n)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                int e = wait_fd(fd, POLLOUT);
+                if (e)
+                    return e;
+                continue;
+            }
             return errno;
         }
         buf += w;
@@ -173,10 +198,7 @@ static const char *write_special(lua_State *L, const char *path, const struct st
             return "it is a socket";
         return lua_pushstring(L, strerror(errno));
     }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);   /* a slow reader: wait for it */
-    err = write_all(fd, buf, n);
+    err = write_all(fd, buf, n);   /* a slow reader: waited for, signals heard */
     if (close(fd) != 0 && !err)
         err = errno;
     return err ? lua_pushstring(L, strerror(err)) : NULL;
@@ -267,13 +289,74 @@ static int l_write_file(lua_State *L)
     return 1;
 }
 
+/* read_file(path, max) -> text | nil, message, "too_large"?
+ * A whole input file (a prompt, a results file), at most `max` bytes: a
+ * larger one is refused once max is passed, never read to the end of
+ * memory; a device that is not a terminal (/dev/zero, /dev/urandom) is
+ * refused outright. A fifo is opened without waiting for a writer (one
+ * nobody writes to reads as empty), and reading a fifo, pipe or terminal
+ * waits in slices, so a signal ends it. */
+static int l_read_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lua_Integer max = luaL_checkinteger(L, 2);
+    luaL_Buffer b;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), err = 0;
+    size_t total = 0;
+    if (fd < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
+        return 2;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !isatty(fd)) {
+        close(fd);
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot read %s: it is a device, not a file", path);
+        return 2;
+    }
+    luaL_buffinit(L, &b);
+    for (;;) {
+        char *p = luaL_prepbuffsize(&b, 65536);
+        ssize_t r = read(fd, p, 65536);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && (err = wait_fd(fd, POLLIN)) == 0)
+                continue;
+            err = err ? err : errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        luaL_addsize(&b, (size_t)r);
+        total += (size_t)r;
+        if ((lua_Integer)total > max)
+            break;
+    }
+    close(fd);
+    if (err) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot read %s: %s", path, err == EINTR ? "interrupted" : strerror(err));
+        return 2;
+    }
+    if ((lua_Integer)total > max) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s is over %I bytes", path, max);
+        lua_pushliteral(L, "too_large");
+        return 3;
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
 int luaopen_mlxbench_sys(lua_State *L)
 {
     static const luaL_Reg f[] = {
         {"isatty", l_isatty}, {"cpu", l_cpu}, {"max_rss", l_max_rss},
         {"getpid", l_getpid}, {"ncpu", l_ncpu}, {"file_kind", l_file_kind},
         {"rss", l_rss}, {"fd_count", l_fd_count}, {"fd_limit", l_fd_limit},
-        {"write_file", l_write_file}, {NULL, NULL}};
+        {"write_file", l_write_file}, {"read_file", l_read_file}, {NULL, NULL}};
     luaL_newlib(L, f);
     return 1;
 }

@@ -515,10 +515,14 @@ static int l_current(lua_State *L)
     return 1;
 }
 
-/* _sched.interrupted() -> number of SIGINT/SIGTERM received so far. */
+/* _sched.interrupted() -> number of SIGINT/SIGTERM/SIGHUP received so
+ * far, counting those the loop has not handled yet (Lua learns of them at
+ * once, even when a blocking read kept the loop away). */
 static int l_interrupted(lua_State *L)
 {
-    lua_pushinteger(L, mb_engine_of(L)->interrupted);
+    mb_engine *eng = mb_engine_of(L);
+    int pending = eng->watch_signals ? mb_sig_count() - eng->sig_seen : 0;
+    lua_pushinteger(L, eng->interrupted + (pending > 0 ? pending : 0));
     return 1;
 }
 

@@ -408,7 +408,14 @@ static void test_usage_plausible(void)
     CHECK(!r.x.usage_invalid);
     CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 5000);
     mb_llm_free(&r.x);
-    /* an input count larger than the request itself */
+    /* a template's tokens on top of a tiny request: plausible */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":3,"
+             "\"prompt_tokens\":377}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 100, 64);
+    CHECK(!r.x.usage_invalid);
+    mb_llm_free(&r.x);
+    /* an input count far larger than the request itself */
     snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":3,"
              "\"prompt_tokens\":99999999}}\n\ndata: [DONE]\n\n", three);
     lit(&r, MB_API_OPENAI, buf);

@@ -20,7 +20,9 @@ function M.request(opts)
     error("http.request: expected a table of options, got " .. type(opts), 2)
   end
   local on_event = opts.on_event
-  if opts.insecure then require("mlxbench.target").warn_insecure(opts.url) end
+  local target = require "mlxbench.target"
+  if opts.insecure then target.warn_insecure(opts.url) end
+  target.register(opts.url, opts.headers)   -- credentials here are redacted everywhere
   local h <close>, err = C.start(opts)
   if not h then error("http.request: " .. redact.url(err), 2) end
   if not on_event then

@@ -120,6 +120,7 @@ function M.request(o)
     max_tokens = o.max_tokens or (t.api == "anthropic" and 256 or nil),   -- usage check
   }
   if o.insecure then target_mod.warn_insecure(spec.url) end
+  if o.headers then target_mod.register(nil, o.headers) end   -- their secrets are redacted too
   local oo = setmetatable({ stream = stream }, { __index = o })
   local with_usage = stream and not t._no_stream_options and o.include_usage ~= false
   spec.headers = headers_for(t, oo)

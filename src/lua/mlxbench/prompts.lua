@@ -135,14 +135,14 @@ function M.resolve(spec)
     if path:match("%.jsonl$") or path:match("%.json$") then
       return require("mlxbench.dataset").open{ path = path }   -- streamed, not loaded
     end
-    local f, err = io.open(path, "r")
-    if not f then error("prompts: cannot open " .. path .. ": " .. tostring(err), 2) end
+    -- bounded (@/dev/zero) and deaf to nothing (a fifo, a terminal)
     local limits = require "mlxbench.limits"
-    local text = f:read(limits.MAX_REQUEST_BYTES + 1) or ""   -- bounded: @/dev/zero
-    f:close()
-    if #text > limits.MAX_REQUEST_BYTES then
-      error("prompts: " .. limits.too_large("the prompt file " .. path, #text), 0)
+    local text, err, why = require("mlxbench._sys").read_file(path, limits.MAX_REQUEST_BYTES)
+    if why == "too_large" then
+      error("prompts: " .. limits.too_large("the prompt file " .. path, limits.MAX_REQUEST_BYTES + 1), 0)
     end
+    if not text then error("prompts: " .. err, 0) end
+    if text == "" then error("prompts: the prompt file " .. path .. " is empty", 0) end
     return { { prompt = text, name = path } }
   end
   return { { prompt = spec } }

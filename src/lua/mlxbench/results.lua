@@ -164,12 +164,18 @@ function M.validate(doc, path)
   return doc
 end
 
+-- The largest results file read (report, compare, merge): a million
+-- requests kept per request is about 500 MB. Bounded so /dev/zero or a
+-- wrong path is an error, not all of memory.
+M.MAX_FILE_BYTES = 1024 * 1024 * 1024
+
 -- read_json(path) -> value | nil, message naming the file
 function M.read_json(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open " .. path .. ": " .. tostring(err) end
-  local text = f:read("a")
-  f:close()
+  local text, err, why = require("mlxbench._sys").read_file(path, M.MAX_FILE_BYTES)
+  if why == "too_large" then
+    return nil, string.format("%s is over %d MiB: not a results file", path, M.MAX_FILE_BYTES >> 20)
+  end
+  if not text then return nil, err end
   local doc, jerr = json.decode(text)
   if not doc then return nil, path .. ": not valid JSON (" .. tostring(jerr) .. ")" end
   return doc

@@ -84,10 +84,12 @@ function M.is_loopback(h)
     or h:match("^127%.%d+%.%d+%.%d+$") ~= nil or h == "::1" or h == "0:0:0:0:0:0:0:1"
 end
 
--- Registers every secret in the options with the redactor: the URL's user
--- info and secret query values, secret header values (and the names the
--- user marks secret).
+-- register(url, headers, secret_headers): registers every secret in
+-- request options with the redactor: the URL's user info and secret query
+-- values, secret header values (and the names the user marks secret). For
+-- targets, llm.request's and http.request's own headers and URLs.
 local function register_secrets(url, headers, secret_headers)
+  if type(url) ~= "string" then url = "" end
   local auth = url:match("^%a[%w+.-]*://([^/?#]*)@")
   if auth then
     redact.add(auth)
@@ -97,7 +99,7 @@ local function register_secrets(url, headers, secret_headers)
     if redact.is_secret_name(name) then redact.add(value) end
   end
   for _, n in ipairs(secret_headers or {}) do redact.add_name(tostring(n)) end
-  for k, v in pairs(headers or {}) do
+  for k, v in pairs(type(headers) == "table" and headers or {}) do
     local name, value = k, v
     if type(k) == "number" then name, value = tostring(v):match("^([^:]+):%s*(.*)$") end
     if type(name) == "string" and redact.is_secret_name(name) and value ~= nil then
@@ -108,6 +110,7 @@ local function register_secrets(url, headers, secret_headers)
     end
   end
 end
+M.register = register_secrets
 
 -- endpoint(t) -> full URL of the API call for this target.
 function M.endpoint(t)
