@@ -4,23 +4,50 @@
 #   tests/e2e/test_NAME.sh   -> end-to-end test "e2e.NAME" (bash)
 #   tests/e2e/test_NAME.py   -> end-to-end test "e2e.NAME" (python3)
 # Each test gets MLXBENCH (the binary), MB_FIXTURES and MB_SRC in its
-# environment and runs from the source root.
+# environment and runs from the source root; MB_SANITIZED=1 on the ASan+UBSan
+# build, where tight wall-clock assertions are not checked (2 slow cores).
+#
+# Tiers (ctest labels): every test is `unit` (tests/c, tests/lua) or `e2e`;
+# a test whose file says "tier: slow" in its first lines is also `slow`.
+# `tools/test.sh --fast` runs everything but `slow`; the full run runs all.
+# A test that cannot run here exits 77: ctest reports it as skipped.
+if(MLXBENCH_SANITIZE)
+  set(MB_SANITIZED 1)
+else()
+  set(MB_SANITIZED 0)
+endif()
 set(MB_TEST_ENV
     "MLXBENCH=$<TARGET_FILE:mlxbench>"
     "MB_FIXTURES=${PROJECT_SOURCE_DIR}/tests/fixtures/wire"
     "MB_SRC=${PROJECT_SOURCE_DIR}"
-    "MB_BUILD=${PROJECT_BINARY_DIR}")
+    "MB_BUILD=${PROJECT_BINARY_DIR}"
+    "MB_SANITIZED=${MB_SANITIZED}")
+
+# mb_test_props(TEST SRC TIMEOUT [ENV...]): environment, timeout, skip code
+# and labels (the base label from the test's folder, `slow` from its file).
+function(mb_test_props test src timeout)
+  if(test MATCHES "^e2e[.]")
+    set(labels e2e)
+  else()
+    set(labels unit)
+  endif()
+  file(STRINGS ${src} head LIMIT_COUNT 12 REGEX "tier: *slow")
+  if(head)
+    list(APPEND labels slow)
+  endif()
+  set_tests_properties(${test} PROPERTIES ENVIRONMENT "${MB_TEST_ENV};${ARGN}"
+                       TIMEOUT ${timeout} SKIP_RETURN_CODE 77 LABELS "${labels}")
+endfunction()
 
 # The HTTP client's tests run twice: as they are (plain http:// requests on
 # mlxbench's HTTP/1.1 transport) and as "<name>.curl" with every request on
 # libcurl (MLXBENCH_HTTP=curl). Both transports must pass the same checks.
 set(MB_TWO_TRANSPORTS c.client e2e.http e2e.http_sse e2e.hostile)
-function(mb_curl_twin test)
+function(mb_curl_twin test src)
   list(FIND MB_TWO_TRANSPORTS ${test} i)
   if(i GREATER -1)
     add_test(NAME ${test}.curl COMMAND ${ARGN} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(${test}.curl PROPERTIES
-                         ENVIRONMENT "${MB_TEST_ENV};MLXBENCH_HTTP=curl" TIMEOUT 600)
+    mb_test_props(${test}.curl ${src} 600 MLXBENCH_HTTP=curl)
   endif()
 endfunction()
 
@@ -33,8 +60,8 @@ foreach(src IN LISTS MB_C_TESTS)
   target_link_libraries(${name} PRIVATE mb_lua)
   add_test(NAME c.${short} COMMAND ${name}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(c.${short} PROPERTIES ENVIRONMENT "${MB_TEST_ENV}" TIMEOUT 300)
-  mb_curl_twin(c.${short} ${name})
+  mb_test_props(c.${short} ${src} 300)
+  mb_curl_twin(c.${short} ${src} ${name})
 endforeach()
 
 file(GLOB MB_LUA_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/lua/test_*.lua)
@@ -43,7 +70,7 @@ foreach(src IN LISTS MB_LUA_TESTS)
   string(REGEX REPLACE "^test_" "" short ${name})
   add_test(NAME lua.${short} COMMAND mlxbench ${src}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(lua.${short} PROPERTIES ENVIRONMENT "${MB_TEST_ENV}" TIMEOUT 300)
+  mb_test_props(lua.${short} ${src} 300)
 endforeach()
 
 file(GLOB MB_E2E_SH CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/e2e/test_*.sh)
@@ -59,6 +86,6 @@ foreach(src IN LISTS MB_E2E_SH MB_E2E_PY)
   endif()
   add_test(NAME e2e.${short} COMMAND ${runner} ${src}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(e2e.${short} PROPERTIES ENVIRONMENT "${MB_TEST_ENV}" TIMEOUT 600)
-  mb_curl_twin(e2e.${short} ${runner} ${src})
+  mb_test_props(e2e.${short} ${src} 600)
+  mb_curl_twin(e2e.${short} ${src} ${runner} ${src})
 endforeach()

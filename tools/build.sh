@@ -9,5 +9,5 @@ if ! cmake -S . -B "$dir" -DMLXBENCH_WERROR=ON "$@" >"$dir/configure.log" 2>&1; 
   cat "$dir/configure.log" >&2
   exit 1
 fi
-cmake --build "$dir" -j "$(nproc)" -- --no-print-directory -s
+cmake --build "$dir" -j "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)" -- --no-print-directory -s
 echo "built $dir/mlxbench" >&2

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev
-            libcurl4-openssl-dev libuv1-dev libcjson-dev libhttp-parser-dev)
-test_pkgs=(nginx-light python3 python3-yaml clang libclang-rt-dev valgrind nodejs npm openssl curl wrk chromium man-db)
+            libcurl4-openssl-dev libuv1-dev libcjson-dev libhttp-parser-dev zlib1g-dev)
+test_pkgs=(nginx-light lua5.4 python3 python3-yaml clang libclang-rt-dev valgrind nodejs npm openssl curl wrk chromium man-db)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

@@ -65,6 +65,12 @@ size_t mb_hist_sparse_memsize(const mb_hist_sparse *s);
 /* Adds src into dst, like mb_hist_merge. */
 int mb_hist_merge_sparse(mb_hist *dst, const mb_hist_sparse *src);
 
+/* HdrHistogram's V2 binary encoding (uncompressed; its interval logs hold
+ * it deflated and base64'd): values as integers in units of `lowest`,
+ * lowestDiscernibleValue 1, the same buckets, so the copy is exact.
+ * *out is malloc'd; caller frees. 0, MB_ENOMEM or MB_EINVAL. */
+int mb_hist_hdr_encode(const mb_hist *h, unsigned char **out, size_t *len);
+
 /* Iteration over non-empty buckets, for CDF plots and tests:
  * *value is the bucket's highest equivalent value. Returns 0 at the end. */
 typedef struct { const mb_hist *h; size_t idx; } mb_hist_iter;

@@ -200,29 +200,51 @@ int mb_engine_new(mb_engine **out, const char *const *paths, int npaths)
     return 0;
 }
 
-/* Prints the error of every failed task nobody joined. Returns how many. */
+struct unobserved { mb_vu *vu; const char *msg; };
+
+static int by_task_id(const void *a, const void *b)
+{
+    const mb_vu *x = ((const struct unobserved *)a)->vu, *y = ((const struct unobserved *)b)->vu;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Prints the error of every failed task nobody joined (the registry's
+ * mlxbench.failed: task -> message), oldest task first. Returns how many. */
 static int report_unobserved(mb_engine *eng)
 {
     lua_State *L = eng->L;
-    int n = 0;
+    struct unobserved *all = NULL;
+    size_t cap = 0, len = 0;
     if (lua_getfield(L, LUA_REGISTRYINDEX, "mlxbench.failed") == LUA_TTABLE) {
-        lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
-        for (lua_Integer i = 1; i <= len; i++) {
-            lua_rawgeti(L, -1, i);
-            mb_vu *vu = lua_touserdata(L, -1);
-            if (vu && !vu->observed) {
-                lua_getiuservalue(L, -1, 2);
-                mb_redact_eputs(vu == eng->main ? "mlxbench: " : "mlxbench: error in a task: ",
-                                lua_tostring(L, -1));
-                lua_pop(L, 1);
-                vu->observed = 1;
-                n++;
-            }
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            mb_vu *vu = lua_touserdata(L, -2);
+            const char *msg = lua_tostring(L, -1);   /* anchored by the table */
             lua_pop(L, 1);
+            if (!vu || vu->observed || !msg)
+                continue;
+            if (len == cap) {
+                size_t ncap = cap ? 2 * cap : 16;
+                struct unobserved *grown = realloc(all, ncap * sizeof *all);
+                if (!grown)
+                    break;
+                all = grown;
+                cap = ncap;
+            }
+            all[len].vu = vu;
+            all[len++].msg = msg;
         }
     }
+    if (len)
+        qsort(all, len, sizeof *all, by_task_id);
+    for (size_t i = 0; i < len; i++) {
+        mb_redact_eputs(all[i].vu == eng->main ? "mlxbench: " : "mlxbench: error in a task: ",
+                        all[i].msg);
+        all[i].vu->observed = 1;
+    }
+    free(all);
     lua_pop(L, 1);
-    return n;
+    return (int)len;
 }
 
 int mb_engine_run_main(mb_engine *eng, int nargs)

@@ -1,6 +1,8 @@
 /* l_stats.c: mlxbench.stats -- histograms for Lua (wrapping core/hist). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <lauxlib.h>
+#include <zlib.h>
 #include "mlxbench/errors.h"
 #include "mlxbench/hist.h"
 #include "engine.h"
@@ -106,6 +108,54 @@ static int h_encode(lua_State *L)
     return 1;
 }
 
+/* Standard base64 (RFC 4648, padded) of n bytes, pushed as a Lua string. */
+static void push_base64(lua_State *L, const unsigned char *in, size_t n)
+{
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    luaL_Buffer b;
+    char *o = luaL_buffinitsize(L, &b, (n + 2) / 3 * 4);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        o[k++] = A[v >> 18];
+        o[k++] = A[(v >> 12) & 63];
+        o[k++] = i + 1 < n ? A[(v >> 6) & 63] : '=';
+        o[k++] = i + 2 < n ? A[v & 63] : '=';
+    }
+    luaL_pushresultsize(&b, k);
+}
+
+/* h:hdr() -> the histogram as an HdrHistogram interval-log payload: the V2
+ * encoding (core/hist_hdr.c) deflated with zlib behind the compressed
+ * cookie and its length, in base64 -- what HdrHistogram's log readers take. */
+static int h_hdr(lua_State *L)
+{
+    unsigned char *raw, *z = NULL;
+    size_t n;
+    if (mb_hist_hdr_encode(mb_lstats_check(L, 1), &raw, &n) < 0)
+        return luaL_error(L, "histogram:hdr: out of memory");
+    uLongf zn = compressBound((uLong)n);
+    z = malloc(8 + zn);
+    int zrc = z ? compress2(z + 8, &zn, raw, (uLong)n, Z_DEFAULT_COMPRESSION) : Z_MEM_ERROR;
+    free(raw);
+    if (zrc != Z_OK) {
+        free(z);
+        return luaL_error(L, "histogram:hdr: compression failed (zlib %d)", zrc);
+    }
+    static const uint32_t cookie = 0x1c849314u;   /* V2 compressed, word size 1 */
+    for (int i = 0; i < 4; i++) {
+        z[i] = (unsigned char)(cookie >> (24 - 8 * i));
+        z[4 + i] = (unsigned char)((uint32_t)zn >> (24 - 8 * i));
+    }
+    push_base64(L, z, 8 + (size_t)zn);
+    free(z);
+    return 1;
+}
+
 /* h:summary() -> {count, mean, stddev, min, max, p50, p90, p95, p99, p999}
  * -- the shape of every metric in the results file. */
 static int h_summary(lua_State *L)
@@ -200,7 +250,7 @@ int luaopen_mlxbench_stats(lua_State *L)
     static const luaL_Reg m[] = {
         {"record", h_record}, {"count", h_count}, {"min", h_min}, {"max", h_max},
         {"mean", h_mean}, {"stddev", h_stddev}, {"percentile", h_percentile},
-        {"merge", h_merge}, {"encode", h_encode}, {"summary", h_summary},
+        {"merge", h_merge}, {"encode", h_encode}, {"hdr", h_hdr}, {"summary", h_summary},
         {"buckets", h_buckets}, {"settings", h_settings}, {"reset", h_reset},
         {NULL, NULL}};
     static const luaL_Reg f[] = {

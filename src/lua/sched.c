@@ -66,21 +66,39 @@ static void vu_store_error(mb_vu *vu)
         vu->interrupted = 1;
         vu->observed = 1;
         lua_pushstring(L, msg);
-    } else {
-        luaL_traceback(L, co, msg, 0);
+        lua_setiuservalue(L, -2, 2);
+        lua_pop(L, 1);
+        vu->failed = 1;
+        return;
     }
-    lua_setiuservalue(L, -2, 2);
-    /* Remember it: an error nobody joins is reported when the script ends. */
+    luaL_traceback(L, co, msg, 0);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, -3, 2);
+    /* Remember it until it is joined: an error nobody joins is reported
+     * when the script ends (failed[task] = message; push_outcome forgets it). */
     if (lua_getfield(L, LUA_REGISTRYINDEX, "mlxbench.failed") != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_newtable(L);
         lua_pushvalue(L, -1);
         lua_setfield(L, LUA_REGISTRYINDEX, "mlxbench.failed");
     }
-    lua_pushvalue(L, -2);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    lua_pop(L, 2);
+    lua_pushvalue(L, -3);   /* the task */
+    lua_pushvalue(L, -3);   /* its message */
+    lua_rawset(L, -3);
+    lua_pop(L, 3);
     vu->failed = 1;
+}
+
+/* Drops a failed task from the unjoined-failures set once its error has
+ * been observed, so a long run of failing tasks holds none of them. */
+static void forget_failed(lua_State *L, int ti)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "mlxbench.failed") == LUA_TTABLE) {
+        lua_pushvalue(L, ti);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+    }
+    lua_pop(L, 1);
 }
 
 /* Resumes one task and handles the three outcomes: yielded (waiting),
@@ -277,6 +295,8 @@ static int push_outcome(lua_State *L, int ti, mb_vu *t)
     if (t->interrupted)
         return 0;   /* ended by an interrupt (engine_sig.c): no results */
     if (t->failed) {
+        ti = lua_absindex(L, ti);
+        forget_failed(L, ti);
         lua_getiuservalue(L, ti, 2);
         return lua_error(L);
     }

@@ -4,6 +4,7 @@
 #include "mb_test.h"
 #include "mlxbench/errors.h"
 #include "mlxbench/hist.h"
+#include "../../src/core/hist_int.h"   /* white box: the slots (test_hdr_encode) */
 
 #define LOWEST 1e-6
 #define HIGHEST 3600.0
@@ -622,6 +623,76 @@ static void test_sparse(void)
     mb_hist_sparse_free(sp2);
 }
 
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* HdrHistogram's V2 encoding, read back the way its decoder does: header
+ * fields, then ZigZag LEB128 counts with negative runs of empty slots. The
+ * counts rebuilt must be the histogram's slot for slot. */
+static void test_hdr_encode(void)
+{
+    mb_hist *h;
+    CHECK_EQ_INT(mb_hist_new(&h, 1e-6, 3600, 3), 0);
+    mb_hist_record(h, 0.0005, 3);          /* 500 units: bucket 0 */
+    mb_hist_record(h, 0.25, 1);            /* 250,000 units */
+    mb_hist_record(h, 12.5, 300);          /* a large count: two LEB128 bytes */
+    mb_hist_record(h, 3600, 1);            /* the highest trackable value */
+    unsigned char *buf;
+    size_t n;
+    CHECK_EQ_INT(mb_hist_hdr_encode(h, &buf, &n), 0);
+    CHECK_EQ_INT(be(buf, 4), 0x1c849313);
+    CHECK_EQ_INT(be(buf + 4, 4), n - 40);
+    CHECK_EQ_INT(be(buf + 8, 4), 0);
+    CHECK_EQ_INT(be(buf + 12, 4), 3);
+    CHECK_EQ_INT(be(buf + 16, 8), 1);
+    CHECK_EQ_INT(be(buf + 24, 8), 3600000000ULL);
+    uint64_t one = be(buf + 32, 8);
+    double d;
+    memcpy(&d, &one, sizeof d);
+    CHECK(d == 1.0);
+    size_t slot = 0, pos = 40;
+    int ok = 1;
+    uint64_t total = 0;
+    while (pos < n && ok) {
+        uint64_t z = 0;
+        int shift = 0;
+        for (int i = 0; i < 9; i++) {
+            unsigned char c = buf[pos++];
+            if (i == 8) {
+                z |= (uint64_t)c << 56;
+                break;
+            }
+            z |= (uint64_t)(c & 0x7f) << shift;
+            shift += 7;
+            if (!(c & 0x80))
+                break;
+        }
+        int64_t v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+        if (v < 0) {
+            for (int64_t k = 0; k < -v; k++)
+                ok &= h->counts[slot++] == 0;
+        } else {
+            ok &= h->counts[slot++] == (uint64_t)v;
+            total += (uint64_t)v;
+        }
+    }
+    CHECK(ok);
+    CHECK_EQ_INT(pos, n);
+    CHECK_EQ_INT(slot, h->hi_idx + 1);
+    CHECK_EQ_INT(total, 305);
+    free(buf);
+    mb_hist_reset(h);
+    CHECK_EQ_INT(mb_hist_hdr_encode(h, &buf, &n), 0);
+    CHECK_EQ_INT(n, 40);                   /* empty: a header, no counts */
+    free(buf);
+    mb_hist_free(h);
+}
+
 int main(void)
 {
     test_sparse();
@@ -635,5 +706,6 @@ int main(void)
     test_merge_same();
     test_merge_different();
     test_codec();
+    test_hdr_encode();
     TEST_MAIN_END();
 }

@@ -1,3 +1,4 @@
+# tier: slow (not in tools/test.sh --fast)
 # Every example runs against the embedded emulator; the failover example's
 # timeline and figures match the injected fault times (+-1 s).
 . "$(dirname "$0")/lib.sh"

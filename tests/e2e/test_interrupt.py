@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """Interrupts with real signals (docs/RELIABILITY.md, "Interrupts"):
 
   grace      SIGINT while 4 long streams are in flight, --grace 1: no new

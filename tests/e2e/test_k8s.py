@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """The Kubernetes recipe (examples/k8s) without a cluster.
 
 1. Every YAML file parses (python3-yaml) and the objects fit together: an

@@ -7,6 +7,9 @@ cd "$TMP"
 
 # start_mock ARGS... : starts the mock in the background, sets PID and URL
 start_mock() {
+  # a fresh out.txt first: the background shell truncates it only when it
+  # gets to run, and the loop below must not read the last mock's URL
+  rm -f out.txt err.txt
   "$MLXBENCH" mock "$@" > out.txt 2> err.txt &
   PID=$!
   for _ in $(seq 1 100); do

@@ -4,7 +4,7 @@
 # stderr is not a terminal or with --quiet.
 . "$(dirname "$0")/lib.sh"
 cd "$TMP"
-command -v script >/dev/null || { echo "SKIP: script(1) missing"; exit 0; }
+command -v script >/dev/null || { echo "SKIP: script(1) missing"; exit 77; }
 
 script -qfec "$MLXBENCH run --mock -m small -n 6 --max-tokens 64 -c 2" tty.txt > /dev/null 2>&1
 expect "run on a pty exits 0" [ $? -eq 0 ]
@@ -19,6 +19,11 @@ table = [l for l in lines if l.startswith("mock Llama") or l.startswith("Run ")]
 assert len(table) >= 4, table
 assert not any("in-flight" in l for l in table), table
 PY
+
+# engine threads publish their requests in flight (not always 0)
+script -qfec "$MLXBENCH run --mock -m small -n 48 --max-tokens 64 -c 8 --threads 2" thr.txt > /dev/null 2>&1
+expect "threads: run exits 0" [ $? -eq 0 ]
+expect "threads: the live line counts requests in flight" grep -aqE 'in-flight [1-9][0-9]*  errors' thr.txt
 
 # not a terminal: nothing on stderr by default; plain lines on request
 "$MLXBENCH" run --mock -m small -n 2 --max-tokens 8 > out.txt 2> err.txt

@@ -1,3 +1,4 @@
+# tier: slow (not in tools/test.sh --fast)
 """mlxbench.proxy end to end. The Lua cases (tests/e2e/proxy.lua) put the
 proxy between mlxbench.http and nginx / sse_server.py: byte-exact
 pass-through, stream timing, latency, jitter, bandwidth, reset_after_bytes,

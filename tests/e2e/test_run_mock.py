@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """`mlxbench run --mock` against the emulator's own ground truth.
 
 The results file must agree with the trace the emulator keeps of what it
@@ -13,6 +14,7 @@ import sys
 import tempfile
 
 MLX = os.environ.get("MLXBENCH", "build/mlxbench")
+TIMING = os.environ.get("MB_SANITIZED") != "1"   # ASan+UBSan: no ms tolerances
 MODEL = "mlx-community/Llama-3.2-3B-Instruct-4bit"
 fails = 0
 
@@ -42,11 +44,14 @@ def against_trace(results, trace, source, label):
               f"{label}: tokens {q['output_tokens']} == trace {t['output_tokens']}")
         check(q["token_source"] == source, f"{label}: token_source {q['token_source']} == {source}")
         truth = (t["first_token_ns"] - t["arrival_ns"]) / 1e9
-        check(abs(q["ttft_s"] - truth) < 0.002,
-              f"{label}: ttft {q['ttft_s']:.6f} within 2 ms of the trace's {truth:.6f}")
         e2e_truth = (t["end_ns"] - t["arrival_ns"]) / 1e9
-        check(abs(q["e2e_s"] - e2e_truth) < 0.003,
-              f"{label}: e2e {q['e2e_s']:.6f} within 3 ms of the trace's {e2e_truth:.6f}")
+        if TIMING:   # wall-clock tolerances: the normal build only
+            check(abs(q["ttft_s"] - truth) < 0.002,
+                  f"{label}: ttft {q['ttft_s']:.6f} within 2 ms of the trace's {truth:.6f}")
+            check(abs(q["e2e_s"] - e2e_truth) < 0.003,
+                  f"{label}: e2e {q['e2e_s']:.6f} within 3 ms of the trace's {e2e_truth:.6f}")
+        else:
+            check(0 < q["ttft_s"] <= q["e2e_s"], f"{label}: 0 < ttft <= e2e")
         check(q["input_tokens"] == t["prompt_tokens"], f"{label}: input tokens match the emulator's rule")
     tok = sum(t["output_tokens"] for t in recs)
     check(run_["tokens"]["output"] == tok, f"{label}: run output tokens {run_['tokens']['output']} == {tok}")

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """Secrets never leak (docs/RELIABILITY.md, "Secrets"): every command runs
 with canary API keys in the environment -- run (ok, 401, a server that
 echoes the key back in its error message and in a stream error event,

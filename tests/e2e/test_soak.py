@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """Soak (docs/RELIABILITY.md, "Resource limits"): 500 virtual users for 40 s
 against the emulator (its own process) with 5 % of requests faulted --
 errors, disconnects, stream errors, malformed chunks -- asserting that the

@@ -1,3 +1,4 @@
+# tier: slow (not in tools/test.sh --fast)
 # The main job: `mlxbench scripts/suite.lua --mock` completes the routing
 # matrix (cloud rows skipped with reasons) in under 60 s and writes results;
 # `mlxbench suite` runs the embedded copy from any folder.

@@ -62,7 +62,14 @@ with tempfile.TemporaryDirectory() as d:
         check(one["tokens"] == two["tokens"], f"tokens {one['tokens']} == {two['tokens']}")
         check(two["tokens"]["output"] == 41 * 15, "41 x 15 tokens")
         for m in ("ttft_s", "itl_s", "e2e_s", "tpot_s"):
-            check(one["metrics"][m]["count"] == two["metrics"][m]["count"], f"{m} count")
+            if m == "tpot_s":
+                # TPOT needs the last token later than the first: a request
+                # whose stream arrived in one read (a loaded machine) has none
+                for r in (one, two):
+                    have = sum(1 for q in r["per_request"] if q.get("tpot_s") is not None)
+                    check(r["metrics"][m]["count"] == have and have >= 35, f"{m} count {have}")
+            else:
+                check(one["metrics"][m]["count"] == two["metrics"][m]["count"], f"{m} count")
             check(hist_count(two["histograms"][m]) == two["metrics"][m]["count"],
                   f"{m}: the encoded histogram holds every sample")
         check(two["metrics"]["itl_s"]["count"] == 41 * 14, "ITL: one sample per gap")

@@ -1,3 +1,4 @@
+-- tier: slow (not in tools/test.sh --fast)
 -- Load shapes against the emulator: open-loop Poisson arrivals (count,
 -- goodness of fit, reproducible schedules), stalls that show in latency_s
 -- without slowing the sender, max_inflight, closed-loop warm-up/cool-down,

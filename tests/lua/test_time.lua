@@ -72,4 +72,24 @@ T.test("sleep rejects bad arguments", function()
   T.raises(time.sleep, "number expected", "x")
 end)
 
+T.test("a failed task is forgotten once joined; an unjoined one is kept to report", function()
+  local failed = function() return debug.getregistry()["mlxbench.failed"] or {} end
+  local n0 = 0
+  for _ in pairs(failed()) do n0 = n0 + 1 end
+  for _ = 1, 500 do
+    local t = mb.spawn(function() error("boom", 0) end)
+    local ok, err = pcall(mb.wait, { t })
+    T.ok(not ok and tostring(err):find("boom", 1, true), tostring(err))
+  end
+  local n = 0
+  for _ in pairs(failed()) do n = n + 1 end
+  T.eq(n, n0, "joined failures are not kept")
+  local lost = mb.spawn(function() error("nobody joins me", 0) end)
+  time.sleep(0)
+  local msg = failed()[lost]
+  T.ok(msg and msg:find("nobody joins me", 1, true), "an unjoined failure is kept with its message")
+  T.ok(pcall(mb.wait, { lost }) == false)
+  T.eq(failed()[lost], nil, "and forgotten once joined")
+end)
+
 return T.run()

@@ -24,8 +24,10 @@ local thread_c = require "mlxbench._thread"
 
 local M = {}
 
--- Set by stop() (Ctrl-C): runs stop issuing requests and finish what is in
--- flight, so what was measured is written.
+-- Set by stop() (Ctrl-C): the run (or sweep) in progress stops issuing
+-- requests and finishes what is in flight, so what was measured is written.
+-- The next bench{} starts afresh; after Ctrl-C, sched.interrupted() keeps
+-- later runs from starting.
 local stopping = false
 function M.stop() stopping = true end
 function M.stopping() return stopping or sched.interrupted() > 0 or thread_c.stopped() end
@@ -203,6 +205,7 @@ KNOWN.max_request_bytes = 1
 -- bench{...} -> run (the results-file table, plus :summary())
 function M.bench(o)
   check(o)
+  stopping = false
   local opts = o
   o = setmetatable({}, { __index = opts })
   local t = as_target(o.target)
@@ -230,6 +233,7 @@ function M.bench(o)
   local c = collect.new{ name = name, slo = o.slo, keep_requests = o.keep_requests }
   local cool = collect.new{ name = name .. " (cool-down)", keep_requests = false }
   local warm_count = 0
+  local inflight = 0
   local record
   function record(r, phase)
     for _, prev in ipairs(r.previous_turns or {}) do record(prev, phase) end
@@ -246,7 +250,6 @@ function M.bench(o)
     if o.on_result then o.on_result(r) end
     if o._thread then thread_c.publish(c.total, inflight, c.failed, c.tok_out) end
   end
-  local inflight = 0
   local function send(i)
     inflight = inflight + 1
     local ok, r = pcall(one, o, group, i)

@@ -1,4 +1,4 @@
--- mlxbench.cli_report: `mlxbench report FILE.json [--format md|csv|json|html|...] [-o OUT]`
+-- mlxbench.cli_report: `mlxbench report FILE.json [--format md|csv|json|html|hdr|...] [-o OUT]`
 local args = require "mlxbench.cli_args"
 local results = require "mlxbench.results"
 local report = require "mlxbench.report"
@@ -7,7 +7,7 @@ local json = require "mlxbench.json"
 local M = {}
 
 local SPEC = {
-  format = { arg = "FMT", help = "table|md|csv|csv-requests|json|html (default table)" },
+  format = { arg = "FMT", help = "table|md|csv|csv-requests|json|html|hdr (default table)" },
   output = { short = "o", arg = "FILE", help = "write to FILE instead of stdout" },
   help = { short = "h", help = "show this help" },
 }
@@ -36,6 +36,7 @@ function M.main(...)
   local fmt = o.format or "table"
   local ok, text = pcall(function()
     if fmt == "html" then return require("mlxbench.html").render(doc) end
+    if fmt == "hdr" then return require("mlxbench.hdr").log(doc) end
     return report.format(doc, fmt)
   end)
   if not ok then
