@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mocklib import expect, finish, die_with_parent, MLXBENCH, ROOT  # noqa: E402
+from mocklib import expect, finish, die_with_parent, matrix_row, MLXBENCH, ROOT  # noqa: E402
 from httpenv import sanitized  # noqa: E402
 
 MATRIX_KEY = "Zk" + secrets.token_hex(16)   # not sk-shaped: only the registry knows it
@@ -154,6 +154,9 @@ def check_run(run, want):
         expect("events_5000: every ITL gap recorded (3 x 4999)", itl == 3 * 4999, str(itl))
 
 
+CLI_CASES = [0]   # command-line cases run (RELIABILITY.md's matrix row)
+
+
 def cli(args, timeout=60):
     p = subprocess.run([MLXBENCH] + args, capture_output=True, text=True, timeout=timeout)
     sanitizer_clean(p.stderr, " ".join(args[:3]))
@@ -177,6 +180,7 @@ def tls_cases(tmp, tlsport, cert):
     try:
         url = "https://127.0.0.1:%d/ok" % ipport
         res = os.path.join(tmp, "tls.json")
+        CLI_CASES[0] += 5   # no flag, --cacert, --cacert wrong name, --insecure, missing file
         p = cli(["run", "--url", url, "-o", res] + common)
         r = json.load(open(res))["runs"][0]
         expect("self-signed, no flag: tls x2, exit 1", p.returncode == 1
@@ -225,6 +229,7 @@ def input_cases(tmp, base):
         ("--max-request-bytes 2048, a 4 KB prompt", ["--prompt", "synthetic:1000", "--max-request-bytes",
                                                      "2048"], "over the request limit of 0 MiB (2048 bytes)"),
     ]
+    CLI_CASES[0] += len(cases) + 1   # and the script below
     for what, flags, needle in cases:
         t0 = time.monotonic()
         p = cli(["run", "-m", "m", "--url", base + "ok", "-n", "1", "--warmup", "0", "-q"] + flags)
@@ -247,6 +252,7 @@ def flood_memory(base):
     15): 20 streams of valid events until max_body (32 MiB each) against 20
     normal ones, peak RSS compared. Not under ASan (its quarantine keeps
     freed memory)."""
+    CLI_CASES[0] += 1
     if sanitized():
         print("flood memory: skipped under the sanitizer build (ASan quarantine)")
         return
@@ -327,6 +333,7 @@ def main():
             ("headers_10k", [], {"protocol": 2}, "headers"),
         ]
         for case, flags, kinds, needle in cli:
+            CLI_CASES[0] += 1
             res = os.path.join(tmp.name, "cli-%s.json" % case)
             p = subprocess.run([MLXBENCH, "run", "-m", "m", "--url", base + case, "-n", "2",
                                 "--warmup", "0", "--max-tokens", "8", "-q", "-o", res] + flags,
@@ -346,6 +353,8 @@ def main():
         tls_cases(tmp.name, tlsport, cert)
         input_cases(tmp.name, base)
         flood_memory(base)
+        matrix_row("servers:", len(MATRIX))
+        matrix_row("the command line:", CLI_CASES[0])
     finally:
         srv.stdin.close()
         srv.terminate()

@@ -26,9 +26,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mocklib import expect, finish, die_with_parent, MLXBENCH, ROOT  # noqa: E402
+from mocklib import expect, finish, die_with_parent, matrix_row, MLXBENCH, ROOT  # noqa: E402
 
 TMP = tempfile.TemporaryDirectory()
+CASES = [0]   # hostile cases run (RELIABILITY.md's matrix row)
 
 
 def f(name):
@@ -58,12 +59,14 @@ def clean(err, what):
 def closed_descriptors(run):
     for redir, what in (("<&-", "stdin"), (">&-", "stdout"), ("2>&-", "stderr"),
                         ("<&- >&- 2>&-", "all three")):
+        CASES[0] += 1
         out = f("closed-%s.json" % what.replace(" ", "_"))
         rc, so, se = sh("%s -o %s %s" % (run, out, redir))
         expect("run with %s closed: exit 0" % what, rc == 0, "rc=%d %s" % (rc, se[-500:]))
         clean(se, "run with %s closed" % what)
         expect("run with %s closed: results written" % what, os.path.exists(out))
     # the emulator, stopped by SIGINT with stdout closed
+    CASES[0] += 1
     p = subprocess.Popen(["bash", "-c", "exec %s mock --port 0 >&-" % MLXBENCH],
                          stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
     time.sleep(0.7)
@@ -84,10 +87,12 @@ def lost_output(run, results):
                       ("%s report %s --format md > /dev/full" % (MLXBENCH, results), "report md"),
                       ("%s --help > /dev/full" % MLXBENCH, "--help"),
                       ("%s -e 'print((\"x\"):rep(100000))' > /dev/full" % MLXBENCH, "a script")):
+        CASES[0] += 1
         rc, so, se = sh(cmd)
         expect("%s > /dev/full: exit 2" % what, rc == 2, "rc=%d %s" % (rc, se[-400:]))
         expect("%s > /dev/full: says the output was lost" % what,
                "error writing to standard output: No space left on device" in se, se[-400:])
+    CASES[0] += 1
     rc, so, se = sh("%s report %s/missing.json 2>/dev/full" % (MLXBENCH, TMP.name))
     expect("an error with stderr on /dev/full: still exit 2", rc == 2, "rc=%d" % rc)
     # the same commands to a working stdout: 0
@@ -98,6 +103,7 @@ def lost_output(run, results):
 def fifos(run, results):
     fifo = f("out.fifo")
     os.mkfifo(fifo)
+    CASES[0] += 3   # run -o, report -o without a reader; run -o with one
     t0 = time.monotonic()
     rc, so, se = sh("%s -o %s" % (run, fifo), timeout=30)
     took = time.monotonic() - t0
@@ -129,6 +135,7 @@ def fifos(run, results):
 
 
 def symlinks(run):
+    CASES[0] += 4   # a link, a dangling link, a link into a missing folder, a loop
     real = f("real.json")
     link = f("link.json")
     with open(real, "w") as fh:
@@ -175,6 +182,7 @@ def main():
         lost_output(run, results)
         fifos(run, results)
         symlinks(run)
+        matrix_row("outputs and descriptors:", CASES[0])
     finally:
         srv.stdin.close()
         srv.terminate()

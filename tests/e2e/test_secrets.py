@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mocklib import expect, finish, die_with_parent, MLXBENCH, ROOT, Mock  # noqa: E402
+from mocklib import expect, finish, die_with_parent, matrix_row, MLXBENCH, ROOT, Mock  # noqa: E402
 
 MLXBENCH = os.path.abspath(MLXBENCH)
 TMP = tempfile.TemporaryDirectory()
@@ -54,6 +54,7 @@ URL_KEYS = [new_key("u1-"), new_key("u2-")]
 ENV = dict(os.environ, OPENAI_API_KEY=OPENAI_KEY, ANTHROPIC_API_KEY=ANTHROPIC_KEY,
            LOCAL_KEY=OPENAI_KEY, LONG_KEY=LONG_KEY)
 OUTPUTS = []   # (what, bytes)
+CASES = {"secrets": 0, "control": 0}   # hostile cases run (RELIABILITY.md's matrix rows)
 
 
 def leaks(data):
@@ -96,6 +97,7 @@ def seen(path_part):
 
 def key_rule(common):
     """Where each key goes (issue 15 item 1, issue 14 item 10)."""
+    CASES["secrets"] += 11   # the runs below, each a hostile input
     # a provider's variable never goes to another host, whatever the API
     run("claude model, local url: no key", ["run", "--url", hbase + "ok/claude", "-m",
                                              "claude-3-5-haiku-latest", "-o", f("k1.json")] + common)
@@ -177,6 +179,7 @@ try:
         run("run openai bearer", ["run", "--url", m.url, "-m", "small", "--api-key-env", "LOCAL_KEY",
                                   "--verbose", "-o", f("bearer.json")] + common, env=env)
     # servers that echo the key back
+    CASES["secrets"] += 3
     for case, api in (("echo_auth", "openai"), ("echo_auth", "anthropic"),
                       ("echo_auth_stream", "openai")):
         out = f("%s-%s.json" % (case, api))
@@ -216,6 +219,7 @@ srv:stop()
     run("script", [script])
     # custom secret headers (Azure's api-key, a user-marked one) and URLs
     # with credentials, in a script: echoed back, printed, written
+    CASES["secrets"] += 1
     script2 = f("s2.lua")
     with open(script2, "w") as fh:
         fh.write("""
@@ -341,6 +345,7 @@ with Mock() as m:
         ("no Host at all (HTTP/1.0 style)", "GET", [], 200),
         ("Host localhost:PORT", "GET", [("Host", "localhost:%d" % m.port)], 200),
         ("same-origin page", "POST", [("Host", here), ("Origin", "http://" + here)], 200))
+    CASES["control"] += len(cases)
     for what, method, hdrs, want in cases:
         if want == 200 and method == "POST":
             st, data = raw(m.port, "GET", "/mock/faults", [("Host", here)])
@@ -354,9 +359,12 @@ with Mock() as m:
     expect("the API itself still answers any Host (servers behind proxies)", st == 200)
 token = "tok-" + secrets.token_hex(8)
 with Mock(args=["--control-token", token]) as m:
+    CASES["control"] += 2
     st, _ = raw(m.port, "POST", "/mock/faults", [("Host", "evil.example"), ("Origin", "http://evil.example"),
                                                   ("X-Mock-Token", token)])
     expect("with the control token, a cross-site request is allowed", st == 200, str(st))
     st, _ = raw(m.port, "POST", "/mock/faults", [("Host", "127.0.0.1:%d" % m.port)])
     expect("with a token set, none given: 401", st == 401, str(st))
+matrix_row("secrets:", CASES["secrets"])
+matrix_row("clients of the emulator's control endpoints:", CASES["control"])
 finish()

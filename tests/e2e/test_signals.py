@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mocklib import expect, finish, die_with_parent, MLXBENCH, ROOT  # noqa: E402
+from mocklib import expect, finish, die_with_parent, matrix_row, MLXBENCH, ROOT  # noqa: E402
 
 TMP = tempfile.TemporaryDirectory()
 BUSY = 0.5        # MB_INTR_BUSY_NS: Lua that keeps the loop away this long is interrupted
@@ -69,6 +69,9 @@ def script(name, text):
     return path
 
 
+CASES = [0]   # hostile cases run (RELIABILITY.md's matrix row)
+
+
 def busy_cases():
     cases = [
         ("main chunk", ["-e", "while true do end"], signal.SIGINT),
@@ -86,6 +89,7 @@ def busy_cases():
         ("string building loop", ["-e", "local t = {} while true do t[#t % 1000 + 1] = ('x'):rep(10) end"],
          signal.SIGTERM),
     ]
+    CASES[0] += len(cases)
     for what, args, sig in cases:
         p = start(args)
         rc, out, err, took = stop_with(p, [sig])
@@ -101,6 +105,7 @@ def busy_cases():
 
 def pcall_loop():
     # an error swallowed in a loop: the third signal leaves at once
+    CASES[0] += 1
     p = start(["-e", "while true do pcall(function() while true do end end) end"])
     rc, out, err, took = stop_with(p, [signal.SIGINT, signal.SIGINT, signal.SIGINT], gap=0.2)
     expect("pcall loop: the third SIGINT exits 130", rc == 130, "rc=%s %s" % (rc, err[-400:]))
@@ -110,6 +115,7 @@ def pcall_loop():
 
 def bench_callbacks(port):
     url = "http://127.0.0.1:%d/ok" % port
+    CASES[0] += 2   # a stuck callback; stuck callbacks in engine threads
     out = os.path.join(TMP.name, "cb.json")
     s = script("cb.lua", """
 local mb = require "mlxbench"
@@ -163,6 +169,7 @@ mb.results.write(doc, %r)
 
 def hangup(port):
     # a dropped SSH session: SIGHUP mid-run keeps what was measured
+    CASES[0] += 2   # SIGHUP; SIGHUP ignored at start
     out = os.path.join(TMP.name, "hup.json")
     args = ["run", "-m", "m", "--url", "http://127.0.0.1:%d/slow" % port, "-n", "200", "-c", "2",
             "--warmup", "0", "--max-tokens", "8", "--grace", "1", "-o", out, "--progress", "none"]
@@ -191,6 +198,7 @@ def main():
         pcall_loop()
         bench_callbacks(port)
         hangup(port)
+        matrix_row("signals,", CASES[0])
     finally:
         srv.stdin.close()
         srv.terminate()
