@@ -29,7 +29,7 @@ target_link_libraries(fuzz_json PRIVATE PkgConfig::CJSON)
 # The emulator: its profile loader alone, and its whole HTTP request path
 # (server.c's parser on http_parser + routing/validation in mock*.c) over
 # loopback connections.
-file(GLOB MB_FUZZ_MOCK_SRC ${MB_SRC}/emu/*.c)
+file(GLOB MB_FUZZ_MOCK_SRC ${MB_SRC}/emu/*.c ${MB_SRC}/tok/*.c)
 list(APPEND MB_FUZZ_MOCK_SRC ${MB_SRC}/core/mock_text.c ${MB_SRC}/core/mock_timing.c)
 set(MB_FUZZ_CORE_SRC ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c ${MB_SRC}/core/clock.c
     ${MB_SRC}/core/json.c ${MB_SRC}/core/rng.c)
@@ -37,7 +37,8 @@ mb_fuzz_target(fuzz_mock_profile ${MB_FUZZ_MOCK_SRC} ${MB_SRC}/server/server.c $
 mb_fuzz_target(fuzz_mock_http ${MB_FUZZ_MOCK_SRC} ${MB_SRC}/server/server.c ${MB_FUZZ_CORE_SRC})
 foreach(t fuzz_mock_profile fuzz_mock_http)
   target_include_directories(${t} PRIVATE ${MB_SRC}/emu ${HTTP_PARSER_INC})
-  target_link_libraries(${t} PRIVATE PkgConfig::UV PkgConfig::CJSON ${HTTP_PARSER_LIB})
+  target_link_libraries(${t} PRIVATE PkgConfig::UV PkgConfig::CJSON ${HTTP_PARSER_LIB}
+                        PkgConfig::PCRE2 PkgConfig::UTF8PROC)
 endforeach()
 
 # The client's response path on the plain-HTTP/1.1 transport (h1.c on
@@ -50,3 +51,13 @@ target_include_directories(fuzz_h1_response PRIVATE ${MB_SRC}/client ${HTTP_PARS
                            ${CURL_INCLUDE_DIRS})
 target_link_libraries(fuzz_h1_response PRIVATE ${CMAKE_DL_LIBS} PkgConfig::UV
                       ${HTTP_PARSER_LIB} Threads::Threads)
+
+# The tokenizer (src/tok): the loader on arbitrary files, and the encoder and
+# decoder on arbitrary text through the fixtures of tests/fixtures/tok.
+file(GLOB MB_FUZZ_TOK_SRC ${MB_SRC}/tok/*.c)
+foreach(t fuzz_tok_load fuzz_tok_encode)
+  mb_fuzz_target(${t} ${MB_FUZZ_TOK_SRC} ${MB_SRC}/core/json.c)
+  target_link_libraries(${t} PRIVATE PkgConfig::PCRE2 PkgConfig::UTF8PROC)
+endforeach()
+target_compile_definitions(fuzz_tok_encode PRIVATE
+                           MB_TOK_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures/tok")

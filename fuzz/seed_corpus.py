@@ -290,3 +290,24 @@ h1_cases = {
 for k, v in h1_cases.items():
     put("h1_response", k, v)
 print("corpora written to", OUT)
+
+# ---- the tokenizer: small tokenizer.json / tiktoken files, and texts -------
+TOKFIX = os.path.join(ROOT, "tests", "fixtures", "tok")
+for name in sorted(os.listdir(TOKFIX)):
+    if name.endswith(".json"):
+        with open(os.path.join(TOKFIX, name), "rb") as f:
+            put("tok_load", name, f.read())
+put("tok_load", "tiktoken_ranks", "".join("%s %d\n" % (__import__("base64").b64encode(bytes([b])).decode(), b)
+                                          for b in range(256)) + "YWI= 256\n")
+put("tok_load", "tiktoken_json", json.dumps({"pat_str": "\\p{L}+|\\s+|[^\\s\\p{L}]+", "special_tokens": {"<|e|>": 300},
+                                             "bpe_ranks": "! 0 " + " ".join(__import__("base64").b64encode(bytes([b])).decode()
+                                                                           for b in range(256))}))
+put("tok_load", "minimal", '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}')
+put("tok_load", "unsupported", '{"normalizer": {"type": "Precompiled"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}')
+with open(os.path.join(TOKFIX, "corpus_edge.txt"), "rb") as f:
+    edge = f.read()
+for i, text in enumerate([b"Hello world", edge, "日本語 👨‍👩‍👧 e\u0301 <s> </s> <mask> hello".encode(),
+                          b"\xff\xc0 broken \xe2\x82", b"   \t\n\n  123456789 ", b"<|endoftext|>ab abc"]):
+    for k in (0, 33, 64, 97):
+        put("tok_encode", "text_%d_%d" % (i, k), bytes([k + i]) + text)
+print("tokenizer corpora written")

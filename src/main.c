@@ -30,6 +30,7 @@ static const char usage_text[] =
     "       mlxbench compare BASE.json NEW.json [--max-regression 5%] [--format text|md|json]\n"
     "       mlxbench merge FILE.json... -o OUT.json\n"
     "       mlxbench calibrate\n"
+    "       mlxbench tokenize --tokenizer PATH|MODEL [--ids|--count] [TEXT|@FILE|-]\n"
     "       mlxbench --version | --help\n"
     "\n"
     "Scripts find modules in their own folder, each -I DIR and $MLXBENCH_PATH.\n"
@@ -115,7 +116,7 @@ static void check_output(void)
 static int is_command(const char *s)
 {
     static const char *const cmds[] = {"run", "suite", "mock", "report", "compare",
-                                       "merge", "calibrate", NULL};
+                                       "merge", "calibrate", "tokenize", NULL};
     for (int i = 0; cmds[i]; i++)
         if (strcmp(s, cmds[i]) == 0)
             return 1;

@@ -37,7 +37,7 @@ typedef enum { MB_TOK_NONE = 0, MB_TOK_USAGE, MB_TOK_EVENTS, MB_TOK_ESTIMATE } m
 
 typedef struct mb_llm {
     int api;
-    int capture;                  /* keep the output text */
+    int capture;                  /* 1: keep the visible text; 2: keep all generated text */
     int done;                     /* terminator seen ([DONE] / message_stop) */
     int started;                  /* Anthropic message_start seen */
     int after_done;               /* events after the terminator (ignored) */
@@ -59,13 +59,19 @@ typedef struct mb_llm {
     char finish_reason[32];
     const char *err_kind;         /* NULL, or one of DESIGN.md's kinds */
     char err_msg[256];
-    char *text;                   /* captured output (capture=1) */
+    char *text;                   /* captured output (capture & 1) */
     size_t text_len, text_cap;
+    char *gen;                    /* every generated text -- content, reasoning,
+                                     refusal, tool-call arguments -- in order
+                                     (capture & 2: what a tokenizer counts) */
+    size_t gen_len, gen_cap;
     mb_json_tok *tok;             /* token array: small inline, grown on need */
     size_t tokcap;
     mb_json_tok small[MB_LLM_SMALL_TOKS];
 } mb_llm;
 
+/* capture: 0, or 1 (visible text in x->text) | 2 (all generated text in
+ * x->gen, for counting it with the model's tokenizer). */
 void mb_llm_init(mb_llm *x, mb_api api, int capture);
 void mb_llm_free(mb_llm *x);
 

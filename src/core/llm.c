@@ -26,10 +26,12 @@ void mb_llm_free(mb_llm *x)
     mb_hist_sparse_free(x->spill);
     x->spill = NULL;
     free(x->text);
+    free(x->gen);
     if (x->tok != x->small)
         free(x->tok);
     x->ct = NULL;
     x->text = NULL;
+    x->gen = NULL;
     x->tok = x->small;
 }
 
@@ -145,8 +147,18 @@ void mb_llm_capture(mb_llm *x, const char *s, int i)
 {
     if (i >= 0 && x->tok[i].type == MB_JSON_STRING)
         x->content_bytes += mb_json_str(s, x->tok, i, NULL, 0);
-    if (x->capture && i >= 0 &&
+    if ((x->capture & 1) && i >= 0 &&
         mb_json_str_append(s, x->tok, i, &x->text, &x->text_len, &x->text_cap) < 0)
+        mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+    mb_llm_capture_other(x, s, i, 0);
+}
+
+void mb_llm_capture_other(mb_llm *x, const char *s, int i, int count)
+{
+    if (count && i >= 0)
+        x->content_bytes += x->tok[i].len;
+    if ((x->capture & 2) && i >= 0 &&
+        mb_json_str_append(s, x->tok, i, &x->gen, &x->gen_len, &x->gen_cap) < 0)
         mb_llm_fail(x, "protocol", "%sout of memory", NULL);
 }
 

@@ -20,7 +20,7 @@ static int delta_content(mb_llm *x, const char *s, int d)
             if (kinds[k].visible)
                 mb_llm_capture(x, s, v);
             else
-                x->content_bytes += x->tok[v].len;
+                mb_llm_capture_other(x, s, v, 1);
             return 1;
         }
     }
@@ -108,7 +108,7 @@ void mb_llm_anthropic_body(mb_llm *x, const char *s, uint64_t t_ns)
             mb_llm_capture(x, s, v);
             any = 1;
         } else if ((v = mb_json_get(s, t, b, "thinking")) >= 0 && mb_json_nonempty(t, v)) {
-            x->content_bytes += t[v].len;
+            mb_llm_capture_other(x, s, v, 1);
             any = 1;
         } else if (mb_json_get(s, t, b, "input") >= 0) {
             any = 1;

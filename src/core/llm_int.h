@@ -17,6 +17,10 @@ int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok);
 int mb_llm_content(mb_llm *x, uint64_t t_ns);
 /* Counts (and, with capture on, appends) the string token i as content. */
 void mb_llm_capture(mb_llm *x, const char *s, int i);
+/* Generated output that is not the visible text (reasoning, refusal,
+ * tool-call arguments): kept only for counting (capture & 2); count adds
+ * its raw length to content_bytes. */
+void mb_llm_capture_other(mb_llm *x, const char *s, int i, int count);
 void mb_llm_set_finish(mb_llm *x, const char *s, int i);
 /* Reads a usage count; marks usage invalid when negative, huge or not an integer. */
 void mb_llm_read_count(mb_llm *x, const char *s, int i, int64_t *out);

@@ -28,7 +28,7 @@ static int scan_choice(mb_llm *x, const char *s, int choice, const char *msgkey)
             if (f == 0)
                 mb_llm_capture(x, s, v);
             else
-                x->content_bytes += t[v].len;
+                mb_llm_capture_other(x, s, v, 1);
             any = 1;
         }
     }
@@ -40,7 +40,7 @@ static int scan_choice(mb_llm *x, const char *s, int choice, const char *msgkey)
         for (uint32_t k = 0; k < t[v].size; k++, e = t[e].next) {
             int a = mb_json_path(s, t, (int)e, "function", "arguments", NULL);
             if (mb_json_nonempty(t, a)) {
-                x->content_bytes += t[a].len;
+                mb_llm_capture_other(x, s, a, 1);
                 any = 1;
             }
         }

@@ -130,13 +130,18 @@ static int shape_of_path(const char *path)
 
 /* Sums the characters of every text part and hashes them: the token rule's
  * input and the seed of the generated text. */
-typedef struct prompt_acc { uint64_t chars, hash, ints; } prompt_acc;
+typedef struct prompt_acc { uint64_t chars, hash, ints; mk_buf *text; } prompt_acc;
 
 static void acc_text(prompt_acc *a, const char *s)
 {
     size_t n = strlen(s);
     a->chars += mb_mock_count_chars(s, n);
     a->hash = mb_mock_hash(a->hash, s, n + 1);
+    if (a->text) {   /* for the tokenizer: the texts joined by newlines */
+        if (a->text->len)
+            mk_put(a->text, "\n", 1);
+        mk_put(a->text, s, n);
+    }
 }
 
 /* Content as a string or a list of blocks; text blocks count, others
@@ -351,7 +356,8 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
     char msg[512];
     int status = 0;
     long max = -1;
-    prompt_acc acc = {0, MB_MOCK_HASH_INIT, 0};
+    mk_buf ptext = {0};
+    prompt_acc acc = {0, MB_MOCK_HASH_INIT, 0, m->tokenizer ? &ptext : NULL};
     mk_model *md = NULL;
     const char *model_name = NULL;
     uint64_t seq = ++m->seq;
@@ -468,7 +474,8 @@ static void handle_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *
     v = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
     r->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "include_usage"));
     r->usage = api == MK_MESSAGES ? 1 : md->usage;
-    r->prompt_tokens = mb_mock_tokens_for_chars(acc.chars) + acc.ints;
+    r->prompt_tokens = (m->tokenizer ? mk_count(m, ptext.p, ptext.len)
+                                     : mb_mock_tokens_for_chars(acc.chars)) + acc.ints;
     r->total = max > 0 ? (uint64_t)max : (uint64_t)md->natural_tokens;
     r->finish_length = max > 0;
     r->reasoning = api == MK_CHAT ? (uint64_t)md->reasoning_tokens : 0;
@@ -526,6 +533,7 @@ out:
         log_line(m, q->method, q->path, status, NULL, tr && (tr->faults & MK_F_ERROR) ? "fault" : NULL);
     }
     cJSON_Delete(body);
+    mk_buf_free(&ptext);
 }
 
 /* ---------------------------------------------------------------- models */
@@ -999,6 +1007,7 @@ static void mock_free(mb_mock *m)
     free(m->heap);
     free(m->api_key);
     free(m->control_token);
+    mk_tokenizer_free(m);
     free(m);
     if (done)
         done(ud);
@@ -1195,6 +1204,7 @@ fail:
     mb_hist_free(m->emit_hist);
     free(m->api_key);
     free(m->control_token);
+    mk_tokenizer_free(m);
     free(m);
     return rc < 0 ? rc : MB_EINVAL;
 }

@@ -94,7 +94,7 @@ static void msg_body(mk_req *r, mk_buf *b, const char *text, size_t len, const c
     mk_puts(b, "}],\"stop_reason\":\"");
     mk_puts(b, mk_finish_reason(r));
     mk_puts(b, "\",\"stop_sequence\":null,\"usage\":");
-    usage_obj(r, b, r->emitted);
+    usage_obj(r, b, mk_usage_out(r));
     mk_puts(b, "}");
 }
 

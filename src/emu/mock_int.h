@@ -20,6 +20,7 @@
 #include "mlxbench/hist.h"
 #include "mlxbench/mock.h"
 #include "mlxbench/server.h"
+#include "mlxbench/tok.h"
 
 /* ---------------------------------------------------------- string buffer */
 
@@ -159,6 +160,7 @@ typedef struct mk_req {
     char method[8];
     char path[48];
     char peer[64];
+    mk_buf gen, rgen;          /* emitted content and reasoning (tokenizer only) */
 } mk_req;
 
 /* Formatting of one API. Every function appends complete SSE events (or a
@@ -238,7 +240,17 @@ struct mb_mock {
     int port;
     int last_status;           /* of the last response sent (for the log) */
     size_t max_body;
+    mb_tok *tokenizer;         /* the profile's "tokenizer", or NULL */
+    mb_tok_enc *tok_enc;
 };
+
+/* mock_tokens.c: counts with the profile's tokenizer, if any */
+int mk_tokenizer_set(mb_mock *m, const char *path, char *err, size_t errlen);
+void mk_tokenizer_free(mb_mock *m);
+uint64_t mk_count(mb_mock *m, const char *s, size_t n);
+void mk_keep_text(mk_req *r, const char *s, size_t n, int reasoning);
+uint64_t mk_usage_out(mk_req *r);
+uint64_t mk_usage_reasoning(mk_req *r);
 
 /* mock_profile.c */
 int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t errlen);

@@ -51,7 +51,7 @@ static void chunk_head(const mk_req *r, mk_buf *b)
 
 static void usage_obj(const mk_req *r, mk_buf *b)
 {
-    uint64_t out = r->emitted;
+    uint64_t out = mk_usage_out((mk_req *)r);
     mk_puts(b, "{\"prompt_tokens\":");
     mk_put_u64(b, r->prompt_tokens);
     mk_puts(b, ",\"completion_tokens\":");
@@ -61,7 +61,7 @@ static void usage_obj(const mk_req *r, mk_buf *b)
     if (r->api == MK_CHAT) {
         mk_puts(b, ",\"prompt_tokens_details\":{\"cached_tokens\":0},"
                    "\"completion_tokens_details\":{\"reasoning_tokens\":");
-        mk_put_u64(b, out < r->reasoning ? out : r->reasoning);
+        mk_put_u64(b, mk_usage_reasoning((mk_req *)r));
         mk_puts(b, "}");
     }
     mk_puts(b, "}");

@@ -263,7 +263,7 @@ static int profile_model(mb_mock *m, const char *name, const cJSON *fields,
 
 static const char *const top_keys[] = {
     "builtin_models", "any_model", "default_model", "models", "model_defaults", "seed",
-    "api_key", "faults", "trace", "max_body_bytes", "control_token", NULL};
+    "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer", NULL};
 
 /* Reads a profile (docs/MOCK.md, "Profile"). Called once at start, before
  * any model is in use. */
@@ -354,6 +354,16 @@ int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t 
         }
         free(m->api_key);
         m->api_key = *v->valuestring ? strdup(v->valuestring) : NULL;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || !*v->valuestring) {
+            err_set(err, errlen, "'tokenizer' must be the path of a tokenizer.json or .tiktoken file");
+            rc = MB_EINVAL;
+            goto out;
+        }
+        if ((rc = mk_tokenizer_set(m, v->valuestring, err, errlen)) < 0)
+            goto out;
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "control_token");
     if (v && !cJSON_IsNull(v)) {

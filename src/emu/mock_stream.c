@@ -133,6 +133,8 @@ static uint64_t chunk_size(const mk_req *r)
 void mk_req_free(mk_req *r)
 {
     free(r->model_json);
+    mk_buf_free(&r->gen);
+    mk_buf_free(&r->rgen);
     free(r);
 }
 
@@ -315,6 +317,7 @@ static void emit_body(mk_req *r)
         size_t n = i < r->reasoning ? mb_mock_text_token(&r->rtext, tok)
                                     : mb_mock_text_token(&r->text, tok);
         mk_put(i < r->reasoning ? &rtext : &text, tok, n);
+        mk_keep_text(r, tok, n, i < r->reasoning);
     }
     b->len = 0;
     r->emitted = r->total;
@@ -384,6 +387,7 @@ static void emit(mk_req *r)
         for (uint64_t i = 0; i < e; i++) {
             size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
             mk_put(text, tok, n);
+            mk_keep_text(r, tok, n, reasoning);
         }
         api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
         done += e;

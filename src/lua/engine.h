@@ -177,6 +177,7 @@ int luaopen_mlxbench_mock(lua_State *L);
 int luaopen_mlxbench_proxy(lua_State *L);
 int luaopen_mlxbench_thread(lua_State *L);
 int luaopen_mlxbench_monitor(lua_State *L);
+int luaopen_mlxbench_tokenizer(lua_State *L);
 int luaopen_mlxbench_redact(lua_State *L);
 
 /* l_redact.c: print, io.write and file:write redact what they write;

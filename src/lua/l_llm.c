@@ -280,10 +280,17 @@ static void push_result(lua_State *L, call *c)
         lua_pushstring(L, c->x.finish_reason);
         lua_setfield(L, -2, "finish_reason");
     }
-    if (c->x.capture) {
+    if (c->x.capture & 1) {
         lua_pushlstring(L, c->x.text ? c->x.text : "", c->x.text_len);
         lua_setfield(L, -2, "text");
     }
+    if (c->x.capture & 2) {
+        /* every generated text, for a tokenizer to count */
+        lua_pushlstring(L, c->x.gen ? c->x.gen : "", c->x.gen_len);
+        lua_setfield(L, -2, "generated_text");
+    }
+    if (c->x.nct >= 1)
+        set_num(L, "content_span_s", secs((int64_t)(c->x.ct[c->x.nct - 1] - c->x.ct[0])));
     lua_pushboolean(L, rs->reused);
     lua_setfield(L, -2, "reused");
     lua_createtable(L, 0, 5);
@@ -420,7 +427,9 @@ static int l_wait(lua_State *L)
 /* _llm.start{url, headers={"K: V",...}, body, api=0|1|2, stream, timeout,
  *            connect_timeout, capture, on_token=bool, insecure, cacert, http2,
  *            accept_encoding="gzip"|"", max_body, max_line}
- * -> call (then _llm.wait(call)). The body and headers are copied. */
+ * -> call (then _llm.wait(call)). The body and headers are copied.
+ * count_text: also return `generated_text`, everything the model generated
+ * (content, reasoning, tool-call arguments), for exact token counts. */
 static int l_start(lua_State *L)
 {
     size_t body_len = 0;
@@ -440,7 +449,7 @@ static int l_start(lua_State *L)
     c = lua_newuserdatauv(L, sizeof *c, 0);   /* 2 */
     memset(c, 0, sizeof *c);
     luaL_setmetatable(L, CALL_MT);
-    mb_llm_init(&c->x, (mb_api)api, opt_bool(L, "capture"));
+    mb_llm_init(&c->x, (mb_api)api, opt_bool(L, "capture") | (opt_bool(L, "count_text") ? 2 : 0));
     c->stream = opt_bool(L, "stream");
     c->on_token = opt_bool(L, "on_token") && c->stream;
     c->x.keep_all = c->on_token || opt_bool(L, "itl");   /* the caller wants every time */

@@ -21,5 +21,6 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench._thread", luaopen_mlxbench_thread},
     {"mlxbench._monitor", luaopen_mlxbench_monitor},
     {"mlxbench._redact", luaopen_mlxbench_redact},
+    {"mlxbench._tokenizer", luaopen_mlxbench_tokenizer},
     {NULL, NULL}
 };

@@ -21,6 +21,7 @@ local threads = require "mlxbench.threads"
 local report = require "mlxbench.report"
 local monitor = require "mlxbench._monitor"
 local thread_c = require "mlxbench._thread"
+local tokens = require "mlxbench.tokens"
 
 local M = {}
 
@@ -43,7 +44,7 @@ local KNOWN = {
   include_usage = 1, label = 1, connect_timeout = 1, rate = 1, arrival = 1, burstiness = 1,
   max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
   concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1, threads = 1,
-  thread_init = 1, _thread = 1,
+  thread_init = 1, _thread = 1, tokenizer = 1, synthetic = 1,
 }
 
 local function check(o)
@@ -84,6 +85,13 @@ local function check(o)
     error("mlxbench.bench: on_result must be a function", 3)
   end
   if o.slo ~= nil and type(o.slo) ~= "table" then error("mlxbench.bench: slo must be a table", 3) end
+  if o.synthetic ~= nil then
+    if type(o.synthetic) ~= "table" or o.synthetic.input == nil then
+      error("mlxbench.bench: synthetic = {input = N | {mean, sd, min, max} | {min, max}, output = ..., "
+        .. "prefix = N}", 3)
+    end
+    if o.prompt or o.prompts then error("mlxbench.bench: give synthetic or prompt(s), not both", 3) end
+  end
   if o.shard ~= nil then
     local sh, err = load.shard(o.shard)
     if not sh then error("mlxbench.bench: " .. err, 3) end
@@ -115,6 +123,7 @@ local function config_of(o)
     rate = o.rate, arrival = is_open(o) and (o.arrival or "poisson") or nil,
     burstiness = o.burstiness, max_inflight = o.max_inflight, stages = o.stages, seed = o.seed,
     prompts = o._prompts.pick and (o._prompts.path or "source") or #o._prompts,
+    synthetic = o.synthetic,
     prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
     timeout = o.timeout, extra = o.extra, label = o.label,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
@@ -174,10 +183,14 @@ local function one(o, group, i)
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
     cacert = o.cacert, insecure = o.insecure, max_request_bytes = o.max_request_bytes,
+    tokenizer = o._tok,
   }
   if not p.turns then
     local r = attempt(o, group, i, req)
     r.i, r.prompt_name = i, p.name
+    -- a prompt built to a length: asked, reached, or only estimated
+    r.prompt_target_tokens, r.prompt_achieved_tokens = p.target_tokens, p.achieved_tokens
+    r.prompt_estimated = p.estimated
     return r
   end
   local history, done = {}, {}
@@ -212,7 +225,21 @@ function M.bench(o)
   local fallback = o.fallback and as_target(o.fallback)
   o.stream = o.stream ~= false
   if o.max_request_bytes then limits.MAX_REQUEST_BYTES = o.max_request_bytes end   -- prompt files too
-  o._prompts = prompts.resolve(o.prompts or o.prompt or "short")
+  -- the model's tokenizer, for exact counts and prompt lengths
+  local tspec = o.tokenizer
+  if tspec == nil then tspec = t.tokenizer end
+  local rok, tok, tinfo = pcall(tokens.resolve, tspec, o.model)
+  if not rok then error("mlxbench.bench: " .. tostring(tok), 2) end
+  o._tok = tok
+  if o.synthetic then
+    -- a random workload: lengths drawn per request (plain data, so engine
+    -- threads can build the same source)
+    local s = o.synthetic
+    o._prompts = prompts.synthetic_spec{ input = s.input, output = s.output, prefix = s.prefix,
+                                         seed = o.seed or 1, tokenizer = tok }
+  else
+    o._prompts = prompts.resolve(o.prompts or o.prompt or "short", { tokenizer = tok })
+  end
   o._pick = prompts.picker(o._prompts, o.seed)
   -- in an engine thread, its share of the run (of the run's shard, if any)
   o._shard = o._thread and o._thread.shard or load.shard(o.shard)
@@ -221,7 +248,16 @@ function M.bench(o)
     is_open(o) and ("rate=" .. tostring(o.rate or "stages")) or ("c=" .. (o.concurrency or 1)))
   local fields = {
     name = name, backend = t.backend, target = t:public(), model = o.model, config = config_of(o),
+    tokenizer = tinfo,
   }
+  if not tok then
+    -- said once per run: in the report's notes (run.warnings), and on
+    -- stderr where progress is shown
+    fields.warnings = { tokens.warning(tinfo, o.model) }
+    if not o._thread and progress.active() and not tinfo.none:match("^disabled") then
+      io.stderr:write("mlxbench: ", fields.warnings[1], "\n")
+    end
+  end
   if fallback then fields.fallback = fallback:public() end
 
   if t:needs_key() and not t:has_key() then
@@ -292,7 +328,11 @@ function M.bench(o)
     else
       c.t0 = common.t_begin + (o.warmup_s or 0)
     end
-    local parts = threads.drive(opts, o, nthreads, common, M.stopping,
+    -- the workers load the file found here (or none), not a search of their own
+    local topts = {}
+    for k, v in pairs(opts) do topts[k] = v end
+    topts.tokenizer = tinfo.path or "none"
+    local parts = threads.drive(topts, o, nthreads, common, M.stopping,
                                 function(handles) live = threads.live(handles) end)
     info, cpu_s, thread_data = threads.absorb(parts, c, cool, lag_h)
     warm_count = info.warmup

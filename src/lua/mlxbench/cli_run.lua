@@ -5,6 +5,7 @@ local target_mod = require "mlxbench.target"
 local results = require "mlxbench.results"
 local report = require "mlxbench.report"
 local checks = require "mlxbench.checks"
+local prompts = require "mlxbench.prompts"
 
 local M = {}
 
@@ -13,6 +14,10 @@ M.SPEC = {
   runs = { short = "n", arg = "N", help = "measured requests (default 5)" },
   ["max-tokens"] = { arg = "N", help = "max output tokens per request (default 256)" },
   prompt = { arg = "P", help = "short|medium|long|synthetic:N|TEXT|@FILE[.jsonl] (default medium)" },
+  tokenizer = { arg = "T", help = "PATH|MODEL|auto|none: the tokenizer for exact counts (default auto: found on this machine)" },
+  ["input-tokens"] = { arg = "N[:SD|,MIN-MAX]", help = "random workload: prompts of N tokens (normal with SD, or uniform in MIN-MAX), seeded" },
+  ["output-tokens"] = { arg = "N[:SD|,MIN-MAX]", help = "with --input-tokens: max_tokens drawn the same way" },
+  ["prefix-tokens"] = { arg = "N", help = "with --input-tokens: every prompt starts with the same N tokens" },
   warmup = { arg = "N", help = "warm-up requests, not recorded (default 1)" },
   stream = { help = "stream the response (default; --no-stream to disable)" },
   url = { arg = "URL", help = "server base URL (default " .. target_mod.DEFAULT_URL .. ")" },
@@ -50,7 +55,8 @@ M.SPEC = {
   progress = { arg = "MODE", help = "auto (live line on a terminal) | plain (a line every 10 s) | none" },
   help = { short = "h", help = "show this help" },
 }
-M.ORDER = { "model", "runs", "max-tokens", "prompt", "warmup", "stream", "url", "api",
+M.ORDER = { "model", "runs", "max-tokens", "prompt", "input-tokens", "output-tokens", "prefix-tokens",
+            "tokenizer", "warmup", "stream", "url", "api",
             "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard", "threads", "slo", "threshold", "timeout", "mock", "mock-trace", "usage", "output", "html",
             "format", "progress", "verbose", "quiet", "name", "help" }
 
@@ -160,6 +166,21 @@ function M.main(...)
     return die("--api must be openai, anthropic or completions")
   end
   local model = target_mod.tiers[o.model] or o.model
+  local synthetic
+  if o["input-tokens"] then
+    if o.prompt then return die("give --prompt or --input-tokens, not both") end
+    local inl, outl, pre
+    inl, err = prompts.parse_length(o["input-tokens"], "--input-tokens")
+    if not inl then return die(err) end
+    if o["output-tokens"] then
+      outl, err = prompts.parse_length(o["output-tokens"], "--output-tokens")
+      if not outl then return die(err) end
+    end
+    pre, err = args.int(o, "prefix-tokens", 1) if err then return die(err) end
+    synthetic = { input = inl, output = outl, prefix = pre }
+  elseif o["output-tokens"] or o["prefix-tokens"] then
+    return die("--output-tokens and --prefix-tokens need --input-tokens")
+  end
   if o.progress and not ({ auto = 1, plain = 1, none = 1 })[o.progress] then
     return die("--progress must be auto, plain or none")
   end
@@ -193,7 +214,8 @@ function M.main(...)
     end
     return debug.traceback(e, 2)
   end, {
-    target = t, model = model, prompt = o.prompt or "medium", max_tokens = maxt or 256,
+    target = t, model = model, prompt = (not synthetic) and (o.prompt or "medium") or nil,
+    synthetic = synthetic, tokenizer = o.tokenizer, max_tokens = maxt or 256,
     stream = o.stream ~= false, requests = (not dur or o.runs) and (n or 5) or nil, duration = dur,
     warmup = warm or (rate and 0 or 1), concurrency = (not rate) and (c or 1) or nil,
     rate = rate, arrival = o.arrival or (rate and (burst and "gamma" or "poisson")) or nil,

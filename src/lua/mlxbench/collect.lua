@@ -5,6 +5,7 @@
 -- arrive as a C array recorded with one call.
 local stats = require "mlxbench.stats"
 local json = require "mlxbench.json"
+local tokens = require "mlxbench.tokens"
 
 local M = {}
 
@@ -25,6 +26,9 @@ function M.new(opts)
     errors = {},
     tok_in = 0, tok_out = 0,
     source = { usage = 0, events = 0 },
+    prompt_source = {},
+    diff_out = tokens.diff_new(), diff_in = tokens.diff_new(),   -- usage vs tokenizer
+    plen = { requests = 0, target = 0, achieved = 0, exact = 0, estimated = 0 },  -- prompts built to a length
     sum_e2e = 0,           -- for the seed's avg_tok_s
     first_start = nil, last_end = nil,
     per_request = json.array(),
@@ -80,6 +84,10 @@ function Collector:add(r)
     elseif r.token_source then
       self.source[r.token_source] = (self.source[r.token_source] or 0) + 1
     end
+    local ps = r.prompt_token_source
+    if ps then self.prompt_source[ps] = (self.prompt_source[ps] or 0) + 1 end
+    if r.token_source == "usage" then tokens.diff_add(self.diff_out, r.output_tokens, r.tokenizer_tokens) end
+    if ps == "usage" then tokens.diff_add(self.diff_in, r.input_tokens, r.tokenizer_input_tokens) end
     self.sum_e2e = self.sum_e2e + (r.e2e_s or 0)
     rec(h.ttft_s, r.ttft_s)
     rec(h.e2e_s, r.e2e_s)
@@ -96,6 +104,17 @@ function Collector:add(r)
     self.errors[key] = (self.errors[key] or 0) + 1
   end
   if r.target then self.targets[r.target] = (self.targets[r.target] or 0) + 1 end
+  if r.prompt_target_tokens then
+    local pl = self.plen
+    pl.requests, pl.target = pl.requests + 1, pl.target + r.prompt_target_tokens
+    if r.prompt_estimated then
+      pl.estimated = pl.estimated + 1
+    else
+      local got = r.prompt_achieved_tokens or r.prompt_target_tokens
+      pl.achieved = pl.achieved + got
+      if got == r.prompt_target_tokens then pl.exact = pl.exact + 1 end
+    end
+  end
   if self.keep then
     self.per_request[#self.per_request + 1] = {
       i = r.i, ok = r.ok, status = r.status,
@@ -103,11 +122,15 @@ function Collector:add(r)
       target = r.target, ttfb_s = r.ttfb_s, ttft_s = r.ttft_s, e2e_s = r.e2e_s,
       tpot_s = r.tpot_s, output_tokens = r.output_tokens, input_tokens = r.input_tokens,
       token_source = r.token_source, finish_reason = r.finish_reason,
+      prompt_token_source = r.prompt_token_source, tokenizer_tokens = r.tokenizer_tokens,
+      tokenizer_input_tokens = r.tokenizer_input_tokens,
       scheduled_s = r.scheduled_s and self.t0 and (r.scheduled_s - self.t0) or nil,
       start_s = r.start_s and self.t0 and (r.start_s - self.t0) or nil,
       reused = r.reused, retried = r.retried, failover = r.failover,
       usage_invalid = r.usage_invalid,
       max_tokens = r.max_tokens, prompt = r.prompt_name, turn = r.turn,
+      prompt_target_tokens = r.prompt_target_tokens,
+      prompt_achieved_tokens = (not r.prompt_estimated) and r.prompt_achieved_tokens or nil,
     }
   end
 end
@@ -122,6 +145,8 @@ function Collector:dump()
   return {
     total = self.total, ok = self.ok, failed = self.failed, good = self.good,
     errors = self.errors, tok_in = self.tok_in, tok_out = self.tok_out, source = self.source,
+    prompt_source = self.prompt_source, diff_out = self.diff_out, diff_in = self.diff_in,
+    plen = self.plen,
     sum_e2e = self.sum_e2e, first_start = self.first_start, last_end = self.last_end,
     targets = self.targets, per_request = self.keep and self.per_request or nil, h = h,
   }
@@ -138,6 +163,10 @@ function Collector:absorb(d, thread)
   self.sum_e2e = self.sum_e2e + d.sum_e2e
   for k, n in pairs(d.errors or {}) do self.errors[k] = (self.errors[k] or 0) + n end
   for k, n in pairs(d.source or {}) do self.source[k] = (self.source[k] or 0) + n end
+  for k, n in pairs(d.prompt_source or {}) do self.prompt_source[k] = (self.prompt_source[k] or 0) + n end
+  for k, v in pairs(d.plen or {}) do self.plen[k] = self.plen[k] + v end
+  tokens.diff_merge(self.diff_out, d.diff_out)
+  tokens.diff_merge(self.diff_in, d.diff_in)
   for k, n in pairs(d.targets or {}) do self.targets[k] = (self.targets[k] or 0) + n end
   if d.first_start and (not self.first_start or d.first_start < self.first_start) then
     self.first_start = d.first_start
@@ -176,7 +205,12 @@ function Collector:finish(fields)
   local run = {
     name = self.name,
     requests = { total = self.total, ok = self.ok, failed = self.failed, errors = self.errors },
-    tokens = { input = self.tok_in, output = self.tok_out, source = self.source },
+    tokens = { input = self.tok_in, output = self.tok_out, source = self.source,
+               prompt_source = next(self.prompt_source) and self.prompt_source or nil,
+               -- the tokenizer's count next to the server's usage, where both exist
+               tokenizer_vs_usage = (self.diff_out.n + self.diff_in.n > 0) and {
+                 output = tokens.diff_summary(self.diff_out), input = tokens.diff_summary(self.diff_in),
+               } or nil },
     duration_s = dur,
     throughput = {
       output_tok_s = per(self.tok_out),
@@ -189,6 +223,15 @@ function Collector:finish(fields)
     per_request = self.per_request,
   }
   for k, v in pairs(fields or {}) do run[k] = v end
+  local pl = self.plen
+  if pl.requests > 0 then
+    -- prompts built to a token length: what was asked and what they have
+    run.prompt_tokens = {
+      requests = pl.requests, target_mean = pl.target / pl.requests,
+      exact = pl.exact, estimated = pl.estimated,
+      achieved_mean = pl.requests > pl.estimated and pl.achieved / (pl.requests - pl.estimated) or nil,
+    }
+  end
   for _, m in ipairs(M.METRICS) do
     local h = self.h[m]
     run.metrics[m] = summarize(h)

@@ -19,8 +19,10 @@ local ROLE = { human = "user", user = "user", gpt = "assistant", assistant = "as
                system = "system" }
 
 -- Converts a ShareGPT conversation into a chat request: the messages up to a
--- user turn, and (use_output_len) the reference reply's length as max_tokens.
-local function from_conversation(conv, turns, use_output_len)
+-- user turn, and (use_output_len) the reference reply's length as max_tokens,
+-- counted by `count` (the model's tokenizer; default the 4-characters rule).
+local function from_conversation(conv, turns, use_output_len, count)
+  count = count or prompts.estimate_tokens
   local msgs = {}
   for _, t in ipairs(conv) do
     local role = ROLE[type(t) == "table" and t.from or ""] or (type(t) == "table" and ROLE[t.role or ""])
@@ -52,7 +54,7 @@ local function from_conversation(conv, turns, use_output_len)
   local reply = msgs[ask + 1]
   local p = { messages = out }
   if use_output_len and reply and reply.role == "assistant" then
-    p.max_tokens = math.max(1, prompts.estimate_tokens(reply.content))
+    p.max_tokens = math.max(1, count(reply.content))
   end
   return p
 end
@@ -65,7 +67,7 @@ local function from_record(obj, o)
              messages = type(obj.system) == "string" and { { role = "system", content = obj.system } } or nil }
   end
   if type(obj.conversations) == "table" then
-    return from_conversation(obj.conversations, o.turns, o.use_output_len)
+    return from_conversation(obj.conversations, o.turns, o.use_output_len, o._count)
   end
   if type(obj.messages) == "table" then
     local msgs = obj.messages
@@ -74,7 +76,7 @@ local function from_record(obj, o)
     if type(last) == "table" and last.role == "assistant" and #msgs > 1 then
       p.messages = table.move(msgs, 1, #msgs - 1, 1, {})
       if o.use_output_len and not p.max_tokens and type(last.content) == "string" then
-        p.max_tokens = math.max(1, prompts.estimate_tokens(last.content))
+        p.max_tokens = math.max(1, (o._count or prompts.estimate_tokens)(last.content))
       end
     end
     return p
@@ -98,7 +100,8 @@ local function detect(path)
 end
 
 -- open{path, format = "auto"|"jsonl"|"sharegpt", turns = "first"|"history",
---      limit = N, use_output_len = false, loop = true} -> dataset
+--      limit = N, use_output_len = false, loop = true, tokenizer} -> dataset
+-- (with a tokenizer, use_output_len counts the reference replies exactly)
 function M.open(o)
   if type(o) == "string" then o = { path = o } end
   if type(o) ~= "table" or type(o.path) ~= "string" then
@@ -116,6 +119,7 @@ function M.open(o)
     use_output_len = o.use_output_len, loop = o.loop ~= false,
     queue = {}, qpos = 1, served = 0, read = 0, skipped = 0, line = 0,
   }, DS)
+  if o.tokenizer then ds:set_tokenizer(o.tokenizer) end
   ds:_reopen()
   return ds
 end
@@ -233,6 +237,12 @@ end
 
 -- the prompt-source protocol bench uses: pick(i) -> spec
 function DS:pick(i) return self:next() end
+
+-- counts reference replies (use_output_len) with the model's tokenizer
+function DS:set_tokenizer(tok)
+  self.tokenizer = tok
+  self._count = tok and function(s) return tok:count(s) end or nil
+end
 
 function DS:close()
   if self.f then self.f:close() self.f = nil end

@@ -5,6 +5,7 @@ local cjson = require "cjson"
 local core = require "mlxbench._llm"
 local prompts = require "mlxbench.prompts"
 local target_mod = require "mlxbench.target"
+local tokens = require "mlxbench.tokens"
 
 local M = {}
 
@@ -89,6 +90,9 @@ local function check_opts(o)
   if o.on_token ~= nil and type(o.on_token) ~= "function" then
     error("llm.request: on_token must be a function", 3)
   end
+  if o.tokenizer ~= nil and type(o.tokenizer) ~= "userdata" then
+    error("llm.request: tokenizer must be a loaded tokenizer (mlxbench.tokenizer.load)", 3)
+  end
   for _, k in ipairs{ "max_body", "max_line", "max_request_bytes" } do
     if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 1) then
       error("llm.request: " .. k .. " must be a positive integer (bytes)", 3)
@@ -100,7 +104,8 @@ local function check_opts(o)
 end
 
 -- request{target, model, messages|prompt, max_tokens, stream, extra, headers,
---         capture, timeout, connect_timeout, on_token, itl_hist, itl} -> result
+--         capture, timeout, connect_timeout, on_token, itl_hist, itl,
+--         tokenizer} -> result (with a tokenizer: exact counts, mlxbench.tokens)
 function M.request(o)
   check_opts(o)
   local t = o.target
@@ -116,7 +121,7 @@ function M.request(o)
     capture = o.capture, itl_hist = o.itl_hist, itl = o.itl,
     insecure = o.insecure, cacert = o.cacert, http2 = o.http2,
     accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,
-    max_body = o.max_body, max_line = o.max_line,
+    max_body = o.max_body, max_line = o.max_line, count_text = o.tokenizer ~= nil,
     max_tokens = o.max_tokens or (t.api == "anthropic" and 256 or nil),   -- usage check
   }
   if o.insecure then target_mod.warn_insecure(spec.url) end
@@ -146,6 +151,8 @@ function M.request(o)
   else
     r.input_source = "usage"
   end
+  if o.tokenizer then tokens.apply(o.tokenizer, r, o) end
+  r.prompt_token_source = tokens.prompt_source(r)
   r.target = t.name
   return r
 end

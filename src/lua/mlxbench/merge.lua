@@ -107,7 +107,7 @@ function M.runs(parts)
   local out = {
     name = first.name, backend = first.backend, target = copy(first.target), model = first.model,
     config = copy(first.config), fallback = copy(first.fallback), slo = copy(first.slo),
-    sweep = copy(first.sweep), search = copy(first.search),
+    sweep = copy(first.sweep), search = copy(first.search), tokenizer = copy(first.tokenizer),
   }
   local req = { total = 0, ok = 0, failed = 0, errors = {} }
   local tok = { input = 0, output = 0, source = {} }
@@ -130,6 +130,23 @@ function M.runs(parts)
     tok.input = tok.input + ((r.tokens or {}).input or 0)
     tok.output = tok.output + ((r.tokens or {}).output or 0)
     sum_into(tok.source, (r.tokens or {}).source)
+    if (r.tokens or {}).prompt_source then
+      tok.prompt_source = tok.prompt_source or {}
+      sum_into(tok.prompt_source, r.tokens.prompt_source)
+    end
+    for _, side in ipairs{ "output", "input" } do
+      -- means weighted by their request counts, the worst maximum
+      local d = ((r.tokens or {}).tokenizer_vs_usage or {})[side]
+      if d and (d.requests or 0) > 0 then
+        tok.tokenizer_vs_usage = tok.tokenizer_vs_usage or {}
+        local m = tok.tokenizer_vs_usage[side] or { requests = 0, mean_rel_diff = 0, max_rel_diff = 0 }
+        local n = m.requests + d.requests
+        m.mean_rel_diff = (m.mean_rel_diff * m.requests + d.mean_rel_diff * d.requests) / n
+        m.max_rel_diff = math.max(m.max_rel_diff, d.max_rel_diff or 0)
+        m.requests = n
+        tok.tokenizer_vs_usage[side] = m
+      end
+    end
     sum_e2e = sum_e2e + ((r.summary or {}).total_duration_s or 0)
     for m, e in pairs(r.histograms or {}) do
       encs[m] = encs[m] or {}

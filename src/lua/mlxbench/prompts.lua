@@ -49,6 +49,64 @@ function M.synthetic(n, seed)
   return table.concat(parts, " "):sub(1, target)
 end
 
+-- The words of a synthetic prompt, seeded: words(seed, n) -> {n words}.
+local function word_list(seed, n)
+  local out = {}
+  local state = (seed or 1) * 2654435761 % 4294967296
+  for i = 1, n do
+    state = (state * 1103515245 + 12345) % 2147483648
+    out[i] = words[state % #words + 1]
+  end
+  return out
+end
+
+-- exact(tok, n, seed [, prefix]) -> text, achieved: real words whose count
+-- under tok (without special tokens) is exactly n -- after `prefix` when
+-- given (then prefix .. text counts count(prefix) + n). The longest run of
+-- words that does not exceed n is found by bisection, then one-token
+-- fillers close the gap; achieved is the count reached (n unless no filler
+-- adds exactly one token).
+local FILLERS = { " a", ".", ",", " I", " the", " of", "!", " is" }
+function M.exact(tok, n, seed, prefix)
+  assert(math.type(n) == "integer" and n > 0, "prompts.exact: n must be a positive integer")
+  local limits = require "mlxbench.limits"
+  if n > limits.MAX_REQUEST_BYTES // 4 then   -- refused before anything is built
+    error("prompts: " .. limits.too_large("a prompt of " .. n .. " tokens (about 4 bytes each)", n * 4), 0)
+  end
+  local base = prefix and tok:count(prefix) or 0
+  local goal = base + n
+  local ws = word_list(seed, 2 * n + 64)
+  local function text(k)
+    local body = table.concat(ws, " ", 1, k)
+    if not prefix then return body end
+    return k > 0 and (prefix .. " " .. body) or prefix
+  end
+  local lo, hi = 0, #ws   -- count(text(lo)) <= goal
+  while tok:count(text(hi)) <= goal and hi < 64 * n + 64 do
+    lo = hi
+    ws = word_list(seed, 2 * #ws)
+    hi = #ws
+  end
+  while hi - lo > 1 do
+    local mid = (lo + hi) // 2
+    if tok:count(text(mid)) <= goal then lo = mid else hi = mid end
+  end
+  local s = text(lo)
+  local c = tok:count(s)
+  while c < goal do
+    local grown = false
+    for _, f in ipairs(FILLERS) do
+      local t = (s == "" and f:gsub("^ ", "") or (s .. f))
+      if tok:count(t) == c + 1 then
+        s, c, grown = t, c + 1, true
+        break
+      end
+    end
+    if not grown then break end
+  end
+  return s, c - base
+end
+
 -- as_messages(p) -> messages list for a chat API from a prompt spec.
 function M.as_messages(p)
   if type(p) == "string" then return { { role = "user", content = p } } end
@@ -105,13 +163,21 @@ end
 --   "synthetic:N"                 a synthetic prompt of ~N tokens
 --   any other string              the prompt text itself
 --   a table of the above / of specs
-function M.resolve(spec)
+--
+-- opts.tokenizer (a loaded tokenizer): synthetic prompts have exactly N
+-- tokens (target_tokens, achieved_tokens); without one they are estimated
+-- (4 characters a token: estimated = true).
+function M.resolve(spec, opts)
+  local tok = opts and opts.tokenizer
   if type(spec) == "table" then
-    if spec.pick then return spec end   -- a source (dataset, synthetic spec)
+    if spec.pick then
+      if tok and spec.set_tokenizer then spec:set_tokenizer(tok) end
+      return spec   -- a source (dataset, synthetic spec)
+    end
     if spec.messages or spec.prompt or spec.turns then return { spec } end
     local out = {}
     for _, s in ipairs(spec) do
-      local r = M.resolve(s)
+      local r = M.resolve(s, opts)
       if r.pick then
         out[#out + 1] = { source = r }
       else
@@ -128,12 +194,18 @@ function M.resolve(spec)
     if not count then   -- beyond an integer: far over any limit
       error("prompts: " .. require("mlxbench.limits").too_large(spec, math.huge), 0)
     end
-    return { { prompt = M.synthetic(count), name = spec } }
+    n = count
+    if not n or n < 1 then error("prompts: synthetic:N needs N >= 1", 2) end
+    if tok then
+      local text, got = M.exact(tok, n, 1)
+      return { { prompt = text, name = spec, target_tokens = n, achieved_tokens = got } }
+    end
+    return { { prompt = M.synthetic(n), name = spec, target_tokens = n, estimated = true } }
   end
   if spec:sub(1, 1) == "@" then
     local path = spec:sub(2)
     if path:match("%.jsonl$") or path:match("%.json$") then
-      return require("mlxbench.dataset").open{ path = path }   -- streamed, not loaded
+      return require("mlxbench.dataset").open{ path = path, tokenizer = tok }   -- streamed, not loaded
     end
     -- bounded (@/dev/zero) and deaf to nothing (a fifo, a terminal)
     local limits = require "mlxbench.limits"
@@ -209,21 +281,64 @@ local function draw(spec, seed, i, salt)
 end
 
 -- synthetic_spec{input = 512 | {mean, sd, min, max} | {min, max},
---                output = 128 | ..., seed = 1} -> a prompt source whose
--- request i has a synthetic prompt of the drawn input length (tokens, by
--- the shared 4-chars rule) and max_tokens of the drawn output length.
--- (Servers may stop before max_tokens; the emulator never does, vLLM needs
--- extra = {ignore_eos = true}.)
+--                output = 128 | ..., prefix = 0, seed = 1, tokenizer = tok}
+-- -> a prompt source whose request i has a synthetic prompt of the drawn
+-- input length and max_tokens of the drawn output length. With prefix = P
+-- every prompt starts with the same text of P tokens (then input tokens
+-- follow it). With a tokenizer the lengths are exact (mlxbench.prompts.exact),
+-- else estimated by the shared 4-characters rule.
+-- (Servers may stop before max_tokens; vLLM needs extra = {ignore_eos = true}.)
 function M.synthetic_spec(o)
   if type(o) ~= "table" or o.input == nil then error("prompts.synthetic_spec: input is required", 2) end
   local seed = o.seed or 1
-  return {
-    pick = function(_, i)
-      local n = draw(o.input, seed, i, 1)
-      return { prompt = M.synthetic(n, seed * 100003 + i), max_tokens = draw(o.output, seed, i, 2),
-               name = "synthetic:" .. n }
-    end,
-  }
+  local src = { tokenizer = o.tokenizer }
+  local prefix_text
+  local function prefix()
+    if not o.prefix or o.prefix < 1 then return nil, 0 end
+    if not prefix_text then
+      prefix_text = src.tokenizer and M.exact(src.tokenizer, o.prefix, seed * 7919 + 17)
+        or M.synthetic(o.prefix, seed * 7919 + 17)
+    end
+    return prefix_text, o.prefix
+  end
+  function src.set_tokenizer(s, tok)
+    if s.tokenizer ~= tok then s.tokenizer, prefix_text = tok, nil end
+  end
+  function src.pick(s, i)
+    local n = draw(o.input, seed, i, 1)
+    local pre, pn = prefix()
+    local p = { max_tokens = draw(o.output, seed, i, 2), name = "synthetic:" .. n,
+                target_tokens = pn + n }
+    if s.tokenizer then
+      local text, got = M.exact(s.tokenizer, n, seed * 100003 + i, pre)
+      p.prompt, p.achieved_tokens = text, pn + got
+    else
+      local body = M.synthetic(n, seed * 100003 + i)
+      p.prompt, p.estimated = pre and (pre .. " " .. body) or body, true
+    end
+    return p
+  end
+  return src
+end
+
+-- A length spec from the command line: "N" (fixed), "N:SD" (normal, mean N,
+-- clamped to >= 1), "N,MIN-MAX" (uniform in [MIN, MAX]) or "N:SD,MIN-MAX"
+-- (normal clamped to the range). -> spec | nil, message
+function M.parse_length(s, what)
+  local n, rest = s:match("^(%d+)(.*)$")
+  n = math.tointeger(tonumber(n or ""))
+  if not n or n < 1 then return nil, what .. " must be N, N:SD, N,MIN-MAX or N:SD,MIN-MAX with N >= 1" end
+  if rest == "" then return n end
+  local sd, lo, hi = rest:match("^:(%d+%.?%d*),(%d+)%-(%d+)$")
+  if not sd then sd = rest:match("^:(%d+%.?%d*)$") end
+  if not lo then lo, hi = rest:match("^,(%d+)%-(%d+)$") end
+  lo, hi = tonumber(lo), tonumber(hi)
+  if not sd and not lo then return nil, what .. ": cannot read '" .. s .. "' (N, N:SD, N,MIN-MAX)" end
+  if lo and (lo < 1 or hi < lo or n < lo or n > hi) then
+    return nil, what .. ": the range must hold N and start at 1 or more"
+  end
+  if sd then return { mean = n, sd = tonumber(sd), min = lo or 1, max = hi } end
+  return { min = lo, max = hi }
 end
 
 -- mix{ {weight = 0.7, prompt = ...}, {weight = 0.3, prompts = {...}} } ->

@@ -192,7 +192,7 @@ function M.group(t, fallback)
   return g
 end
 
--- target{name, url, api, api_key | api_key_env, headers, model?} -> target
+-- target{name, url, api, api_key | api_key_env, headers, model?, tokenizer?} -> target
 --   (model with serves = true: this target always serves that model, e.g. a
 --    fallback running another tier)
 -- target{ {url=...}, {url=...}, policy = "failover" | "round_robin" } -> group
@@ -219,6 +219,9 @@ function M.new(opts)
   end
   register_secrets(url, opts.headers, opts.secret_headers)
   local host = M.host(url)
+  if opts.tokenizer ~= nil and type(opts.tokenizer) ~= "string" then
+    error("mlxbench.target: tokenizer must be \"auto\", \"none\", a path or a model name", 2)
+  end
   local t = {
     name = opts.name or M.backend_of(url),
     url = url:gsub("/+$", ""),
@@ -229,6 +232,7 @@ function M.new(opts)
     model = opts.model_override or (opts.serves and opts.model) or nil,
     allow_http_key = opts.allow_http_key or nil,
     secret_headers = opts.secret_headers,
+    tokenizer = opts.tokenizer,   -- "auto" | "none" | a path or model name (mlxbench.tokens)
   }
   local key = opts.api_key
   if key == "" then key = nil end

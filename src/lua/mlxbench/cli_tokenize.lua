@@ -1,0 +1,81 @@
+-- mlxbench.cli_tokenize: `mlxbench tokenize` -- counts or ids of a text with
+-- a model's tokenizer, for checking against other tools.
+--
+--   mlxbench tokenize --tokenizer PATH|MODEL [--ids|--count] [--special] [TEXT|@FILE|-]
+--   mlxbench tokenize --tokenizer PATH|MODEL --decode ID...
+local args = require "mlxbench.cli_args"
+local tokenizer = require "mlxbench.tokenizer"
+
+local M = {}
+
+M.SPEC = {
+  tokenizer = { short = "t", arg = "T", help = "a tokenizer.json (or its folder), a .tiktoken file, or a model name to find one for" },
+  ids = { help = "print the ids, separated by spaces" },
+  count = { help = "print the number of tokens (the default)" },
+  special = { help = "add the tokenizer's special tokens (BOS...); tiktoken: allow special tokens in the text" },
+  decode = { help = "the arguments are ids: print their text" },
+  verbose = { short = "v", help = "name the tokenizer used on stderr" },
+  help = { short = "h", help = "show this help" },
+}
+M.ORDER = { "tokenizer", "ids", "count", "special", "decode", "verbose", "help" }
+
+local function usage()
+  return "usage: mlxbench tokenize --tokenizer PATH|MODEL [--ids|--count] [--special] [TEXT|@FILE|-]\n"
+    .. "       mlxbench tokenize --tokenizer PATH|MODEL --decode ID...\n\n"
+    .. "Without TEXT, or with -, the text is read from standard input; @FILE reads a file.\n"
+    .. "A model name is looked up on this machine ($MLXBENCH_TOKENIZERS, the Hugging Face\n"
+    .. "cache, LM Studio's models, tiktoken's cache); never on the network.\n\n"
+    .. args.help(M.SPEC, M.ORDER) .. "\n"
+end
+
+local function die(msg, code)
+  io.stderr:write("mlxbench tokenize: ", msg, "\n")
+  return code or 2
+end
+
+function M.main(...)
+  local o, pos = args.parse({ ... }, M.SPEC)
+  if not o then return die(pos .. "\n" .. usage()) end
+  if o.help then io.stdout:write(usage()) return 0 end
+  if not o.tokenizer then return die("--tokenizer PATH|MODEL is required\n" .. usage()) end
+  if o.ids and o.count then return die("give --ids or --count, not both") end
+  local path, tried = tokenizer.find(o.tokenizer)
+  if not path then
+    return die(string.format("no tokenizer found for %s (looked in %s)", o.tokenizer,
+      #(tried or {}) > 0 and table.concat(tried, ", ") or "nothing: give a path"))
+  end
+  local tok, err = tokenizer.load(path)
+  if not tok then return die(err) end
+  if o.verbose then io.stderr:write("tokenizer: ", tok:kind(), " ", tok:path(), " sha256 ", tok:sha256(), "\n") end
+  if o.decode then
+    local ids = {}
+    for _, a in ipairs(pos) do
+      for w in a:gmatch("[^%s,]+") do
+        local v = math.tointeger(tonumber(w))
+        if not v or v < 0 then return die("--decode: '" .. w .. "' is not a token id") end
+        ids[#ids + 1] = v
+      end
+    end
+    io.stdout:write(tok:decode(ids), "\n")
+    return 0
+  end
+  if #pos > 1 then return die("give one TEXT (quote it), @FILE or -") end
+  local text = pos[1]
+  if text == nil or text == "-" then
+    text = io.stdin:read("a") or ""
+  elseif text:sub(1, 1) == "@" then
+    local f, ferr = io.open(text:sub(2), "rb")
+    if not f then return die("cannot open " .. text:sub(2) .. ": " .. tostring(ferr)) end
+    text = f:read("a") or ""
+    f:close()
+  end
+  local opts = o.special and { special = true } or nil
+  if o.ids then
+    io.stdout:write(table.concat(tok:encode(text, opts), " "), "\n")
+  else
+    io.stdout:write(tok:count(text, opts), "\n")
+  end
+  return 0
+end
+
+return M
