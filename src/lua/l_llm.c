@@ -290,7 +290,7 @@ static void push_result(lua_State *L, call *c)
         lua_setfield(L, -2, "generated_text");
     }
     if (c->x.nct >= 1)
-        set_num(L, "content_span_s", secs((int64_t)(c->x.ct[c->x.nct - 1] - c->x.ct[0])));
+        set_num(L, "content_span_s", secs((int64_t)(c->x.t_last - c->x.t_first)));
     lua_pushboolean(L, rs->reused);
     lua_setfield(L, -2, "reused");
     lua_createtable(L, 0, 5);
