@@ -263,7 +263,8 @@ static int profile_model(mb_mock *m, const char *name, const cJSON *fields,
 
 static const char *const top_keys[] = {
     "builtin_models", "any_model", "default_model", "models", "model_defaults", "seed",
-    "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer", NULL};
+    "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer",
+    "request_timeout_s", "idle_timeout_s", NULL};
 
 /* Reads a profile (docs/MOCK.md, "Profile"). Called once at start, before
  * any model is in use. */
@@ -397,6 +398,9 @@ int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t 
             goto out;
         m->max_body = (size_t)mb;
     }
+    if ((rc = num_field(root, "request_timeout_s", 0, 86400, &m->request_timeout_s, err, errlen)) < 0 ||
+        (rc = num_field(root, "idle_timeout_s", 0, 86400, &m->idle_timeout_s, err, errlen)) < 0)
+        goto out;
     v = cJSON_GetObjectItemCaseSensitive(root, "faults");
     if (v) {
         if ((rc = mk_faults_apply(&m->faults, &m->faults, v, err, errlen)) < 0)

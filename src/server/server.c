@@ -26,6 +26,8 @@
 
 #define READ_BUF (64 * 1024)
 #define LINGER_MS 2000
+#define SWEEP_MS 250          /* timeouts are checked this often */
+#define FD_SPARE 32           /* descriptors kept free for the owner, DNS, logs */
 
 typedef struct hoff { uint32_t no, nl, vo, vl; } hoff;
 
@@ -53,6 +55,8 @@ struct mb_server_conn {
     uv_timer_t *linger;
     uv_shutdown_t shut;
     int err_status;                   /* 413 set by a parser callback */
+    uint64_t wait_ns;                 /* since when no request is under way */
+    uint64_t req_ns;                  /* first byte of the request being read, 0: none */
     unsigned busy : 1, responded : 1, chunked : 1, keep_alive : 1, close_after : 1,
              closing : 1, notified : 1, reading : 1, congested : 1, bad : 1,
              shutting : 1, draining : 1, in_ready : 1, owner_answered : 1;
@@ -64,6 +68,8 @@ struct mb_server {
     mb_server_config cfg;
     uv_tcp_t *listener;               /* NULL while paused */
     uv_idle_t idle;                   /* drives pipelined parsing */
+    uv_timer_t sweep;                 /* request and idle timeouts */
+    size_t max_conns;                 /* the descriptor limit, less FD_SPARE */
     struct sockaddr_storage addr;     /* the bound address (real port) */
     char host[64];
     int port;
@@ -347,6 +353,7 @@ static void build_req(mb_server_conn *c, mb_server_req *r, mb_server_header *hv)
 /* Hands a complete request to the owner. */
 static void dispatch(mb_server_conn *c)
 {
+    c->req_ns = 0;   /* answering now: no timeout while the response runs */
     mb_server *s = c->srv;
     mb_server_header stackh[32], *hv = stackh;
     mb_server_req r;
@@ -374,6 +381,7 @@ static void reject(mb_server_conn *c, int status, const char *msg)
     mb_server_req r;
     c->bad = 1;
     c->busy = 1;
+    c->req_ns = 0;
     c->responded = 0;
     c->owner_answered = 0;
     c->keep_alive = 0;
@@ -496,6 +504,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     }
     if (n == 0 || c->bad || c->draining || c->closing)
         return;   /* lingering after an error response: discard */
+    if (!c->busy && !c->req_ns)
+        c->req_ns = mb_clock_now_ns();   /* a request begins: its deadline runs */
     if (c->busy || c->pend_len > c->pend_off) {
         if (pend_add(c, b->base, (size_t)n) < 0) {
             conn_close(c, 1);
@@ -893,8 +903,63 @@ static void conn_response_done(mb_server_conn *c)
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    c->wait_ns = mb_clock_now_ns();
+    c->req_ns = c->pend_len > c->pend_off ? c->wait_ns : 0;   /* pipelined: under way */
     if (c->pend_len > c->pend_off || !c->reading)
         ready_push(c);
+}
+
+/* ------------------------------------------------------------- timeouts */
+
+/* A connection that waits for a request (not answering one, not closing). */
+static int waiting(const mb_server_conn *c)
+{
+    return !c->busy && !c->closing && !c->draining && !c->shutting && !c->bad;
+}
+
+/* Every SWEEP_MS: a request still incomplete past request_timeout gets a
+ * 408 and the connection closes (a slow head, a slow body: a client holding
+ * a descriptor without ever asking); a connection with no request under way
+ * past idle_timeout is closed. Responses in progress have no deadline. */
+static void on_sweep(uv_timer_t *t)
+{
+    mb_server *s = t->data;
+    uint64_t now = mb_clock_now_ns();
+    uint64_t req = (uint64_t)s->cfg.request_timeout_ms * 1000000u;
+    uint64_t idle = (uint64_t)s->cfg.idle_timeout_ms * 1000000u;
+    for (mb_server_conn *c = s->conns; c; c = c->next) {
+        if (!waiting(c))
+            continue;
+        if (c->req_ns && s->cfg.request_timeout_ms > 0 && now - c->req_ns > req) {
+            static const char r408[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                                       "Content-Length: 0\r\n\r\n";
+            uv_buf_t b = uv_buf_init((char *)r408, sizeof r408 - 1);
+            c->bad = 1;   /* what else arrives is discarded */
+            if (conn_send(c, &b, 1) == 0)
+                conn_graceful(c);
+            else
+                conn_close(c, 0);
+        } else if (!c->req_ns && s->cfg.idle_timeout_ms > 0 && now - c->wait_ns > idle) {
+            conn_close(c, 0);
+        }
+    }
+}
+
+/* At the descriptor limit a new client must still be served: the waiting
+ * connection idle or stuck in its request the longest makes room (RST).
+ * 0 when one was closed, -1 when every connection is answering. */
+static int shed_oldest(mb_server *s, mb_server_conn *except)
+{
+    mb_server_conn *old = NULL;
+    for (mb_server_conn *c = s->conns; c; c = c->next) {
+        uint64_t since = c->req_ns ? c->req_ns : c->wait_ns;
+        if (c != except && waiting(c) && (!old || since <= (old->req_ns ? old->req_ns : old->wait_ns)))
+            old = c;
+    }
+    if (!old)
+        return -1;
+    conn_close(old, 1);
+    return 0;
 }
 
 void mb_server_abort(mb_server_conn *c)
@@ -956,6 +1021,12 @@ static void peer_name(mb_server_conn *c)
 static void on_connection(uv_stream_t *l, int status)
 {
     mb_server *s = l->data;
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        /* the client libuv had to turn away: make room for the next ones */
+        for (int k = 0; k < 8 && shed_oldest(s, NULL) == 0; k++)
+            ;
+        return;
+    }
     if (status < 0 || s->stopping)
         return;
     mb_server_conn *c = calloc(1, sizeof *c);
@@ -977,6 +1048,9 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     c->notified = 0;
+    c->wait_ns = mb_clock_now_ns();
+    if (s->nconns > s->max_conns)
+        shed_oldest(s, c);   /* near the descriptor limit: the stalest waiter goes */
     uv_tcp_nodelay(&c->tcp, 1);
     peer_name(c);
     http_parser_init(&c->parser, HTTP_REQUEST);
@@ -1046,19 +1120,22 @@ static int resolve(mb_server *s, const char *host, int port)
 }
 
 /* Thousands of connections need thousands of descriptors: lift the soft
- * limit towards the hard one (a no-op when it is already high). */
-static void raise_fd_limit(void)
+ * limit towards the hard one (a no-op when it is already high). Returns
+ * the connections that fit, FD_SPARE descriptors kept back. */
+static size_t raise_fd_limit(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
+        return 1u << 20;
     rlim_t want = rl.rlim_max == RLIM_INFINITY ? 65536 : rl.rlim_max;
     if (want > 65536)
         want = 65536;
     if (rl.rlim_cur < want) {
         rl.rlim_cur = want;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
     }
+    return rl.rlim_cur > 2 * FD_SPARE ? (size_t)rl.rlim_cur - FD_SPARE : FD_SPARE;
 }
 
 int mb_server_start(mb_server **out, uv_loop_t *loop, const mb_server_config *cfg)
@@ -1084,11 +1161,15 @@ int mb_server_start(mb_server **out, uv_loop_t *loop, const mb_server_config *cf
         s->cfg.high_water = 256 * 1024;
     if (!s->cfg.low_water || s->cfg.low_water > s->cfg.high_water)
         s->cfg.low_water = s->cfg.high_water / 4;
+    if (!s->cfg.request_timeout_ms)
+        s->cfg.request_timeout_ms = 10000;
+    if (!s->cfg.idle_timeout_ms)
+        s->cfg.idle_timeout_ms = 60000;
     /* A peer that resets a connection must give EPIPE, not kill the process. */
     struct sigaction sa;
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
         signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    s->max_conns = raise_fd_limit();
     rc = resolve(s, cfg->host ? cfg->host : "127.0.0.1", cfg->port);
     if (rc < 0) {
         free(s);
@@ -1104,6 +1185,11 @@ int mb_server_start(mb_server **out, uv_loop_t *loop, const mb_server_config *cf
     uv_idle_init(loop, &s->idle);
     s->idle.data = s;
     s->handles++;
+    uv_timer_init(loop, &s->sweep);
+    s->sweep.data = s;
+    s->handles++;
+    uv_timer_start(&s->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&s->sweep);   /* keeps no loop alive */
     *out = s;
     return 0;
 }
@@ -1134,6 +1220,8 @@ void mb_server_stop(mb_server *s, void (*done)(void *ud), void *ud)
         conn_close(c, 0);
     uv_idle_stop(&s->idle);
     uv_close((uv_handle_t *)&s->idle, idle_closed);
+    uv_timer_stop(&s->sweep);
+    uv_close((uv_handle_t *)&s->sweep, idle_closed);
 }
 
 int mb_server_pause(mb_server *s)
