@@ -94,12 +94,14 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);
 
 /* Checks usage against what arrived: more output tokens than bytes of
  * response body (less the hidden reasoning tokens the server names), more
- * than max_tokens (> 0) when the stream itself stayed within it, or more
+ * than max_tokens (> 0) when the stream itself stayed within it and more
+ * than MB_LLM_TOKENS_PER_EVENT per content event, or more
  * input tokens than the request had bytes (plus MB_LLM_INPUT_SLACK for the
  * templates and system prompts servers add), cannot be true: such a count
  * is dropped and flagged usage_invalid (tokens then come from the stream,
  * or the estimate). */
 #define MB_LLM_INPUT_SLACK 4096
+#define MB_LLM_TOKENS_PER_EVENT 8
 void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
                         int64_t max_tokens);
 

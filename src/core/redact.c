@@ -180,9 +180,10 @@ static int secret_name_locked(const char *s, size_t n)
     for (int i = 0; parts[i]; i++)
         if (word_in(s, n, parts[i], 0))
             return 1;
-    /* token, access_token, x-mock-token -- but not max_tokens (a count) */
+    /* token, access_token, x-mock-token, id_token -- "token" as a part of
+     * the name, not max_tokens (a count) nor tokenizer (a file) */
     for (at = 0; (at = word_in(s, n, "token", at)) != 0;)
-        if (at == n || lower(s[at]) != 's')
+        if (at == n || s[at] == '-' || s[at] == '_')
             return 1;
     /* authorization, proxy-authorization, x-auth, auth_token: "auth" as a
      * part of the name -- not author, not authentication_error */

@@ -112,6 +112,9 @@ static void test_shapes(void)
     CHECK_STR(red("max_tokens: 5000 exceeds the limit", T), "max_tokens: 5000 exceeds the limit");
     CHECK_STR(red("x-ratelimit-remaining-tokens: 99", T), "x-ratelimit-remaining-tokens: 99");
     CHECK_STR(red("author: me", T), "author: me");
+    CHECK_STR(red("profile: 'tokenizer': /no/such.json", T), "profile: 'tokenizer': /no/such.json");
+    CHECK(mb_redact_secret_name("x-mock-token", 12) && mb_redact_secret_name("id_token", 8)
+          && mb_redact_secret_name("token", 5) && !mb_redact_secret_name("tokenizer", 9));
     CHECK_STR(red("authentication_error: invalid x-api-key", T), "authentication_error: invalid x-api-key");
     CHECK_STR(red("x-auth: abc", T), "x-auth: [REDACTED]");
     CHECK_STR(red("url?auth_token=def&x=1", T), "url?auth_token=[REDACTED]&x=1");
