@@ -22,7 +22,9 @@ endfunction()
 mb_fuzz_target(fuzz_sse ${MB_SRC}/core/sse.c)
 mb_fuzz_target(fuzz_hist_decode ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c)
 mb_fuzz_target(fuzz_llm ${MB_SRC}/core/llm.c ${MB_SRC}/core/llm_openai.c
-               ${MB_SRC}/core/llm_anthropic.c ${MB_SRC}/core/json.c ${MB_SRC}/core/sse.c)
+               ${MB_SRC}/core/llm_anthropic.c ${MB_SRC}/core/json.c ${MB_SRC}/core/sse.c
+               ${MB_SRC}/core/hist.c ${MB_SRC}/core/redact.c)
+target_link_libraries(fuzz_llm PRIVATE Threads::Threads)
 mb_fuzz_target(fuzz_json ${MB_SRC}/core/json.c ${MB_SRC}/core/jsplit.c)
 target_link_libraries(fuzz_json PRIVATE PkgConfig::CJSON)
 
@@ -46,7 +48,7 @@ endforeach()
 # server that answers with the input.
 mb_fuzz_target(fuzz_h1_response ${MB_SRC}/client/client.c ${MB_SRC}/client/client_req.c
                ${MB_SRC}/client/h1/h1.c ${MB_SRC}/client/h1/h1_msg.c ${MB_SRC}/client/curl/curl_dl.c
-               ${MB_SRC}/core/sse.c ${MB_SRC}/core/clock.c)
+               ${MB_SRC}/core/sse.c ${MB_SRC}/core/clock.c ${MB_SRC}/core/redact.c)
 target_include_directories(fuzz_h1_response PRIVATE ${MB_SRC}/client ${HTTP_PARSER_INC}
                            ${CURL_INCLUDE_DIRS})
 target_link_libraries(fuzz_h1_response PRIVATE ${CMAKE_DL_LIBS} PkgConfig::UV
