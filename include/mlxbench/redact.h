@@ -51,6 +51,9 @@ int mb_redact_add_name(const char *name, size_t n);
 int mb_redact_secret_name(const char *name, size_t n);
 /* Number of secrets registered (tests). */
 int mb_redact_count(void);
+/* Forgets every secret and name (frees the registry): at process exit,
+ * once nothing prints any more. */
+void mb_redact_reset(void);
 
 /* Redacts in[0..n) at the given level. Returns 0 when nothing matched
  * (*out untouched), 1 with *out a malloc'd NUL-terminated copy of *outlen

@@ -153,6 +153,20 @@ out:
     return rc;
 }
 
+void mb_redact_reset(void)
+{
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < nsecrets; i++)
+        free(secrets[i].s);
+    nsecrets = 0;
+    free(grams);
+    grams = NULL;
+    ngrams = gramcap = 0;
+    memset(filter, 0, sizeof filter);
+    nnames = 0;
+    pthread_mutex_unlock(&mu);
+}
+
 int mb_redact_count(void)
 {
     pthread_mutex_lock(&mu);
