@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """Clients that hold the emulator's connections without asking (issue 15
 item 17; docs/MOCK.md "Timeouts", docs/RELIABILITY.md's matrix): raw
 sockets against `mlxbench mock`.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# tier: slow (not in tools/test.sh --fast)
 """Every signal honoured (docs/RELIABILITY.md, "Interrupts"; issue 15 items
 11 and 13): scripts written to never yield -- a busy main chunk, a busy
 spawned task, a busy coroutine inside a task, a busy `on_result` callback
