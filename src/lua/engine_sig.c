@@ -57,13 +57,18 @@ const char *mb_sig_name(int signum)
          : signum == SIGHUP ? "SIGHUP" : "a signal";
 }
 
-/* Blocks (how = SIG_BLOCK) or restores the poke signal on this thread:
- * lua_sethook must not be interrupted by a poke on the same state. */
+/* Blocks (how = SIG_BLOCK) or restores the signals whose handlers arm
+ * hooks, on this thread: a lua_sethook that removes a hook must not be
+ * interrupted by one that sets it on the same state (the mix would leave
+ * it off). */
 static void poke_mask(int how, sigset_t *old)
 {
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, POKE_SIGNAL);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    sigaddset(&s, SIGHUP);
     pthread_sigmask(how, how == SIG_SETMASK ? old : &s, how == SIG_SETMASK ? NULL : old);
 }
 
