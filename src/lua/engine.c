@@ -255,8 +255,9 @@ int mb_engine_run_main(mb_engine *eng, int nargs)
     for (;;) {
         mb_sched_drain(eng);
         /* uv_run does not poll a loop that only unreferenced handles keep
-         * (tasks that only yield): look for signals here too */
-        if (eng->watch_signals && mb_sig_count() > eng->sig_seen)
+         * (tasks that only yield): then look for signals here. Otherwise the
+         * loop's poll delivers them in turn with the I/O that came first. */
+        if (eng->watch_signals && mb_sig_count() > eng->sig_seen && !uv_loop_alive(eng->loop))
             sigasync_cb(&eng->sigasync);
         if (eng->stopping || eng->live == 0)
             break;
