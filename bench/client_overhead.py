@@ -117,7 +117,7 @@ def main():
     with open(prof, "w") as f:
         json.dump({"builtin_models": False, "any_model": True, "default_model": "s50",
                    "models": {"s50": {"ttft_ms": 100, "prefill_tok_s": 0, "decode_tok_s": a.tok_s,
-                                      "jitter": 0}},
+                                      "jitter": 0, "length": "max_tokens"}},
                    "trace": {"max_requests": 4 * a.streams + 100,
                              "max_chunks": 2 * a.streams * a.tokens + 1000}}, f)
     prio = ["chrt", "-f", str(a.rt)] if a.rt > 0 else []

@@ -50,7 +50,7 @@ def main():
     with open(prof, "w") as f:
         json.dump({"builtin_models": False, "any_model": True, "default_model": "slow",
                    "models": {"slow": {"ttft_ms": 50, "prefill_tok_s": 0, "decode_tok_s": a.tok_s,
-                                       "jitter": 0.1}},
+                                       "jitter": 0.1, "length": "max_tokens"}},
                    "trace": {"max_requests": 100, "max_chunks": 10000}}, f)
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "")
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model}, kernel {os.uname().release}; "

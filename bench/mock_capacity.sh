@@ -41,6 +41,7 @@ total_s=$((RAMP_S + WARM_S + MEASURE_S + 5))
 max_tokens=$((50 * (total_s + 5)))
 cat > "$TMP/profile.json" <<EOF
 {"builtin_models": false,
+ "model_defaults": {"length": "max_tokens"},
  "models": {"cap": {"ttft_ms": 50, "prefill_tok_s": 0, "decode_tok_s": 50, "jitter": 0}},
  "trace": {"max_requests": 20000, "max_chunks": 8000000}}
 EOF

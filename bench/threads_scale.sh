@@ -37,7 +37,7 @@ cat > "$TMP/profile.json" <<'EOF'
 {"_note": "bench/threads_scale.sh: a fast stream, cheap for the emulator",
  "builtin_models": false, "any_model": true, "default_model": "fast",
  "models": {"fast": {"ttft_ms": 0, "prefill_tok_s": 0, "decode_tok_s": 200000,
-                     "jitter": 0, "events_per_write": EPW}},
+                     "jitter": 0, "events_per_write": EPW, "length": "max_tokens"}},
  "trace": {"max_requests": 100, "max_chunks": 10000}}
 EOF
 sed -i "s/EPW/${EVENTS_PER_WRITE:-256}/" "$TMP/profile.json"

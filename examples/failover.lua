@@ -4,6 +4,7 @@
 -- load for 20 s; the primary refuses every request from t=5 s to t=15 s.
 --   mlxbench examples/failover.lua
 local mb = require "mlxbench"
+local common = require "common"
 local timeline = require "mlxbench.timeline"
 local tiers = require("mlxbench.target").tiers
 
@@ -31,6 +32,7 @@ local run = mb.bench{
   stream = true,
 }
 mb.wait(injector)
+common.check({ run })
 print("Timeline (1 s buckets by completion time)")
 io.write(timeline.text(run))
 local out = arg[1] == "-o" and arg[2]

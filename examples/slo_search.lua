@@ -1,15 +1,16 @@
 -- slo_search.lua: the highest request rate at which 95 % of requests still
 -- meet TTFT <= 150 ms -- bisection over open-loop runs.
---   mlxbench examples/slo_search.lua [--url URL]
+--   mlxbench examples/slo_search.lua [--url URL --model NAME]
 local mb = require "mlxbench"
 local common = require "common"
 
-local target, srv = common.target({ ... })
+local target, srv, opts = common.target({ ... })
 local found = mb.search{
-  target = target, model = require("mlxbench.target").tiers.small, prompt = "short",
+  target = target, model = opts.model, prompt = "short",
   max_tokens = 24, duration = 2, arrival = "poisson", seed = 5,
   slo = { ttft = 0.15 }, attainment = 0.95, rate = { 1, 64 }, steps = 4,
 }
+common.check(found.runs, srv)
 for _, r in ipairs(found.runs) do
   print(string.format("rate %6.2f req/s: SLO met by %5.1f%% -> %s", r.sweep.rate,
     100 * r.search.attainment, r.search.pass and "pass" or "fail"))

@@ -6,13 +6,16 @@ if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
   message(FATAL_ERROR "MLXBENCH_FUZZ needs clang (configure with CC=clang)")
 endif()
 
+# cJSON is the fuzzers' oracle only (fuzz_json): the binary does not link it.
+pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+
 set(MB_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined
                   -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 set(MB_SRC ${PROJECT_SOURCE_DIR}/src)
 
 function(mb_fuzz_target name)
   add_executable(${name} ${PROJECT_SOURCE_DIR}/fuzz/${name}.c ${ARGN}
-                 ${MB_SRC}/core/errors.c)
+                 ${MB_SRC}/core/errors.c ${MB_SRC}/core/buf.c)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_compile_options(${name} PRIVATE ${MB_FUZZ_FLAGS})
   target_link_options(${name} PRIVATE ${MB_FUZZ_FLAGS})
@@ -29,28 +32,30 @@ mb_fuzz_target(fuzz_json ${MB_SRC}/core/json.c ${MB_SRC}/core/jsplit.c)
 target_link_libraries(fuzz_json PRIVATE PkgConfig::CJSON)
 
 # The emulator: its profile loader alone, and its whole HTTP request path
-# (server.c's parser on http_parser + routing/validation in mock*.c) over
+# (the server's parser on http_parser + routing/validation in src/emu) over
 # loopback connections.
-file(GLOB MB_FUZZ_MOCK_SRC ${MB_SRC}/emu/*.c ${MB_SRC}/tok/*.c)
-list(APPEND MB_FUZZ_MOCK_SRC ${MB_SRC}/core/mock_text.c ${MB_SRC}/core/mock_timing.c)
+file(GLOB MB_FUZZ_MOCK_SRC ${MB_SRC}/emu/*.c ${MB_SRC}/server/*.c ${MB_SRC}/tok/*.c)
+list(APPEND MB_FUZZ_MOCK_SRC ${MB_SRC}/core/mock_text.c ${MB_SRC}/core/mock_timing.c
+     ${MB_SRC}/core/mock_length.c ${MB_PLATFORM_SRC})
 set(MB_FUZZ_CORE_SRC ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c ${MB_SRC}/core/clock.c
     ${MB_SRC}/core/json.c ${MB_SRC}/core/rng.c)
-mb_fuzz_target(fuzz_mock_profile ${MB_FUZZ_MOCK_SRC} ${MB_SRC}/server/server.c ${MB_FUZZ_CORE_SRC})
-mb_fuzz_target(fuzz_mock_http ${MB_FUZZ_MOCK_SRC} ${MB_SRC}/server/server.c ${MB_FUZZ_CORE_SRC})
+mb_fuzz_target(fuzz_mock_profile ${MB_FUZZ_MOCK_SRC} ${MB_FUZZ_CORE_SRC})
+mb_fuzz_target(fuzz_mock_http ${MB_FUZZ_MOCK_SRC} ${MB_FUZZ_CORE_SRC})
 foreach(t fuzz_mock_profile fuzz_mock_http)
-  target_include_directories(${t} PRIVATE ${MB_SRC}/emu ${HTTP_PARSER_INC})
-  target_link_libraries(${t} PRIVATE PkgConfig::UV PkgConfig::CJSON ${HTTP_PARSER_LIB}
-                        PkgConfig::PCRE2 PkgConfig::UTF8PROC)
+  target_include_directories(${t} PRIVATE ${MB_SRC}/emu ${MB_SRC}/server ${HTTP_PARSER_INC}
+                             ${PROJECT_BINARY_DIR}/include)
+  target_link_libraries(${t} PRIVATE PkgConfig::UV ${HTTP_PARSER_LIB} PkgConfig::PCRE2
+                        PkgConfig::UTF8PROC)
 endforeach()
 
-# The client's response path on the plain-HTTP/1.1 transport (h1.c on
+# The client's response path on the plain-HTTP/1.1 transport (h1/ on
 # http_parser, client_req.c's storage and verdict) against a loopback
 # server that answers with the input.
-mb_fuzz_target(fuzz_h1_response ${MB_SRC}/client/client.c ${MB_SRC}/client/client_req.c
-               ${MB_SRC}/client/h1/h1.c ${MB_SRC}/client/h1/h1_msg.c ${MB_SRC}/client/curl/curl_dl.c
+file(GLOB_RECURSE MB_FUZZ_CLIENT_SRC ${MB_SRC}/client/*.c)
+mb_fuzz_target(fuzz_h1_response ${MB_FUZZ_CLIENT_SRC} ${MB_PLATFORM_SRC}
                ${MB_SRC}/core/sse.c ${MB_SRC}/core/clock.c ${MB_SRC}/core/redact.c)
 target_include_directories(fuzz_h1_response PRIVATE ${MB_SRC}/client ${HTTP_PARSER_INC}
-                           ${CURL_INCLUDE_DIRS})
+                           ${CURL_INCLUDE_DIRS} ${PROJECT_BINARY_DIR}/include)
 target_link_libraries(fuzz_h1_response PRIVATE ${CMAKE_DL_LIBS} PkgConfig::UV
                       ${HTTP_PARSER_LIB} Threads::Threads)
 

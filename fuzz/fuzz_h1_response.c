@@ -341,7 +341,7 @@ static void check_req(slot *sl)
     const mb_resp *s = mb_req_resp(r);
     mb_resp_header h;
     int ok2xx = s->status >= 200 && s->status <= 299;
-    CHECK(r->h1);                       /* the transport under test */
+    CHECK(r->tp == &mb_transport_h1);  /* the transport under test */
     CHECK(s->done);
     CHECK(s->status == 0 || (s->status >= 100 && s->status <= 999));
     CHECK(s->http_version == 0 || s->http_version == 10 || s->http_version == 11
@@ -501,7 +501,7 @@ static void start(int i)
     if (sl->hooks & 2)
         o.on_data = hook_data;
     o.hook_ud = sl;
-    T.max_body = o.max_body ? o.max_body : MB_CLIENT_DEFAULT_MAX_BODY;
+    T.max_body = o.max_body ? o.max_body : MB_DEFAULT_MAX_BODY;
     o.on_done = on_done;
     o.on_events = T.f0 & 32 ? on_events : NULL;
     o.ud = sl;

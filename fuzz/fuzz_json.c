@@ -11,7 +11,9 @@
  * unescaping and number reading stay inside their buffers; a parse into too
  * small an array reports the exact count it needs. Accepted documents must
  * also be accepted by cJSON (a lenient parser): strictness, not a different
- * grammar.
+ * grammar. The cursor (mb_json_doc and friends) must see the same tree as
+ * the tokens: types, member names, strings unescaped whole and in pieces,
+ * numbers.
  * jsplit: the elements must not depend on the chunking, and for a valid
  * array they are exactly the array's elements. */
 #include <stdint.h>
@@ -74,13 +76,78 @@ static uint32_t walk(const char *s, size_t n, const mb_json_tok *t, size_t ntok,
     return j;
 }
 
+/* The cursor's value v and token i describe the same subtree; returns the
+ * index after it. */
+static uint32_t agree(const char *s, const mb_json_tok *t, uint32_t i, const mb_json_val *v)
+{
+    const mb_json_tok *k = &t[i];
+    uint32_t j = i + 1;
+    if (v->type != k->type)
+        abort();
+    switch (k->type) {
+    case MB_JSON_OBJECT: case MB_JSON_ARRAY: {
+        mb_json_iter it;
+        mb_json_val key, val;
+        uint32_t m = 0;
+        mb_json_iter_init(&it, v);
+        while (mb_json_next(&it, &key, &val)) {
+            if (m++ >= k->size)
+                abort();
+            if (k->type == MB_JSON_OBJECT)
+                j = agree(s, t, j, &key);
+            j = agree(s, t, j, &val);
+        }
+        if (m != k->size)
+            abort();
+        break;
+    }
+    case MB_JSON_STRING: {
+        static char a[4096], b[4096], c[4096 + 8];
+        char piece[8];
+        size_t la = mb_json_str(s, t, (int)i, a, sizeof a);
+        size_t lb = mb_json_strcpy(v, b, sizeof b);
+        size_t pos = 0, got, w = 0, cap = 4;
+        if (la != lb || strcmp(a, b) != 0 || v->p != s + k->start - 1 || v->n != k->len + 2)
+            abort();
+        /* in pieces of 4..7 bytes: the same bytes as whole */
+        while ((got = mb_json_unescape(v, &pos, piece, cap)) > 0) {
+            if (got > cap)
+                abort();
+            if (w + got <= sizeof c)
+                memcpy(c + w, piece, got);
+            w += got;
+            cap = 4 + w % 4;
+        }
+        if (w != la || (la < sizeof a && memcmp(a, c, la) != 0))
+            abort();
+        break;
+    }
+    case MB_JSON_NUMBER: {
+        char buf[64];
+        if (k->len < sizeof buf) {
+            memcpy(buf, s + k->start, k->len);
+            buf[k->len] = 0;
+            double d = strtod(buf, NULL), e = mb_json_num(v);
+            if (!(d == e || (d != d && e != e)))
+                abort();
+        }
+        break;
+    }
+    default:
+        if (v->n != k->len)
+            abort();
+    }
+    return j;
+}
+
 static void fuzz_json(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     size_t ntok = 0, need = 0;
     int rc = mb_json_parse(s, size, NULL, 0, &need);
     if (rc == MB_EPARSE) {
-        if (need)
+        mb_json_val root;
+        if (need || mb_json_doc(s, size, &root) != MB_EPARSE)
             abort();
         return;
     }
@@ -103,6 +170,11 @@ static void fuzz_json(const uint8_t *data, size_t size)
         abort();
     if (walk(s, size, toks, ntok, 0, 0) != ntok)
         abort();
+    {
+        mb_json_val root;
+        if (mb_json_doc(s, size, &root) != 0 || agree(s, toks, 0, &root) != ntok)
+            abort();
+    }
     /* lookups of every key of the root object find the first such key */
     if (toks[0].type == MB_JSON_OBJECT) {
         uint32_t k = 1;

@@ -43,16 +43,9 @@ static int on_partial(void *ud, const mb_sse_event *ev)
     return 0;
 }
 
-static int known_kind(const char *k)
+static int known_kind(mb_err_kind k)
 {
-    static const char *const kinds[] = {"dns", "connect", "tls", "timeout", "reset", "http",
-                                        "protocol", "stream", "aborted", NULL};
-    if (!k)
-        return 1;
-    for (int i = 0; kinds[i]; i++)
-        if (strcmp(k, kinds[i]) == 0)
-            return 1;
-    return 0;
+    return k == MB_ERR_NONE || mb_err_kind_name(k) != NULL;
 }
 
 /* 1 if s is valid UTF-8 with no control characters: messages and finish
@@ -143,8 +136,7 @@ static void stream(run *r, int api, int capture, const uint8_t *d, size_t n, uin
 static void same(const run *a, const run *b)
 {
     const mb_llm *x = &a->x, *y = &b->x;
-    if ((x->err_kind == NULL) != (y->err_kind == NULL) ||
-        (x->err_kind && strcmp(x->err_kind, y->err_kind) != 0) ||
+    if (x->err_kind != y->err_kind ||
         strcmp(x->err_msg, y->err_msg) != 0 || a->stopped != b->stopped ||
         x->nct != y->nct || x->nstored != y->nstored
         || (x->nstored && memcmp(x->ct, y->ct, x->nstored * sizeof *x->ct)) ||
@@ -194,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* 3. an error status */
     mb_llm_init(&x, (mb_api)api, capture);
     mb_llm_http_error(&x, 500 + (int)(h % 100), (const char *)data, size);
-    if (!x.err_kind || strcmp(x.err_kind, "http") != 0 || strncmp(x.err_msg, "HTTP 5", 6) != 0 ||
+    if (x.err_kind != MB_ERR_HTTP || strncmp(x.err_msg, "HTTP 5", 6) != 0 ||
         !clean_text(x.err_msg))
         abort();
     mb_llm_free(&x);

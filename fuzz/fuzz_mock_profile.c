@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
 #include "mock_int.h"
 
@@ -36,23 +37,22 @@ static void check_models(mb_mock *m)
 
 static void faults_roundtrip(const mk_faults *f)
 {
-    mk_buf b = {0};
+    mb_buf b = MB_BUF_INIT;
     mk_faults g, init;
     char err[256];
     mk_faults_to_json(f, &b);
     if (b.oom)
         abort();
-    cJSON *o = cJSON_ParseWithLength(b.p, b.len);
-    if (!o)
+    mb_json_val o;
+    if (mb_json_doc(b.p, b.len, &o) < 0)
         abort();                                   /* the state is valid JSON */
     mk_faults_defaults(&init);
     g = init;
     /* the document GET /mock/faults returns is a valid POST body (minus
      * nothing): applying it must succeed */
-    if (mk_faults_apply(&g, &init, o, err, sizeof err) < 0)
+    if (mk_faults_apply(&g, &init, &o, err, sizeof err) < 0)
         abort();
-    cJSON_Delete(o);
-    mk_buf_free(&b);
+    mb_buf_free(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m->seed = 42;
     m->trace.max_rec = 10000;
     m->trace.max_chunks = 2000000;
-    m->max_body = 8u << 20;
+    m->max_body = MB_DEFAULT_MAX_REQUEST_BODY;
     mk_faults_defaults(&m->faults);
     if (mk_builtin_models(m) < 0)
         abort();
@@ -84,17 +84,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 2. as a faults body: refused changes nothing */
     {
-        cJSON *o = cJSON_ParseWithLength((const char *)data, size);
+        mb_json_val o;
         mk_faults before = m->faults, init;
         mk_faults_defaults(&init);
-        if (o) {
+        if (mb_json_doc((const char *)data, size, &o) == 0) {
             err[0] = 0;
-            rc = mk_faults_apply(&m->faults, &init, o, err, sizeof err);
+            rc = mk_faults_apply(&m->faults, &init, &o, err, sizeof err);
             check_reason(rc, err);
             if (rc < 0 && memcmp(&before, &m->faults, sizeof before) != 0)
                 abort();
             faults_roundtrip(&m->faults);
-            cJSON_Delete(o);
         }
     }
     mk_models_free(m);

@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--version") == 0) {
-            printf("mlxbench %s (%s, Lua 5.4)\n", MLXBENCH_VERSION, __DATE__);
+            printf("mlxbench %s (Lua 5.4)\n", MLXBENCH_VERSION);   /* reproducible: no build date */
             return 0;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage_text, stdout);
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
     }
 
     if (mb_net_global_init() < 0) {
-        fputs("mlxbench: cannot initialise libcurl\n", stderr);
+        fputs("mlxbench: cannot set up the network layer\n", stderr);
         goto out;
     }
     if (mb_engine_new(&eng, includes, nincl) < 0) {

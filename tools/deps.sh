@@ -4,9 +4,11 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev
-            libcurl4-openssl-dev libuv1-dev libcjson-dev libhttp-parser-dev zlib1g-dev
+            libcurl4-openssl-dev libuv1-dev libhttp-parser-dev zlib1g-dev
             libpcre2-dev libutf8proc-dev)
-test_pkgs=(nginx-light lua5.4 python3 python3-yaml clang libclang-rt-dev valgrind nodejs npm openssl curl wrk chromium man-db)
+# libcjson-dev: the fuzzers' JSON oracle (fuzz/) and, with libjsmn-dev, a peer in bench/json_parse.sh
+test_pkgs=(nginx-light lua5.4 python3 python3-yaml clang libclang-rt-dev valgrind nodejs npm openssl curl wrk
+           chromium man-db libcjson-dev libjsmn-dev)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

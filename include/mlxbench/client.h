@@ -1,28 +1,32 @@
-/* client: the asynchronous HTTP client -- one libcurl multi handle driven by
- * one libuv loop (socket-action style), every response byte stamped with the
- * monotonic clock where it arrives.
+/* client: the asynchronous HTTP client on one libuv loop, every response
+ * byte stamped with the monotonic clock where it arrives. Two transports
+ * serve it (docs/ARCHITECTURE.md, "Two transports under one client"): its
+ * own HTTP/1.1 for plain http://, and libcurl (loaded on first use) for
+ * https://, HTTP/2 and proxies; the API, results, limits and error kinds are
+ * the same on both.
  *
  *   mb_client *c; mb_client_new(&c, loop);
  *   mb_req_opts o = {.url = "http://127.0.0.1:8080/", .on_done = done, .ud = me};
  *   mb_req *r; mb_req_start(c, &o, &r);      ... the loop runs ...
  *   done(r, me): read mb_req_resp(r), mb_req_header(), mb_req_event(); mb_req_free(r)
  *
- * Notifications (on_done, on_events) are delivered only after
- * curl_multi_socket_action has returned, never from inside a libcurl
- * callback, so the owner may start, cancel or free requests from them. The
- * per-chunk hooks (on_sse, on_data) are the exception: they run inside the
- * curl write callback and must only compute (no request calls). */
+ * Notifications (on_done, on_events) are delivered only once the transport
+ * has finished processing what arrived (never from inside a read, nor a
+ * libcurl callback), so the owner may start, cancel or free requests from
+ * them. The per-chunk hooks (on_sse, on_data) are the exception: they run
+ * where the bytes are processed and must only compute (no request calls). */
 #ifndef MLXBENCH_CLIENT_H
 #define MLXBENCH_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "mlxbench/defaults.h"
+#include "mlxbench/errors.h"
 #include "mlxbench/sse.h"
 
-#define MB_CLIENT_DEFAULT_MAX_BODY ((size_t)64 << 20)
-/* Response heads over either limit fail with kind `protocol` (libcurl's own
- * limit is 100 KiB per header line). */
+/* Response heads over either limit fail with kind `protocol`, on both
+ * transports (libcurl's own limit is 100 KiB per header line). */
 #define MB_CLIENT_MAX_HEADER_BYTES ((size_t)256 << 10)
 #define MB_CLIENT_MAX_HEADERS 1000
 
@@ -55,16 +59,17 @@ typedef struct mb_req_opts {
     const char *body;              /* not copied: must outlive the request */
     size_t body_len;
     long timeout_ms;               /* whole request; 0 = no limit */
-    long connect_timeout_ms;       /* 0 = libcurl's default (300 s) */
+    long connect_timeout_ms;       /* 0 = none of ours (libcurl's 300 s on libcurl) */
     int stream;                    /* parse a 2xx body as SSE */
     int http2;                     /* h2 over TLS via ALPN; h2c prior knowledge on http:// */
     int insecure;                  /* skip TLS peer and host verification */
     const char *cacert;            /* CA bundle file (PEM), NULL: system store */
     const char *accept_encoding;   /* NULL: none sent (bytes as the server sends them);
-                                      "" = every encoding libcurl decodes */
-    const char *proxy;             /* NULL: libcurl's default (environment); "" none */
-    size_t max_body;               /* 0: MB_CLIENT_DEFAULT_MAX_BODY */
-    size_t max_line;               /* SSE line limit; 0: MB_SSE_DEFAULT_MAX_LINE */
+                                      "" = every encoding libcurl decodes (libcurl only) */
+    const char *proxy;             /* NULL: the environment's, as libcurl reads it; "" none
+                                      (a proxy that applies means libcurl) */
+    size_t max_body;               /* 0: MB_DEFAULT_MAX_BODY */
+    size_t max_line;               /* SSE line limit; 0: MB_DEFAULT_MAX_LINE */
     size_t max_error_body;         /* bytes of a non-2xx body kept (the rest is
                                       counted, not stored); 0: up to max_body */
     int reject_encoded;            /* a 2xx body with a Content-Encoding nobody asked
@@ -79,16 +84,11 @@ typedef struct mb_req_opts {
     void *ud;
 } mb_req_opts;
 
-/* Error kinds, as DESIGN.md names them (mb_err_kind_name gives the string). */
-typedef enum {
-    MB_ERR_NONE = 0, MB_ERR_DNS, MB_ERR_CONNECT, MB_ERR_TLS, MB_ERR_TIMEOUT,
-    MB_ERR_RESET, MB_ERR_HTTP, MB_ERR_PROTOCOL, MB_ERR_STREAM, MB_ERR_ABORTED
-} mb_err_kind;
-
 /* Timings in ns from mb_req_start; -1 when the phase did not happen (tls on
- * plain HTTP, ttfb when nothing arrived). dns/connect/tls are libcurl's
- * phase ends (measured from when libcurl began the transfer, a few us after
- * start); ttfb and done are stamped here with mb_clock_now_ns(). */
+ * plain HTTP, ttfb when nothing arrived). ttfb and done are stamped with
+ * mb_clock_now_ns() where the bytes arrive; dns and connect too on the
+ * HTTP/1.1 transport, while on libcurl dns/connect/tls are its phase ends
+ * (measured from when it began the transfer, a few us after start). */
 typedef struct mb_req_timings {
     int64_t dns, connect, tls, ttfb, done;
 } mb_req_timings;
@@ -136,7 +136,7 @@ size_t mb_client_active(const mb_client *c);
 /* Stops every transfer in flight now (Ctrl-C after the grace period): each
  * ends with kind `aborted` and message `why`, and its on_done is delivered
  * as usual (from inside this call). Returns how many were stopped. Safe
- * from a task; never call from a libcurl callback. */
+ * from a task; never from a per-chunk hook or a libcurl callback. */
 int mb_client_abort_all(mb_client *c, const char *why);
 
 /* Starts a request. Returns 0, MB_EINVAL (bad URL, method or header line),
@@ -146,7 +146,6 @@ int mb_req_start(mb_client *c, const mb_req_opts *o, mb_req **out);
 /* Cancels a request in flight (no notification afterwards) or releases a
  * finished one: everything it holds is freed. Safe from notifications. */
 void mb_req_free(mb_req *r);
-#define mb_req_cancel mb_req_free
 
 const mb_resp *mb_req_resp(const mb_req *r);
 /* The i-th response header (0-based, in arrival order). 0 or MB_ERANGE. */
@@ -157,8 +156,5 @@ int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out);
  * again): for an owner that has read them (on_events), so a long stream's
  * events do not pile up to max_body. */
 void mb_req_drop_events(mb_req *r);
-
-/* "dns", "connect", ... or NULL for MB_ERR_NONE. */
-const char *mb_err_kind_name(mb_err_kind k);
 
 #endif

@@ -6,6 +6,7 @@
 #define MLXBENCH_JSPLIT_H
 
 #include <stddef.h>
+#include "mlxbench/buf.h"
 
 /* One element, raw JSON text. Return non-zero to stop (returned by feed). */
 typedef int (*mb_jsplit_cb)(void *ud, const char *elem, size_t len);
@@ -14,8 +15,8 @@ typedef struct mb_jsplit {
     int state;            /* internal */
     int depth;            /* nesting inside the current element */
     int in_str, esc;
-    char *buf;            /* the element being collected */
-    size_t len, cap, max;
+    mb_buf elem;          /* the element being collected */
+    size_t max;
     int err;              /* sticky MB_EPARSE / MB_ETOOLONG / MB_ENOMEM */
 } mb_jsplit;
 

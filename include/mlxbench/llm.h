@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "mlxbench/errors.h"
 #include "mlxbench/hist.h"
 #include "mlxbench/json.h"
 #include "mlxbench/sse.h"
@@ -57,7 +58,7 @@ typedef struct mb_llm {
                                      completion_tokens_details), -1 if none */
     int usage_invalid;            /* usage present but not a sane count */
     char finish_reason[32];
-    const char *err_kind;         /* NULL, or one of DESIGN.md's kinds */
+    mb_err_kind err_kind;         /* MB_ERR_NONE, or the first failure's kind */
     char err_msg[256];
     char *text;                   /* captured output (capture & 1) */
     size_t text_len, text_cap;
@@ -87,28 +88,28 @@ void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial);
 void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns);
 /* Latches a failure decided outside the extractor (the response is not an
  * API response at all, say an HTML page); the first failure wins. */
-void mb_llm_reject(mb_llm *x, const char *kind, const char *msg);
+void mb_llm_reject(mb_llm *x, mb_err_kind kind, const char *msg);
 /* A non-2xx response: kind `http`, message taken from the body's error
  * object in any of the shapes servers use, truncated. */
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len);
-
-/* Checks usage against what arrived: more output tokens than bytes of
- * response body (less the hidden reasoning tokens the server names), more
- * than max_tokens (> 0) when the stream itself stayed within it and more
- * than MB_LLM_TOKENS_PER_EVENT per content event, or more
- * input tokens than the request had bytes (plus MB_LLM_INPUT_SLACK for the
- * templates and system prompts servers add), cannot be true: such a count
- * is dropped and flagged usage_invalid (tokens then come from the stream,
- * or the estimate). */
-#define MB_LLM_INPUT_SLACK 4096
-#define MB_LLM_TOKENS_PER_EVENT 8
-void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
-                        int64_t max_tokens);
 
 /* Output tokens: usage if the server reported a sane count (> 0 or with no
  * content events), else the number of content events, else (non-streamed
  * without usage) an estimate from the text. */
 int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src);
+
+/* Checks usage against what arrived: more output tokens than bytes of
+ * response body (less the hidden reasoning tokens the server names), more
+ * than max_tokens (> 0) when the stream itself stayed within it and more
+ * than MB_LLM_TOKENS_PER_EVENT per content event, or more input tokens
+ * than the request had bytes (plus MB_LLM_INPUT_SLACK for the templates
+ * and system prompts servers add), cannot be true: such a count is dropped
+ * and flagged usage_invalid (tokens then come from the stream, or the
+ * estimate). */
+#define MB_LLM_INPUT_SLACK 4096
+#define MB_LLM_TOKENS_PER_EVENT 8
+void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
+                        int64_t max_tokens);
 const char *mb_llm_source_name(mb_tok_source s);
 
 /* ceil(characters / 4), characters counted as UTF-8 code points: the rule

@@ -8,13 +8,6 @@
 #include <stdint.h>
 #include "mlxbench/rng.h"
 
-/* The engine's xoshiro256** (seeded through splitmix64), under the names
- * the emulator has always used. */
-typedef mb_rng mb_mock_rng;
-#define mb_mock_rng_seed mb_rng_seed
-#define mb_mock_rng_next mb_rng_next
-#define mb_mock_rng_uniform mb_rng_uniform                /* [0, 1) */
-
 /* FNV-1a over bytes, continuing from h (start with MB_MOCK_HASH_INIT). */
 #define MB_MOCK_HASH_INIT 0xcbf29ce484222325ULL
 uint64_t mb_mock_hash(uint64_t h, const void *data, size_t len);
@@ -33,7 +26,7 @@ uint64_t mb_mock_prompt_tokens(const char *text, size_t len);
  * and end with a period. Same seed, same text. */
 #define MB_MOCK_TOKEN_MAX 24
 typedef struct mb_mock_textgen {
-    mb_mock_rng rng;
+    mb_rng rng;
     unsigned left;             /* words left in the current sentence */
 } mb_mock_textgen;
 void mb_mock_text_init(mb_mock_textgen *g, uint64_t seed);
@@ -61,5 +54,25 @@ double mb_mock_ttft_s(const mb_mock_timing *t, uint64_t prompt_tokens);
 double mb_mock_stream_rate(const mb_mock_timing *t, unsigned active);
 double mb_mock_aggregate_rate(const mb_mock_timing *t, unsigned active);
 double mb_mock_interval_s(const mb_mock_timing *t, unsigned active, double u);
+
+/* The answer's length (src/core/mock_length.c, docs/MOCK.md "Output
+ * length"): a natural length drawn log-normally around `median` with
+ * `spread` (the sigma of its logarithm; 0 = always the median) from a seed
+ * hashed from the request, then the request's limits. always_max = 1 is the
+ * old emulator: every request with a max_tokens runs to it. */
+#define MB_MOCK_LENGTH_MAX 1000000
+typedef struct mb_mock_length {
+    uint64_t median;           /* natural_tokens, >= 1 */
+    double spread;             /* length_spread, >= 0 */
+    int always_max;            /* "length": "max_tokens" in the profile */
+} mb_mock_length;
+typedef struct mb_mock_limits {
+    long max_tokens;           /* <= 0: none */
+    long min_tokens;           /* <= 0: none */
+    int ignore_eos;            /* run to max_tokens whatever the model would say */
+} mb_mock_limits;
+uint64_t mb_mock_natural_length(const mb_mock_length *m, uint64_t seed);
+uint64_t mb_mock_output_length(const mb_mock_length *m, uint64_t seed, uint64_t reasoning,
+                               const mb_mock_limits *lim, int *finish_length);
 
 #endif

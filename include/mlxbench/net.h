@@ -1,10 +1,11 @@
-/* net: process-wide set-up of the network layer. */
+/* net: process-wide set-up of the network layer (src/platform/posix.c). */
 #ifndef MLXBENCH_NET_H
 #define MLXBENCH_NET_H
 
-/* Initialises libcurl once per process (curl_global_init is not thread-safe
- * on every build, so the CLI calls this before any engine thread exists).
- * Returns 0 or MB_EIO. Idempotent. */
+/* Ignores SIGPIPE and lifts the descriptor limit (platform.h), once per
+ * process; the CLI calls it before any engine thread exists. libcurl is not
+ * touched: it is loaded and initialised when a request first needs it.
+ * Returns 0. Idempotent. */
 int mb_net_global_init(void);
 
 #endif

@@ -87,7 +87,7 @@ typedef struct mb_proxy_config {
     int upstream_port;
     uint64_t seed;               /* jitter RNG seed */
     size_t high_water;           /* per-direction queue that pauses the source; 0 = 256 KiB */
-    int backlog;                 /* 0 = 1024 */
+    int backlog;                 /* 0 = MB_DEFAULT_BACKLOG (1024) */
     mb_proxy_faults faults;      /* initial faults (use mb_proxy_faults_clear first) */
 } mb_proxy_config;
 

@@ -1,5 +1,6 @@
 /* server: a small HTTP/1.1 server on libuv + libhttp-parser, the base of the
- * emulated LLM server (and, later, the fault proxy).
+ * emulated LLM server (src/emu). Its listener is listen.h's, shared with the
+ * fault proxy.
  *
  * One request at a time per connection (pipelined requests wait in a buffer
  * until the response before them has ended); keep-alive; Content-Length and
@@ -66,7 +67,7 @@ typedef struct mb_server_handlers {
 typedef struct mb_server_config {
     const char *host;        /* numeric address or name; NULL = 127.0.0.1 */
     int port;                /* 0 picks a free port */
-    int backlog;             /* 0 = 1024 */
+    int backlog;             /* 0 = MB_DEFAULT_BACKLOG (1024) */
     size_t max_head;         /* request line + headers, bytes; 0 = 64 KiB */
     size_t max_body;         /* body bytes; 0 = 8 MiB */
     size_t high_water;       /* write queue bytes that mark congestion; 0 = 256 KiB */
@@ -121,13 +122,10 @@ void mb_server_abort(mb_server_conn *c);
 /* Closes after queued writes have been sent (FIN). */
 void mb_server_close(mb_server_conn *c);
 
-size_t mb_server_queued(const mb_server_conn *c);    /* bytes waiting in the write queue */
-int mb_server_congested(const mb_server_conn *c);    /* queue above high water */
-int mb_server_closing(const mb_server_conn *c);      /* closed or closing */
+int mb_server_congested(const mb_server_conn *c);    /* write queue above high water */
+/* The owner's data for a connection (NULL until set). */
 void mb_server_conn_set_data(mb_server_conn *c, void *data);
 void *mb_server_conn_data(const mb_server_conn *c);
-const char *mb_server_conn_peer(const mb_server_conn *c);  /* "ip:port" */
-uint64_t mb_server_conn_id(const mb_server_conn *c);       /* 1, 2, ... per server */
 
 /* Case-insensitive header lookup; NULL if absent. *len gets the value length. */
 const char *mb_server_req_header(const mb_server_req *r, const char *name, size_t *len);

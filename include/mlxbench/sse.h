@@ -6,8 +6,7 @@
 #define MLXBENCH_SSE_H
 
 #include <stddef.h>
-
-#define MB_SSE_DEFAULT_MAX_LINE ((size_t)1 << 20)
+#include "mlxbench/defaults.h"
 
 typedef struct mb_sse_event {
     const char *type;  size_t type_len;   /* "message" when no event: field */

@@ -1,6 +1,7 @@
 /* arrival.c: open-loop schedules (constant, Poisson, gamma). */
 #include <stdlib.h>
 #include "mlxbench/arrival.h"
+#include "mlxbench/buf.h"
 #include "mlxbench/errors.h"
 #include "mlxbench/rng.h"
 
@@ -49,15 +50,9 @@ int mb_arrival_schedule(const mb_arrival_opts *o, double **times, size_t *n)
             break;
         if (o->duration > 0 && at >= o->start + o->duration)
             break;
-        if (len == cap) {
-            size_t nc = cap * 2;
-            double *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                free(v);
-                return MB_ENOMEM;
-            }
-            v = nv;
-            cap = nc;
+        if (MB_VEC_GROW(v, cap, len + 1) < 0) {
+            free(v);
+            return MB_ENOMEM;
         }
         v[len++] = at;
         if (o->kind != MB_ARRIVAL_CONSTANT)

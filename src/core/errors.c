@@ -1,4 +1,5 @@
-/* errors.c: descriptions for MB_E* codes. */
+/* errors.c: descriptions for MB_E* codes and the names of error kinds. */
+#include <stddef.h>
 #include "mlxbench/errors.h"
 
 const char *mb_strerror(int err)
@@ -14,4 +15,12 @@ const char *mb_strerror(int err)
     case MB_EIO:      return "I/O error";
     default:          return "unknown error";
     }
+}
+
+/* The names Lua sees in `error.kind`. */
+const char *mb_err_kind_name(mb_err_kind k)
+{
+    static const char *const names[] = {NULL, "dns", "connect", "tls", "timeout", "reset",
+                                        "http", "protocol", "stream", "aborted"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : NULL;
 }

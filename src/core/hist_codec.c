@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "mlxbench/errors.h"
+#include "mlxbench/buf.h"
 #include "hist_int.h"
 
 static const char B64[] =
@@ -24,32 +25,8 @@ static const char B64[] =
 
 /* ---- encode ------------------------------------------------------------------ */
 
-typedef struct { char *p; size_t len, cap; int err; } sbuf;
-
-/* Appends n bytes, keeping a NUL after them; remembers ENOMEM. */
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->err)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->err = MB_ENOMEM;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
 /* Shortest varint of v: 5 bits per char, low first, 32 = more follows. */
-static void put_varint(sbuf *b, uint64_t v)
+static void put_varint(mb_buf *b, uint64_t v)
 {
     char tmp[13];
     size_t n = 0;
@@ -58,19 +35,19 @@ static void put_varint(sbuf *b, uint64_t v)
         v >>= 5;
         tmp[n++] = B64[d | (v ? 32u : 0u)];
     } while (v);
-    sb_put(b, tmp, n);
+    mb_buf_add(b, tmp, n);
 }
 
 /* Decimal v then the field separator. */
-static void put_u64(sbuf *b, uint64_t v, char sep)
+static void put_u64(mb_buf *b, uint64_t v, char sep)
 {
     char tmp[24];
     int n = snprintf(tmp, sizeof tmp, "%llu%c", (unsigned long long)v, sep);
-    sb_put(b, tmp, (size_t)n);
+    mb_buf_add(b, tmp, (size_t)n);
 }
 
 /* A finite double >= 0 as 0x<odd hex>p<exp>. */
-static void put_double(sbuf *b, double v, char sep)
+static void put_double(mb_buf *b, double v, char sep)
 {
     uint64_t m;
     int e;
@@ -83,11 +60,11 @@ static void put_double(sbuf *b, double v, char sep)
     }
     char tmp[40];
     int n = snprintf(tmp, sizeof tmp, "0x%llxp%+d%c", (unsigned long long)m, e, sep);
-    sb_put(b, tmp, (size_t)n);
+    mb_buf_add(b, tmp, (size_t)n);
 }
 
 /* A fixed-point wide integer (unit 2^-scale) in the same odd-hex form. */
-static void put_big(sbuf *b, const uint64_t *L, int n, int scale, char sep)
+static void put_big(mb_buf *b, const uint64_t *L, int n, int scale, char sep)
 {
     int lo = 0, hi = n - 1;
     while (lo < n && !L[lo])
@@ -95,7 +72,7 @@ static void put_big(sbuf *b, const uint64_t *L, int n, int scale, char sep)
     if (lo == n) {
         char z[8] = "0x0p+0";
         z[6] = sep;
-        sb_put(b, z, 7);
+        mb_buf_add(b, z, 7);
         return;
     }
     while (!L[hi])
@@ -114,17 +91,17 @@ static void put_big(sbuf *b, const uint64_t *L, int n, int scale, char sep)
         tmp[k++] = "0123456789abcdef"[d & 15];
     }
     k += (size_t)snprintf(tmp + k, sizeof tmp - k, "p%+d%c", lob - scale, sep);
-    sb_put(b, tmp, k);
+    mb_buf_add(b, tmp, k);
 }
 
 /* Serializes h; runs of adjacent non-empty slots share one header, so a dense
  * histogram costs about one or two chars per slot. */
 int mb_hist_encode(const mb_hist *h, char **out, size_t *len)
 {
-    sbuf b = {0};
+    mb_buf b = MB_BUF_INIT;
     char head[16];
     int n = snprintf(head, sizeof head, "mbh1:%d,", h->digits);
-    sb_put(&b, head, (size_t)n);
+    mb_buf_add(&b, head, (size_t)n);
     put_double(&b, h->lowest, ',');
     put_double(&b, h->highest, ',');
     put_u64(&b, h->count, ',');
@@ -154,12 +131,12 @@ int mb_hist_encode(const mb_hist *h, char **out, size_t *len)
         prev_end = j + 1;
         i = j + 1;
     }
-    if (b.err) {
-        free(b.p);
+    if (b.oom) {
+        mb_buf_free(&b);
         *out = NULL;
         if (len)
             *len = 0;
-        return b.err;
+        return MB_ENOMEM;
     }
     *out = b.p;
     if (len)

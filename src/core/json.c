@@ -113,7 +113,11 @@ static size_t scan_number(const char *s, size_t n, size_t i)
 /* One pass, explicit stack of open containers, so depth is bounded by
  * MB_JSON_MAX_DEPTH and never by the C stack. Tokens past `max` are counted
  * but not stored, so the caller learns how many it needs. */
-int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t *ntok)
+/* A malformed document: where the parser stopped. */
+#define BAD do { if (err_at) *err_at = i; return MB_EPARSE; } while (0)
+
+static int parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t *ntok,
+                 size_t *err_at)
 {
     uint32_t stack[MB_JSON_MAX_DEPTH];
     int depth = 0, state = ST_VALUE;
@@ -129,9 +133,9 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
             continue;
         }
         if (state == ST_DONE)
-            return MB_EPARSE;
+            BAD;
         if (state == ST_COLON) {
-            if (c != ':') return MB_EPARSE;
+            if (c != ':') BAD;
             state = ST_VALUE;
             i++;
             continue;
@@ -140,12 +144,12 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
             int is_close = (c == '}' || c == ']');
             if (is_close) {
                 uint32_t ent, top;
-                if (state == ST_VALUE_OR_CLOSE && c != ']') return MB_EPARSE;
-                if (state == ST_KEY_OR_CLOSE && c != '}') return MB_EPARSE;
-                if (depth == 0) return MB_EPARSE;
+                if (state == ST_VALUE_OR_CLOSE && c != ']') BAD;
+                if (state == ST_KEY_OR_CLOSE && c != '}') BAD;
+                if (depth == 0) BAD;
                 ent = stack[--depth];
                 top = ent & 0x7fffffffu;
-                if (!!(ent & 0x80000000u) != (c == '}')) return MB_EPARSE;
+                if (!!(ent & 0x80000000u) != (c == '}')) BAD;
                 if (top < max) {
                     toks[top].next = (uint32_t)count;
                     toks[top].len = (uint32_t)(i + 1 - toks[top].start);
@@ -156,7 +160,7 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
             }
             if (state == ST_COMMA_OR_CLOSE) {
                 uint32_t top;
-                if (c != ',' || depth == 0) return MB_EPARSE;
+                if (c != ',' || depth == 0) BAD;
                 top = stack[depth - 1];
                 /* past max the type is unknown: the stack bit below keeps it */
                 state = (top & 0x80000000u) ? ST_KEY : ST_VALUE;
@@ -167,9 +171,9 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
         }
         if (state == ST_KEY) {
             size_t e;
-            if (c != '"') return MB_EPARSE;
+            if (c != '"') BAD;
             e = scan_string(s, n, i + 1);
-            if (e == (size_t)-1) return MB_EPARSE;
+            if (e == (size_t)-1) BAD;
             if (count < max) {
                 toks[count] = (mb_json_tok){(uint32_t)(i + 1), (uint32_t)(e - i - 1),
                                             (uint32_t)(count + 1), 0, MB_JSON_STRING};
@@ -194,7 +198,7 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
             }
             switch (c) {
             case '{': case '[':
-                if (depth == MB_JSON_MAX_DEPTH) return MB_EPARSE;
+                if (depth == MB_JSON_MAX_DEPTH) BAD;
                 t.type = c == '{' ? MB_JSON_OBJECT : MB_JSON_ARRAY;
                 stack[depth++] = (uint32_t)count | (c == '{' ? 0x80000000u : 0);
                 opens = 1;
@@ -202,27 +206,27 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
                 break;
             case '"':
                 e = scan_string(s, n, i + 1);
-                if (e == (size_t)-1) return MB_EPARSE;
+                if (e == (size_t)-1) BAD;
                 t.type = MB_JSON_STRING;
                 t.start = (uint32_t)(i + 1);
                 t.len = (uint32_t)(e - i - 1);
                 e++;
                 break;
             case 't':
-                if (n - i < 4 || memcmp(s + i, "true", 4)) return MB_EPARSE;
+                if (n - i < 4 || memcmp(s + i, "true", 4)) BAD;
                 t.type = MB_JSON_TRUE, t.len = 4, e = i + 4;
                 break;
             case 'f':
-                if (n - i < 5 || memcmp(s + i, "false", 5)) return MB_EPARSE;
+                if (n - i < 5 || memcmp(s + i, "false", 5)) BAD;
                 t.type = MB_JSON_FALSE, t.len = 5, e = i + 5;
                 break;
             case 'n':
-                if (n - i < 4 || memcmp(s + i, "null", 4)) return MB_EPARSE;
+                if (n - i < 4 || memcmp(s + i, "null", 4)) BAD;
                 t.type = MB_JSON_NULL, t.len = 4, e = i + 4;
                 break;
             default:
                 e = scan_number(s, n, i);
-                if (e == (size_t)-1) return MB_EPARSE;
+                if (e == (size_t)-1) BAD;
                 t.type = MB_JSON_NUMBER;
                 t.len = (uint32_t)(e - i);
                 break;
@@ -241,9 +245,24 @@ int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t
         }
     }
     if (state != ST_DONE)
-        return MB_EPARSE;
+        BAD;   /* (at the end: the document is incomplete) */
     *ntok = count;
     return count > max ? MB_ETOOLONG : 0;
+}
+
+#undef BAD
+
+int mb_json_parse(const char *s, size_t n, mb_json_tok *toks, size_t max, size_t *ntok)
+{
+    return parse(s, n, toks, max, ntok, NULL);
+}
+
+size_t mb_json_error_offset(const char *s, size_t n)
+{
+    size_t at = n, count;
+    if (parse(s, n, NULL, 0, &count, &at) != MB_EPARSE)
+        return n;
+    return at < n ? at : n;
 }
 
 int mb_json_get(const char *s, const mb_json_tok *t, int obj, const char *key)
@@ -389,17 +408,14 @@ static size_t unescape_one(const char *p, const char *end, char *out, size_t *ad
     return put_utf8(cp, out);
 }
 
-size_t mb_json_str(const char *s, const mb_json_tok *t, int i, char *buf, size_t cap)
+/* Unescapes the raw string text p[0..end) into buf (NUL-terminated,
+ * truncated at a character boundary); returns the full unescaped length. */
+static size_t str_range(const char *p, const char *end, char *buf, size_t cap)
 {
-    const char *p, *end;
     size_t total = 0, w = 0;
     int full = 0;
     if (cap)
         buf[0] = 0;
-    if (i < 0 || t[i].type != MB_JSON_STRING)
-        return 0;
-    p = s + t[i].start;
-    end = p + t[i].len;
     while (p < end) {
         char tmp[4];
         size_t l, adv;
@@ -426,6 +442,16 @@ size_t mb_json_str(const char *s, const mb_json_tok *t, int i, char *buf, size_t
     return total;
 }
 
+size_t mb_json_str(const char *s, const mb_json_tok *t, int i, char *buf, size_t cap)
+{
+    if (i < 0 || t[i].type != MB_JSON_STRING) {
+        if (cap)
+            buf[0] = 0;
+        return 0;
+    }
+    return str_range(s + t[i].start, s + t[i].start + t[i].len, buf, cap);
+}
+
 int mb_json_str_append(const char *s, const mb_json_tok *t, int i,
                        char **buf, size_t *len, size_t *cap)
 {
@@ -433,17 +459,261 @@ int mb_json_str_append(const char *s, const mb_json_tok *t, int i,
     if (i < 0 || t[i].type != MB_JSON_STRING)
         return 0;
     need = *len + t[i].len + 1;   /* unescaping never grows the text */
-    if (need > *cap) {
-        size_t nc = *cap ? *cap : 256;
-        char *nb;
-        while (nc < need)
-            nc *= 2;
-        nb = realloc(*buf, nc);
-        if (!nb)
-            return MB_ENOMEM;
-        *buf = nb;
-        *cap = nc;
-    }
+    if (MB_VEC_GROW(*buf, *cap, need) < 0)
+        return MB_ENOMEM;
     *len += mb_json_str(s, t, i, *buf + *len, *cap - *len);
     return 0;
+}
+
+/* ---- the cursor: values in a validated document -------------------- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && is_ws(*p))
+        p++;
+    return p;
+}
+
+/* One past the closing quote of the string whose body starts at p (the
+ * text is validated: a quote preceded by an even run of backslashes ends
+ * it). memchr finds the candidates, so long strings cost little. */
+static const char *string_end(const char *p, const char *end)
+{
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q)
+            return end;
+        size_t bs = 0;
+        while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (!(bs & 1))
+            return q + 1;
+        p = q + 1;
+    }
+}
+
+/* The bytes that matter when skipping a container. */
+static const unsigned char SPECIAL[256] = {['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1};
+
+/* One past the value starting at p (validated text). Containers are
+ * skipped by counting brackets outside strings: no recursion, no memory. */
+static const char *value_end(const char *p, const char *end)
+{
+    size_t depth = 0;
+    switch (*p) {
+    case '"':
+        return string_end(p + 1, end);
+    case 't': case 'n':
+        return p + 4;
+    case 'f':
+        return p + 5;
+    case '{': case '[':
+        for (; p < end; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (!SPECIAL[c])
+                continue;   /* most bytes: numbers, literals, punctuation */
+            if (c == '"')
+                p = string_end(p + 1, end) - 1;
+            else if (c == '{' || c == '[')
+                depth++;
+            else if (--depth == 0)
+                return p + 1;
+        }
+        return end;
+    default:
+        while (p < end && ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.' ||
+                           *p == 'e' || *p == 'E'))
+            p++;
+        return p;
+    }
+}
+
+static int type_at(char c)
+{
+    switch (c) {
+    case '{': return MB_JSON_OBJECT;
+    case '[': return MB_JSON_ARRAY;
+    case '"': return MB_JSON_STRING;
+    case 't': return MB_JSON_TRUE;
+    case 'f': return MB_JSON_FALSE;
+    case 'n': return MB_JSON_NULL;
+    default: return MB_JSON_NUMBER;
+    }
+}
+
+/* The value at p as a mb_json_val. */
+static mb_json_val val_at(const char *p, const char *end)
+{
+    const char *e = value_end(p, end);
+    return (mb_json_val){p, (size_t)(e - p), type_at(*p)};
+}
+
+/* mb_json_parse with no room for tokens validates and counts only. */
+int mb_json_doc(const char *s, size_t n, mb_json_val *root)
+{
+    size_t count = 0;
+    int rc = mb_json_parse(s, n, NULL, 0, &count);
+    if (rc == MB_ETOOLONG && count > 0)
+        rc = 0;   /* valid: it only had no room for the tokens */
+    if (rc < 0)
+        return rc;
+    const char *p = skip_ws(s, s + n);
+    *root = val_at(p, s + n);
+    return 0;
+}
+
+void mb_json_iter_init(mb_json_iter *it, const mb_json_val *v)
+{
+    it->obj = v->type == MB_JSON_OBJECT;
+    if (v->type == MB_JSON_OBJECT || v->type == MB_JSON_ARRAY) {
+        it->p = v->p + 1;
+        it->end = v->p + v->n - 1;   /* the closing bracket */
+    } else {
+        it->p = it->end = v->p;
+    }
+}
+
+int mb_json_next(mb_json_iter *it, mb_json_val *key, mb_json_val *val)
+{
+    const char *p = skip_ws(it->p, it->end);
+    if (p >= it->end)
+        return 0;
+    if (*p == ',')
+        p = skip_ws(p + 1, it->end);
+    if (it->obj) {
+        mb_json_val k = val_at(p, it->end);
+        if (key)
+            *key = k;
+        p = skip_ws(p + k.n, it->end);   /* the colon */
+        p = skip_ws(p + 1, it->end);
+    }
+    *val = val_at(p, it->end);
+    it->p = p + val->n;
+    return 1;
+}
+
+int mb_json_find(const mb_json_val *obj, const char *key, mb_json_val *out)
+{
+    mb_json_iter it;
+    mb_json_val k, v;
+    size_t kl = strlen(key);
+    if (obj->type != MB_JSON_OBJECT)
+        return 0;
+    mb_json_iter_init(&it, obj);
+    while (mb_json_next(&it, &k, &v))
+        if (k.n == kl + 2 && memcmp(k.p + 1, key, kl) == 0) {
+            *out = v;
+            return 1;
+        }
+    return 0;
+}
+
+int mb_json_eq(const mb_json_val *v, const char *lit)
+{
+    size_t l = strlen(lit);
+    return v->type == MB_JSON_STRING && v->n == l + 2 && memcmp(v->p + 1, lit, l) == 0;
+}
+
+/* The token ends at a delimiter, maybe not a NUL: strtod reads a copy. */
+double mb_json_num(const mb_json_val *v)
+{
+    char buf[128], *b = buf;
+    double d;
+    if (v->type != MB_JSON_NUMBER)
+        return NAN;
+    if (v->n >= sizeof buf && !(b = malloc(v->n + 1)))
+        return NAN;
+    memcpy(b, v->p, v->n);
+    b[v->n] = 0;
+    d = strtod(b, NULL);
+    if (b != buf)
+        free(b);
+    return d;
+}
+
+size_t mb_json_unescape(const mb_json_val *v, size_t *pos, char *buf, size_t cap)
+{
+    const char *p, *end, *start;
+    size_t w = 0;
+    if (v->type != MB_JSON_STRING || cap < 4)
+        return 0;
+    start = v->p + 1;
+    end = v->p + v->n - 1;
+    p = start + *pos;
+    while (p < end && w < cap) {
+        if (*p == '\\') {
+            size_t adv;
+            if (cap - w < 4)
+                break;
+            w += unescape_one(p + 1, end, buf + w, &adv);
+            p += 1 + adv;
+            continue;
+        }
+        /* a run up to the next escape, as much as fits */
+        const char *q = memchr(p, '\\', (size_t)(end - p));
+        size_t run = (size_t)((q ? q : end) - p);
+        if (run > cap - w)
+            run = cap - w;
+        memcpy(buf + w, p, run);
+        w += run;
+        p += run;
+    }
+    *pos = (size_t)(p - start);
+    return w;
+}
+
+size_t mb_json_strcpy(const mb_json_val *v, char *buf, size_t cap)
+{
+    if (v->type != MB_JSON_STRING) {
+        if (cap)
+            buf[0] = 0;
+        return 0;
+    }
+    return str_range(v->p + 1, v->p + v->n - 1, buf, cap);
+}
+
+char *mb_json_strdup(const mb_json_val *v)
+{
+    char *s;
+    if (v->type != MB_JSON_STRING)
+        return NULL;
+    size_t n = mb_json_strcpy(v, NULL, 0);
+    if (!(s = malloc(n + 1)))
+        return NULL;
+    mb_json_strcpy(v, s, n + 1);
+    return s;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+/* Escapes the way JSON requires and no more: the emulator writes every
+ * token through here. */
+int mb_json_put_str(mb_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    mb_buf_add(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        mb_buf_add(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t el = 2;
+        switch (ch) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15];
+            el = 6;
+        }
+        mb_buf_add(b, esc, el);
+    }
+    mb_buf_add(b, s + run, n - run);
+    return mb_buf_add(b, "\"", 1);
 }

@@ -16,8 +16,7 @@ void mb_jsplit_init(mb_jsplit *s, size_t max_elem)
 
 void mb_jsplit_free(mb_jsplit *s)
 {
-    free(s->buf);
-    s->buf = NULL;
+    mb_buf_free(&s->elem);
 }
 
 int mb_jsplit_done(const mb_jsplit *s)
@@ -32,32 +31,19 @@ static int is_ws(char c)
 
 static int append(mb_jsplit *s, const char *p, size_t n)
 {
-    if (s->len + n > s->max)
+    if (s->elem.len + n > s->max)
         return MB_ETOOLONG;
-    if (s->len + n > s->cap) {
-        size_t nc = s->cap ? s->cap : 4096;
-        char *nb;
-        while (nc < s->len + n)
-            nc *= 2;
-        nb = realloc(s->buf, nc);
-        if (!nb)
-            return MB_ENOMEM;
-        s->buf = nb;
-        s->cap = nc;
-    }
-    memcpy(s->buf + s->len, p, n);
-    s->len += n;
-    return 0;
+    return mb_buf_add(&s->elem, p, n) < 0 ? MB_ENOMEM : 0;
 }
 
 /* Emits the collected element without trailing whitespace. */
 static int emit(mb_jsplit *s, mb_jsplit_cb cb, void *ud)
 {
-    size_t l = s->len;
-    while (l && is_ws(s->buf[l - 1]))
+    size_t l = s->elem.len;
+    while (l && is_ws(s->elem.p[l - 1]))
         l--;
-    s->len = 0;
-    return l ? cb(ud, s->buf, l) : 0;
+    s->elem.len = 0;   /* the bytes stay for the callback */
+    return l ? cb(ud, s->elem.p, l) : 0;
 }
 
 /* A byte loop with a run copy: bytes of an element are appended in spans,
@@ -104,7 +90,7 @@ int mb_jsplit_feed(mb_jsplit *s, const char *p, size_t n, mb_jsplit_cb cb, void 
                 else if (c == '"')
                     s->in_str = 0;
                 i++;
-                if (s->len + (i - span) > s->max)   /* at the same byte however fed */
+                if (s->elem.len + (i - span) > s->max)   /* at the same byte however fed */
                     return s->err = MB_ETOOLONG;
                 break;
             }
@@ -133,7 +119,7 @@ int mb_jsplit_feed(mb_jsplit *s, const char *p, size_t n, mb_jsplit_cb cb, void 
                 continue;
             }
             i++;
-            if (s->len + (i - span) > s->max)
+            if (s->elem.len + (i - span) > s->max)
                 return s->err = MB_ETOOLONG;
             if (s->depth == 0 && (c == '}' || c == ']')) {
                 if ((rc = append(s, p + span, i - span)) < 0)

@@ -1,6 +1,7 @@
 /* llm.c: shared machinery of the LLM extractors -- JSON tokens, content
  * times, errors, results. The per-API rules live in llm_openai.c and
  * llm_anthropic.c. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,7 @@ static void clean_text(char *s)
 /* Latches the failure with its message: the whole text is redacted (keys,
  * credential shapes: redact.h) before it is cut to err_msg, so a key
  * across the cut never survives in part. */
-static void latch(mb_llm *x, const char *kind, char *text, size_t cap)
+static void latch(mb_llm *x, mb_err_kind kind, char *text, size_t cap)
 {
     size_t n;
     mb_redact_buf(text, cap, MB_REDACT_TEXT);
@@ -77,16 +78,19 @@ static void latch(mb_llm *x, const char *kind, char *text, size_t cap)
     x->err_kind = kind;
 }
 
-void mb_llm_fail(mb_llm *x, const char *kind, const char *fmt, const char *arg)
+void mb_llm_fail(mb_llm *x, mb_err_kind kind, const char *fmt, ...)
 {
     char text[MB_LLM_MSG_WINDOW + 128];
+    va_list ap;
     if (x->err_kind)
         return;   /* the first failure is the one that counts */
-    snprintf(text, sizeof text, fmt, arg ? arg : "");
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
     latch(x, kind, text, sizeof text);
 }
 
-void mb_llm_reject(mb_llm *x, const char *kind, const char *msg)
+void mb_llm_reject(mb_llm *x, mb_err_kind kind, const char *msg)
 {
     mb_llm_fail(x, kind, "%s", msg);
 }
@@ -116,28 +120,21 @@ int mb_llm_content(mb_llm *x, uint64_t t_ns)
     if (x->nct == 0)
         x->t_first = t_ns;
     if (!x->keep_all && x->nstored >= MB_LLM_KEEP_TIMES) {
+        /* past the times kept one by one: the gap, into the sparse histogram */
         double gap = t_ns > x->t_last ? (double)(t_ns - x->t_last) * 1e-9 : 0.0;
         if ((!x->spill && mb_hist_sparse_new(&x->spill, MB_LLM_GAP_LOWEST, MB_LLM_GAP_HIGHEST,
                                              MB_LLM_GAP_DIGITS) < 0)
             || mb_hist_sparse_record(x->spill, gap) < 0) {
-            mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+            mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
             return MB_ENOMEM;
         }
-        x->t_last = t_ns;
-        x->nct++;
-        return 0;
-    }
-    if (x->nstored == x->ctcap) {
-        size_t nc = x->ctcap ? x->ctcap * 2 : 256;
-        uint64_t *n = realloc(x->ct, nc * sizeof *n);
-        if (!n) {
-            mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+    } else {
+        if (MB_VEC_GROW(x->ct, x->ctcap, x->nstored + 1) < 0) {
+            mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
             return MB_ENOMEM;
         }
-        x->ct = n;
-        x->ctcap = nc;
+        x->ct[x->nstored++] = t_ns;
     }
-    x->ct[x->nstored++] = t_ns;
     x->t_last = t_ns;
     x->nct++;
     return 0;
@@ -149,7 +146,7 @@ void mb_llm_capture(mb_llm *x, const char *s, int i)
         x->content_bytes += mb_json_str(s, x->tok, i, NULL, 0);
     if ((x->capture & 1) && i >= 0 &&
         mb_json_str_append(s, x->tok, i, &x->text, &x->text_len, &x->text_cap) < 0)
-        mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
     mb_llm_capture_other(x, s, i, 0);
 }
 
@@ -159,7 +156,7 @@ void mb_llm_capture_other(mb_llm *x, const char *s, int i, int count)
         x->content_bytes += x->tok[i].len;
     if ((x->capture & 2) && i >= 0 &&
         mb_json_str_append(s, x->tok, i, &x->gen, &x->gen_len, &x->gen_cap) < 0)
-        mb_llm_fail(x, "protocol", "%sout of memory", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
 }
 
 void mb_llm_set_finish(mb_llm *x, const char *s, int i)
@@ -227,7 +224,7 @@ int mb_llm_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
         mb_llm_anthropic_event(x, ev, t_ns);
     else
         mb_llm_openai_event(x, ev, t_ns);
-    return x->err_kind != NULL;
+    return x->err_kind != MB_ERR_NONE;
 }
 
 void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
@@ -251,12 +248,12 @@ void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
     if (x->err_kind)
         return;
     if (!x->done) {
-        mb_llm_fail(x, "stream", "stream ended without its terminator (%s)",
+        mb_llm_fail(x, MB_ERR_STREAM, "stream ended without its terminator (%s)",
                     x->api == MB_API_ANTHROPIC ? "message_stop" : "[DONE]");
         return;
     }
     if (mb_llm_output_tokens(x, NULL) <= 0)
-        mb_llm_fail(x, "stream", "%sstream carried no output tokens", NULL);
+        mb_llm_fail(x, MB_ERR_STREAM, "stream carried no output tokens");
 }
 
 void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
@@ -264,11 +261,11 @@ void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
     size_t n;
     int rc = mb_llm_parse(x, body, len, &n);
     if (rc < 0) {
-        mb_llm_fail(x, "protocol", "%sresponse body is not valid JSON", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "response body is not valid JSON");
         return;
     }
     if (x->tok[0].type != MB_JSON_OBJECT) {
-        mb_llm_fail(x, "protocol", "%sresponse body is not a JSON object", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "response body is not a JSON object");
         return;
     }
     if (x->api == MB_API_ANTHROPIC)
@@ -276,7 +273,7 @@ void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
     else
         mb_llm_openai_body(x, body, t_ns);
     if (!x->err_kind && mb_llm_output_tokens(x, NULL) <= 0)
-        mb_llm_fail(x, "protocol", "%sresponse has no output tokens", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "response has no output tokens");
 }
 
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
@@ -297,8 +294,8 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
         msg[w] = 0;
     }
     snprintf(text, sizeof text, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
-    x->err_kind = NULL;
-    latch(x, "http", text, sizeof text);
+    x->err_kind = MB_ERR_NONE;
+    latch(x, MB_ERR_HTTP, text, sizeof text);
 }
 
 void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,

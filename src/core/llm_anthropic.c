@@ -52,7 +52,7 @@ void mb_llm_anthropic_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
     if (mb_llm_parse(x, s, ev->data_len, &n) < 0 || x->tok[0].type != MB_JSON_OBJECT) {
         if (ev->type_len == 4 && memcmp(ev->type, "ping", 4) == 0)
             return;
-        mb_llm_fail(x, "protocol", "%sstream event is not a JSON object", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "stream event is not a JSON object");
         return;
     }
     t = x->tok;
@@ -60,7 +60,7 @@ void mb_llm_anthropic_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
     if (is_type(s, t, ty, ev, "error")) {
         char msg[MB_LLM_MSG_WINDOW];
         mb_llm_error_message(x, s, 0, msg, sizeof msg);
-        mb_llm_fail(x, "stream", "server error in stream: %s", msg[0] ? msg : "(no message)");
+        mb_llm_fail(x, MB_ERR_STREAM, "server error in stream: %s", msg[0] ? msg : "(no message)");
     } else if (is_type(s, t, ty, ev, "message_start")) {
         x->started = 1;
         read_usage(x, s, mb_json_path(s, t, 0, "message", "usage", NULL));
@@ -94,12 +94,12 @@ void mb_llm_anthropic_body(mb_llm *x, const char *s, uint64_t t_ns)
     if (mb_json_streq(s, t, mb_json_get(s, t, 0, "type"), "error")) {
         char msg[MB_LLM_MSG_WINDOW];
         mb_llm_error_message(x, s, 0, msg, sizeof msg);
-        mb_llm_fail(x, "protocol", "error body with a 2xx status: %s", msg);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "error body with a 2xx status: %s", msg);
         return;
     }
     c = mb_json_get(s, t, 0, "content");
     if (c < 0 || t[c].type != MB_JSON_ARRAY) {
-        mb_llm_fail(x, "protocol", "%sresponse has no `content` array", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "response has no `content` array");
         return;
     }
     for (uint32_t k = 0, e = (uint32_t)c + 1; k < t[c].size; k++, e = t[e].next) {

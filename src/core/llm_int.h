@@ -8,9 +8,11 @@
  * to err_msg: a key anywhere in it is gone before the cut. */
 #define MB_LLM_MSG_WINDOW 4096
 
-/* Latches the first failure: kind is one of DESIGN.md's error kinds; the
- * message is redacted (redact.h) before it is cut to err_msg. */
-void mb_llm_fail(mb_llm *x, const char *kind, const char *fmt, const char *arg);
+/* Latches the first failure (kind and printf-formatted message); later
+ * ones are ignored. The message is redacted (redact.h) before it is cut to
+ * err_msg. */
+void mb_llm_fail(mb_llm *x, mb_err_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Tokenizes s into x->tok, growing the array once if needed. */
 int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok);
 /* Records a content-carrying event at t_ns. */

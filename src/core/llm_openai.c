@@ -69,7 +69,7 @@ static int check_error(mb_llm *x, const char *s, int root)
     if (!mb_json_truthy(s, x->tok, mb_json_get(s, x->tok, root, "error")))
         return 0;
     mb_llm_error_message(x, s, root, msg, sizeof msg);
-    mb_llm_fail(x, "stream", "server error in stream: %s", msg[0] ? msg : "(no message)");
+    mb_llm_fail(x, MB_ERR_STREAM, "server error in stream: %s", msg[0] ? msg : "(no message)");
     return 1;
 }
 
@@ -88,15 +88,15 @@ void mb_llm_openai_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
             size_t l = ev->data_len < sizeof msg - 1 ? ev->data_len : sizeof msg - 1;
             memcpy(msg, s, l);
             msg[l] = 0;
-            mb_llm_fail(x, "stream", "server error event: %s", msg);
+            mb_llm_fail(x, MB_ERR_STREAM, "server error event: %s", msg);
         } else
-            mb_llm_fail(x, "protocol", "%sstream event is not a JSON object", NULL);
+            mb_llm_fail(x, MB_ERR_PROTOCOL, "stream event is not a JSON object");
         return;
     }
     if (check_error(x, s, 0))
         return;
     if (ev->type_len == 5 && memcmp(ev->type, "error", 5) == 0) {
-        mb_llm_fail(x, "stream", "%sserver sent an `error` event", NULL);
+        mb_llm_fail(x, MB_ERR_STREAM, "server sent an `error` event");
         return;
     }
     read_usage(x, s, 0);
@@ -116,7 +116,7 @@ void mb_llm_openai_body(mb_llm *x, const char *s, uint64_t t_ns)
     read_usage(x, s, 0);
     ch = mb_json_get(s, x->tok, 0, "choices");
     if (ch < 0 || x->tok[ch].type != MB_JSON_ARRAY) {
-        mb_llm_fail(x, "protocol", "%sresponse has no `choices` array", NULL);
+        mb_llm_fail(x, MB_ERR_PROTOCOL, "response has no `choices` array");
         return;
     }
     for (uint32_t k = 0, e = (uint32_t)ch + 1; k < x->tok[ch].size; k++, e = x->tok[e].next)

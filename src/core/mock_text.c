@@ -70,7 +70,7 @@ static const struct word { const char *s; unsigned char len; } words[] = {
 
 void mb_mock_text_init(mb_mock_textgen *g, uint64_t seed)
 {
-    mb_mock_rng_seed(&g->rng, seed);
+    mb_rng_seed(&g->rng, seed);
     g->left = 0;
 }
 
@@ -80,10 +80,10 @@ size_t mb_mock_text_token(mb_mock_textgen *g, char *out)
 {
     int first = 0;
     if (g->left == 0) {
-        g->left = 6 + (unsigned)(mb_mock_rng_next(&g->rng) % 9);
+        g->left = 6 + (unsigned)(mb_rng_next(&g->rng) % 9);
         first = 1;
     }
-    const struct word *w = &words[mb_mock_rng_next(&g->rng) % NWORDS];
+    const struct word *w = &words[mb_rng_next(&g->rng) % NWORDS];
     size_t n = w->len;
     memcpy(out, w->s, n);
     if (first && out[0] >= 'a' && out[0] <= 'z')

@@ -10,26 +10,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mlxbench/buf.h"
 #include "mlxbench/errors.h"
 #include "mlxbench/sse.h"
 
 static const char BOM[3] = {'\xEF', '\xBB', '\xBF'};
-
-/* Makes *cap >= need, doubling so a stream settles into no allocations. */
-static int grow(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c = c > SIZE_MAX / 2 ? need : c * 2;
-    char *nb = realloc(*buf, c);
-    if (!nb)
-        return MB_ENOMEM;
-    *buf = nb;
-    *cap = c;
-    return 0;
-}
 
 /* Records a sticky error: the stream position is lost after it. */
 static int fail(mb_sse *p, int err)
@@ -68,7 +53,7 @@ static int dispatch(mb_sse *p, mb_sse_cb cb, void *ud, int partial)
 /* Copies v into a NUL-terminated buffer (event type, last event ID). */
 static int set_buf(char **b, size_t *len, size_t *cap, const char *v, size_t n)
 {
-    if (grow(b, cap, n + 1))
+    if (MB_VEC_GROW(*b, *cap, n + 1))
         return MB_ENOMEM;
     memcpy(*b, v, n);
     (*b)[n] = 0;
@@ -98,7 +83,7 @@ static int line(mb_sse *p, const char *s, size_t n, mb_sse_cb cb, void *ud)
     }
     p->fields = 1;
     if (nlen == 4 && !memcmp(s, "data", 4)) {
-        if (grow(&p->data, &p->data_cap, p->data_len + vlen + 2))
+        if (MB_VEC_GROW(p->data, p->data_cap, p->data_len + vlen + 2))
             return fail(p, MB_ENOMEM);
         memcpy(p->data + p->data_len, v, vlen);
         p->data_len += vlen;
@@ -126,7 +111,7 @@ static int hold(mb_sse *p, const char *s, size_t n)
 {
     if (n > p->max_line - p->line_len)
         return fail(p, MB_ETOOLONG);
-    if (grow(&p->line, &p->line_cap, p->line_len + n + 1))
+    if (MB_VEC_GROW(p->line, p->line_cap, p->line_len + n + 1))
         return fail(p, MB_ENOMEM);
     memcpy(p->line + p->line_len, s, n);
     p->line_len += n;
@@ -187,7 +172,7 @@ static int scan(mb_sse *p, const char *s, const char *end, mb_sse_cb cb, void *u
 void mb_sse_init(mb_sse *p, size_t max_line)
 {
     memset(p, 0, sizeof *p);
-    p->max_line = max_line ? max_line : MB_SSE_DEFAULT_MAX_LINE;
+    p->max_line = max_line ? max_line : MB_DEFAULT_MAX_LINE;
     if (p->max_line > SIZE_MAX / 4)
         p->max_line = SIZE_MAX / 4;
     p->retry = -1;

@@ -1,14 +1,21 @@
 /* mock_int.h: what the emulated server's files share (private to src/emu).
  *
- *   mock.c            lifecycle, routing, validation, control endpoints, stats
+ *   mock.c            lifecycle: start, stop
+ *   mock_route.c      routing, responses and errors in each API's shape,
+ *                     /v1/models, the per-request log line
+ *   mock_validate.c   generation requests: validation, prompt tokens, faults drawn
+ *   mock_control.c    the /mock/... control endpoints and their C API
+ *   mock_stats.c      counters and /mock/stats
  *   mock_profile.c    built-in models, profile JSON, fault fields
- *   mock_stream.c     the emission engine: deadline heap on a timerfd, the
+ *   mock_stream.c     the emission engine: deadline heap on one timer, the
  *                     per-request state machine, faults during a stream
  *   mock_openai.c     OpenAI bytes (chat, legacy completions, errors)
  *   mock_anthropic.c  Anthropic bytes (messages, errors)
  *   mock_trace.c      ground-truth records and their JSON
- *   mock_text.c       RNG, token rule, pseudo-text (public pure helpers)
- *   mock_timing.c     the timing model (public pure helpers)  */
+ *   mock_tokens.c     counts with the profile's tokenizer, if any
+ * and in src/core (mock_model.h, pure): mock_text.c (token rule,
+ * pseudo-text), mock_timing.c (the timing model), mock_length.c (natural
+ * answer lengths). */
 #ifndef MB_MOCK_INT_H
 #define MB_MOCK_INT_H
 
@@ -16,28 +23,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <cjson/cJSON.h>
+#include "mlxbench/buf.h"
 #include "mlxbench/hist.h"
+#include "mlxbench/json.h"
+#include "mlxbench/listen.h"
 #include "mlxbench/mock.h"
+#include "mlxbench/platform.h"
 #include "mlxbench/server.h"
 #include "mlxbench/tok.h"
-
-/* ---------------------------------------------------------- string buffer */
-
-typedef struct mk_buf { char *p; size_t len, cap; int oom; } mk_buf;
-void mk_put(mk_buf *b, const char *s, size_t n);
-/* Inline so strlen of a literal folds to a constant (the hot path formats
- * one event per token out of literals). */
-static inline void mk_puts(mk_buf *b, const char *s)
-{
-    mk_put(b, s, strlen(s));
-}
-void mk_printf(mk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mk_put_u64(mk_buf *b, uint64_t v);
-void mk_put_json_str(mk_buf *b, const char *s, size_t n);   /* "..." escaped */
-void mk_buf_free(mk_buf *b);
-/* Detaches the bytes as a NUL-terminated malloc'd string (NULL on OOM). */
-char *mk_buf_take(mk_buf *b);
 
 /* ---------------------------------------------------------------- models */
 
@@ -50,7 +43,9 @@ typedef struct mk_model {
     int reasoning_tokens;      /* OpenAI chat: reasoning deltas before content */
     char reasoning_field[32];  /* "reasoning_content" or "reasoning" */
     int usage;                 /* 0: never report usage (OpenAI endpoints) */
-    int natural_tokens;        /* output length when the request sets no max */
+    int natural_tokens;        /* median natural output length (mock_length.c) */
+    double length_spread;      /* its log-normal spread; 0 = always the median */
+    int always_max;            /* "length": "max_tokens": run to max_tokens */
     unsigned active;           /* requests of this model in flight */
     struct mk_model *next;
 } mk_model;
@@ -85,9 +80,9 @@ enum {  /* fault bits, as in the trace's "faults" list */
 void mk_faults_defaults(mk_faults *f);
 /* Applies the fields of a JSON object; unknown fields and bad values are
  * errors (nothing is applied then). `initial` is what "reset": true restores. */
-int mk_faults_apply(mk_faults *f, const mk_faults *initial, const cJSON *obj,
+int mk_faults_apply(mk_faults *f, const mk_faults *initial, const mb_json_val *obj,
                     char *err, size_t errlen);
-void mk_faults_to_json(const mk_faults *f, mk_buf *b);
+void mk_faults_to_json(const mk_faults *f, mb_buf *b);
 
 /* ---------------------------------------------------------------- trace */
 
@@ -108,7 +103,8 @@ typedef struct mk_trace_rec {
     double arrival_wall;
     double ttft_target_s;
     mk_chunk *chunks;
-    uint32_t nchunks, cap, dropped;
+    size_t cap;
+    uint32_t nchunks, dropped;
     struct mk_trace_rec *prev, *next;
 } mk_trace_rec;
 
@@ -123,7 +119,7 @@ mk_trace_rec *mk_trace_new(mk_trace *t, uint64_t seq);
 void mk_trace_chunk(mk_trace *t, mk_trace_rec *r, uint64_t sched, uint64_t actual, uint32_t tokens);
 void mk_trace_done(mk_trace *t, mk_trace_rec *r);
 void mk_trace_clear(mk_trace *t);
-void mk_trace_json(const mk_trace *t, mk_buf *b, uint64_t since, size_t limit,
+void mk_trace_json(const mk_trace *t, mb_buf *b, uint64_t since, size_t limit,
                    const char *client_id, int wall);
 
 /* --------------------------------------------------------------- requests */
@@ -143,7 +139,7 @@ typedef struct mk_req {
     int tpc;                   /* tokens per chunk */
     int epw;                   /* events per write */
     mb_mock_textgen text, rtext;
-    mb_mock_rng jit;
+    mb_rng jit;
     uint64_t deadline;         /* next emission (monotonic ns) */
     size_t heap_idx;           /* position in the heap, or SIZE_MAX */
     int in_emit, gone, blocked, started_content;
@@ -159,19 +155,18 @@ typedef struct mk_req {
     uint64_t arrival_ns;
     char method[8];
     char path[48];
-    char peer[64];
-    mk_buf gen, rgen;          /* emitted content and reasoning (tokenizer only) */
+    mb_buf gen, rgen;          /* emitted content and reasoning (tokenizer only) */
 } mk_req;
 
 /* Formatting of one API. Every function appends complete SSE events (or a
  * body) to b. */
 typedef struct mk_api {
-    void (*begin)(mk_req *r, mk_buf *b);
-    void (*delta)(mk_req *r, mk_buf *b, const char *text, size_t len, int reasoning);
-    void (*finish)(mk_req *r, mk_buf *b);
-    void (*stream_error)(mk_req *r, mk_buf *b);
-    void (*malformed)(mk_req *r, mk_buf *b);
-    void (*body)(mk_req *r, mk_buf *b, const char *text, size_t len,
+    void (*begin)(mk_req *r, mb_buf *b);
+    void (*delta)(mk_req *r, mb_buf *b, const char *text, size_t len, int reasoning);
+    void (*finish)(mk_req *r, mb_buf *b);
+    void (*stream_error)(mk_req *r, mb_buf *b);
+    void (*malformed)(mk_req *r, mb_buf *b);
+    void (*body)(mk_req *r, mb_buf *b, const char *text, size_t len,
                  const char *rtext, size_t rlen);
 } mk_api;
 
@@ -179,9 +174,9 @@ extern const mk_api mk_api_chat, mk_api_completions, mk_api_messages;
 const char *mk_finish_reason(const mk_req *r);
 /* The error body of an API: OpenAI {"error":{message,type,param,code}} or
  * Anthropic {"type":"error","error":{type,message},"request_id"}. */
-void mk_openai_error(mk_buf *b, const char *message, const char *type, const char *param,
+void mk_openai_error(mb_buf *b, const char *message, const char *type, const char *param,
                      const char *code);
-void mk_anthropic_error(mk_buf *b, const char *type, const char *message, const char *request_id);
+void mk_anthropic_error(mb_buf *b, const char *type, const char *message, const char *request_id);
 
 /* ------------------------------------------------------------------ mock */
 
@@ -211,19 +206,15 @@ struct mb_mock {
     int control_open;          /* /mock/... needs no token (loopback, no token set) */
     uint64_t seed;
     mk_faults faults, faults_initial;
-    mb_mock_rng frng;          /* which requests get faults */
+    mb_rng frng;          /* which requests get faults */
     /* emission engine: a min-heap of (deadline, request), keys inline so
      * sifting does not chase pointers */
     struct mk_hent { uint64_t deadline; mk_req *r; } *heap;
     size_t heap_len, heap_cap;
-    int tfd;                   /* timerfd, -1 when using the uv timer */
-    uv_poll_t poll;
-    uv_timer_t timer;
+    mb_ptimer *timer;          /* wakes the engine (platform.h: ns where it can) */
     uv_timer_t refuse_timer;   /* ends a refuse_s period */
     uint64_t armed;            /* deadline the timer is set for (0 = none) */
-    int stopping, handles;
-    void (*done)(void *);
-    void *done_ud;
+    mb_life life;              /* parts: the server, the engine's timer, refuse_timer */
     size_t live;               /* mk_req in flight */
     size_t live_streams;
     /* ground truth and counters */
@@ -234,8 +225,8 @@ struct mb_mock {
     uint64_t start_ns;
     double start_wall;
     int log;
-    mk_buf out;                /* scratch for one emission */
-    mk_buf tok;                /* scratch for a chunk's text */
+    mb_buf out;                /* scratch for one emission */
+    mb_buf tok;                /* scratch for a chunk's text */
     char url[96];
     int port;
     int last_status;           /* of the last response sent (for the log) */
@@ -263,16 +254,40 @@ void mk_models_free(mb_mock *m);
 
 /* mock_stream.c */
 int mk_engine_init(mb_mock *m);
-void mk_engine_close(mb_mock *m, void (*closed)(uv_handle_t *));
+void mk_engine_close(mb_mock *m, void (*closed)(void *));
 /* Starts generating for a validated request (response headers included). */
 void mk_req_start(mk_req *r, const mb_server_req *req);
 void mk_req_conn_closed(mk_req *r);
 void mk_req_drained(mk_req *r);
 void mk_req_free(mk_req *r);
 
-/* mock.c */
-void mk_count_status(mb_mock *m, int status);
+/* The shape of an API's errors. */
+enum { SHAPE_OPENAI, SHAPE_ANTHROPIC };
+
+/* mock_route.c */
+extern const mb_server_handlers mk_handlers;   /* ud: the mock */
+/* A JSON response (the body "{}" when it could not be formatted). */
+void mk_respond(mb_mock *m, mb_server_conn *c, int status, const char *extra, mb_buf *b);
+/* An error in the shape of the API the client speaks (OpenAI's or
+ * Anthropic's body and type names); `extra`: header lines or NULL. */
+void mk_api_error(mb_mock *m, mb_server_conn *c, int shape, int status, const char *message,
+                  const char *param, const char *code, const char *extra);
+void mk_log_line(mb_mock *m, const char *method, const char *path, int status, const mk_req *r,
+                 const char *outcome);
 void mk_log_req(mb_mock *m, const mk_req *r, int status, const char *outcome);
+
+/* mock_validate.c */
+/* POST /v1/chat/completions, /v1/completions, /v1/messages (api: MK_*). */
+void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api);
+int mk_auth_ok(mb_mock *m, const mb_server_req *q, int shape);
+
+/* mock_control.c */
+void mk_control(mb_mock *m, mb_server_conn *c, const mb_server_req *q, const char *sub);
+void mk_refuse_start(mb_mock *m);
+void mk_url_decode(const char *s, size_t n, char *out, size_t cap, int plus);
+
+/* mock_stats.c */
+void mk_count_status(mb_mock *m, int status);
 void mk_count_fault_error(mb_mock *m, int status);
 
 #endif

@@ -15,142 +15,142 @@ const char *mk_finish_reason(const mk_req *r)
     return r->finish_length ? "length" : "stop";
 }
 
-void mk_openai_error(mk_buf *b, const char *message, const char *type, const char *param,
+void mk_openai_error(mb_buf *b, const char *message, const char *type, const char *param,
                      const char *code)
 {
-    mk_puts(b, "{\"error\":{\"message\":");
-    mk_put_json_str(b, message, strlen(message));
-    mk_puts(b, ",\"type\":");
-    mk_put_json_str(b, type, strlen(type));
-    mk_puts(b, ",\"param\":");
+    mb_buf_puts(b, "{\"error\":{\"message\":");
+    mb_json_put_str(b, message, strlen(message));
+    mb_buf_puts(b, ",\"type\":");
+    mb_json_put_str(b, type, strlen(type));
+    mb_buf_puts(b, ",\"param\":");
     if (param)
-        mk_put_json_str(b, param, strlen(param));
+        mb_json_put_str(b, param, strlen(param));
     else
-        mk_puts(b, "null");
-    mk_puts(b, ",\"code\":");
+        mb_buf_puts(b, "null");
+    mb_buf_puts(b, ",\"code\":");
     if (code)
-        mk_put_json_str(b, code, strlen(code));
+        mb_json_put_str(b, code, strlen(code));
     else
-        mk_puts(b, "null");
-    mk_puts(b, "}}");
+        mb_buf_puts(b, "null");
+    mb_buf_puts(b, "}}");
 }
 
 /* `data: {"id":...,"object":...,"created":...,"model":...,` -- what every
  * chunk of a stream starts with. */
-static void chunk_head(const mk_req *r, mk_buf *b)
+static void chunk_head(const mk_req *r, mb_buf *b)
 {
-    mk_puts(b, "data: {\"id\":\"");
-    mk_puts(b, r->id);
-    mk_puts(b, r->api == MK_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
+    mb_buf_puts(b, "data: {\"id\":\"");
+    mb_buf_puts(b, r->id);
+    mb_buf_puts(b, r->api == MK_CHAT ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
                                  : "\",\"object\":\"text_completion\",\"created\":");
-    mk_put_u64(b, (uint64_t)r->created);
-    mk_puts(b, ",\"model\":");
-    mk_puts(b, r->model_json);
-    mk_puts(b, ",\"system_fingerprint\":\"" FINGERPRINT "\",\"choices\":[");
+    mb_buf_put_u64(b, (uint64_t)r->created);
+    mb_buf_puts(b, ",\"model\":");
+    mb_buf_puts(b, r->model_json);
+    mb_buf_puts(b, ",\"system_fingerprint\":\"" FINGERPRINT "\",\"choices\":[");
 }
 
-static void usage_obj(const mk_req *r, mk_buf *b)
+static void usage_obj(const mk_req *r, mb_buf *b)
 {
     uint64_t out = mk_usage_out((mk_req *)r);
-    mk_puts(b, "{\"prompt_tokens\":");
-    mk_put_u64(b, r->prompt_tokens);
-    mk_puts(b, ",\"completion_tokens\":");
-    mk_put_u64(b, out);
-    mk_puts(b, ",\"total_tokens\":");
-    mk_put_u64(b, r->prompt_tokens + out);
+    mb_buf_puts(b, "{\"prompt_tokens\":");
+    mb_buf_put_u64(b, r->prompt_tokens);
+    mb_buf_puts(b, ",\"completion_tokens\":");
+    mb_buf_put_u64(b, out);
+    mb_buf_puts(b, ",\"total_tokens\":");
+    mb_buf_put_u64(b, r->prompt_tokens + out);
     if (r->api == MK_CHAT) {
-        mk_puts(b, ",\"prompt_tokens_details\":{\"cached_tokens\":0},"
+        mb_buf_puts(b, ",\"prompt_tokens_details\":{\"cached_tokens\":0},"
                    "\"completion_tokens_details\":{\"reasoning_tokens\":");
-        mk_put_u64(b, mk_usage_reasoning((mk_req *)r));
-        mk_puts(b, "}");
+        mb_buf_put_u64(b, mk_usage_reasoning((mk_req *)r));
+        mb_buf_puts(b, "}");
     }
-    mk_puts(b, "}");
+    mb_buf_puts(b, "}");
 }
 
 /* The chunk that carries usage (stream_options.include_usage), then [DONE]. */
-static void stream_tail(const mk_req *r, mk_buf *b)
+static void stream_tail(const mk_req *r, mb_buf *b)
 {
     if (r->include_usage && r->usage) {
         chunk_head(r, b);
-        mk_puts(b, "],\"usage\":");
+        mb_buf_puts(b, "],\"usage\":");
         usage_obj(r, b);
-        mk_puts(b, "}\n\n");
+        mb_buf_puts(b, "}\n\n");
     }
-    mk_puts(b, "data: [DONE]\n\n");
+    mb_buf_puts(b, "data: [DONE]\n\n");
 }
 
 /* ------------------------------------------------------------------ chat */
 
-static void chat_begin(mk_req *r, mk_buf *b)
+static void chat_begin(mk_req *r, mb_buf *b)
 {
     chunk_head(r, b);
-    mk_puts(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"
+    mb_buf_puts(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"
                "\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 }
 
-static void chat_delta(mk_req *r, mk_buf *b, const char *text, size_t len, int reasoning)
+static void chat_delta(mk_req *r, mb_buf *b, const char *text, size_t len, int reasoning)
 {
     chunk_head(r, b);
-    mk_puts(b, "{\"index\":0,\"delta\":{\"");
-    mk_puts(b, reasoning ? r->model->reasoning_field : "content");
-    mk_puts(b, "\":\"");
-    mk_put(b, text, len);   /* generator text needs no escaping */
-    mk_puts(b, "\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    mb_buf_puts(b, "{\"index\":0,\"delta\":{\"");
+    mb_buf_puts(b, reasoning ? r->model->reasoning_field : "content");
+    mb_buf_puts(b, "\":\"");
+    mb_buf_add(b, text, len);   /* generator text needs no escaping */
+    mb_buf_puts(b, "\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 }
 
-static void chat_finish(mk_req *r, mk_buf *b)
+static void chat_finish(mk_req *r, mb_buf *b)
 {
     chunk_head(r, b);
-    mk_puts(b, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"");
-    mk_puts(b, mk_finish_reason(r));
-    mk_puts(b, "\"}]}\n\n");
+    mb_buf_puts(b, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"");
+    mb_buf_puts(b, mk_finish_reason(r));
+    mb_buf_puts(b, "\"}]}\n\n");
     stream_tail(r, b);
 }
 
 /* A failure after HTTP 200, as OpenAI and vLLM send it: an `error` chunk
  * (the SDKs raise APIError on it), then the terminator. */
-static void openai_stream_error(mk_req *r, mk_buf *b)
+static void openai_stream_error(mk_req *r, mb_buf *b)
 {
     (void)r;
-    mk_puts(b, "data: ");
+    mb_buf_puts(b, "data: ");
     mk_openai_error(b, "The server had an error while processing your request. Sorry about that!",
                     "server_error", NULL, NULL);
-    mk_puts(b, "\n\n");
-    mk_puts(b, "data: [DONE]\n\n");
+    mb_buf_puts(b, "\n\n");
+    mb_buf_puts(b, "data: [DONE]\n\n");
 }
 
 /* An event whose JSON is cut short: parsers must reject it. */
-static void openai_malformed(mk_req *r, mk_buf *b)
+static void openai_malformed(mk_req *r, mb_buf *b)
 {
     chunk_head(r, b);
-    mk_puts(b, "{\"index\":0,\"delta\":{\"content\":\"\n\n");
+    mb_buf_puts(b, "{\"index\":0,\"delta\":{\"content\":\"\n\n");
 }
 
-static void chat_body(mk_req *r, mk_buf *b, const char *text, size_t len, const char *rtext,
+static void chat_body(mk_req *r, mb_buf *b, const char *text, size_t len, const char *rtext,
                       size_t rlen)
 {
-    mk_puts(b, "{\"id\":\"");
-    mk_puts(b, r->id);
-    mk_puts(b, "\",\"object\":\"chat.completion\",\"created\":");
-    mk_put_u64(b, (uint64_t)r->created);
-    mk_puts(b, ",\"model\":");
-    mk_puts(b, r->model_json);
-    mk_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-    mk_put_json_str(b, text, len);
+    mb_buf_puts(b, "{\"id\":\"");
+    mb_buf_puts(b, r->id);
+    mb_buf_puts(b, "\",\"object\":\"chat.completion\",\"created\":");
+    mb_buf_put_u64(b, (uint64_t)r->created);
+    mb_buf_puts(b, ",\"model\":");
+    mb_buf_puts(b, r->model_json);
+    mb_buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+    mb_json_put_str(b, text, len);
     if (rtext && r->reasoning > 0) {
-        mk_puts(b, ",\"");
-        mk_puts(b, r->model->reasoning_field);
-        mk_puts(b, "\":");
-        mk_put_json_str(b, rtext, rlen);
+        mb_buf_puts(b, ",\"");
+        mb_buf_puts(b, r->model->reasoning_field);
+        mb_buf_puts(b, "\":");
+        mb_json_put_str(b, rtext, rlen);
     }
-    mk_puts(b, ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"");
-    mk_puts(b, mk_finish_reason(r));
-    mk_puts(b, "\"}]");
+    mb_buf_puts(b, ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"");
+    mb_buf_puts(b, mk_finish_reason(r));
+    mb_buf_puts(b, "\"}]");
     if (r->usage) {
-        mk_puts(b, ",\"usage\":");
+        mb_buf_puts(b, ",\"usage\":");
         usage_obj(r, b);
     }
-    mk_puts(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"" FINGERPRINT "\"}");
+    mb_buf_puts(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"" FINGERPRINT "\"}");
 }
 
 const mk_api mk_api_chat = {
@@ -158,57 +158,57 @@ const mk_api mk_api_chat = {
 
 /* -------------------------------------------------- legacy completions */
 
-static void cmpl_begin(mk_req *r, mk_buf *b)
+static void cmpl_begin(mk_req *r, mb_buf *b)
 {
     (void)r;
     (void)b;   /* the legacy stream has no role chunk */
 }
 
-static void cmpl_delta(mk_req *r, mk_buf *b, const char *text, size_t len, int reasoning)
+static void cmpl_delta(mk_req *r, mb_buf *b, const char *text, size_t len, int reasoning)
 {
     (void)reasoning;
     chunk_head(r, b);
-    mk_puts(b, "{\"text\":\"");
-    mk_put(b, text, len);
-    mk_puts(b, "\",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    mb_buf_puts(b, "{\"text\":\"");
+    mb_buf_add(b, text, len);
+    mb_buf_puts(b, "\",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 }
 
-static void cmpl_finish(mk_req *r, mk_buf *b)
+static void cmpl_finish(mk_req *r, mb_buf *b)
 {
     chunk_head(r, b);
-    mk_puts(b, "{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
-    mk_puts(b, mk_finish_reason(r));
-    mk_puts(b, "\"}]}\n\n");
+    mb_buf_puts(b, "{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
+    mb_buf_puts(b, mk_finish_reason(r));
+    mb_buf_puts(b, "\"}]}\n\n");
     stream_tail(r, b);
 }
 
-static void cmpl_malformed(mk_req *r, mk_buf *b)
+static void cmpl_malformed(mk_req *r, mb_buf *b)
 {
     chunk_head(r, b);
-    mk_puts(b, "{\"text\":\"\n\n");
+    mb_buf_puts(b, "{\"text\":\"\n\n");
 }
 
-static void cmpl_body(mk_req *r, mk_buf *b, const char *text, size_t len, const char *rtext,
+static void cmpl_body(mk_req *r, mb_buf *b, const char *text, size_t len, const char *rtext,
                       size_t rlen)
 {
     (void)rtext;
     (void)rlen;
-    mk_puts(b, "{\"id\":\"");
-    mk_puts(b, r->id);
-    mk_puts(b, "\",\"object\":\"text_completion\",\"created\":");
-    mk_put_u64(b, (uint64_t)r->created);
-    mk_puts(b, ",\"model\":");
-    mk_puts(b, r->model_json);
-    mk_puts(b, ",\"system_fingerprint\":\"" FINGERPRINT "\",\"choices\":[{\"text\":");
-    mk_put_json_str(b, text, len);
-    mk_puts(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
-    mk_puts(b, mk_finish_reason(r));
-    mk_puts(b, "\"}]");
+    mb_buf_puts(b, "{\"id\":\"");
+    mb_buf_puts(b, r->id);
+    mb_buf_puts(b, "\",\"object\":\"text_completion\",\"created\":");
+    mb_buf_put_u64(b, (uint64_t)r->created);
+    mb_buf_puts(b, ",\"model\":");
+    mb_buf_puts(b, r->model_json);
+    mb_buf_puts(b, ",\"system_fingerprint\":\"" FINGERPRINT "\",\"choices\":[{\"text\":");
+    mb_json_put_str(b, text, len);
+    mb_buf_puts(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
+    mb_buf_puts(b, mk_finish_reason(r));
+    mb_buf_puts(b, "\"}]");
     if (r->usage) {
-        mk_puts(b, ",\"usage\":");
+        mb_buf_puts(b, ",\"usage\":");
         usage_obj(r, b);
     }
-    mk_puts(b, "}");
+    mb_buf_puts(b, "}");
 }
 
 const mk_api mk_api_completions = {

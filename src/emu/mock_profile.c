@@ -54,7 +54,9 @@ static void model_base(mk_model *md)
     md->reasoning_tokens = 0;
     memcpy(md->reasoning_field, "reasoning_content", sizeof "reasoning_content");
     md->usage = 1;
-    md->natural_tokens = 128;
+    md->natural_tokens = 64;
+    md->length_spread = 0.8;
+    md->always_max = 0;
 }
 
 static mk_model *model_new(mb_mock *m, const char *name, const char *owned_by)
@@ -122,25 +124,28 @@ int mk_builtin_models(mb_mock *m)
     return 0;
 }
 
-/* Reads a number field in [lo, hi] into *out when present. */
-static int num_field(const cJSON *o, const char *k, double lo, double hi, double *out,
+/* Reads a number field in [lo, hi] into *out when present. 1 (read), 0
+ * (absent) or MB_EINVAL. */
+static int num_field(const mb_json_val *o, const char *k, double lo, double hi, double *out,
                      char *err, size_t errlen)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v)
+    mb_json_val v;
+    double d;
+    if (!mb_json_find(o, k, &v))
         return 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
-        v->valuedouble > hi) {
+    d = mb_json_num(&v);
+    if (v.type != MB_JSON_NUMBER || !isfinite(d) || d < lo || d > hi) {
         char range[64];
         snprintf(range, sizeof range, "a number in [%g, %g]", lo, hi);
         err_set(err, errlen, "'%s' must be %s", k, range);
         return MB_EINVAL;
     }
-    *out = v->valuedouble;
+    *out = d;
     return 1;
 }
 
-static int int_field(const cJSON *o, const char *k, long lo, long hi, int *out,
+/* An integer field in [lo, hi]: 1, 0 (absent) or MB_EINVAL. */
+static int int_field(const mb_json_val *o, const char *k, long lo, long hi, int *out,
                      char *err, size_t errlen)
 {
     double d = 0;
@@ -155,34 +160,42 @@ static int int_field(const cJSON *o, const char *k, long lo, long hi, int *out,
     return 1;
 }
 
-static int bool_field(const cJSON *o, const char *k, int *out, char *err, size_t errlen)
+/* A boolean field: 1, 0 (absent) or MB_EINVAL. */
+static int bool_field(const mb_json_val *o, const char *k, int *out, char *err, size_t errlen)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v)
+    mb_json_val v;
+    if (!mb_json_find(o, k, &v))
         return 0;
-    if (!cJSON_IsBool(v)) {
+    if (v.type != MB_JSON_TRUE && v.type != MB_JSON_FALSE) {
         err_set(err, errlen, "'%s' must be true or false", k);
         return MB_EINVAL;
     }
-    *out = cJSON_IsTrue(v);
+    *out = v.type == MB_JSON_TRUE;
     return 1;
 }
 
 /* Ignored keys: documentation inside a profile. */
-static int is_comment_key(const char *k)
+static int is_comment_key(const mb_json_val *k)
 {
-    return k[0] == '_' || strcmp(k, "description") == 0 || strcmp(k, "$comment") == 0;
+    return (k->n > 2 && k->p[1] == '_') || mb_json_eq(k, "description") ||
+           mb_json_eq(k, "$comment");
 }
 
-static int check_keys(const cJSON *o, const char *const *allowed, const char *what,
+/* Every key of object o is one of `allowed` (or a comment). */
+static int check_keys(const mb_json_val *o, const char *const *allowed, const char *what,
                       char *err, size_t errlen)
 {
-    for (const cJSON *it = o->child; it; it = it->next) {
-        int ok = is_comment_key(it->string);
+    mb_json_iter it;
+    mb_json_val k, v;
+    mb_json_iter_init(&it, o);
+    while (mb_json_next(&it, &k, &v)) {
+        int ok = is_comment_key(&k);
         for (int i = 0; !ok && allowed[i]; i++)
-            ok = strcmp(it->string, allowed[i]) == 0;
+            ok = mb_json_eq(&k, allowed[i]);
         if (!ok) {
-            err_set(err, errlen, "unknown %s field '%s'", what, it->string);
+            char name[64];
+            mb_json_strcpy(&k, name, sizeof name);
+            err_set(err, errlen, "unknown %s field '%s'", what, name);
             return MB_EINVAL;
         }
     }
@@ -192,14 +205,18 @@ static int check_keys(const cJSON *o, const char *const *allowed, const char *wh
 static const char *const model_keys[] = {
     "id", "ttft_ms", "prefill_tok_s", "decode_tok_s", "jitter", "batch_knee",
     "max_aggregate_tok_s", "tokens_per_chunk", "events_per_write", "reasoning_tokens",
-    "reasoning_field", "usage", "natural_tokens", "owned_by", NULL};
+    "reasoning_field", "usage", "natural_tokens", "length_spread", "length", "owned_by", NULL};
+
+static int mode_field(const mb_json_val *o, const char *k, const char *one, const char *zero,
+                      int *out, char *err, size_t errlen);
 
 /* Applies the fields of one model object over md (missing fields keep their
  * current value). */
-static int model_apply(mk_model *md, const cJSON *o, char *err, size_t errlen)
+static int model_apply(mk_model *md, const mb_json_val *o, char *err, size_t errlen)
 {
     int rc;
-    if (!cJSON_IsObject(o)) {
+    mb_json_val v;
+    if (o->type != MB_JSON_OBJECT) {
         err_set(err, errlen, "model '%s' must be an object", md->name);
         return MB_EINVAL;
     }
@@ -215,23 +232,24 @@ static int model_apply(mk_model *md, const cJSON *o, char *err, size_t errlen)
         (rc = int_field(o, "events_per_write", 1, 1000, &md->events_per_write, err, errlen)) < 0 ||
         (rc = int_field(o, "reasoning_tokens", 0, 1000000, &md->reasoning_tokens, err, errlen)) < 0 ||
         (rc = int_field(o, "natural_tokens", 1, 1000000, &md->natural_tokens, err, errlen)) < 0 ||
+        (rc = num_field(o, "length_spread", 0, 3, &md->length_spread, err, errlen)) < 0 ||
+        (rc = mode_field(o, "length", "max_tokens", "natural", &md->always_max, err, errlen)) < 0 ||
         (rc = bool_field(o, "usage", &md->usage, err, errlen)) < 0)
         return rc;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "reasoning_field");
-    if (v) {
-        if (!cJSON_IsString(v) || strlen(v->valuestring) == 0 ||
-            strlen(v->valuestring) >= sizeof md->reasoning_field ||
-            strspn(v->valuestring, "abcdefghijklmnopqrstuvwxyz_") != strlen(v->valuestring)) {
+    if (mb_json_find(o, "reasoning_field", &v)) {
+        char name[sizeof md->reasoning_field];
+        size_t l = mb_json_strcpy(&v, name, sizeof name);
+        if (v.type != MB_JSON_STRING || l == 0 || l >= sizeof name ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyz_") != l) {
             err_set(err, errlen, "'reasoning_field' must be a short lowercase name such as "
                                  "\"reasoning_content\" or \"reasoning\"");
             return MB_EINVAL;
         }
-        memcpy(md->reasoning_field, v->valuestring, strlen(v->valuestring) + 1);
+        memcpy(md->reasoning_field, name, l + 1);
     }
-    v = cJSON_GetObjectItemCaseSensitive(o, "owned_by");
-    if (v) {
+    if (mb_json_find(o, "owned_by", &v)) {
         char *s;
-        if (!cJSON_IsString(v) || !(s = strdup(v->valuestring))) {
+        if (!(s = mb_json_strdup(&v))) {
             err_set(err, errlen, "'owned_by' must be a string");
             return MB_EINVAL;
         }
@@ -243,8 +261,8 @@ static int model_apply(mk_model *md, const cJSON *o, char *err, size_t errlen)
 
 /* One entry of "models": an existing (built-in) model is updated, a new
  * one starts from the generic values; model_defaults come first either way. */
-static int profile_model(mb_mock *m, const char *name, const cJSON *fields,
-                         const cJSON *defaults, char *err, size_t errlen)
+static int profile_model(mb_mock *m, const char *name, const mb_json_val *fields,
+                         const mb_json_val *defaults, char *err, size_t errlen)
 {
     int rc;
     if (!name || !*name || strlen(name) > 256) {
@@ -270,146 +288,144 @@ static const char *const top_keys[] = {
  * any model is in use. */
 int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t errlen)
 {
-    int rc = 0, builtin = 1;
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    const cJSON *v, *defaults;
-    if (!root || !cJSON_IsObject(root)) {
-        const char *at = cJSON_GetErrorPtr();
-        char near[32] = "";
-        if (at && at >= json && at < json + len) {
-            /* the text need not be NUL-terminated: never read past len */
-            size_t left = (size_t)(json + len - at);
-            snprintf(near, sizeof near, "%.*s", (int)(left < 20 ? left : 20), at);
-        }
-        err_set(err, errlen, "profile is not a JSON object (near '%s')", near);
-        rc = MB_EPARSE;
-        goto out;
+    int rc = 0, builtin = 1, has_defaults;
+    mb_json_val root, v, d, *defaults = NULL;
+    mb_json_iter it;
+    if (mb_json_doc(json, len, &root) < 0 || root.type != MB_JSON_OBJECT) {
+        size_t at = mb_json_doc(json, len, &root) < 0 ? mb_json_error_offset(json, len) : 0;
+        /* the text need not be NUL-terminated: never read past len */
+        err_set(err, errlen, "profile is not a JSON object (near '%.*s')",
+                (int)(len - at < 20 ? len - at : 20), json + at);
+        return MB_EPARSE;
     }
-    if ((rc = check_keys(root, top_keys, "profile", err, errlen)) < 0)
-        goto out;
-    if ((rc = bool_field(root, "builtin_models", &builtin, err, errlen)) < 0 ||
-        (rc = bool_field(root, "any_model", &m->any_model, err, errlen)) < 0)
-        goto out;
+    if ((rc = check_keys(&root, top_keys, "profile", err, errlen)) < 0)
+        return rc;
+    if ((rc = bool_field(&root, "builtin_models", &builtin, err, errlen)) < 0 ||
+        (rc = bool_field(&root, "any_model", &m->any_model, err, errlen)) < 0)
+        return rc;
     if (!builtin)
         mk_models_free(m);
-    defaults = cJSON_GetObjectItemCaseSensitive(root, "model_defaults");
-    if (defaults) {
-        if (!cJSON_IsObject(defaults) || cJSON_GetObjectItemCaseSensitive(defaults, "id")) {
+    has_defaults = mb_json_find(&root, "model_defaults", &d);
+    if (has_defaults) {
+        if (d.type != MB_JSON_OBJECT || mb_json_find(&d, "id", &v)) {
             err_set(err, errlen, "'model_defaults' must be an object of model fields");
-            rc = MB_EINVAL;
-            goto out;
+            return MB_EINVAL;
         }
+        defaults = &d;
         for (mk_model *md = m->models; md; md = md->next)
             if ((rc = model_apply(md, defaults, err, errlen)) < 0)
-                goto out;
+                return rc;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "models");
-    if (cJSON_IsString(v) && strcmp(v->valuestring, "*") == 0) {
+    int has_models = mb_json_find(&root, "models", &v);
+    if (has_models && mb_json_eq(&v, "*")) {
         m->any_model = 1;
-    } else if (cJSON_IsObject(v)) {
-        for (const cJSON *it = v->child; it; it = it->next)
-            if ((rc = profile_model(m, it->string, it, defaults, err, errlen)) < 0)
-                goto out;
-    } else if (cJSON_IsArray(v)) {
-        for (const cJSON *it = v->child; it; it = it->next) {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
-            if ((rc = profile_model(m, cJSON_IsString(id) ? id->valuestring : NULL, it, defaults,
-                                    err, errlen)) < 0)
-                goto out;
+    } else if (has_models && v.type == MB_JSON_OBJECT) {
+        mb_json_val k, fv;
+        mb_json_iter_init(&it, &v);
+        while (mb_json_next(&it, &k, &fv)) {
+            char name[258];
+            mb_json_strcpy(&k, name, sizeof name);
+            if ((rc = profile_model(m, name, &fv, defaults, err, errlen)) < 0)
+                return rc;
         }
-    } else if (v) {
+    } else if (has_models && v.type == MB_JSON_ARRAY) {
+        mb_json_val fv, id;
+        mb_json_iter_init(&it, &v);
+        while (mb_json_next(&it, NULL, &fv)) {
+            char name[258] = "";
+            if (mb_json_find(&fv, "id", &id))
+                mb_json_strcpy(&id, name, sizeof name);
+            if ((rc = profile_model(m, name[0] ? name : NULL, &fv, defaults, err, errlen)) < 0)
+                return rc;
+        }
+    } else if (has_models) {
         err_set(err, errlen, "'models' must be an object, an array or \"*\"");
-        rc = MB_EINVAL;
-        goto out;
+        return MB_EINVAL;
     }
     if (!m->models) {
         err_set(err, errlen, "the profile defines no model (builtin_models is false and "
                              "'models' is empty)");
-        rc = MB_EINVAL;
-        goto out;
+        return MB_EINVAL;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "default_model");
-    if (v) {
-        if (!cJSON_IsString(v) || !(m->fallback = mk_find_model(m, v->valuestring))) {
+    if (mb_json_find(&root, "default_model", &v)) {
+        char name[258];
+        mb_json_strcpy(&v, name, sizeof name);
+        if (v.type != MB_JSON_STRING || !(m->fallback = mk_find_model(m, name))) {
             err_set(err, errlen, "'default_model' must name a model of the profile");
-            rc = MB_EINVAL;
-            goto out;
+            return MB_EINVAL;
         }
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "seed");
-    if (v) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740991.0 ||
-            v->valuedouble != floor(v->valuedouble)) {
+    if (mb_json_find(&root, "seed", &v)) {
+        double s = mb_json_num(&v);
+        if (v.type != MB_JSON_NUMBER || s < 0 || s > 9007199254740991.0 || s != floor(s)) {
             err_set(err, errlen, "'seed' must be a non-negative integer");
-            rc = MB_EINVAL;
-            goto out;
+            return MB_EINVAL;
         }
-        m->seed = (uint64_t)v->valuedouble;
+        m->seed = (uint64_t)s;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "api_key");
-    if (v && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v)) {
+    if (mb_json_find(&root, "api_key", &v) && v.type != MB_JSON_NULL) {
+        char *k = mb_json_strdup(&v);
+        if (!k) {
             err_set(err, errlen, "'api_key' must be a string");
-            rc = MB_EINVAL;
-            goto out;
+            return MB_EINVAL;
         }
         free(m->api_key);
-        m->api_key = *v->valuestring ? strdup(v->valuestring) : NULL;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
-    if (v && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || !*v->valuestring) {
-            err_set(err, errlen, "'tokenizer' must be the path of a tokenizer.json or .tiktoken file");
-            rc = MB_EINVAL;
-            goto out;
+        m->api_key = k;
+        if (!*k) {
+            free(k);
+            m->api_key = NULL;
         }
-        if ((rc = mk_tokenizer_set(m, v->valuestring, err, errlen)) < 0)
-            goto out;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "control_token");
-    if (v && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v) || strlen(v->valuestring) < 8) {
+    if (mb_json_find(&root, "tokenizer", &v) && v.type != MB_JSON_NULL) {
+        char *path = mb_json_strdup(&v);
+        if (!path || !*path) {
+            free(path);
+            err_set(err, errlen, "'tokenizer' must be the path of a tokenizer.json or .tiktoken file");
+            return MB_EINVAL;
+        }
+        rc = mk_tokenizer_set(m, path, err, errlen);
+        free(path);
+        if (rc < 0)
+            return rc;
+    }
+    if (mb_json_find(&root, "control_token", &v) && v.type != MB_JSON_NULL) {
+        char *t = mb_json_strdup(&v);
+        if (!t || strlen(t) < 8) {
+            free(t);
             err_set(err, errlen, "'control_token' must be a string of at least 8 characters");
-            rc = MB_EINVAL;
-            goto out;
+            return MB_EINVAL;
         }
         free(m->control_token);
-        m->control_token = strdup(v->valuestring);
+        m->control_token = t;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "trace");
-    if (v) {
+    if (mb_json_find(&root, "trace", &v)) {
         static const char *const tk[] = {"max_requests", "max_chunks", NULL};
         double a = (double)m->trace.max_rec, b = (double)m->trace.max_chunks;
-        if (!cJSON_IsObject(v)) {
+        if (v.type != MB_JSON_OBJECT) {
             err_set(err, errlen, "'trace' must be an object");
-            rc = MB_EINVAL;
-            goto out;
+            return MB_EINVAL;
         }
-        if ((rc = check_keys(v, tk, "trace", err, errlen)) < 0 ||
-            (rc = num_field(v, "max_requests", 1, 1e7, &a, err, errlen)) < 0 ||
-            (rc = num_field(v, "max_chunks", 0, 1e9, &b, err, errlen)) < 0)
-            goto out;
+        if ((rc = check_keys(&v, tk, "trace", err, errlen)) < 0 ||
+            (rc = num_field(&v, "max_requests", 1, 1e7, &a, err, errlen)) < 0 ||
+            (rc = num_field(&v, "max_chunks", 0, 1e9, &b, err, errlen)) < 0)
+            return rc;
         m->trace.max_rec = (size_t)a;
         m->trace.max_chunks = (size_t)b;
     }
     {
         double mb = (double)m->max_body;
-        if ((rc = num_field(root, "max_body_bytes", 1024, 1 << 30, &mb, err, errlen)) < 0)
-            goto out;
+        if ((rc = num_field(&root, "request_timeout_s", 0, 86400, &m->request_timeout_s, err,
+                            errlen)) < 0 ||
+            (rc = num_field(&root, "idle_timeout_s", 0, 86400, &m->idle_timeout_s, err, errlen)) < 0)
+            return rc;
+        if ((rc = num_field(&root, "max_body_bytes", 1024, 1 << 30, &mb, err, errlen)) < 0)
+            return rc;
         m->max_body = (size_t)mb;
     }
-    if ((rc = num_field(root, "request_timeout_s", 0, 86400, &m->request_timeout_s, err, errlen)) < 0 ||
-        (rc = num_field(root, "idle_timeout_s", 0, 86400, &m->idle_timeout_s, err, errlen)) < 0)
-        goto out;
-    v = cJSON_GetObjectItemCaseSensitive(root, "faults");
-    if (v) {
-        if ((rc = mk_faults_apply(&m->faults, &m->faults, v, err, errlen)) < 0)
-            goto out;
-    }
-    rc = 0;
-out:
-    cJSON_Delete(root);
-    return rc;
+    if (mb_json_find(&root, "faults", &v) &&
+        (rc = mk_faults_apply(&m->faults, &m->faults, &v, err, errlen)) < 0)
+        return rc;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ faults */
@@ -437,15 +453,15 @@ static const char *const fault_keys[] = {
     "refuse_connections", "refuse_s", "seed", NULL};
 
 /* Parses a "mode" string field against two choices; *out = 1 for `one`. */
-static int mode_field(const cJSON *o, const char *k, const char *one, const char *zero, int *out,
-                      char *err, size_t errlen)
+static int mode_field(const mb_json_val *o, const char *k, const char *one, const char *zero,
+                      int *out, char *err, size_t errlen)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v)
+    mb_json_val v;
+    if (!mb_json_find(o, k, &v))
         return 0;
-    if (cJSON_IsString(v) && strcmp(v->valuestring, one) == 0)
+    if (mb_json_eq(&v, one))
         *out = 1;
-    else if (cJSON_IsString(v) && strcmp(v->valuestring, zero) == 0)
+    else if (mb_json_eq(&v, zero))
         *out = 0;
     else {
         char what[96];
@@ -456,13 +472,13 @@ static int mode_field(const cJSON *o, const char *k, const char *one, const char
     return 1;
 }
 
-int mk_faults_apply(mk_faults *dst, const mk_faults *initial, const cJSON *o,
+int mk_faults_apply(mk_faults *dst, const mk_faults *initial, const mb_json_val *o,
                     char *err, size_t errlen)
 {
     mk_faults f = *dst;
-    int rc, reset = 0, a = 0;
-    const cJSON *v;
-    if (!cJSON_IsObject(o)) {
+    int rc, reset = 0, a = 0, has;
+    mb_json_val v;
+    if (o->type != MB_JSON_OBJECT) {
         err_set(err, errlen, "faults must be a JSON object");
         return MB_EINVAL;
     }
@@ -489,72 +505,76 @@ int mk_faults_apply(mk_faults *dst, const mk_faults *initial, const cJSON *o,
         (rc = bool_field(o, "refuse_connections", &f.refuse_connections, err, errlen)) < 0 ||
         (rc = num_field(o, "refuse_s", 0, 86400, &f.refuse_s, err, errlen)) < 0)
         return rc;
-    v = cJSON_GetObjectItemCaseSensitive(o, "retry_after");
-    if (cJSON_IsNull(v))
+    has = mb_json_find(o, "retry_after", &v);
+    if (has && v.type == MB_JSON_NULL)
         f.retry_after = -1;
     else if ((rc = num_field(o, "retry_after", 0, 86400, &f.retry_after, err, errlen)) < 0)
         return rc;
-    v = cJSON_GetObjectItemCaseSensitive(o, "should_retry");
-    if (cJSON_IsNull(v))
+    has = mb_json_find(o, "should_retry", &v);
+    if (has && v.type == MB_JSON_NULL)
         f.should_retry = -1;
     else if ((rc = bool_field(o, "should_retry", &a, err, errlen)) < 0)
         return rc;
     else if (rc > 0)
         f.should_retry = a;
-    v = cJSON_GetObjectItemCaseSensitive(o, "error_rates");
-    if (v) {
-        if (!cJSON_IsObject(v)) {
+    if (mb_json_find(o, "error_rates", &v)) {
+        mb_json_iter it;
+        mb_json_val k, r;
+        if (v.type != MB_JSON_OBJECT) {
             err_set(err, errlen, "'error_rates' must be an object {\"503\": 0.1, ...}");
             return MB_EINVAL;
         }
         f.nstatus = 0;
-        for (const cJSON *it = v->child; it; it = it->next) {
-            char *end = NULL;
-            long st = strtol(it->string, &end, 10);
-            if (!end || *end || st < 400 || st > 599 || !cJSON_IsNumber(it) ||
-                it->valuedouble < 0 || it->valuedouble > 1 || f.nstatus == MK_MAX_STATUS) {
+        mb_json_iter_init(&it, &v);
+        while (mb_json_next(&it, &k, &r)) {
+            char name[32], *end = NULL;
+            mb_json_strcpy(&k, name, sizeof name);
+            long st = strtol(name, &end, 10);
+            double p = mb_json_num(&r);
+            if (!end || *end || st < 400 || st > 599 || r.type != MB_JSON_NUMBER || p < 0 ||
+                p > 1 || f.nstatus == MK_MAX_STATUS) {
                 err_set(err, errlen, "'error_rates' entry '%s' must map a status 400..599 to a "
-                                     "probability in [0, 1] (at most 8 entries)", it->string);
+                                     "probability in [0, 1] (at most 8 entries)", name);
                 return MB_EINVAL;
             }
             f.status[f.nstatus] = (int)st;
-            f.rate[f.nstatus] = it->valuedouble;
+            f.rate[f.nstatus] = p;
             f.nstatus++;
         }
     }
-    v = cJSON_GetObjectItemCaseSensitive(o, "seed");
-    if (v) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740991.0) {
+    if (mb_json_find(o, "seed", &v)) {
+        double sd = mb_json_num(&v);
+        if (v.type != MB_JSON_NUMBER || sd < 0 || sd > 9007199254740991.0) {
             err_set(err, errlen, "'seed' must be a non-negative integer");
             return MB_EINVAL;
         }
-        f.seed = (uint64_t)v->valuedouble;
+        f.seed = (uint64_t)sd;
     }
     *dst = f;
     return 0;
 }
 
-void mk_faults_to_json(const mk_faults *f, mk_buf *b)
+void mk_faults_to_json(const mk_faults *f, mb_buf *b)
 {
-    mk_printf(b, "{\"error_rate\":%.6g,\"status\":%d,\"error_rates\":{", f->simple_rate,
+    mb_buf_printf(b, "{\"error_rate\":%.6g,\"status\":%d,\"error_rates\":{", f->simple_rate,
               f->simple_status);
     for (int i = 0; i < f->nstatus; i++)
-        mk_printf(b, "%s\"%d\":%.6g", i ? "," : "", f->status[i], f->rate[i]);
-    mk_puts(b, "},\"retry_after\":");
+        mb_buf_printf(b, "%s\"%d\":%.6g", i ? "," : "", f->status[i], f->rate[i]);
+    mb_buf_puts(b, "},\"retry_after\":");
     if (f->retry_after < 0)
-        mk_puts(b, "null");
+        mb_buf_puts(b, "null");
     else
-        mk_printf(b, "%.6g", f->retry_after);
-    mk_printf(b, ",\"should_retry\":%s", f->should_retry < 0 ? "null" : f->should_retry ? "true" : "false");
-    mk_printf(b, ",\"stream_error_rate\":%.6g,\"stream_error_after\":%d", f->stream_error_rate,
+        mb_buf_printf(b, "%.6g", f->retry_after);
+    mb_buf_printf(b, ",\"should_retry\":%s", f->should_retry < 0 ? "null" : f->should_retry ? "true" : "false");
+    mb_buf_printf(b, ",\"stream_error_rate\":%.6g,\"stream_error_after\":%d", f->stream_error_rate,
               f->stream_error_after);
-    mk_printf(b, ",\"stall_rate\":%.6g,\"stall_after\":%d,\"stall_s\":%.6g", f->stall_rate,
+    mb_buf_printf(b, ",\"stall_rate\":%.6g,\"stall_after\":%d,\"stall_s\":%.6g", f->stall_rate,
               f->stall_after, f->stall_s);
-    mk_printf(b, ",\"disconnect_rate\":%.6g,\"disconnect_after\":%d,\"disconnect_mode\":\"%s\"",
+    mb_buf_printf(b, ",\"disconnect_rate\":%.6g,\"disconnect_after\":%d,\"disconnect_mode\":\"%s\"",
               f->disconnect_rate, f->disconnect_after, f->disconnect_reset ? "reset" : "close");
-    mk_printf(b, ",\"malformed_rate\":%.6g,\"malformed_after\":%d,\"malformed_mode\":\"%s\"",
+    mb_buf_printf(b, ",\"malformed_rate\":%.6g,\"malformed_after\":%d,\"malformed_mode\":\"%s\"",
               f->malformed_rate, f->malformed_after, f->malformed_http ? "http" : "json");
-    mk_printf(b, ",\"slow_ttft_rate\":%.6g,\"slow_ttft_s\":%.6g", f->slow_ttft_rate, f->slow_ttft_s);
-    mk_printf(b, ",\"refuse_connections\":%s,\"refuse_s\":%.6g,\"seed\":%llu}",
+    mb_buf_printf(b, ",\"slow_ttft_rate\":%.6g,\"slow_ttft_s\":%.6g", f->slow_ttft_rate, f->slow_ttft_s);
+    mb_buf_printf(b, ",\"refuse_connections\":%s,\"refuse_s\":%.6g,\"seed\":%llu}",
               f->refuse_connections ? "true" : "false", f->refuse_s, (unsigned long long)f->seed);
 }

@@ -2,9 +2,9 @@
  *
  * Every request in flight has one deadline: the time its next chunk is due
  * (for a non-streamed request, the time its whole body is due). Deadlines
- * live in one binary min-heap; a single Linux timerfd, armed at the heap's
- * minimum with nanosecond resolution and watched by a uv_poll on the loop,
- * wakes the engine (elsewhere a uv_timer at millisecond resolution does).
+ * live in one binary min-heap; a single timer of the platform layer, armed
+ * at the heap's minimum (nanosecond resolution on Linux and macOS, a
+ * uv_timer at millisecond resolution elsewhere), wakes the engine.
  * One wake-up emits everything due, so thousands of streams cost one timer
  * and O(log n) per chunk, and nothing ever sleeps.
  *
@@ -15,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/timerfd.h>
-#endif
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
 #include "mock_int.h"
@@ -68,14 +65,8 @@ static void sift_down(mb_mock *m, size_t i)
 /* Queues r at r->deadline. */
 static int heap_push(mb_mock *m, mk_req *r)
 {
-    if (m->heap_len == m->heap_cap) {
-        size_t cap = m->heap_cap ? m->heap_cap * 2 : 64;
-        struct mk_hent *h = realloc(m->heap, cap * sizeof *h);
-        if (!h)
-            return MB_ENOMEM;
-        m->heap = h;
-        m->heap_cap = cap;
-    }
+    if (MB_VEC_GROW(m->heap, m->heap_cap, m->heap_len + 1) < 0)
+        return MB_ENOMEM;
     m->heap[m->heap_len] = (struct mk_hent){r->deadline, r};
     r->heap_idx = m->heap_len++;
     sift_up(m, r->heap_idx);
@@ -101,7 +92,7 @@ static void heap_remove(mb_mock *m, mk_req *r)
 /* One decode interval of this request's model at its current load. */
 static uint64_t interval_ns(mk_req *r)
 {
-    double u = mb_mock_rng_uniform(&r->jit);
+    double u = mb_rng_uniform(&r->jit);
     double s = mb_mock_interval_s(&r->model->t, r->model->active, u);
     return (uint64_t)(s * 1e9 + 0.5);
 }
@@ -133,8 +124,8 @@ static uint64_t chunk_size(const mk_req *r)
 void mk_req_free(mk_req *r)
 {
     free(r->model_json);
-    mk_buf_free(&r->gen);
-    mk_buf_free(&r->rgen);
+    mb_buf_free(&r->gen);
+    mb_buf_free(&r->rgen);
     free(r);
 }
 
@@ -172,7 +163,7 @@ static const mk_api *api_of(const mk_req *r)
 
 /* Writes the scratch buffer to the client. A failed write means the
  * connection is closed (so `gone`); callers check it and finish. */
-static void flush(mk_req *r, mk_buf *b)
+static void flush(mk_req *r, mb_buf *b)
 {
     if (r->gone) {
         b->len = 0;
@@ -222,7 +213,7 @@ static int fault_due(const mk_req *r)
 
 /* Applies the faults due at this token boundary of a stream. Returns 1 when
  * the request is over or rescheduled (the caller stops), 0 to go on. */
-static int stream_faults(mk_req *r, mk_buf *b)
+static int stream_faults(mk_req *r, mb_buf *b)
 {
     mb_mock *m = r->m;
     long e = (long)r->emitted;
@@ -298,7 +289,7 @@ static int stream_faults(mk_req *r, mk_buf *b)
 static void emit_body(mk_req *r)
 {
     mb_mock *m = r->m;
-    mk_buf *b = &m->out, text = {0}, rtext = {0};
+    mb_buf *b = &m->out, text = {0}, rtext = {0};
     mb_server_conn *c = r->conn;
     char tok[MB_MOCK_TOKEN_MAX];
     char extra[256];
@@ -316,14 +307,14 @@ static void emit_body(mk_req *r)
     for (uint64_t i = 0; i < r->total; i++) {
         size_t n = i < r->reasoning ? mb_mock_text_token(&r->rtext, tok)
                                     : mb_mock_text_token(&r->text, tok);
-        mk_put(i < r->reasoning ? &rtext : &text, tok, n);
+        mb_buf_add(i < r->reasoning ? &rtext : &text, tok, n);
         mk_keep_text(r, tok, n, i < r->reasoning);
     }
     b->len = 0;
     r->emitted = r->total;
     api_of(r)->body(r, b, text.p ? text.p : "", text.len, rtext.p, rtext.len);
-    mk_buf_free(&text);
-    mk_buf_free(&rtext);
+    mb_buf_free(&text);
+    mb_buf_free(&rtext);
     size_t len = b->len;
     if (r->malformed_at >= 0) {   /* a body cut in the middle of the JSON */
         m->st.f_malformed++;
@@ -351,7 +342,7 @@ static void emit_body(mk_req *r)
 static void emit(mk_req *r)
 {
     mb_mock *m = r->m;
-    mk_buf *b = &m->out;
+    mb_buf *b = &m->out;
     const mk_api *api = api_of(r);
     mb_server_conn *c = r->conn;
     char tok[MB_MOCK_TOKEN_MAX];
@@ -380,13 +371,13 @@ static void emit(mk_req *r)
     }
     uint64_t k = chunk_size(r);
     int reasoning = r->emitted < r->reasoning;
-    mk_buf *text = &m->tok;
+    mb_buf *text = &m->tok;
     for (uint64_t done = 0; done < k;) {   /* one event per tokens_per_chunk */
         uint64_t e = k - done < (uint64_t)r->tpc ? k - done : (uint64_t)r->tpc;
         text->len = 0;
         for (uint64_t i = 0; i < e; i++) {
             size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
-            mk_put(text, tok, n);
+            mb_buf_add(text, tok, n);
             mk_keep_text(r, tok, n, reasoning);
         }
         api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
@@ -434,24 +425,9 @@ static void run_due(mb_mock *m)
     arm(m);
 }
 
-#ifdef __linux__
-static void on_tfd(uv_poll_t *p, int status, int events)
+static void on_timer(void *ud)
 {
-    mb_mock *m = p->data;
-    uint64_t expirations;
-    (void)status;
-    (void)events;
-    if (read(m->tfd, &expirations, sizeof expirations) < 0) {
-        /* EAGAIN: a re-arm raced the wake-up; run_due re-checks anyway */
-    }
-    m->armed = 0;
-    run_due(m);
-}
-#endif
-
-static void on_timer(uv_timer_t *t)
-{
-    mb_mock *m = t->data;
+    mb_mock *m = ud;
     m->armed = 0;
     run_due(m);
 }
@@ -459,18 +435,11 @@ static void on_timer(uv_timer_t *t)
 /* Sets the wake-up for the earliest deadline (absolute, ns on Linux). */
 static void arm(mb_mock *m)
 {
-    if (m->stopping)
+    if (m->life.stopping)
         return;
     if (m->heap_len == 0) {
         if (m->armed) {
-#ifdef __linux__
-            if (m->tfd >= 0) {
-                struct itimerspec off;
-                memset(&off, 0, sizeof off);
-                timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &off, NULL);
-            } else
-#endif
-                uv_timer_stop(&m->timer);
+            mb_ptimer_disarm(m->timer);
             m->armed = 0;
         }
         return;
@@ -484,58 +453,29 @@ static void arm(mb_mock *m)
     if (d == m->armed)
         return;
     m->armed = d;
-#ifdef __linux__
-    if (m->tfd >= 0) {
-        struct itimerspec its;
-        memset(&its, 0, sizeof its);
-        its.it_value.tv_sec = (time_t)(d / 1000000000u);
-        its.it_value.tv_nsec = (long)(d % 1000000000u);
-        if (timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
-            return;
-    }
-#endif
-    uint64_t now = mb_clock_now_ns();
-    uint64_t ms = d > now ? (d - now + 999999) / 1000000 : 0;
-    uv_update_time(m->loop);
-    uv_timer_start(&m->timer, on_timer, ms, 0);
+    mb_ptimer_arm(m->timer, d);
 }
 
+/* The engine's one timer. 0 or MB_ENOMEM. */
 int mk_engine_init(mb_mock *m)
 {
-    m->tfd = -1;
-    uv_timer_init(m->loop, &m->timer);
-    m->timer.data = m;
-    m->handles++;
-#ifdef __linux__
-    m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (m->tfd >= 0) {
-        if (uv_poll_init(m->loop, &m->poll, m->tfd) != 0) {
-            close(m->tfd);
-            m->tfd = -1;
-        } else {
-            m->poll.data = m;
-            m->handles++;
-            uv_poll_start(&m->poll, UV_READABLE, on_tfd);
-        }
-    }
-#endif
-    return 0;
+    int rc = mb_ptimer_new(&m->timer, m->loop, on_timer, m);
+    if (rc == 0)
+        m->life.open++;
+    return rc;
 }
 
-/* Cuts every request in flight and closes the engine's handles; `closed`
- * runs once per handle. */
-void mk_engine_close(mb_mock *m, void (*closed)(uv_handle_t *))
+/* Cuts every request in flight and closes the engine's timer; `closed(m)`
+ * runs once it is gone. */
+void mk_engine_close(mb_mock *m, void (*closed)(void *))
 {
     while (m->heap_len > 0) {
         mk_req *r = m->heap[0].r;
         req_finish(r, "server_stopped");
     }
-    uv_timer_stop(&m->timer);
-    uv_close((uv_handle_t *)&m->timer, closed);
-    if (m->tfd >= 0) {
-        uv_poll_stop(&m->poll);
-        uv_close((uv_handle_t *)&m->poll, closed);
-    }
+    if (m->timer)
+        mb_ptimer_close(m->timer, closed);
+    m->timer = NULL;
 }
 
 /* ---------------------------------------------------------------- start */
@@ -605,7 +545,7 @@ void mk_req_conn_closed(mk_req *r)
     }
     mb_mock *m = r->m;
     r->gone = 1;
-    req_finish(r, m->stopping ? "server_stopped" : "client_closed");
+    req_finish(r, m->life.stopping ? "server_stopped" : "client_closed");
     arm(m);
 }
 

@@ -5,6 +5,7 @@
  * newlines, the rule the client uses), completion_tokens its count of
  * everything emitted (content and reasoning). Without one: the 4-characters
  * rule and one token per emitted word, as before. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mlxbench/errors.h"
@@ -51,7 +52,7 @@ uint64_t mk_count(mb_mock *m, const char *s, size_t n)
 void mk_keep_text(mk_req *r, const char *s, size_t n, int reasoning)
 {
     if (r->m->tokenizer)
-        mk_put(reasoning ? &r->rgen : &r->gen, s, n);
+        mb_buf_add(reasoning ? &r->rgen : &r->gen, s, n);
 }
 
 uint64_t mk_usage_out(mk_req *r)

@@ -1,11 +1,12 @@
-/* proxy.c: the TCP fault proxy's API and listener (see
- * include/mlxbench/proxy.h); the connections are in proxy_conn.c. */
-#include <signal.h>
+/* proxy.c: the TCP fault proxy's API (see include/mlxbench/proxy.h) on the
+ * servers' shared listener (listen.h); the connections are in
+ * proxy_conn.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
 #include "proxy_int.h"
 
@@ -19,102 +20,20 @@ void mb_proxy_faults_clear(mb_proxy_faults *f)
     f->close_after_ms = -1;
 }
 
+static void proxy_free(void *obj)
+{
+    free(obj);
+}
+
 /* Frees the proxy once it is stopped and libuv has closed all it owned. */
 void mb_proxy_maybe_free(mb_proxy *p)
 {
-    if (!p->stopping || p->handles > 0 || p->conns)
-        return;
-    if (p->done)
-        p->done(p->done_ud);
-    free(p);
+    mb_life_end(&p->life, p->conns != NULL, proxy_free, p);
 }
 
-/* --------------------------------------------------------------- listener */
-
-/* A listener's close callback: its memory goes, and with the last handle
- * of a stopped proxy, the proxy. */
-static void listener_closed(uv_handle_t *h)
+static void listener_closed(void *owner)
 {
-    mb_proxy *p = h->data;
-    free(h);
-    p->handles--;
-    mb_proxy_maybe_free(p);
-}
-
-/* Closes the listener (refuse = CLOSE, stop). uv_close closes the fd at
- * once, so the kernel refuses from now on and listen_on can bind again. */
-static void unlisten(mb_proxy *p)
-{
-    if (!p->listener)
-        return;
-    uv_close((uv_handle_t *)p->listener, listener_closed);
-    p->listener = NULL;
-}
-
-/* Opens the listening socket on p->addr and records the real port, so a
- * listener closed by refuse = CLOSE comes back on the same one. */
-static int listen_on(mb_proxy *p)
-{
-    uv_tcp_t *l = malloc(sizeof *l);
-    struct sockaddr_storage ss;
-    int len = sizeof ss, rc;
-    if (!l)
-        return MB_ENOMEM;
-    uv_tcp_init(p->loop, l);
-    l->data = p;
-    p->handles++;
-    rc = uv_tcp_bind(l, (const struct sockaddr *)&p->addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)l, p->backlog, mb_proxy_on_accept);
-    if (rc == 0)
-        rc = uv_tcp_getsockname(l, (struct sockaddr *)&ss, &len);
-    if (rc != 0) {
-        uv_close((uv_handle_t *)l, listener_closed);
-        return rc;
-    }
-    memcpy(&p->addr, &ss, sizeof ss);
-    if (ss.ss_family == AF_INET6) {
-        p->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        uv_ip6_name((struct sockaddr_in6 *)&ss, p->host, sizeof p->host);
-    } else {
-        p->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        uv_ip4_name((struct sockaddr_in *)&ss, p->host, sizeof p->host);
-    }
-    p->listener = l;
-    return 0;
-}
-
-/* Resolves host:port into *out: numeric IPv4/IPv6 directly, a name through
- * a synchronous uv_getaddrinfo (once, at start), preferring IPv4 so that
- * "localhost" reaches servers that listen on 127.0.0.1 only. */
-static int resolve(uv_loop_t *loop, const char *host, int port, struct sockaddr_storage *out)
-{
-    uv_getaddrinfo_t req;
-    struct addrinfo hints, *pick = NULL;
-    memset(out, 0, sizeof *out);
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)out) == 0 ||
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0)
-        return 0;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(loop, &req, NULL, host, NULL, &hints);
-    if (rc < 0)
-        return rc;
-    for (struct addrinfo *a = req.addrinfo; a; a = a->ai_next)
-        if (!pick || (pick->ai_family != AF_INET && a->ai_family == AF_INET))
-            pick = a;
-    if (!pick || pick->ai_addrlen > sizeof *out) {
-        uv_freeaddrinfo(req.addrinfo);
-        return UV_EAI_NONAME;
-    }
-    memcpy(out, pick->ai_addr, pick->ai_addrlen);
-    uv_freeaddrinfo(req.addrinfo);
-    if (out->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)out)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)out)->sin_port = htons((uint16_t)port);
-    return 0;
+    mb_proxy_maybe_free(owner);
 }
 
 /* Checks a fault set and maps every "off" value to -1. */
@@ -159,8 +78,7 @@ int mb_proxy_start(mb_proxy **out, uv_loop_t *loop, const mb_proxy_config *cfg,
     if (!p)
         return MB_ENOMEM;
     p->loop = loop;
-    p->backlog = cfg->backlog > 0 ? cfg->backlog : 1024;
-    p->high_water = cfg->high_water ? cfg->high_water : DEFAULT_HIGH_WATER;
+    p->high_water = cfg->high_water ? cfg->high_water : MB_DEFAULT_HIGH_WATER;
     p->low_water = p->high_water / 4;
     mb_rng_seed(&p->rng, cfg->seed);
     if (faults_norm(&cfg->faults, &p->faults) < 0) {
@@ -168,30 +86,30 @@ int mb_proxy_start(mb_proxy **out, uv_loop_t *loop, const mb_proxy_config *cfg,
         rc = MB_EINVAL;
         goto out;
     }
-    /* A peer that resets a connection must give EPIPE, not kill the process. */
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
-        signal(SIGPIPE, SIG_IGN);
-    rc = resolve(loop, cfg->upstream_host, cfg->upstream_port, &p->up_addr);
+    rc = mb_resolve(loop, cfg->upstream_host, cfg->upstream_port, &p->up_addr);
     if (rc < 0) {
         snprintf(err, errlen, "cannot resolve upstream host '%s': %s", cfg->upstream_host,
                  uv_strerror(rc));
         goto out;
     }
     const char *host = cfg->host ? cfg->host : "127.0.0.1";
-    rc = resolve(loop, host, cfg->port, &p->addr);
+    p->l = (mb_listener){.loop = loop, .backlog = cfg->backlog > 0 ? cfg->backlog
+                                                                    : MB_DEFAULT_BACKLOG,
+                         .owner = p, .on_conn = mb_proxy_on_accept, .life = &p->life,
+                         .on_closed = listener_closed};
+    rc = mb_resolve(loop, host, cfg->port, &p->l.addr);
     if (rc < 0) {
         snprintf(err, errlen, "cannot resolve listen host '%s': %s", host, uv_strerror(rc));
         goto out;
     }
-    rc = listen_on(p);
+    rc = mb_listener_open(&p->l);
     if (rc < 0) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", host, cfg->port, uv_strerror(rc));
-        p->stopping = 1;   /* the listener's close callback frees p */
+        mb_life_stop(&p->life, NULL, NULL);   /* the listener's close callback frees p */
         return rc;
     }
     if (p->faults.refuse == MB_PROXY_REFUSE_CLOSE) {
-        unlisten(p);
+        mb_listener_close(&p->l);   /* bound first to learn the port */
         p->stats.listener_closed++;
     }
     *out = p;
@@ -205,12 +123,9 @@ out:
  * `done` runs. */
 void mb_proxy_stop(mb_proxy *p, void (*done)(void *ud), void *ud)
 {
-    if (!p || p->stopping)
+    if (!mb_life_stop(p ? &p->life : NULL, done, ud))
         return;
-    p->stopping = 1;
-    p->done = done;
-    p->done_ud = ud;
-    unlisten(p);
+    mb_listener_close(&p->l);
     for (pconn *c = p->conns; c; c = c->next)
         mb_proxy_conn_close(c, 0, 0);
     mb_proxy_maybe_free(p);
@@ -222,17 +137,17 @@ int mb_proxy_set_faults(mb_proxy *p, const mb_proxy_faults *f)
 {
     mb_proxy_faults nf, old;
     int rc = 0;
-    if (!p || !f || p->stopping)
+    if (!p || !f || p->life.stopping)
         return MB_EINVAL;
     if (faults_norm(f, &nf) < 0)
         return MB_EINVAL;
     old = p->faults;
     p->faults = nf;
-    if (nf.refuse == MB_PROXY_REFUSE_CLOSE && p->listener) {
-        unlisten(p);
+    if (nf.refuse == MB_PROXY_REFUSE_CLOSE && mb_listener_is_open(&p->l)) {
+        mb_listener_close(&p->l);
         p->stats.listener_closed++;
-    } else if (nf.refuse != MB_PROXY_REFUSE_CLOSE && !p->listener) {
-        rc = listen_on(p);
+    } else if (nf.refuse != MB_PROXY_REFUSE_CLOSE && !mb_listener_is_open(&p->l)) {
+        rc = mb_listener_open(&p->l);
         if (rc < 0)
             p->faults.refuse = MB_PROXY_REFUSE_CLOSE;   /* still refusing */
     }
@@ -255,10 +170,10 @@ void mb_proxy_get_stats(const mb_proxy *p, mb_proxy_stats *s)
 
 int mb_proxy_port(const mb_proxy *p)
 {
-    return p->port;
+    return p->l.port;
 }
 
 const char *mb_proxy_host(const mb_proxy *p)
 {
-    return p->host;
+    return p->l.host;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/list.h"
 #include "proxy_int.h"
 
 #define RESET_GRACE_MS 10
@@ -40,12 +41,7 @@ static void conn_handle_closed(uv_handle_t *h)
             d->head = ch->next;
             free(ch);
         }
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    MB_LIST_REMOVE(p->conns, c, prev, next);
     free(c);
     mb_proxy_maybe_free(p);
 }
@@ -425,22 +421,17 @@ static void dir_init(pconn *c, pdir *d, uv_tcp_t *src, uv_tcp_t *dst, uint64_t *
 /* A new client: apply the faults of the moment (refuse by reset, blackhole,
  * close_after_ms, reset_after_bytes), then connect it to the upstream. The
  * client is read at once; its bytes wait in the queue until connected. */
-void mb_proxy_on_accept(uv_stream_t *l, int status)
+void mb_proxy_on_accept(void *proxy, uv_stream_t *server)
 {
-    mb_proxy *p = l->data;
+    mb_proxy *p = proxy;
     const mb_proxy_faults *f = &p->faults;
-    if (status < 0 || p->stopping)
-        return;
     /* Out of memory leaves the connection in the backlog (libuv then
      * stops watching the listener): nothing better to do. */
     pconn *c = calloc(1, sizeof *c);
     if (!c)
         return;
     c->p = p;
-    c->next = p->conns;
-    if (p->conns)
-        p->conns->prev = c;
-    p->conns = c;
+    MB_LIST_PUSH(p->conns, c, prev, next);
     p->stats.active++;
     uv_tcp_init(p->loop, &c->client);
     uv_tcp_init(p->loop, &c->upstream);
@@ -450,12 +441,11 @@ void mb_proxy_on_accept(uv_stream_t *l, int status)
     dir_init(c, &c->down, &c->upstream, &c->client, &p->stats.bytes_down);
     c->handles = CONN_HANDLES;
     arm_reset(c, f->reset_after_bytes);
-    if (uv_accept(l, (uv_stream_t *)&c->client) != 0) {
+    if (mb_listener_accept(server, &c->client) != 0) {
         mb_proxy_conn_close(c, 0, 0);
         return;
     }
     p->stats.accepted++;
-    uv_tcp_nodelay(&c->client, 1);
     if (f->refuse == MB_PROXY_REFUSE_RESET) {
         p->stats.refused++;
         reset_soon(c);

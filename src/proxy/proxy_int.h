@@ -6,11 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "mlxbench/listen.h"
 #include "mlxbench/proxy.h"
 #include "mlxbench/rng.h"
 
 #define READ_BUF (64 * 1024)
-#define DEFAULT_HIGH_WATER (256 * 1024)
 #define CONN_HANDLES 5
 
 typedef struct pconn pconn;
@@ -59,20 +59,14 @@ struct pconn {
 
 struct mb_proxy {
     uv_loop_t *loop;
-    uv_tcp_t *listener;                 /* NULL while refusing by CLOSE */
-    struct sockaddr_storage addr;       /* the bound address (real port) */
+    mb_listener l;                      /* closed while refusing by CLOSE */
+    mb_life life;                       /* parts: listener handles */
     struct sockaddr_storage up_addr;
-    char host[64];
-    int port, backlog;
     size_t high_water, low_water;
     mb_proxy_faults faults;
     mb_proxy_stats stats;
     mb_rng rng;
     pconn *conns;
-    int handles;                        /* listeners not yet closed */
-    int stopping;
-    void (*done)(void *ud);
-    void *done_ud;
     char rbuf[READ_BUF];                /* every read lands here, then is copied */
 };
 
@@ -80,7 +74,7 @@ struct mb_proxy {
 void mb_proxy_maybe_free(mb_proxy *p);
 
 /* proxy_conn.c */
-void mb_proxy_on_accept(uv_stream_t *l, int status);   /* the listener's callback */
+void mb_proxy_on_accept(void *proxy, uv_stream_t *server);   /* the listener's callback */
 void mb_proxy_conn_close(pconn *c, int rst_client, int rst_upstream);
 /* Applies a fault change to an open connection (old = the previous set). */
 void mb_proxy_conn_refault(pconn *c, const mb_proxy_faults *old);

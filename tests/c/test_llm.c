@@ -90,9 +90,9 @@ static void check_case(const expect_t *e, size_t step)
     run_t r;
     mb_tok_source src;
     run_stream(&r, e->api, buf, len, step);
-    const char *kind = r.x.err_kind ? r.x.err_kind : "(none)";
-    CHECK_MSG((e->err == NULL) == (r.x.err_kind == NULL) &&
-                  (!e->err || strcmp(e->err, r.x.err_kind) == 0),
+    const char *kind = r.x.err_kind ? mb_err_kind_name(r.x.err_kind) : "(none)";
+    CHECK_MSG((e->err == NULL) == (r.x.err_kind == MB_ERR_NONE) &&
+                  (!e->err || strcmp(e->err, mb_err_kind_name(r.x.err_kind)) == 0),
               "%s step %zu: error %s (%s)", e->file, step, kind, r.x.err_msg);
     long long tokens = mb_llm_output_tokens(&r.x, &src);
     if (!e->err) {
@@ -145,7 +145,7 @@ static void test_edges(void)
         "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"\"}]}\n\n"
         "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}],\"usage\":null}\n\n"
         "data: [DONE]\n\n");
-    CHECK(r.x.err_kind == NULL);
+    CHECK(r.x.err_kind == MB_ERR_NONE);
     CHECK_EQ_INT(r.x.nct, 3);
     n = mb_llm_output_tokens(&r.x, &src);
     CHECK_EQ_INT(n, 3);
@@ -156,26 +156,26 @@ static void test_edges(void)
 
     /* missing [DONE] fails as `stream` */
     lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n");
-    CHECK_STR(r.x.err_kind, "stream");
+    CHECK_STR(mb_err_kind_name(r.x.err_kind), "stream");
     CHECK(strstr(r.x.err_msg, "terminator") != NULL);
     mb_llm_free(&r.x);
 
     /* [DONE] without its blank line (llama.cpp) is accepted */
     lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]");
-    CHECK(r.x.err_kind == NULL);
+    CHECK(r.x.err_kind == MB_ERR_NONE);
     CHECK(r.x.done);
     mb_llm_free(&r.x);
 
     /* [DONE] before any token: zero output tokens fails */
     lit(&r, MB_API_OPENAI, "data: [DONE]\n\ndata: [DONE]\n\n");
-    CHECK_STR(r.x.err_kind, "stream");
+    CHECK_STR(mb_err_kind_name(r.x.err_kind), "stream");
     CHECK(strstr(r.x.err_msg, "no output tokens") != NULL);
     mb_llm_free(&r.x);
 
     /* duplicate [DONE] after tokens is harmless */
     lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
                            "data: [DONE]\n\ndata: [DONE]\n\n");
-    CHECK(r.x.err_kind == NULL);
+    CHECK(r.x.err_kind == MB_ERR_NONE);
     CHECK_EQ_INT(r.x.after_done, 1);
     mb_llm_free(&r.x);
 
@@ -184,16 +184,16 @@ static void test_edges(void)
         "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
         "data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\",\"code\":\"500\"}}\n\n"
         "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
-    CHECK_STR(r.x.err_kind, "stream");
+    CHECK_STR(mb_err_kind_name(r.x.err_kind), "stream");
     CHECK(strstr(r.x.err_msg, "server_error: boom") != NULL);
     mb_llm_free(&r.x);
 
     /* invalid JSON and invalid UTF-8 in data are protocol errors */
     lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}]}\n\n");
-    CHECK_STR(r.x.err_kind, "protocol");
+    CHECK_STR(mb_err_kind_name(r.x.err_kind), "protocol");
     mb_llm_free(&r.x);
     lit(&r, MB_API_OPENAI, "data: {\"choices\":[{\"delta\":{\"content\":\"\xff\xfe\"}}]}\n\n");
-    CHECK_STR(r.x.err_kind, "protocol");
+    CHECK_STR(mb_err_kind_name(r.x.err_kind), "protocol");
     mb_llm_free(&r.x);
 
     /* JSON nested far too deep is an error, not a crash */
@@ -206,7 +206,7 @@ static void test_edges(void)
         memcpy(s + 6 + 2 * depth, "\n\n", 2);
         s[len] = 0;
         run_stream(&r, MB_API_OPENAI, s, len, 0);
-        CHECK_STR(r.x.err_kind, "protocol");
+        CHECK_STR(mb_err_kind_name(r.x.err_kind), "protocol");
         mb_llm_free(&r.x);
         free(s);
     }
@@ -217,7 +217,7 @@ static void test_edges(void)
         "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
         "data: {\"choices\":[],\"usage\":{\"completion_tokens\":-5,\"prompt_tokens\":\"x\"}}\n\n"
         "data: [DONE]\n\n");
-    CHECK(r.x.err_kind == NULL);
+    CHECK(r.x.err_kind == MB_ERR_NONE);
     CHECK(r.x.usage_invalid);
     n = mb_llm_output_tokens(&r.x, &src);
     CHECK_EQ_INT(n, 2);
@@ -246,7 +246,7 @@ static void test_edges(void)
         "data: {\"object\":\"text_completion\",\"choices\":[{\"text\":\"x\",\"index\":0,\"finish_reason\":null}]}\n\n"
         "data: {\"object\":\"text_completion\",\"choices\":[{\"text\":\"y\",\"index\":0,\"finish_reason\":\"length\"}]}\n\n"
         "data: [DONE]\n\n");
-    CHECK(r.x.err_kind == NULL);
+    CHECK(r.x.err_kind == MB_ERR_NONE);
     CHECK_STR(r.x.text, "xy");
     CHECK_STR(r.x.finish_reason, "length");
     mb_llm_free(&r.x);
@@ -256,7 +256,7 @@ static void test_edges(void)
         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
         "event: ping\ndata: {\"type\": \"ping\"}\n\n"
         "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\n");
-    CHECK_STR(r.x.err_kind, "stream");
+    CHECK_STR(mb_err_kind_name(r.x.err_kind), "stream");
     CHECK_EQ_INT(r.x.usage_input, 3);
     mb_llm_free(&r.x);
 }
@@ -269,7 +269,7 @@ static void test_bodies(void)
     mb_tok_source src;
     mb_llm_init(&x, MB_API_OPENAI, 1);
     mb_llm_body(&x, buf, len, 5);
-    CHECK(x.err_kind == NULL);
+    CHECK(x.err_kind == MB_ERR_NONE);
     CHECK_EQ_INT(mb_llm_output_tokens(&x, &src), 37);
     CHECK(src == MB_TOK_USAGE);
     CHECK_EQ_INT(x.usage_input, 14);
@@ -292,7 +292,7 @@ static void test_bodies(void)
                     "\"usage\":{\"input_tokens\":9,\"output_tokens\":2}}";
     mb_llm_init(&x, MB_API_ANTHROPIC, 1);
     mb_llm_body(&x, a, strlen(a), 5);
-    CHECK(x.err_kind == NULL);
+    CHECK(x.err_kind == MB_ERR_NONE);
     CHECK_EQ_INT(mb_llm_output_tokens(&x, NULL), 2);
     CHECK_EQ_INT(x.usage_input, 9);
     CHECK_STR(x.finish_reason, "end_turn");
@@ -314,7 +314,7 @@ static void test_bodies(void)
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
         mb_llm_init(&x, MB_API_OPENAI, 0);
         mb_llm_http_error(&x, 401, errs[i].body, strlen(errs[i].body));
-        CHECK_STR(x.err_kind, "http");
+        CHECK_STR(mb_err_kind_name(x.err_kind), "http");
         CHECK_STR(x.err_msg, errs[i].msg);
         mb_llm_free(&x);
     }
@@ -331,7 +331,7 @@ static void test_hostile(void)
     static const char esc[] = "data: {\"error\":{\"message\":\"boom \\u001b[31mred\","
                               "\"type\":\"server_error\"}}\n\n";
     run_stream(&r, MB_API_OPENAI, esc, sizeof esc - 1, 0);
-    CHECK_STR(r.x.err_kind, "stream");
+    CHECK_STR(mb_err_kind_name(r.x.err_kind), "stream");
     CHECK_MSG(strchr(r.x.err_msg, 0x1b) == NULL, "%s", r.x.err_msg);
     CHECK_MSG(strstr(r.x.err_msg, "boom  [31mred") != NULL, "%s", r.x.err_msg);
     mb_llm_free(&r.x);
@@ -356,7 +356,7 @@ static void test_hostile(void)
     memcpy(big + len, tail, sizeof tail - 1);
     len += sizeof tail - 1;
     run_stream(&r, MB_API_OPENAI, big, len, 0);
-    CHECK_STR(r.x.err_kind, "stream");   /* no content: zero output tokens */
+    CHECK_STR(mb_err_kind_name(r.x.err_kind), "stream");   /* no content: zero output tokens */
     CHECK_MSG((double)(clock() - c0) / CLOCKS_PER_SEC < 2.0, "took %.1f s",
               (double)(clock() - c0) / CLOCKS_PER_SEC);
     mb_llm_free(&r.x);

@@ -56,11 +56,11 @@ static void test_interval(void)
     CHECK_NEAR(mb_mock_interval_s(&t, 1, 0.5), 0.010, 1e-12);
     CHECK_NEAR(mb_mock_interval_s(&t, 1, 1.0), 0.012, 1e-12);
     /* the mean over uniform draws is the nominal interval */
-    mb_mock_rng r;
-    mb_mock_rng_seed(&r, 1);
+    mb_rng r;
+    mb_rng_seed(&r, 1);
     double sum = 0;
     for (int i = 0; i < 200000; i++)
-        sum += mb_mock_interval_s(&t, 1, mb_mock_rng_uniform(&r));
+        sum += mb_mock_interval_s(&t, 1, mb_rng_uniform(&r));
     CHECK_NEAR(sum / 200000, 0.01, 0.01 * 0.002);
     /* concurrency slows the interval as the rate */
     t.jitter = 0;

@@ -241,8 +241,8 @@ static void test_max_line(void)
     mb_sse_free(&p);
     /* default limit is 1 MiB: a 1 MiB line passes, whole or in pieces */
     mb_sse_init(&p, 0);
-    CHECK(p.max_line == MB_SSE_DEFAULT_MAX_LINE);
-    size_t ml = MB_SSE_DEFAULT_MAX_LINE;
+    CHECK(p.max_line == MB_DEFAULT_MAX_LINE);
+    size_t ml = MB_DEFAULT_MAX_LINE;
     buf[ml] = '\n';
     buf[ml + 1] = '\n';
     CHECK_EQ_INT(mb_sse_feed(&p, buf, ml + 2, on_event, &l), 0);

@@ -11,7 +11,7 @@ assert(out and decode and seed and n, "usage: compare_run.lua OUT.json DECODE_TO
 local srv = mb.mock.start{ port = 0, seed = seed, profile = {
   builtin_models = false,
   models = { ["bench-model"] = { ttft_ms = 40, prefill_tok_s = 0, decode_tok_s = decode,
-                                  jitter = 0.1 } },
+                                  jitter = 0.1, length = "max_tokens" } },
 } }
 -- distinct prompts: the emulator draws each request's timing jitter from
 -- its prompt, so one prompt repeated would give every request of a run the

@@ -17,7 +17,9 @@ if [ ! -d "$node_dir/node_modules/openai" ] || [ ! -d "$node_dir/node_modules/@a
 fi
 
 key=sk-mock-test
-"$MLXBENCH" mock --port 0 --api-key "$key" --quiet > "$TMP/url" 2> "$TMP/mock.err" &
+# the scripts check exact token counts: every request with a max runs to it
+echo '{"model_defaults": {"length": "max_tokens"}}' > "$TMP/profile.json"
+"$MLXBENCH" mock --port 0 --api-key "$key" --profile "$TMP/profile.json" --quiet > "$TMP/url" 2> "$TMP/mock.err" &
 pid=$!
 for _ in $(seq 1 100); do
   url=$(head -n1 "$TMP/url" 2>/dev/null)

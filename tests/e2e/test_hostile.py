@@ -220,9 +220,10 @@ def input_cases(tmp, base):
     with open(long_line, "w") as fh:
         fh.write('{"prompt": "' + "x" * (17 << 20))   # 17 MiB, no newline, never closed
     cases = [
-        ("synthetic:100000000", ["--prompt", "synthetic:100000000"], "about 381 MiB"),
-        ("synthetic:99999999999", ["--prompt", "synthetic:99999999999"], "over the request limit"),
-        ("synthetic:1e30 digits", ["--prompt", "synthetic:" + "9" * 30], "far over any limit"),
+        ("synthetic:100000000", ["--prompt", "synthetic:100000000"], "(1..10000000)"),
+        ("synthetic:99999999999", ["--prompt", "synthetic:99999999999"], "(1..10000000)"),
+        ("synthetic:1e30 digits", ["--prompt", "synthetic:" + "9" * 30], "(1..10000000)"),
+        ("synthetic:5000000 (20 MB)", ["--prompt", "synthetic:5000000"], "about 19 MiB, over the request limit"),
         ("@/dev/zero", ["--prompt", "@/dev/zero"], "it is a device"),
         ("@zero.jsonl (a link to /dev/zero)", ["--prompt", "@" + zero], "one line"),
         ("a 17 MiB JSONL line", ["--prompt", "@" + long_line], "one line"),

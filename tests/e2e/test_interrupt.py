@@ -215,7 +215,7 @@ check_doc("open_loop", load(out), 0, 1)
 # measured is written, exit 130
 sout = os.path.join(TMP.name, "suite.json")
 serr = open(os.path.join(TMP.name, "suite.err"), "w+")
-p = subprocess.Popen([MLXBENCH, "suite", "--mock", "--max-tokens", "3000", "-n", "2", "--grace", "1",
+p = subprocess.Popen([MLXBENCH, "suite", "--mock", "--max-tokens", "3000", "--ignore-eos", "-n", "2", "--grace", "1",
                       "--progress", "none", "-o", sout], stdout=subprocess.PIPE, stderr=serr,
                      preexec_fn=die_with_parent)
 time.sleep(2.5)

@@ -22,8 +22,10 @@ PROFILE = {
         "nousage": {"usage": False},
         "thinker": {"reasoning_tokens": 4},
         "thinker2": {"reasoning_tokens": 2, "reasoning_field": "reasoning"},
-        "short": {"natural_tokens": 7},
-        "flood": {"decode_tok_s": 1000000, "tokens_per_chunk": 1000},
+        "short": {"natural_tokens": 7, "length_spread": 0},
+        "flood": {"decode_tok_s": 1000000, "tokens_per_chunk": 1000, "length": "max_tokens"},
+        "natural": {},
+        "always": {"length": "max_tokens"},
     },
     "max_body_bytes": 4096,
 }
@@ -148,6 +150,58 @@ with Mock(profile=PROFILE) as m:
     st, doc = m.json("POST", "/v1/chat/completions", chat("thinker", "x", max_tokens=10))
     expect("non-stream reasoning_content", len(words(doc["choices"][0]["message"]["reasoning_content"])) == 4
            and len(words(doc["choices"][0]["message"]["content"])) == 6)
+
+    # ------------------------------------------------- natural lengths
+    # a real model stops before max_tokens when it is done: each prompt has
+    # its own length, always the same for the same request (seed, limits)
+    lens = {}
+    for k in range(40):
+        body = chat("natural", "question %d" % k, max_tokens=1000)
+        st, doc = m.json("POST", "/v1/chat/completions", body)
+        n = doc["usage"]["completion_tokens"]
+        lens[k] = n
+        expect("natural stop below max_tokens is finish_reason stop", n < 1000 and
+               doc["choices"][0]["finish_reason"] == "stop" and len(words(doc["choices"][0]["message"]["content"])) == n,
+               (n, doc["choices"][0]["finish_reason"]))
+    expect("natural lengths vary by prompt", len(set(lens.values())) >= 20, sorted(lens.values()))
+    st, again = m.json("POST", "/v1/chat/completions", chat("natural", "question 3", max_tokens=1000))
+    st, ref = m.json("POST", "/v1/chat/completions", chat("natural", "question 3", max_tokens=1000))
+    expect("same request, same length and text", again["choices"][0]["message"] == ref["choices"][0]["message"]
+           and again["usage"]["completion_tokens"] == lens[3])
+    st, hd, ev, raw = m.stream("/v1/chat/completions", chat("natural", "question 3", max_tokens=1000, stream=True))
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in sse_json(ev) if c["choices"])
+    expect("streamed: the same text, finish stop", text == ref["choices"][0]["message"]["content"] and
+           sse_json(ev)[-1]["choices"][0]["finish_reason"] == "stop")
+    st, seeded = m.json("POST", "/v1/chat/completions", chat("natural", "question 3", max_tokens=1000, seed=9))
+    expect("the request's seed changes the answer", seeded["choices"][0]["message"] != ref["choices"][0]["message"])
+    short_k = min(lens, key=lens.get)
+    long_k = max(lens, key=lens.get)
+    cut = lens[long_k] - 1
+    st, doc = m.json("POST", "/v1/chat/completions", chat("natural", "question %d" % long_k, max_tokens=cut))
+    expect("max_tokens below the natural length cuts: finish length",
+           doc["usage"]["completion_tokens"] == cut and doc["choices"][0]["finish_reason"] == "length")
+    st, doc = m.json("POST", "/v1/chat/completions", chat("natural", "question %d" % short_k, max_tokens=1000,
+                                                        ignore_eos=True))
+    expect("ignore_eos runs to max_tokens", doc["usage"]["completion_tokens"] == 1000 and
+           doc["choices"][0]["finish_reason"] == "length")
+    st, doc = m.json("POST", "/v1/chat/completions", chat("natural", "question %d" % short_k, max_tokens=1000,
+                                                        min_tokens=lens[short_k] + 5))
+    expect("min_tokens raises a short answer, finish stop", doc["usage"]["completion_tokens"] == lens[short_k] + 5
+           and doc["choices"][0]["finish_reason"] == "stop")
+    st, doc = m.json("POST", "/v1/completions", {"model": "natural", "prompt": "question %d" % short_k,
+                                                 "max_tokens": 1000, "ignore_eos": True})
+    expect("ignore_eos on legacy completions", doc["usage"]["completion_tokens"] == 1000)
+    st, doc = m.json("POST", "/v1/chat/completions", chat("natural", "x", max_tokens=5, min_tokens=6))
+    expect("min_tokens above max_tokens: 400", st == 400 and "min_tokens" in doc["error"]["message"])
+    st, doc = m.json("POST", "/v1/chat/completions", chat("natural", "x", max_tokens=5, ignore_eos="yes"))
+    expect("ignore_eos must be a boolean: 400", st == 400)
+    st, doc = m.json("POST", "/v1/chat/completions", chat("always", "question %d" % short_k, max_tokens=300))
+    expect('"length": "max_tokens" restores "always max_tokens"', doc["usage"]["completion_tokens"] == 300 and
+           doc["choices"][0]["finish_reason"] == "length")
+    ab = {"model": "natural", "max_tokens": 1000, "messages": [{"role": "user", "content": "question %d" % short_k}]}
+    st, doc = m.json("POST", "/v1/messages", ab)
+    expect("anthropic: natural stop is end_turn", doc["stop_reason"] == "end_turn" and
+           doc["usage"]["output_tokens"] == lens[short_k], (doc.get("stop_reason"), doc.get("usage")))
 
     # ------------------------------------------------- legacy completions
     st, doc = m.json("POST", "/v1/completions", {"model": "fast", "prompt": "Once upon a time"})

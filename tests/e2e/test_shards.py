@@ -209,7 +209,7 @@ with Mock(profile=PROFILE) as mock:
            rc == 2 and "not the same scenario" in se and "--force" in se and not os.path.exists(f"{d}/bad.json"),
            f"rc={rc} {se}")
     rc, so, se = run("run", "--url", mock.url, "-m", "fast", "-n", "4", "-c", "3", "--max-tokens", "4",
-                     "--seed", "7", "--prompt", "short", "--name", "local fast stream c=6",
+                     "--seed", "7", "--prompt", "short", "--name", "c=6",
                      "--shard", "2/3", "-o", f"{d}/other-2.json", "-q")
     expect("a shard of another scenario under the same name", rc == 0, se)
     rc, so, se = run("merge", files[0], f"{d}/other-2.json", "-o", f"{d}/bad.json")

@@ -32,7 +32,7 @@ else
   expect "no leaks are possible" contains "$log" "All heap blocks were freed|no leaks are possible"
 fi
 expect "five requests measured" contains "$TMP/out.json" '"ok": 5'
-expect "the report was printed" contains "$TMP/stdout" "mock"
+expect "the report was printed" contains "$TMP/stdout" "^\| c=2 \| Llama-3.2-3B-Instruct-4bit \| local \| 5/5 \|"
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|total heap usage" "$log"
 if [ "$fails" -ne 0 ]; then
   sed -n '1,120p' "$log" >&2

@@ -152,7 +152,7 @@ T.test("throughput: higher is better, noise from the requests' own tok/s", funct
   T.eq(row_of(res, "output_tok_s").verdict, "~")
 end)
 
-T.test("error rate: Wilson intervals, limits in percentage points", function()
+T.test("error rate: counted, limits in percentage points", function()
   local b = run{ ttft = spread(100, 0.1, 0.11), total = 100, failed = 0 }
   local n = run{ ttft = spread(80, 0.1, 0.11), total = 100, failed = 20 }
   local res = compare.compare({ runs = { b } }, { runs = { n } }, { limits = { error_rate = 0.05 } })
@@ -163,9 +163,47 @@ T.test("error rate: Wilson intervals, limits in percentage points", function()
   T.eq(compare.fmt_delta(row), "+20.0 pp")
   res = compare.compare({ runs = { b } }, { runs = { n } }, { limits = { error_rate = 0.25 } })
   T.ok(not row_of(res, "error_rate").fail, "20 pp is within a 25 pp limit")
+  -- failures are counted events, not samples: two new ones are worse, and
+  -- a 5 pp limit decides whether that fails the gate
   n = run{ ttft = spread(90, 0.1, 0.11), total = 100, failed = 2 }
-  res = compare.compare({ runs = { b } }, { runs = { n } })
-  T.eq(row_of(res, "error_rate").verdict, "~", "0 vs 2 failures in 100 is noise")
+  res = compare.compare({ runs = { b } }, { runs = { n } }, { max_regression = 0.05 })
+  T.eq(row_of(res, "error_rate").verdict, "worse", "0 vs 2 failures in 100")
+  T.ok(not row_of(res, "error_rate").fail, "2 pp is within a 5 pp limit")
+  T.eq(#res.failures, 0)
+  res = compare.compare({ runs = { b } }, { runs = { b } })
+  T.eq(row_of(res, "error_rate").verdict, "~", "the same count")
+end)
+
+-- issue 14 item 8: too few requests is no excuse for failures
+T.test("error rate and successes are judged whatever the sample size", function()
+  local b = run{ ttft = spread(5, 0.1, 0.11), total = 5, failed = 0 }
+  local n = run{ ttft = spread(3, 0.1, 0.11), total = 5, failed = 2 }
+  b.config.requests, n.config.requests = 5, 5
+  local res = compare.compare({ runs = { b } }, { runs = { n } }, { max_regression = 0.05 })
+  local er = row_of(res, "error_rate")
+  T.eq(er.verdict, "worse", "2 of 5 failed: not 'too few samples'")
+  T.ok(er.fail, "40 pp over a 5 pp limit")
+  local ok = row_of(res, "requests_ok")
+  T.eq(ok.verdict, "worse")
+  T.eq(ok.base, 5) T.eq(ok.new, 3)
+  T.ok(ok.fail, "-40 % successes over a 5 % limit")
+  -- different amounts of work: the success counts do not compare
+  n.config.requests = 10
+  T.eq(row_of(compare.compare({ runs = { b } }, { runs = { n } }), "requests_ok").verdict, "n/a")
+end)
+
+T.test("a new run with no success fails the gate, limit or not", function()
+  local b = run{ ttft = spread(4, 0.1, 0.11), total = 4, failed = 0 }
+  local n = run{ total = 4, failed = 4 }
+  n.throughput = { output_tok_s = 0, requests_s = 0, goodput_s = 0 }
+  local res = compare.compare({ runs = { b } }, { runs = { n } })
+  T.eq(#res.failures, 1)
+  T.ok(res.failures[1]:find("r: no request succeeded (4 failed; base: 4 of 4 ok)", 1, true), res.failures[1])
+  T.ok(compare.text(res):find("REGRESSION: r: no request succeeded", 1, true))
+  T.eq(row_of(res, "error_rate").verdict, "worse")
+  -- both failed entirely: nothing to compare, no failure of the gate
+  res = compare.compare({ runs = { n } }, { runs = { n } })
+  T.eq(#res.failures, 0)
 end)
 
 T.test("goodput with an SLO: the share that met it is a proportion too", function()

@@ -1,8 +1,8 @@
--- mlxbench.html and mlxbench.html_svg: escaping, numbers, scales, CDF
+-- mlxbench.report.html and mlxbench.report.svg: escaping, numbers, scales, CDF
 -- points, sweep grouping, and rendering odd results files without error.
 local T = require "harness"
-local svg = require "mlxbench.html_svg"
-local html = require "mlxbench.html"
+local svg = require "mlxbench.report.svg"
+local html = require "mlxbench.report.html"
 local stats = require "mlxbench.stats"
 local cjson = require "cjson"
 

@@ -104,6 +104,30 @@ T.test("closed loop: warm-up seconds excluded, cool-down reported apart", functi
   end
 end)
 
+-- issue 14 items 3 and 4: the warm-up is over before the first measured
+-- request leaves, in both loops; -n counts measured requests only
+T.test("warm-up first, then the measured part (closed and open loop)", function()
+  for _, shape in ipairs{ { concurrency = 4 }, { rate = 20, arrival = "constant" } } do
+    srv:reset_trace()
+    local o = { target = target, model = tiers.small, prompt = "short", max_tokens = 20, requests = 8,
+                warmup = 3, ignore_eos = true }
+    for k, v in pairs(shape) do o[k] = v end
+    local run = mb.bench(o)
+    T.eq(run.requests.total, 8, "measured")
+    T.eq(run.requests.warmup, 3, "warm-up")
+    local recs = srv:trace{ limit = 100 }.requests
+    T.eq(#recs, 11)
+    table.sort(recs, function(a, b) return a.arrival_ns < b.arrival_ns end)
+    local warm_end = 0
+    for k = 1, 3 do warm_end = math.max(warm_end, recs[k].end_ns) end
+    for k = 4, 11 do
+      T.ok(recs[k].arrival_ns >= warm_end, (shape.rate and "open" or "closed")
+        .. ": a measured request arrived before the warm-up ended")
+    end
+    for _, q in ipairs(run.per_request) do T.ok(q.i > 3, "measured requests are numbered after the warm-up") end
+  end
+end)
+
 T.test("stages ramp the rate; the schedule follows the ramp", function()
   local times = load.schedule{ stages = { { duration = 2, rate = 20 }, { duration = 2, rate = 20 } },
                                arrival = "constant" }

@@ -127,6 +127,49 @@ T.test("JSONL in OpenAI messages form; limit; bad lines are clear errors", funct
   os.remove(tmp .. ".jsonl")
 end)
 
+-- issue 14 item 1: lua-cjson decodes every JSON number as a float
+T.test("integral JSON numbers are integers wherever one is expected", function()
+  local f = assert(io.open(tmp .. "-n.jsonl", "w"))
+  f:write('{"messages":[{"role":"user","content":"a"}],"max_tokens":5}\n')
+  f:write('{"prompt":"b","max_tokens":7.0}\n')
+  f:close()
+  local list = prompts.load_jsonl(tmp .. "-n.jsonl")
+  T.eq(list[1].max_tokens, 5) T.eq(math.type(list[1].max_tokens), "integer")
+  T.eq(math.type(list[2].max_tokens), "integer")
+  local ds = dataset.open{ path = tmp .. "-n.jsonl" }
+  local p = ds:next()
+  T.eq(p.max_tokens, 5) T.eq(math.type(p.max_tokens), "integer")
+  ds:close()
+  -- llm.request and bench{} take a float that is a whole number
+  local llm = require "mlxbench.llm"
+  local srv = require("mlxbench").mock.start{ port = 0 }
+  local r = llm.request{ target = { url = srv.url }, model = require("mlxbench.target").tiers.small, prompt = "x", max_tokens = 5.0,
+                         stream = true, include_usage = true }
+  T.ok(r.ok, r.error and r.error.message)
+  T.eq(srv:trace().requests[1].output_tokens <= 5, true)
+  local run = require("mlxbench").bench{ target = { url = srv.url }, model = require("mlxbench.target").tiers.small, requests = 2.0,
+                                         concurrency = 1.0, warmup = 0.0, max_tokens = 3.0, prompt = "x" }
+  T.eq(run.requests.total, 2)
+  T.raises(function()
+    llm.request{ target = { url = srv.url }, model = require("mlxbench.target").tiers.small, prompt = "x", max_tokens = 2.5 }
+  end, "max_tokens must be a positive integer, got 2.5")
+  srv:stop()
+  -- a value that is not a whole number is named with its file and line
+  local g = assert(io.open(tmp .. "-n.jsonl", "w"))
+  g:write('{"prompt":"a","max_tokens":4}\n{"prompt":"b","max_tokens":2.5}\n')
+  g:close()
+  T.raises(function() prompts.load_jsonl(tmp .. "-n.jsonl") end, "%-n%.jsonl:2: max_tokens must be a positive integer, got 2.5")
+  local bad = dataset.open{ path = tmp .. "-n.jsonl" }
+  T.raises(function() bad:next() bad:next() end, "%-n%.jsonl:2: max_tokens must be a positive integer, got 2.5")
+  T.raises(function() dataset.open{ path = tmp .. "-n.jsonl" }:check() end, ":2: max_tokens")
+  -- check(n) reads no further than the records a run uses
+  dataset.open{ path = tmp .. "-n.jsonl" }:check(1)
+  os.remove(tmp .. "-n.jsonl")
+  -- synthetic:N needs a number
+  T.raises(function() prompts.resolve("synthetic:abc") end, "want synthetic:N")
+  T.eq(#prompts.resolve("synthetic:8")[1].prompt, 32)
+end)
+
 T.test("resolve: @file.json is streamed as a source", function()
   local src = prompts.resolve("@" .. tmp)
   T.ok(src.pick, "a source")

@@ -1,4 +1,4 @@
--- mlxbench.stats: histogram API as DESIGN.md names it.
+-- mlxbench.stats: the histogram API (docs/LUA_API.md).
 local T = require "harness"
 local stats = require "mlxbench.stats"
 

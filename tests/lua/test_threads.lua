@@ -288,13 +288,19 @@ T.test("run.client and the saturation warning", function()
   T.eq(c.threads, 1)
   T.ok(c.wall_s > 0 and c.cpu_s >= 0 and c.cpu_share >= 0 and c.cpu_share < 1.5)
   T.ok(c.loop_lag_p99_s and c.loop_lag_p99_s >= c.loop_lag_p50_s)
-  T.eq(report.client_saturation({ cpu_share = 0.5, loop_lag_p99_s = 0.001, threads = 1 }), nil)
-  T.ok(report.client_saturation({ cpu_share = 0.95, threads = 2 }):find("CPU 95% of its 2 threads", 1, true))
-  T.ok(report.client_saturation({ cpu_share = 0.2, loop_lag_p99_s = 0.02 }):find("lag p99 20.0 ms", 1, true))
-  T.eq(report.client_saturation({ loop_lag_p99_s = 0.02 }, 0.05), nil, "a looser limit")
+  T.eq(report.client_saturation({ cpu_share = 0.5, loop_lag_p99_s = 0.001, threads = 1, wall_s = 5 }), nil)
+  T.ok(report.client_saturation({ cpu_share = 0.95, threads = 2, wall_s = 5 }):find("CPU 95% of its 2 threads", 1, true))
+  T.ok(report.client_saturation({ cpu_share = 0.2, loop_lag_p99_s = 0.02, loop_lag_count = 400, wall_s = 2 })
+       :find("lag p99 20.0 ms", 1, true))
+  T.eq(report.client_saturation({ loop_lag_p99_s = 0.02, loop_lag_count = 400, wall_s = 2 }, 0.05), nil,
+       "a looser limit")
+  -- a load phase too short to judge (a run that failed at once: CPU time
+  -- counted in scheduler ticks over a few ms of wall time) is never flagged
+  T.eq(report.client_saturation({ cpu_share = 3.54, threads = 1, wall_s = 0.004 }), nil, "near-zero wall time")
+  T.eq(report.client_saturation({ loop_lag_p99_s = 0.05, loop_lag_count = 3, wall_s = 2 }), nil, "3 lag samples")
   -- the report says so for a run that carries only the figures (an older
   -- or merged file), once
-  run.client = { cpu_share = 0.97, threads = 1 }
+  run.client = { cpu_share = 0.97, threads = 1, wall_s = 5 }
   run.warnings = nil
   local text = report.table({ runs = { run } })
   T.ok(text:find("client saturated (CPU 97% of its 1 thread)", 1, true), text)
@@ -305,8 +311,9 @@ end)
 
 T.test("a saturated client is flagged in the run", function()
   -- a scripted client that burns its loop: every result blocks it 30 ms
-  local run = mb.bench{ target = target, model = "f", requests = 8, max_tokens = 2, warmup = 0,
+  local run = mb.bench{ target = target, model = "f", requests = 45, max_tokens = 2, warmup = 0,
     on_result = function() local t0 = time.now() while time.now() - t0 < 0.03 do end end }
+  T.ok(run.client.wall_s >= 1, "a load phase long enough to judge: " .. run.client.wall_s)
   T.ok(run.client.loop_lag_p99_s > 0.010, "lag " .. run.client.loop_lag_p99_s)
   T.eq(run.client.saturated, true)
   local found = false

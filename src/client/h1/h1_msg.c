@@ -16,9 +16,6 @@
 #include "mlxbench/errors.h"
 #include "h1_int.h"
 
-#ifndef MLXBENCH_VERSION
-#define MLXBENCH_VERSION "0"
-#endif
 
 /* 1 if `host` matches an entry of a no_proxy list (libcurl's rules: "*",
  * exact names, and domain suffixes with or without a leading dot). */
@@ -230,9 +227,9 @@ int h1_url_parse(const char *url, h1_url *u)
 }
 
 /* Appends a string. 0 or MB_ENOMEM. */
-static int put(cbuf *b, const char *s)
+static int put(mb_buf *b, const char *s)
 {
-    return cbuf_add(b, s, strlen(s));
+    return mb_buf_add(b, s, strlen(s));
 }
 
 /* Index of a caller's header named `name`, or -1. */
@@ -275,17 +272,17 @@ int h1_eligible(const mb_req_opts *o, h1_url *u)
  * 0 or MB_ENOMEM. */
 int h1_head_build(mb_req *r, const mb_req_opts *o, const h1_url *u)
 {
-    cbuf *b = &r->whead;
+    mb_buf *b = &H(r)->whead;
     const char *m = o->method ? o->method : o->body ? "POST" : "GET";
     int has_body = o->body != NULL || strcmp(m, "POST") == 0;
     char num[32];
     int rc = MB_ENOMEM, hi, host_sent = 0;
     b->len = 0;
-    r->head_req = strcmp(m, "HEAD") == 0;
-    if (r->head_req)
+    H(r)->head_req = strcmp(m, "HEAD") == 0;
+    if (H(r)->head_req)
         has_body = 0;
     if (put(b, m) || put(b, " ") || (u->path_len == 0 || u->path[0] == '?' ? put(b, "/") : 0)
-        || cbuf_add(b, u->path, u->path_len) || put(b, " HTTP/1.1\r\n"))
+        || mb_buf_add(b, u->path, u->path_len) || put(b, " HTTP/1.1\r\n"))
         goto out;
     if ((hi = find_header(o, "host")) >= 0) {
         /* libcurl 7.88: the first caller's Host goes here, as "Host:" and
@@ -303,7 +300,7 @@ int h1_head_build(mb_req *r, const mb_req_opts *o, const h1_url *u)
         size_t hl = strlen(u->host), al = u->v6 ? strcspn(a, "]") : strcspn(a, ":/?#");
         int same = al == hl && strncasecmp(a, u->host, hl) == 0;   /* not normalised */
         if (put(b, "Host: ") || (u->v6 ? put(b, "[") : 0)
-            || cbuf_add(b, same ? a : u->host, hl) || (u->v6 ? put(b, "]") : 0))
+            || mb_buf_add(b, same ? a : u->host, hl) || (u->v6 ? put(b, "]") : 0))
             goto out;
         if (u->port != 80) {
             snprintf(num, sizeof num, ":%d", u->port);
@@ -340,8 +337,8 @@ int h1_head_build(mb_req *r, const mb_req_opts *o, const h1_url *u)
     }
     if (put(b, "\r\n"))
         goto out;
-    r->wbody = has_body && o->body ? o->body : NULL;
-    r->wbody_len = r->wbody ? o->body_len : 0;
+    H(r)->wbody = has_body && o->body ? o->body : NULL;
+    H(r)->wbody_len = H(r)->wbody ? o->body_len : 0;
     rc = 0;
 out:
     return rc;

@@ -21,6 +21,8 @@ local threads = require "mlxbench.threads"
 local report = require "mlxbench.report"
 local monitor = require "mlxbench._monitor"
 local thread_c = require "mlxbench._thread"
+local checks = require "mlxbench.checks"
+local args = require "mlxbench.cli.args"
 local tokens = require "mlxbench.tokens"
 
 local M = {}
@@ -39,6 +41,7 @@ function M.mark(label) marks[#marks + 1] = { t = time.now(), label = tostring(la
 
 local KNOWN = {
   target = 1, model = 1, prompt = 1, prompts = 1, max_tokens = 1, stream = 1, requests = 1,
+  ignore_eos = 1, min_tokens = 1, max_tokens_field = 1,
   duration = 1, warmup = 1, warmup_s = 1, concurrency = 1, seed = 1, slo = 1, on_result = 1,
   name = 1, timeout = 1, extra = 1, capture = 1, fallback = 1, keep_requests = 1, headers = 1,
   include_usage = 1, label = 1, connect_timeout = 1, rate = 1, arrival = 1, burstiness = 1,
@@ -49,23 +52,42 @@ local KNOWN = {
 
 local function check(o)
   if type(o) ~= "table" then error("mlxbench.bench: expected a table of options", 3) end
+  local known = {}
+  for k in pairs(KNOWN) do if not k:match("^_") then known[#known + 1] = k end end
+  table.sort(known)
   for k in pairs(o) do
-    if not KNOWN[k] then error("mlxbench.bench: unknown option '" .. tostring(k) .. "'", 3) end
+    if not KNOWN[k] then
+      error("mlxbench.bench: unknown option '" .. tostring(k) .. "'"
+        .. args.did_you_mean(tostring(k), known), 3)
+    end
   end
   if type(o.model) ~= "string" then error("mlxbench.bench: model must be a string", 3) end
+  -- integers: JSON numbers (5.0 from a file) are as good as Lua integers
   local function posint(k, zero)
     local v = o[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v < (zero and 0 or 1)) then
+    if v ~= nil and not (type(v) == "number" and math.tointeger(v) and v >= (zero and 0 or 1)) then
       error("mlxbench.bench: " .. k .. " must be a " .. (zero and "non-negative" or "positive")
-        .. " integer", 3)
+        .. " integer, got " .. tostring(v), 3)
     end
   end
   posint("requests")
   posint("concurrency")
   posint("warmup", true)
   posint("max_tokens")
+  posint("min_tokens", true)
   posint("max_inflight")
   posint("threads")
+  if o.min_tokens and o.max_tokens and o.min_tokens > o.max_tokens then
+    error("mlxbench.bench: min_tokens (" .. tostring(o.min_tokens) .. ") is above max_tokens ("
+      .. tostring(o.max_tokens) .. ")", 3)
+  end
+  if o.max_tokens_field ~= nil and o.max_tokens_field ~= "max_tokens"
+     and o.max_tokens_field ~= "max_completion_tokens" then
+    error("mlxbench.bench: max_tokens_field must be \"max_tokens\" or \"max_completion_tokens\"", 3)
+  end
+  if o.extra ~= nil and type(o.extra) ~= "table" then
+    error("mlxbench.bench: extra must be a table of request body fields", 3)
+  end
   if o.thread_init ~= nil and type(o.thread_init) ~= "string" then
     error("mlxbench.bench: thread_init must be a module name or a .lua path", 3)
   end
@@ -84,7 +106,20 @@ local function check(o)
   if o.on_result ~= nil and type(o.on_result) ~= "function" then
     error("mlxbench.bench: on_result must be a function", 3)
   end
-  if o.slo ~= nil and type(o.slo) ~= "table" then error("mlxbench.bench: slo must be a table", 3) end
+  if o.slo ~= nil then
+    local ok, err = checks.check_slo(o.slo)
+    if not ok then error("mlxbench.bench: " .. err, 3) end
+  end
+  if o.thresholds ~= nil then
+    if type(o.thresholds) ~= "table" then
+      error("mlxbench.bench: thresholds must be a table such as {[\"ttft_s.p95\"] = \"<0.5\"}", 3)
+    end
+    for k, v in pairs(o.thresholds) do
+      local th, err = checks.parse_threshold(type(k) == "string" and k or tostring(v),
+                                             type(k) == "string" and v or nil)
+      if not th then error("mlxbench.bench: " .. err, 3) end
+    end
+  end
   if o.synthetic ~= nil then
     if type(o.synthetic) ~= "table" or o.synthetic.input == nil then
       error("mlxbench.bench: synthetic = {input = N | {mean, sd, min, max} | {min, max}, output = ..., "
@@ -109,10 +144,17 @@ local function as_target(t)
   return target_mod.new(t)
 end
 
-local function is_open(o)
-  if o.rate then return true end
-  if o.stages and o.stages[1] and o.stages[1].rate then return true end
-  return false
+local is_open = load.is_open
+
+-- header_names(h) -> the names of the extra request headers (never their
+-- values: they may hold keys)
+local function header_names(h)
+  local out = {}
+  for k, v in pairs(h) do
+    out[#out + 1] = type(k) == "number" and tostring(v):match("^%s*([^:]+)") or tostring(k)
+  end
+  table.sort(out)
+  return #out > 0 and out or nil
 end
 
 -- The config block of the results file: every option that shaped the run.
@@ -126,6 +168,8 @@ local function config_of(o)
     synthetic = o.synthetic,
     prompt = type(o.prompt) == "string" and o.prompt:sub(1, 80) or nil,
     timeout = o.timeout, extra = o.extra, label = o.label,
+    ignore_eos = o.ignore_eos or nil, min_tokens = o.min_tokens, max_tokens_field = o.max_tokens_field,
+    include_usage = o.include_usage == false and false or nil, headers = o.headers and header_names(o.headers),
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
     insecure = o.insecure or nil, cacert = o.cacert, max_request_bytes = o.max_request_bytes,
     load = is_open(o) and "open" or "closed",
@@ -179,6 +223,7 @@ local function one(o, group, i)
   local req = {
     model = o.model, messages = p.messages, prompt = p.prompt,
     max_tokens = p.max_tokens or o.max_tokens, stream = o.stream, extra = o.extra,
+    ignore_eos = o.ignore_eos, min_tokens = o.min_tokens, max_tokens_field = o.max_tokens_field,
     capture = o.capture, timeout = o.timeout, headers = o.headers,
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
@@ -215,6 +260,29 @@ end
 KNOWN.max_body, KNOWN.max_line, KNOWN.accept_encoding, KNOWN.cacert, KNOWN.insecure = 1, 1, 1, 1, 1
 KNOWN.max_request_bytes = 1
 
+-- default_name(o) -> a short run name: the load and, when not streamed,
+-- "no-stream" ("c=4", "rate=2 no-stream"); the model and the backend have
+-- their own columns
+local function default_name(o)
+  local load_part = is_open(o) and ("rate=" .. (o.rate and string.format("%g", o.rate) or "ramp"))
+    or (o.stages and "ramp" or ("c=" .. (o.concurrency or 1)))
+  return load_part .. (o.stream and "" or " no-stream")
+end
+
+-- client_part(client, o, nthreads, cpu_s, load_wall, lag_h) -> run.client
+local function client_part(o, nthreads, cpu_s, load_wall, lag_h)
+  local client = {
+    threads = nthreads, cpu_s = cpu_s, wall_s = load_wall,
+    cpu_share = load_wall > 0 and cpu_s / (load_wall * nthreads) or 0,
+    lag_threshold_s = o.lag_threshold,
+  }
+  if lag_h:count() > 0 then
+    client.loop_lag_p50_s, client.loop_lag_p99_s = lag_h:percentile(50), lag_h:percentile(99)
+    client.loop_lag_max_s, client.loop_lag_count = lag_h:max(), lag_h:count()
+  end
+  return client
+end
+
 -- bench{...} -> run (the results-file table, plus :summary())
 function M.bench(o)
   check(o)
@@ -225,6 +293,10 @@ function M.bench(o)
   local fallback = o.fallback and as_target(o.fallback)
   o.stream = o.stream ~= false
   if o.max_request_bytes then limits.MAX_REQUEST_BYTES = o.max_request_bytes end   -- prompt files too
+  for _, k in ipairs{ "requests", "concurrency", "warmup", "max_tokens", "min_tokens", "max_inflight",
+                      "threads" } do
+    if o[k] ~= nil then o[k] = math.tointeger(o[k]) end
+  end
   -- the model's tokenizer, for exact counts and prompt lengths
   local tspec = o.tokenizer
   if tspec == nil then tspec = t.tokenizer end
@@ -243,22 +315,25 @@ function M.bench(o)
   o._pick = prompts.picker(o._prompts, o.seed)
   -- in an engine thread, its share of the run (of the run's shard, if any)
   o._shard = o._thread and o._thread.shard or load.shard(o.shard)
-  local name = o.name or string.format("%s %s %s %s", t.name, (o.model:gsub("^.*/", "")),
-    o.stream and "stream" or "no-stream",
-    is_open(o) and ("rate=" .. tostring(o.rate or "stages")) or ("c=" .. (o.concurrency or 1)))
+  local name = o.name or default_name(o)
   local fields = {
     name = name, backend = t.backend, target = t:public(), model = o.model, config = config_of(o),
     tokenizer = tinfo,
   }
-  if not tok then
-    -- said once per run: in the report's notes (run.warnings), and on
-    -- stderr where progress is shown
-    fields.warnings = { tokens.warning(tinfo, o.model) }
-    if not o._thread and progress.active() and not tinfo.none:match("^disabled") then
-      io.stderr:write("mlxbench: ", fields.warnings[1], "\n")
-    end
+  -- without a tokenizer: said on stderr up front where progress is shown,
+  -- and in the report's notes (run.warnings) when some count of the run
+  -- was in fact estimated (usage makes them exact)
+  local tok_warning = not tok and tokens.warning(tinfo, o.model) or nil
+  if tok_warning and not o._thread and progress.notices() and not tinfo.none:match("^disabled") then
+    io.stderr:write("mlxbench: ", tok_warning, "\n")
   end
   if fallback then fields.fallback = fallback:public() end
+  local ths = {}
+  for k, v in pairs(o.thresholds or {}) do
+    ths[#ths + 1] = assert(checks.parse_threshold(type(k) == "string" and k or tostring(v),
+                                                  type(k) == "string" and v or nil))
+  end
+  table.sort(ths, function(a, b) return a.text < b.text end)
 
   if t:needs_key() and not t:has_key() then
     fields.skipped = string.format("no API key: set %s to include this row", t.key_env or "the key")
@@ -300,60 +375,98 @@ function M.bench(o)
     done = function() return live and live.done() or c.total end,
     inflight = function() return live and live.inflight() or inflight end,
     errors = function() return live and live.failed() or c.failed end,
-    tokens = function() return live and live.tokens() or c.tok_out end,
+    -- tokens received so far: those of finished requests and of requests
+    -- still in flight (their stream events)
+    tokens = function() return live and live.tokens() or (c.tok_out + llm.live_events()) end,
     ttft_p50 = function() local h = c.h.ttft_s return h:count() > 0 and h:percentile(50) or nil end,
   }
 
+  -- whatever way this function leaves (an error in a task, a limit), no
+  -- ticker outlives it
+  local ticker
+  local guard <close> = setmetatable({}, { __close = function()
+    prog.cancel()
+    if ticker then ticker:cancel() end
+  end })
   -- descriptors for every user, checked up front (mlxbench.limits)
   limits.check_bench(o, group)
   -- Ctrl-C during the run: stop, grace period, results (mlxbench.interrupt)
   local restore_interrupt = interrupt.guard(M.stop)
   local mark0 = #marks + 1
+  local tc = o._thread
+  -- the warm-up phase, over before the measured part starts: in the main
+  -- state (engine threads get none: the process is warm by then)
+  if not tc then
+    if (o.warmup or 0) > 0 or (o.warmup_s or 0) > 0 then
+      prog.warmup((o.warmup or 0) > 0 and o.warmup or nil, o.warmup_s, function() return warm_count end)
+      load.warmup(o, send, record, M.stopping)
+    end
+    prog.measure()
+  end
   -- t0: the run's zero for per-request times and marks -- the first
-  -- scheduled send (open loop) or the end of the warm-up seconds (closed)
+  -- scheduled send (open loop) or the start of the measured part (closed)
   local info
   -- the client's own cost: CPU time of the thread(s) running the load and
   -- the lateness of a periodic timer on their loops (mlxbench._monitor)
-  local tc = o._thread
   local nthreads = tc and 1 or threads.split(o, o.threads or 1, o._shard)
   local cpu_s, wall_begin = monitor.thread_cpu(), time.now()
   local lag_h = stats.histogram{}
   local probe = nthreads == 1 and monitor.loop_lag(lag_h) or nil
   local thread_data
-  if nthreads > 1 then
-    local common = { t_begin = time.now() }
+  -- a worker publishes its live token count for the main state's status line
+  ticker = tc and sched.spawn(function()
+    while true do
+      time.sleep(0.25)
+      thread_c.publish(c.total, inflight, c.failed, c.tok_out + llm.live_events())
+    end
+  end)
+  if M.stopping() then
+    info = { t0 = time.now() }
+    c.t0 = info.t0
+  elseif nthreads > 1 then
+    local common = { t_begin = time.now(), offset = o.warmup or 0 }
     if is_open(o) then
       common.t0 = time.now() + 0.05   -- the workers' engines start meanwhile
       c.t0 = common.t0
     else
-      c.t0 = common.t_begin + (o.warmup_s or 0)
+      c.t0 = common.t_begin
     end
-    -- the workers load the file found here (or none), not a search of their own
-    local topts = {}
-    for k, v in pairs(opts) do topts[k] = v end
-    topts.tokenizer = tinfo.path or "none"
-    local parts = threads.drive(topts, o, nthreads, common, M.stopping,
+    -- the workers measure only (the warm-up is done), and load the
+    -- tokenizer file found here (or none), not a search of their own
+    local wopts = {}
+    for k, v in pairs(opts) do wopts[k] = v end
+    wopts.warmup, wopts.warmup_s = 0, nil
+    wopts.tokenizer = tinfo.path or "none"
+    local parts = threads.drive(wopts, o, nthreads, common, M.stopping,
                                 function(handles) live = threads.live(handles) end)
     info, cpu_s, thread_data = threads.absorb(parts, c, cool, lag_h)
-    warm_count = info.warmup
   elseif is_open(o) then
     o._t0 = tc and tc.t0 or (time.now() + 0.005)
+    o._offset = tc and tc.offset or o.warmup or 0
     c.t0 = o._t0
     info = load.open(o, send, record, M.stopping)
   else
     o._t_begin = tc and tc.t_begin or time.now()
-    c.t0 = o._t_begin + (o.warmup_s or 0)
+    o._offset = tc and tc.offset or o.warmup or 0
+    c.t0 = o._t_begin
     info = load.closed(o, send, record, M.stopping)
   end
+  if ticker then ticker:cancel() end
   if probe then probe:stop() end
   if nthreads == 1 then cpu_s = monitor.thread_cpu() - cpu_s end
   local load_wall = time.now() - wall_begin
   if tc then
     -- an engine thread hands its part to the main state (mlxbench.threads)
     prog.finish()
-    return { c = c:dump(), cool = cool:dump(), warmup = warm_count, lags = info.lags,
+    return { c = c:dump(), cool = cool:dump(), warmup = 0, lags = info.lags,
              scheduled = info.scheduled, schedule_total = info.schedule_total,
              cpu_s = cpu_s, wall_s = load_wall, loop_lag = lag_h:count() > 0 and lag_h:encode() or nil }
+  end
+  -- open loop: throughput over the schedule's window -- from its zero to
+  -- the last end, at least its length -- not from the first arrival
+  if is_open(o) and c.first_start and c.last_end then
+    local sched_len = o.duration or (o.stages and load.profile(o.stages, "rate").total) or 0
+    c.window = { start = c.t0, finish = math.max(c.last_end, c.t0 + sched_len) }
   end
   -- the wall-clock time of the run's zero, so runs of several processes or
   -- machines line up (mlxbench merge)
@@ -362,12 +475,17 @@ function M.bench(o)
   restore_interrupt()
   if M.stopping() then fields.interrupted = true end
   local run = c:finish(fields)
+  if tok_warning and (run.tokens.estimated or run.tokens.input_estimated) then
+    run.warnings = run.warnings or {}
+    table.insert(run.warnings, 1, tok_warning)
+  end
   run.requests.warmup = warm_count
   run.started_unix = wall0
   run.started_at = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(wall0))
     .. string.format(".%03dZ", math.floor((wall0 % 1) * 1000))
-  if c.first_start and c.last_end then
-    run.window = { start_s = c.first_start - c.t0, end_s = c.last_end - c.t0 }
+  local ws, we = c:span()
+  if ws and we then
+    run.window = { start_s = ws - c.t0, end_s = we - c.t0 }
   end
   if o._shard then
     local sh = o._shard
@@ -384,15 +502,7 @@ function M.bench(o)
                      output_tokens = cool.tok_out,
                      note = "in flight when the run ended: finished, not in the run's metrics" }
   end
-  local client = {
-    threads = nthreads, cpu_s = cpu_s, wall_s = load_wall,
-    cpu_share = load_wall > 0 and cpu_s / (load_wall * nthreads) or 0,
-    lag_threshold_s = o.lag_threshold,
-  }
-  if lag_h:count() > 0 then
-    client.loop_lag_p50_s, client.loop_lag_p99_s = lag_h:percentile(50), lag_h:percentile(99)
-    client.loop_lag_max_s, client.loop_lag_count = lag_h:max(), lag_h:count()
-  end
+  local client = client_part(o, nthreads, cpu_s, load_wall, lag_h)
   run.client = client
   if thread_data then run.thread_data = thread_data end
   local saturated = report.client_saturation(client, o.lag_threshold)
@@ -425,6 +535,11 @@ function M.bench(o)
     run.timeline = timeline.build(run.per_request, rmarks)
     run.marks = rmarks
     if #rmarks > 0 then run.failover = timeline.failover_metrics(run.per_request, rmarks, group) end
+  end
+  -- thresholds given in bench{}: the verdict rides with the run
+  if #ths > 0 or o.slo then
+    local verdict = checks.evaluate(run, o.slo, ths)
+    run.checks = { pass = #verdict.failures == 0, failures = verdict.failures, attainment = verdict.attainment }
   end
   return setmetatable(run, M.run_mt)
 end

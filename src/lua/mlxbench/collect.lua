@@ -1,5 +1,5 @@
 -- mlxbench.collect: turns per-request results into one run of the results
--- file (DESIGN.md "Results file"): counters, histograms (exactly mergeable),
+-- file (docs/METRICS.md): counters, histograms (exactly mergeable),
 -- throughput over the run's wall time, SLO goodput and the seed-compatible
 -- summary. Per-request work here is O(1) histogram records; the ITL gaps
 -- arrive as a C array recorded with one call.
@@ -25,10 +25,13 @@ function M.new(opts)
     total = 0, ok = 0, failed = 0, good = 0,
     errors = {},
     tok_in = 0, tok_out = 0,
-    source = { usage = 0, events = 0 },
-    prompt_source = {},
+    source = { usage = 0, events = 0 },   -- output token counts by source, per request
+    prompt_source = {},                    -- input token counts by source
     diff_out = tokens.diff_new(), diff_in = tokens.diff_new(),   -- usage vs tokenizer
     plen = { requests = 0, target = 0, achieved = 0, exact = 0, estimated = 0 },  -- prompts built to a length
+    finishes = {},                         -- finish reasons of successful requests
+    early = 0,                             -- ok requests that stopped before max_tokens
+    messages = {},                         -- the first distinct error messages
     sum_e2e = 0,           -- for the seed's avg_tok_s
     first_start = nil, last_end = nil,
     per_request = json.array(),
@@ -58,6 +61,48 @@ local function rec(h, v)
   if v and v == v and v >= 0 and v < math.huge then h:record(v) end
 end
 
+-- Sources of exact token counts; anything else (stream events, bytes/4,
+-- chars/4) is an estimate and is marked as one in every report.
+M.EXACT = { usage = true, tokenizer = true }
+
+-- Finish reasons that mean "the model was done" vs "the limit cut it",
+-- across the APIs (OpenAI stop/length, Anthropic end_turn/max_tokens, TGI
+-- eos_token, llama.cpp stop_type eos/limit).
+local STOPPED = { stop = true, end_turn = true, eos = true, eos_token = true, stop_sequence = true }
+local CUT = { length = true, max_tokens = true, limit = true }
+
+-- stopped_early(r) -> whether a successful request ended before its
+-- max_tokens: from the finish reason when the server sent one, else from
+-- an exact token count.
+function M.stopped_early(r)
+  local f = r.finish_reason
+  if f and STOPPED[f] then return true end
+  if f and CUT[f] then return false end
+  if r.max_tokens and r.output_tokens and M.EXACT[r.token_source or ""] then
+    return r.output_tokens < r.max_tokens
+  end
+  return false
+end
+
+local MAX_MESSAGES = 5
+
+-- Keeps the first MAX_MESSAGES distinct error messages (kind, status and
+-- text), with how many requests failed with each: what a failed run prints.
+local function note_error(self, r, key)
+  local msg = r.error and r.error.message or ""
+  -- "HTTP 404: ..." repeats what the key (http_404) says
+  msg = tostring(msg):gsub("%s+", " "):gsub("^HTTP %d+: ", ""):sub(1, 300)
+  for _, m in ipairs(self.messages) do
+    if m.error == key and m.message == msg then
+      m.count = m.count + 1
+      return
+    end
+  end
+  if #self.messages < MAX_MESSAGES then
+    self.messages[#self.messages + 1] = { error = key, message = msg, count = 1 }
+  end
+end
+
 -- add(r): one finished request (ok or not). r.start_s/end_s are monotonic
 -- seconds; r.scheduled_s (open loop) too.
 function Collector:add(r)
@@ -79,15 +124,16 @@ function Collector:add(r)
     self.ok = self.ok + 1
     self.tok_out = self.tok_out + (r.output_tokens or 0)
     self.tok_in = self.tok_in + (r.input_tokens or 0)
-    if r.token_source == "usage" then
-      self.source.usage = self.source.usage + 1
-    elseif r.token_source then
+    if r.token_source then
       self.source[r.token_source] = (self.source[r.token_source] or 0) + 1
     end
     local ps = r.prompt_token_source
     if ps then self.prompt_source[ps] = (self.prompt_source[ps] or 0) + 1 end
     if r.token_source == "usage" then tokens.diff_add(self.diff_out, r.output_tokens, r.tokenizer_tokens) end
     if ps == "usage" then tokens.diff_add(self.diff_in, r.input_tokens, r.tokenizer_input_tokens) end
+    local f = r.finish_reason or "none"
+    self.finishes[f] = (self.finishes[f] or 0) + 1
+    if M.stopped_early(r) then self.early = self.early + 1 end
     self.sum_e2e = self.sum_e2e + (r.e2e_s or 0)
     rec(h.ttft_s, r.ttft_s)
     rec(h.e2e_s, r.e2e_s)
@@ -102,6 +148,7 @@ function Collector:add(r)
     local key = e.kind
     if e.kind == "http" and r.status then key = "http_" .. r.status end
     self.errors[key] = (self.errors[key] or 0) + 1
+    note_error(self, r, key)
   end
   if r.target then self.targets[r.target] = (self.targets[r.target] or 0) + 1 end
   if r.prompt_target_tokens then
@@ -146,7 +193,7 @@ function Collector:dump()
     total = self.total, ok = self.ok, failed = self.failed, good = self.good,
     errors = self.errors, tok_in = self.tok_in, tok_out = self.tok_out, source = self.source,
     prompt_source = self.prompt_source, diff_out = self.diff_out, diff_in = self.diff_in,
-    plen = self.plen,
+    plen = self.plen, finishes = self.finishes, early = self.early, messages = self.messages,
     sum_e2e = self.sum_e2e, first_start = self.first_start, last_end = self.last_end,
     targets = self.targets, per_request = self.keep and self.per_request or nil, h = h,
   }
@@ -167,6 +214,19 @@ function Collector:absorb(d, thread)
   for k, v in pairs(d.plen or {}) do self.plen[k] = self.plen[k] + v end
   tokens.diff_merge(self.diff_out, d.diff_out)
   tokens.diff_merge(self.diff_in, d.diff_in)
+  for k, n in pairs(d.finishes or {}) do self.finishes[k] = (self.finishes[k] or 0) + n end
+  self.early = self.early + (d.early or 0)
+  for _, m in ipairs(d.messages or {}) do
+    local merged = false
+    for _, x in ipairs(self.messages) do
+      if x.error == m.error and x.message == m.message then
+        x.count, merged = x.count + m.count, true
+      end
+    end
+    if not merged and #self.messages < MAX_MESSAGES then
+      self.messages[#self.messages + 1] = { error = m.error, message = m.message, count = m.count }
+    end
+  end
   for k, n in pairs(d.targets or {}) do self.targets[k] = (self.targets[k] or 0) + n end
   if d.first_start and (not self.first_start or d.first_start < self.first_start) then
     self.first_start = d.first_start
@@ -199,18 +259,60 @@ end
 
 -- finish{...} -> the run table of the results file. `fields` adds the
 -- descriptive part (backend, target, model, config).
+-- source_of(counts) -> the one source every request had, or
+-- "mixed" (the counts say how many of each), or nil with no request
+local function source_of(counts)
+  local only, n = nil, 0
+  for k, v in pairs(counts) do
+    if v > 0 then only, n = k, n + 1 end
+  end
+  if n == 0 then return nil end
+  return n == 1 and only or "mixed"
+end
+
+-- estimated(counts) -> whether any count came from an estimate
+local function estimated(counts)
+  for k, v in pairs(counts) do
+    if v > 0 and not M.EXACT[k] then return true end
+  end
+  return false
+end
+
+-- derive_tokens(tok, ok) -> tok with the fields read from its per-source
+-- counts (`source`, `prompt_source`): token_source and prompt_token_source
+-- (the one source, or "mixed"), estimated / input_estimated, and the mean
+-- output length over `ok` successful requests. Shared with merge.
+function M.derive_tokens(tok, ok)
+  tok.token_source = source_of(tok.source or {})
+  tok.prompt_token_source = source_of(tok.prompt_source or {})
+  tok.estimated = estimated(tok.source or {})
+  tok.input_estimated = estimated(tok.prompt_source or {})
+  tok.mean_output = (ok or 0) > 0 and (tok.output or 0) / ok or nil
+  return tok
+end
+
+-- The run's window: its first start to its last end, or the span a load
+-- shape gave (open loop: the schedule's) when set in c.window.
+function Collector:span()
+  if self.window then return self.window.start, self.window.finish end
+  return self.first_start, self.last_end
+end
+
 function Collector:finish(fields)
-  local dur = (self.first_start and self.last_end) and (self.last_end - self.first_start) or 0
+  local a, b = self:span()
+  local dur = (a and b) and (b - a) or 0
   local per = function(n) return dur > 0 and n / dur or 0 end
   local run = {
     name = self.name,
-    requests = { total = self.total, ok = self.ok, failed = self.failed, errors = self.errors },
-    tokens = { input = self.tok_in, output = self.tok_out, source = self.source,
+    requests = { total = self.total, ok = self.ok, failed = self.failed, errors = self.errors,
+                 stopped_early = self.early, finish_reasons = self.finishes,
+                 error_messages = #self.messages > 0 and json.array(self.messages) or nil },
+    tokens = M.derive_tokens({ input = self.tok_in, output = self.tok_out, source = self.source,
                prompt_source = next(self.prompt_source) and self.prompt_source or nil,
                -- the tokenizer's count next to the server's usage, where both exist
                tokenizer_vs_usage = (self.diff_out.n + self.diff_in.n > 0) and {
                  output = tokens.diff_summary(self.diff_out), input = tokens.diff_summary(self.diff_in),
-               } or nil },
+               } or nil }, self.ok),
     duration_s = dur,
     throughput = {
       output_tok_s = per(self.tok_out),

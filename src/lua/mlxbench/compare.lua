@@ -39,6 +39,7 @@ M.METRICS = {
   { key = "e2e_s.p95", label = "E2E p95" },
   { key = "tpot_s.p50", label = "TPOT p50" },
   { key = "error_rate", label = "error rate", kind = "proportion", better = "lower", unit = "%" },
+  { key = "requests_ok", label = "ok requests", kind = "count", better = "higher", unit = "req" },
   { key = "goodput_s", label = "goodput req/s", kind = "rate", better = "higher", unit = "req/s",
     get = function(r) return r.throughput and num(r.throughput.goodput_s) end, goodput = true },
 }
@@ -169,10 +170,23 @@ local function measure(run, spec)
     local total, failed = rq and num(rq.total), rq and num(rq.failed) or 0
     if not total or total == 0 then return nil end
     local v = failed / total
-    if total < 10 then return { value = v, n = total, few = true } end
     local lo, hi = M.wilson(failed, total)
-    return { value = v, lo = lo, hi = hi, n = total }
+    return { value = v, lo = lo, hi = hi, n = total, counted = true }
+  elseif spec.kind == "count" then
+    local rq = run.requests
+    local ok, total = rq and num(rq.ok), rq and num(rq.total)
+    if not ok or not total or total == 0 then return nil end
+    return { value = ok, n = total, counted = true }
   end
+end
+
+-- same_length(b, n) -> whether two runs asked for the same amount of work
+-- (the same request count, or the same duration): then their success
+-- counts compare
+local function same_length(b, n)
+  local cb, cn = type(b.config) == "table" and b.config or {}, type(n.config) == "table" and n.config or {}
+  if num(cb.requests) and num(cb.requests) == num(cn.requests) then return true end
+  return num(cb.duration) ~= nil and num(cb.duration) == num(cn.duration)
 end
 
 -- lag_floor(run, q) -> how late the run's client may have stamped a byte:
@@ -206,7 +220,14 @@ function M.compare_metric(b, n, spec, opts)
   -- for the error rate (absolute, in percentage points)
   local size = spec.kind == "proportion" and math.abs(row.delta) or math.abs(row.rel or math.huge)
   row.size = size
-  if mb.few or mn.few then
+  if spec.kind == "count" and not same_length(b, n) then
+    row.verdict, row.why = "n/a", "the runs asked for different amounts of work"
+  elseif mb.counted and mn.counted then
+    -- failures and successes are counted events, not samples of a
+    -- distribution: any change is real, whatever the number of requests
+    row.verdict = row.delta == 0 and "~" or (worse and "worse" or "better")
+    if row.delta == 0 then row.why = "unchanged" end
+  elseif mb.few or mn.few then
     row.verdict = "too few samples"
   else
     local overlap = mb.lo <= mn.hi and mn.lo <= mb.hi
@@ -313,6 +334,15 @@ function M.compare(bdoc, ndoc, opts)
     if b.skipped or n.skipped then
       e.skipped = b.skipped and ("skipped in base: " .. b.skipped) or ("skipped in new: " .. n.skipped)
     else
+      -- a new run in which nothing succeeded, against a base in which
+      -- something did, fails the gate whatever the limits
+      local bok, nok = num((b.requests or {}).ok) or 0, num((n.requests or {}).ok) or 0
+      local ntotal = num((n.requests or {}).total) or 0
+      if nok == 0 and bok > 0 then
+        e.broken = true
+        res.failures[#res.failures + 1] = string.format("%s: no request succeeded (%d failed; base: %d of %d ok)",
+          e.name, ntotal, bok, num((b.requests or {}).total) or 0)
+      end
       for _, s in ipairs(specs) do
         local row = M.compare_metric(b, n, s, opts)
         e.rows[#e.rows + 1] = row
@@ -350,6 +380,8 @@ function M.fmt_value(v, unit)
     return string.format("%.1f %%", v * 100)
   elseif unit == "req/s" then
     return string.format("%.2f %s", v, unit)
+  elseif unit == "req" then
+    return string.format("%d", math.floor(v + 0.5))
   end
   return string.format("%.1f %s", v, unit or "")
 end
@@ -378,7 +410,11 @@ local VERDICT_TEXT = { worse = "WORSE", better = "better", ["~"] = "~ within noi
 
 local function verdict_text(row)
   local s = VERDICT_TEXT[row.verdict] or row.verdict
-  if row.verdict == "~" and row.why and row.why ~= "intervals overlap" then s = s .. " (" .. row.why .. ")" end
+  if row.verdict == "~" and row.why == "unchanged" then
+    s = "~ unchanged"
+  elseif row.verdict == "~" and row.why and row.why ~= "intervals overlap" then
+    s = s .. " (" .. row.why .. ")"
+  end
   if row.verdict == "too few samples" and row.n_base and row.n_new then
     s = string.format("too few samples (n=%d/%d)", row.n_base, row.n_new)
   end

@@ -8,7 +8,8 @@
 --   local p = ds:next()   -- {messages = {...}, max_tokens = N?, name = "sharegpt#17"}
 local cjson = require "cjson"
 local split = require "mlxbench._dataset"
-local prompts = require "mlxbench.prompts"
+local estimate = require "mlxbench.estimate"
+local json = require "mlxbench.json"
 
 local M = {}
 
@@ -22,7 +23,7 @@ local ROLE = { human = "user", user = "user", gpt = "assistant", assistant = "as
 -- user turn, and (use_output_len) the reference reply's length as max_tokens,
 -- counted by `count` (the model's tokenizer; default the 4-characters rule).
 local function from_conversation(conv, turns, use_output_len, count)
-  count = count or prompts.estimate_tokens
+  count = count or estimate.tokens
   local msgs = {}
   for _, t in ipairs(conv) do
     local role = ROLE[type(t) == "table" and t.from or ""] or (type(t) == "table" and ROLE[t.role or ""])
@@ -59,11 +60,13 @@ local function from_conversation(conv, turns, use_output_len, count)
   return p
 end
 
--- Turns one decoded record into a prompt spec, or nil (skipped).
-local function from_record(obj, o)
+-- Turns one decoded record into a prompt spec, or nil (skipped). `where`
+-- ("dataset: FILE:LINE") names it in errors.
+local function from_record(obj, o, where)
   if type(obj) ~= "table" then return nil end
+  local max_tokens = json.int(obj.max_tokens, where or "dataset", "max_tokens", 1)
   if type(obj.turns) == "table" then   -- a multi-turn session: user turns in order
-    return { turns = obj.turns, max_tokens = obj.max_tokens,
+    return { turns = obj.turns, max_tokens = max_tokens,
              messages = type(obj.system) == "string" and { { role = "system", content = obj.system } } or nil }
   end
   if type(obj.conversations) == "table" then
@@ -72,17 +75,17 @@ local function from_record(obj, o)
   if type(obj.messages) == "table" then
     local msgs = obj.messages
     local last = msgs[#msgs]
-    local p = { messages = msgs, max_tokens = obj.max_tokens }
+    local p = { messages = msgs, max_tokens = max_tokens }
     if type(last) == "table" and last.role == "assistant" and #msgs > 1 then
       p.messages = table.move(msgs, 1, #msgs - 1, 1, {})
       if o.use_output_len and not p.max_tokens and type(last.content) == "string" then
-        p.max_tokens = math.max(1, (o._count or prompts.estimate_tokens)(last.content))
+        p.max_tokens = math.max(1, (o._count or estimate.tokens)(last.content))
       end
     end
     return p
   end
   local text = obj.prompt or obj.text
-  if type(text) == "string" then return { prompt = text, max_tokens = obj.max_tokens } end
+  if type(text) == "string" then return { prompt = text, max_tokens = max_tokens } end
   return nil
 end
 
@@ -108,7 +111,7 @@ function M.open(o)
     error("dataset.open: path is required", 2)
   end
   local f, err = io.open(o.path, "rb")
-  if not f then error("dataset: cannot open " .. o.path .. ": " .. tostring(err), 2) end
+  if not f then error("dataset: cannot open " .. tostring(err), 0) end
   f:close()
   local fmt = (o.format == nil or o.format == "auto") and detect(o.path) or o.format
   if fmt ~= "jsonl" and fmt ~= "sharegpt" then
@@ -117,7 +120,7 @@ function M.open(o)
   local ds = setmetatable({
     path = o.path, format = fmt, turns = o.turns or "first", limit = o.limit,
     use_output_len = o.use_output_len, loop = o.loop ~= false,
-    queue = {}, qpos = 1, served = 0, read = 0, skipped = 0, line = 0,
+    queue = {}, lines = {}, qpos = 1, served = 0, read = 0, skipped = 0, line = 0,
   }, DS)
   if o.tokenizer then ds:set_tokenizer(o.tokenizer) end
   ds:_reopen()
@@ -164,7 +167,7 @@ end
 
 -- Refills the queue from the file: a block of lines or array elements.
 function DS:_fill()
-  self.queue, self.qpos = {}, 1
+  self.queue, self.lines, self.qpos = {}, {}, 1
   if self.eof then return end
   if self.format == "jsonl" then
     for _ = 1, 512 do
@@ -174,9 +177,11 @@ function DS:_fill()
       if line:match("%S") and not line:match("^%s*#") then
         local ok, obj = pcall(cjson.decode, line)
         if not ok then
-          error(string.format("dataset: %s:%d: not valid JSON", self.path, self.line), 0)
+          error(string.format("dataset: %s:%d: not valid JSON (%s)", self.path, self.line,
+            tostring(obj):gsub("^.-: ", ""):sub(1, 120)), 0)
         end
         self.queue[#self.queue + 1] = obj
+        self.lines[#self.queue] = self.line
       end
     end
   else
@@ -193,8 +198,12 @@ function DS:_fill()
       if not elems then error("dataset: " .. self.path .. ": " .. err, 0) end
       for _, e in ipairs(elems) do
         local ok, obj = pcall(cjson.decode, e)
-        if not ok then error("dataset: " .. self.path .. ": an element is not valid JSON", 0) end
+        self.line = self.line + 1
+        if not ok then
+          error(string.format("dataset: %s: element %d is not valid JSON", self.path, self.line), 0)
+        end
         self.queue[#self.queue + 1] = obj
+        self.lines[#self.queue] = self.line
       end
     end
   end
@@ -220,10 +229,11 @@ function DS:next()
         if #self.queue == 0 then error("dataset: " .. self.path .. " has no usable records", 0) end
       end
     end
-    local obj = self.queue[self.qpos]
+    local obj, line = self.queue[self.qpos], self.lines[self.qpos]
     self.qpos = self.qpos + 1
     self.read = self.read + 1
-    local p = from_record(obj, self)
+    local p = from_record(obj, self, string.format("dataset: %s:%s%d", self.path,
+      self.format == "sharegpt" and "element " or "", line or 0))
     if p then
       self.taken = self.taken + 1
       self.served = self.served + 1
@@ -237,6 +247,22 @@ end
 
 -- the prompt-source protocol bench uses: pick(i) -> spec
 function DS:pick(i) return self:next() end
+
+-- check([n]) -> self: reads the first n records a run will use (all of the
+-- file without n) from a second handle and raises the first error -- a
+-- line that is not JSON, a bad max_tokens, no usable record -- so a command
+-- fails before its first request, not in the middle of a run.
+function DS:check(n)
+  local probe = M.open{ path = self.path, format = self.format, turns = self.turns,
+                        limit = self.limit, use_output_len = self.use_output_len, loop = false }
+  local k = 0
+  while not n or k < n do
+    if not probe:next() then break end
+    k = k + 1
+  end
+  probe:close()
+  return self
+end
 
 -- counts reference replies (use_output_len) with the model's tokenizer
 function DS:set_tokenizer(tok)

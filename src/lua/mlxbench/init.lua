@@ -4,7 +4,7 @@ local sched = require "mlxbench._sched"
 
 local M = {}
 
-M.version = "0.1.0"
+M.version = require("mlxbench._sys").version   -- from CMake
 M.time = require "mlxbench.time"
 M.stats = require "mlxbench.stats"
 M.sse = require "mlxbench.sse"

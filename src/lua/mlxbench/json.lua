@@ -9,10 +9,25 @@ local M = {}
 M.array_mt = { __name = "json.array" }
 M.null = cjson.null
 
+-- int(v, where, name [, min]) -> an integral JSON number as an integer
+-- (lua-cjson decodes 5 as 5.0), nil when absent or null; raises a one-line
+-- error naming `where` and `name` for anything else or below min.
+function M.int(v, where, name, min)
+  if v == nil or v == cjson.null then return nil end
+  local n = type(v) == "number" and math.tointeger(v)
+  if not n or (min and n < min) then
+    error(string.format("%s: %s must be %s, got %s", where, name,
+      min == 1 and "a positive integer" or min and ("an integer >= " .. min) or "an integer",
+      type(v) == "string" and ("'" .. v .. "'") or tostring(v)), 0)
+  end
+  return n
+end
+
 -- array(t) marks t as a JSON array even when empty.
 function M.array(t) return setmetatable(t or {}, M.array_mt) end
 
--- Keys of results files in the order DESIGN.md shows them.
+-- Keys of results files in a reading order: identity, then configuration,
+-- then figures (docs/METRICS.md lists them).
 local ORDER = {}
 for i, k in ipairs {
   "schema", "tool", "name", "version", "started_at", "host", "runs",

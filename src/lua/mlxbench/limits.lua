@@ -8,6 +8,7 @@
 -- start (mb_net_global_init); this checks what is left.
 local sys = require "mlxbench._sys"
 local target_mod = require "mlxbench.target"
+local DEFAULTS = require("mlxbench._sys").defaults
 
 local M = {}
 
@@ -99,7 +100,7 @@ function M.open_bound(o)
     if type(s.rate) == "number" and s.rate > (peak or 0) then peak = s.rate end
   end
   if not peak then return nil end
-  return math.ceil(peak * (o.timeout or 600))
+  return math.ceil(peak * (o.timeout or DEFAULTS.timeout))
 end
 
 -- check_bench(o, group): raises with the reason when the run cannot fit;
@@ -113,11 +114,14 @@ function M.check_bench(o, group)
   local bound = M.open_bound(o)
   if bound and not M.fds(bound, urls) then
     local soft = sys.fd_limit()
+    local per = 1
+    for _, u in ipairs(urls) do if in_process(u) then per = 2 end end
     io.stderr:write(string.format(
       "mlxbench: warning: open loop at up to %g req/s with a %g s timeout may hold up to %d "
-      .. "requests in flight if the server stalls, more than the %d file descriptors this "
+      .. "requests in flight if the server stalls (%d file descriptors%s), more than the %d this "
       .. "process may open; set max_inflight (--max-inflight N) to bound it, or lower the "
-      .. "timeout\n", bound / (o.timeout or 600), o.timeout or 600, bound, soft))
+      .. "timeout\n", bound / (o.timeout or DEFAULTS.timeout), o.timeout or DEFAULTS.timeout, bound, bound * per,
+      per == 2 and ": the emulator runs in this process" or "", soft))
   end
 end
 

@@ -6,8 +6,20 @@ local core = require "mlxbench._llm"
 local prompts = require "mlxbench.prompts"
 local target_mod = require "mlxbench.target"
 local tokens = require "mlxbench.tokens"
+local DEFAULTS = require("mlxbench._sys").defaults   -- timeouts: one place (C defaults.h)
 
 local M = {}
+
+-- The calls in flight (weak keys): their content events so far are the
+-- live token count of the progress line.
+local live = setmetatable({}, { __mode = "k" })
+
+-- live_events() -> content events received by the requests in flight
+function M.live_events()
+  local n = 0
+  for call in pairs(live) do n = n + core.events(call) end
+  return n
+end
 
 -- Sends one request and waits for its result; with on_token, the callback
 -- runs in this task for each content event as it arrives (it may sleep).
@@ -16,9 +28,11 @@ local function send(spec, on_token)
   if not ok then
     error(tostring(call) .. ": " .. target_mod.redact_url(spec.url), 0)
   end
+  live[call] = true
   while true do
     local r, times = core.wait(call)
     if r then
+      live[call] = nil
       if r.gaps then
         if spec.itl_hist then r.gaps:record_into(spec.itl_hist) end
         if spec.itl then r.itl = r.gaps:list() end
@@ -31,7 +45,17 @@ end
 
 local API_CODE = { openai = 0, completions = 1, anthropic = 2 }
 
--- Builds the JSON body for the target's API shape.
+-- integer(v) -> v as an integer when it is integral (JSON numbers decode as
+-- floats: 5.0 from {"max_tokens": 5}), else nil
+local function integer(v)
+  return type(v) == "number" and math.tointeger(v) or nil
+end
+M.integer = integer
+
+-- Builds the JSON body for the target's API shape. The length controls go
+-- in the form OpenAI-compatible servers read: max_tokens (or
+-- max_completion_tokens, which OpenAI's newer models require), and vLLM's
+-- ignore_eos / min_tokens (also read by SGLang; llama.cpp reads ignore_eos).
 local function build_body(t, o, with_usage)
   local body
   if t.api == "anthropic" then
@@ -44,10 +68,15 @@ local function build_body(t, o, with_usage)
       end
     end
     body = { model = o.model, messages = msgs, max_tokens = o.max_tokens or 256, system = system }
-  elseif t.api == "completions" then
-    body = { model = o.model, prompt = prompts.as_text(o), max_tokens = o.max_tokens }
   else
-    body = { model = o.model, messages = prompts.as_messages(o), max_tokens = o.max_tokens }
+    if t.api == "completions" then
+      body = { model = o.model, prompt = prompts.as_text(o) }
+    else
+      body = { model = o.model, messages = prompts.as_messages(o) }
+    end
+    body[o.max_tokens_field or "max_tokens"] = o.max_tokens
+    if o.ignore_eos then body.ignore_eos = true end
+    if o.min_tokens then body.min_tokens = o.min_tokens end
   end
   if o.stream then
     body.stream = true
@@ -84,8 +113,18 @@ local function check_opts(o)
   end
   if o.messages ~= nil and type(o.messages) ~= "table" then error("llm.request: messages must be a list", 3) end
   if o.prompt ~= nil and type(o.prompt) ~= "string" then error("llm.request: prompt must be a string", 3) end
-  if o.max_tokens ~= nil and (math.type(o.max_tokens) ~= "integer" or o.max_tokens < 1) then
-    error("llm.request: max_tokens must be a positive integer", 3)
+  for _, k in ipairs{ "max_tokens", "min_tokens" } do
+    if o[k] ~= nil and not (integer(o[k]) and o[k] >= (k == "min_tokens" and 0 or 1)) then
+      error("llm.request: " .. k .. " must be a " .. (k == "min_tokens" and "non-negative" or "positive")
+        .. " integer, got " .. tostring(o[k]), 3)
+    end
+  end
+  if o.max_tokens_field ~= nil and o.max_tokens_field ~= "max_tokens"
+     and o.max_tokens_field ~= "max_completion_tokens" then
+    error("llm.request: max_tokens_field must be \"max_tokens\" or \"max_completion_tokens\"", 3)
+  end
+  if o.extra ~= nil and type(o.extra) ~= "table" then
+    error("llm.request: extra must be a table of body fields", 3)
   end
   if o.on_token ~= nil and type(o.on_token) ~= "function" then
     error("llm.request: on_token must be a function", 3)
@@ -103,6 +142,31 @@ local function check_opts(o)
   end
 end
 
+-- without_usage(r): the counts a client sees when it does not take the
+-- server's usage (include_usage = false, `--no-usage`): output tokens are
+-- the stream's content events (a non-streamed body: its bytes / 4), input
+-- tokens the prompt's characters / 4 -- estimates, and marked as such.
+local function without_usage(r, stream)
+  r.input_tokens = nil
+  if not r.ok or r.token_source ~= "usage" then return end
+  local old = r.output_tokens
+  local n = r.content_events or 0
+  if not stream then
+    r.output_tokens, r.token_source = math.max(1, ((r.content_bytes or 0) + 3) // 4), "estimate"
+  else
+    r.output_tokens, r.token_source = n, "events"
+  end
+  if r.e2e_s and r.e2e_s > 0 then r.req_tok_s = r.output_tokens / r.e2e_s end
+  if r.tpot_s and old and old >= 2 then
+    local span = r.tpot_s * (old - 1)
+    if r.output_tokens >= 2 and span > 0 then
+      r.tpot_s, r.decode_tok_s = span / (r.output_tokens - 1), (r.output_tokens - 1) / span
+    else
+      r.tpot_s, r.decode_tok_s = nil, nil
+    end
+  end
+end
+
 -- request{target, model, messages|prompt, max_tokens, stream, extra, headers,
 --         capture, timeout, connect_timeout, on_token, itl_hist, itl,
 --         tokenizer} -> result (with a tokenizer: exact counts, mlxbench.tokens)
@@ -117,7 +181,8 @@ function M.request(o)
   local stream = o.stream ~= false and o.stream ~= nil
   local spec = {
     url = t:endpoint(), api = API_CODE[t.api], stream = stream,
-    timeout = o.timeout or t.timeout or 600, connect_timeout = o.connect_timeout or 10,
+    timeout = o.timeout or t.timeout or DEFAULTS.timeout,
+    connect_timeout = o.connect_timeout or DEFAULTS.connect_timeout,
     capture = o.capture, itl_hist = o.itl_hist, itl = o.itl,
     insecure = o.insecure, cacert = o.cacert, http2 = o.http2,
     accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,
@@ -126,7 +191,8 @@ function M.request(o)
   }
   if o.insecure then target_mod.warn_insecure(spec.url) end
   if o.headers then target_mod.register(nil, o.headers) end   -- their secrets are redacted too
-  local oo = setmetatable({ stream = stream }, { __index = o })
+  local oo = setmetatable({ stream = stream, max_tokens = integer(o.max_tokens),
+                            min_tokens = integer(o.min_tokens) }, { __index = o })
   local with_usage = stream and not t._no_stream_options and o.include_usage ~= false
   spec.headers = headers_for(t, oo)
   spec.body = build_body(t, oo, with_usage)
@@ -145,9 +211,11 @@ function M.request(o)
     local hint = (r.status == 401 or r.status == 403) and t:key_hint()
     if hint then r.error.message = r.error.message .. " (" .. hint .. ")" end
   end
+  if o.include_usage == false then without_usage(r, stream) end
+  if r.token_source == "estimate" then r.token_source = "bytes/4" end
   if r.input_tokens == nil then
     r.input_tokens = prompts.estimate_tokens(prompts.as_text(o))
-    r.input_source = "estimate"
+    r.input_source = "chars/4"
   else
     r.input_source = "usage"
   end

@@ -154,14 +154,78 @@ function M.schedule(o)
   }
 end
 
+-- is_open(o) -> whether the options describe an open loop (a rate)
+function M.is_open(o)
+  return o.rate ~= nil or (o.stages ~= nil and o.stages[1] ~= nil and o.stages[1].rate ~= nil)
+end
+
+-- warmup(o, send, record, stopping) -> how many warm-up requests
+-- were sent. The warm-up phase comes before the measured part and ends
+-- before its first request leaves: `warmup` requests (or those started in
+-- the first `warmup_s` seconds), sent as the run sends -- by the run's
+-- users in a closed loop, on the run's arrival process in an open loop --
+-- and every one of them finished (a server's cold start stays out of the
+-- measured figures). Request numbers 1..warmup; record(r, "warmup").
+function M.warmup(o, send, record, stopping)
+  local n, secs = o.warmup or 0, o.warmup_s or 0
+  if n == 0 and secs == 0 then return 0 end
+  local sent, tasks = 0, {}
+  local function one(i)
+    sent = sent + 1
+    record(send(i), "warmup")
+  end
+  local t_begin = time.now()
+  if M.is_open(o) and not o.stages then
+    local times = arrival.schedule{ rate = o.rate, arrival = o.arrival or "poisson",
+      burstiness = o.burstiness, seed = (o.seed or 1) + 7919,
+      count = n > 0 and n or nil, duration = n == 0 and secs or nil }
+    local sem = M.semaphore(o.max_inflight or math.huge)
+    for i, ti in ipairs(times) do
+      local wait = t_begin + ti - time.now()
+      while wait > 0 and not stopping() do
+        time.sleep(wait > 0.25 and 0.2 or wait)
+        wait = t_begin + ti - time.now()
+      end
+      if stopping() then break end
+      sem.acquire()
+      tasks[#tasks + 1] = sched.spawn(function()
+        local ok, err = pcall(one, i)
+        sem.release()
+        if not ok then error(err, 0) end
+      end)
+    end
+  else
+    -- closed loop: the run's users (a ramp: its peak); an open-loop ramp
+    -- warms up with one request at a time
+    local users = M.is_open(o) and 1 or (o.concurrency or 1)
+    if o.stages and not M.is_open(o) then
+      for _, st in ipairs(o.stages) do users = math.max(users, math.ceil(st.concurrency or 1)) end
+    end
+    if n > 0 then users = math.min(users, n) end
+    local next_i, deadline = 0, n == 0 and (t_begin + secs) or math.huge
+    for k = 1, users do
+      tasks[k] = sched.spawn(function()
+        while not stopping() and time.now() < deadline do
+          next_i = next_i + 1
+          if n > 0 and next_i > n then return end
+          one(next_i)
+        end
+      end)
+    end
+  end
+  for _, t in ipairs(tasks) do sched.join(t) end
+  return sent
+end
+
 -- open(o, send, record): runs the open-loop schedule. send(i) performs
 -- request i and returns its result; record(r, phase) files it. Returns the
--- dispatcher's timer lag samples for the client-saturation check.
+-- dispatcher's timer lag samples for the client-saturation check. Request
+-- numbers follow the warm-up's (o.warmup + the arrival's number).
 function M.open(o, send, record, stopping)
   local times = M.schedule(o)
   local sem = M.semaphore(o.max_inflight and math.max(1, M.share(o.max_inflight, o._shard))
                          or math.huge)
-  local warm_n, warm_s = o.warmup or 0, o.warmup_s or 0
+  local offset = o._offset or o.warmup or 0
   local t0 = o._t0 or (time.now() + 0.005)
   local lags, tasks = {}, {}
   local sh, kept = o._shard, 0
@@ -180,12 +244,11 @@ function M.open(o, send, record, stopping)
     lags[#lags + 1] = math.max(0, time.now() - due)
     sem.acquire()
     tasks[#tasks + 1] = sched.spawn(function()
-      local ok, r = pcall(send, i)
+      local ok, r = pcall(send, offset + i)
       sem.release()
       if not ok then error(r, 0) end
       r.scheduled_s = due
-      local phase = (i <= warm_n or ti < warm_s) and "warmup" or "measured"
-      record(r, phase)
+      record(r, "measured")
     end)
     ::skip::
   end
@@ -194,7 +257,8 @@ function M.open(o, send, record, stopping)
 end
 
 -- closed(o, send, record): N users (or a ramp of users with stages).
--- Requests ending after a duration-bound run's end are `cooldown`.
+-- Requests ending after a duration-bound run's end are `cooldown`. The
+-- warm-up (M.warmup) is over before this starts; request numbers follow it.
 function M.closed(o, send, record, stopping)
   local stages = o.stages and profile(o.stages, "concurrency", o.concurrency_start or 0)
   local conc = o.concurrency or 1
@@ -204,13 +268,13 @@ function M.closed(o, send, record, stopping)
   end
   -- a shard runs its share of the users (global user numbers sh.index,
   -- sh.index + n, ...) and of the measured requests; warm-up stays whole
-  -- (each process warms its own connections)
+  -- (each process warms its own connections, before its load)
   local sh = o._shard
   conc = M.share(conc, sh)
-  local warm_n, warm_s = o.warmup or 0, o.warmup_s or 0
-  local n = o.requests and (M.share(o.requests, sh) + warm_n) or math.maxinteger
+  local offset = o._offset or o.warmup or 0
+  local n = o.requests and M.share(o.requests, sh) or math.maxinteger
   local t_begin = o._t_begin or time.now()   -- engine threads share the main state's
-  local measure_start = t_begin + warm_s
+  local measure_start = t_begin
   local duration = o.duration or (stages and stages.total)
   local deadline = duration and (measure_start + duration) or math.huge
   local next_i = 0
@@ -225,13 +289,9 @@ function M.closed(o, send, record, stopping)
         next_i = next_i + 1
         local i = next_i
         if i > n then return end
-        local r = send(i > warm_n and warm_n + M.global(i - warm_n, sh) or i)
+        local r = send(offset + M.global(i, sh))
         local phase = "measured"
-        if i <= warm_n or (r.start_s and r.start_s < measure_start) then
-          phase = "warmup"
-        elseif duration and r.end_s and r.end_s > deadline then
-          phase = "cooldown"
-        end
+        if duration and r.end_s and r.end_s > deadline then phase = "cooldown" end
         record(r, phase)
       end
     end

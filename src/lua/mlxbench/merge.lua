@@ -109,8 +109,9 @@ function M.runs(parts)
     config = copy(first.config), fallback = copy(first.fallback), slo = copy(first.slo),
     sweep = copy(first.sweep), search = copy(first.search), tokenizer = copy(first.tokenizer),
   }
-  local req = { total = 0, ok = 0, failed = 0, errors = {} }
+  local req = { total = 0, ok = 0, failed = 0, errors = {}, stopped_early = 0, finish_reasons = {} }
   local tok = { input = 0, output = 0, source = {} }
+  local messages = {}
   local sum_e2e, has_slo, slo_met, warmup = 0, false, 0, nil
   local encs, lo, hi = {}, math.huge, -math.huge
   local per = json.array()
@@ -130,6 +131,19 @@ function M.runs(parts)
     tok.input = tok.input + ((r.tokens or {}).input or 0)
     tok.output = tok.output + ((r.tokens or {}).output or 0)
     sum_into(tok.source, (r.tokens or {}).source)
+    sum_into(req.finish_reasons, r.requests.finish_reasons)
+    req.stopped_early = req.stopped_early + (r.requests.stopped_early or 0)
+    for _, m in ipairs(r.requests.error_messages or {}) do
+      local same
+      for _, x in ipairs(messages) do
+        if x.error == m.error and x.message == m.message then same = x end
+      end
+      if same then
+        same.count = same.count + (m.count or 0)
+      elseif #messages < 5 then
+        messages[#messages + 1] = { error = m.error, message = m.message, count = m.count or 0 }
+      end
+    end
     if (r.tokens or {}).prompt_source then
       tok.prompt_source = tok.prompt_source or {}
       sum_into(tok.prompt_source, r.tokens.prompt_source)
@@ -228,7 +242,8 @@ function M.runs(parts)
   end
   req.warmup = warmup
   if has_slo then req.slo_met = slo_met end
-  out.requests, out.tokens = req, tok
+  if #messages > 0 then req.error_messages = json.array(messages) end
+  out.requests, out.tokens = req, require("mlxbench.collect").derive_tokens(tok, req.ok)
 
   local dur = (hi > lo) and (hi - lo) or 0
   local rate = function(n) return dur > 0 and n / dur or 0 end

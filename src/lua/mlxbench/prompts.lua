@@ -2,6 +2,9 @@
 -- prompt lists from JSONL files. A prompt is {messages = {...}} (chat) or
 -- {prompt = "..."} (legacy completions); helpers accept plain strings too.
 local cjson = require "cjson"
+local json = require "mlxbench.json"
+local estimate = require "mlxbench.estimate"
+local dataset = require "mlxbench.dataset"
 
 local M = {}
 
@@ -15,12 +18,8 @@ M.builtin = {
     .. "better choice? Answer in several paragraphs.",
 }
 
--- Token estimate shared with the emulated server: ceil(characters / 4),
--- characters counted as UTF-8 code points.
-function M.estimate_tokens(s)
-  local c = utf8.len(s) or #s
-  return (c + 3) // 4
-end
+-- Token estimate shared with the emulated server (mlxbench.estimate).
+M.estimate_tokens = estimate.tokens
 
 local words = {
   "the", "model", "token", "stream", "latency", "server", "batch", "prompt", "cache",
@@ -125,12 +124,18 @@ function M.as_text(p)
   return table.concat(t, "\n")
 end
 
+-- max_tokens_of(v, where) -> v as an integer >= 1 (JSON numbers decode as
+-- floats: {"max_tokens": 5} gives 5.0), nil when absent; raises a one-line
+-- error naming `where` otherwise.
+function M.max_tokens_of(v, where) return json.int(v, where, "max_tokens", 1) end
+
 -- load_jsonl(path) -> list of prompt specs. Each line is a JSON object with
 -- `messages` (chat list), `prompt` (string) or `text`; optional `max_tokens`
--- and `weight`. Blank lines and lines starting with # are skipped.
+-- and `weight`. Blank lines and lines starting with # are skipped. Errors
+-- name the file and line.
 function M.load_jsonl(path)
   local f, err = io.open(path, "r")
-  if not f then error("prompts: cannot open " .. path .. ": " .. tostring(err), 2) end
+  if not f then error("prompts: cannot open " .. path .. ": " .. tostring(err):gsub("^[^:]*: ", ""), 0) end
   local out, n = {}, 0
   for line in f:lines() do
     n = n + 1
@@ -138,22 +143,28 @@ function M.load_jsonl(path)
       local ok, obj = pcall(cjson.decode, line)
       if not ok or type(obj) ~= "table" then
         f:close()
-        error(string.format("prompts: %s:%d: not a JSON object", path, n), 2)
+        error(string.format("prompts: %s:%d: not a JSON object", path, n), 0)
       end
-      local p = { max_tokens = obj.max_tokens, weight = obj.weight }
+      local where = string.format("prompts: %s:%d", path, n)
+      local okm, mt = pcall(M.max_tokens_of, obj.max_tokens, where)
+      if not okm then
+        f:close()
+        error(mt, 0)
+      end
+      local p = { max_tokens = mt, weight = obj.weight }
       if type(obj.messages) == "table" then
         p.messages = obj.messages
       elseif type(obj.prompt) == "string" or type(obj.text) == "string" then
         p.prompt = obj.prompt or obj.text
       else
         f:close()
-        error(string.format("prompts: %s:%d: needs `messages`, `prompt` or `text`", path, n), 2)
+        error(string.format("prompts: %s:%d: needs `messages`, `prompt` or `text`", path, n), 0)
       end
       out[#out + 1] = p
     end
   end
   f:close()
-  if #out == 0 then error("prompts: " .. path .. " has no prompts", 2) end
+  if #out == 0 then error("prompts: " .. path .. " has no prompts", 0) end
   return out
 end
 
@@ -188,14 +199,11 @@ function M.resolve(spec, opts)
   end
   if type(spec) ~= "string" then error("prompt must be a string or a table", 2) end
   if M.builtin[spec] then return { { prompt = M.builtin[spec], name = spec } } end
-  local n = spec:match("^synthetic:(%d+)$")
-  if n then
-    local count = math.tointeger(tonumber(n))
-    if not count then   -- beyond an integer: far over any limit
-      error("prompts: " .. require("mlxbench.limits").too_large(spec, math.huge), 0)
+  if spec:match("^synthetic:") then
+    local n = math.tointeger(tonumber(spec:match("^synthetic:(%d+)$")))
+    if not n or n < 1 or n > 10000000 then
+      error("prompts: '" .. spec .. "': want synthetic:N, N the prompt's length in tokens (1..10000000)", 0)
     end
-    n = count
-    if not n or n < 1 then error("prompts: synthetic:N needs N >= 1", 2) end
     if tok then
       local text, got = M.exact(tok, n, 1)
       return { { prompt = text, name = spec, target_tokens = n, achieved_tokens = got } }
@@ -204,8 +212,9 @@ function M.resolve(spec, opts)
   end
   if spec:sub(1, 1) == "@" then
     local path = spec:sub(2)
+    if path == "" then error("prompts: '@' needs a file name: @FILE or @FILE.jsonl", 0) end
     if path:match("%.jsonl$") or path:match("%.json$") then
-      return require("mlxbench.dataset").open{ path = path, tokenizer = tok }   -- streamed, not loaded
+      return dataset.open{ path = path, tokenizer = tok }   -- streamed, not loaded
     end
     -- bounded (@/dev/zero) and deaf to nothing (a fifo, a terminal)
     local limits = require "mlxbench.limits"

@@ -2,43 +2,23 @@
 -- add runs, write atomically, load and validate.
 local json = require "mlxbench.json"
 local time = require "mlxbench.time"
+local sys = require "mlxbench._sys"
 
 local M = {}
 
 M.SCHEMA = "mlxbench.results/1"
-M.VERSION = "0.1.0"
+M.VERSION = require("mlxbench._sys").version   -- from CMake
 
-local function read_first_line(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("l")
-  f:close()
-  return s
-end
-
--- host{} -> a description of the client machine (no user names, no secrets)
+-- host{} -> a description of the client machine (no user names, no
+-- secrets), from the platform layer (mlxbench._sys.host): os, hostname,
+-- kernel, cpu_model, cpus, memory_gib; on macOS also machine (hw.model),
+-- perf_cores and efficiency_cores. Unknown facts are absent.
 function M.host()
-  local h = { os = "linux" }
-  local name = read_first_line("/proc/sys/kernel/hostname")
-  h.hostname = name
-  local rel = read_first_line("/proc/sys/kernel/osrelease")
-  h.kernel = rel
-  local f = io.open("/proc/cpuinfo", "r")
-  if f then
-    local n = 0
-    for line in f:lines() do
-      if line:match("^processor%s*:") then n = n + 1 end
-      if not h.cpu_model then h.cpu_model = line:match("^model name%s*:%s*(.-)%s*$") end
-    end
-    f:close()
-    h.cpus = n
-  end
-  local m = io.open("/proc/meminfo", "r")
-  if m then
-    local kb = m:read("a"):match("MemTotal:%s*(%d+)")
-    m:close()
-    if kb then h.memory_gib = math.floor(tonumber(kb) / 1048576 * 10 + 0.5) / 10 end
-  end
+  local s = sys.host()
+  local h = { os = s.os, hostname = s.hostname, kernel = s.kernel, cpu_model = s.cpu_model,
+              machine = s.machine, cpus = s.cpus, perf_cores = s.perf_cores,
+              efficiency_cores = s.efficiency_cores }
+  if s.memory_bytes then h.memory_gib = math.floor(s.memory_bytes / 2^30 * 10 + 0.5) / 10 end
   return h
 end
 

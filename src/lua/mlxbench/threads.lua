@@ -27,7 +27,7 @@
 --   return M
 local M = {}
 
-local BOOT = "mlxbench.threads"
+local BOOT = "mlxbench.worker"   -- what each engine thread runs
 
 -- ------------------------------------------------------------ serialising
 
@@ -181,7 +181,7 @@ function M.drive(opts, o, n, common, stopping, on_start)
     local payload = M.encode({
       options = base, thread = { index = k, count = n }, shard = thread_shard(k, n, o._shard),
       init = opts.thread_init, path = package.path, cpath = package.cpath,
-      t_begin = common.t_begin, t0 = common.t0,
+      t_begin = common.t_begin, t0 = common.t0, offset = common.offset,
     })
     handles[k] = th.start(BOOT, payload)
   end
@@ -254,54 +254,6 @@ function M.live(handles)
     end
   end
   return { done = sum(1), inflight = sum(2), failed = sum(3), tokens = sum(4) }
-end
-
--- ------------------------------------------------------------ worker side
-
-local function load_init(spec)
-  local mod
-  if spec:match("%.lua$") or spec:find("/", 1, true) then
-    local f, err = loadfile(spec)
-    if not f then error("thread_init: " .. tostring(err), 0) end
-    mod = f()
-  else
-    mod = require(spec)
-  end
-  if mod == nil or mod == true then return {} end
-  if type(mod) ~= "table" then
-    error("thread_init: " .. spec .. " must return a table of functions (init, on_result, done)", 0)
-  end
-  return mod
-end
-
--- worker(payload) -> the encoded part; runs in each engine thread
-function M.worker(payload)
-  local spec = M.decode(payload)
-  package.path, package.cpath = spec.path, spec.cpath
-  require("mlxbench.progress").set("none")
-  local bench = require "mlxbench.bench"
-  local o = spec.options
-  local thread = { index = spec.thread.index, count = spec.thread.count }
-  local hooks = spec.init and load_init(spec.init) or {}
-  if hooks.init then hooks.init(thread, o) end
-  if hooks.on_result then o.on_result = hooks.on_result end
-  -- the run's own shard (if any) stays in o.shard; the thread's share of it
-  -- is o._thread.shard
-  o._thread = { index = thread.index, count = thread.count, shard = spec.shard,
-                t_begin = spec.t_begin, t0 = spec.t0 }
-  -- the main state's "abort": what is in flight ends now as `aborted`
-  local th = require "mlxbench._thread"
-  local sched = require "mlxbench._sched"
-  local aborter = sched.spawn(function()
-    while th.stop_level() < 2 do require("mlxbench.time").sleep(0.05) end
-    local ok, http_c = pcall(require, "mlxbench._http")
-    if ok and http_c.abort_all then http_c.abort_all("aborted: the run was interrupted") end
-  end)
-  local ok, part = pcall(bench.bench, o)
-  aborter:cancel()
-  if not ok then error(part, 0) end
-  if hooks.done then part.data = hooks.done(thread) end
-  return M.encode(part, "thread " .. thread.index .. " result")
 end
 
 return M

@@ -1,0 +1,97 @@
+/* platform: what differs between operating systems, behind one header.
+ *
+ * src/platform/linux.c (/proc, sysfs, timerfd), darwin.c (sysctl, Mach,
+ * libproc, kqueue) and posix.c (portable; chosen on other systems or with
+ * -DMLXBENCH_PLATFORM=posix) implement it; CMake compiles posix.c and the
+ * one for the system. Nothing outside src/platform reads /proc or calls a
+ * call that exists on one system only (tests/e2e/test_layering.sh checks).
+ *
+ * Functions that ask the system return -1 (or a negative MB_E* code) when
+ * it cannot tell; callers report "unknown" rather than guess. */
+#ifndef MLXBENCH_PLATFORM_H
+#define MLXBENCH_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+/* "linux", "darwin" or "posix": the implementation compiled in. */
+const char *mb_plat_name(void);
+
+/* ---- process-wide set-up -------------------------------------------- */
+
+/* SIGPIPE is ignored unless someone installed a handler: a peer that
+ * resets a connection must give EPIPE, not kill the run. Idempotent. */
+void mb_plat_ignore_sigpipe(void);
+/* Lifts the soft descriptor limit as far as the system allows (the hard
+ * limit; on macOS also kern.maxfilesperproc): every virtual user holds a
+ * connection, two with the emulator in the same process. Returns the soft
+ * limit now (-1 unlimited or unknown). Idempotent. */
+int64_t mb_plat_raise_fd_limit(void);
+
+/* ---- this process --------------------------------------------------- */
+
+/* CPU seconds (user + system) of the calling thread (CLOCK_THREAD_CPUTIME_ID). */
+double mb_plat_thread_cpu_s(void);
+/* User and system CPU seconds of the whole process (all threads). */
+void mb_plat_process_cpu_s(double *user, double *sys);
+/* Resident set size now, in bytes; -1 when the system cannot tell. */
+int64_t mb_plat_rss_bytes(void);
+/* Peak resident set size, in bytes (ru_maxrss is KiB on Linux, bytes on macOS). */
+int64_t mb_plat_peak_rss_bytes(void);
+/* Open descriptors of this process; -1 when unknown. */
+int64_t mb_plat_fd_count(void);
+/* The descriptor limits (-1 = unlimited). 0 or MB_EIO. */
+int mb_plat_fd_limit(int64_t *soft, int64_t *hard);
+
+/* ---- this machine --------------------------------------------------- */
+
+typedef struct mb_plat_host {
+    char os[32];             /* "linux", "darwin", ... (uname, lower-cased) */
+    char hostname[256];      /* "" when unknown */
+    char kernel[128];        /* kernel release */
+    char cpu_model[128];     /* "" when unknown */
+    char machine[64];        /* hardware model (macOS hw.model), "" when unknown */
+    int cpus;                /* online logical processors (>= 1) */
+    int perf_cores;          /* performance cores (macOS hw.perflevel0), 0 unknown */
+    int efficiency_cores;    /* efficiency cores (macOS hw.perflevel1), 0 unknown */
+    uint64_t memory_bytes;   /* physical memory, 0 when unknown */
+} mb_plat_host;
+
+/* Fills *h with what the system tells (no user names, no secrets). */
+void mb_plat_host_info(mb_plat_host *h);
+
+/* ---- sockets -------------------------------------------------------- */
+
+/* socket(2) with close-on-exec set (atomically where SOCK_CLOEXEC exists). */
+int mb_plat_socket(int family, int type, int protocol);
+/* send(2) on a non-blocking socket that never raises SIGPIPE; the result
+ * and errno as send's. */
+ssize_t mb_plat_send(int fd, const void *p, size_t n);
+
+/* ---- high-resolution timer ----------------------------------------- */
+
+/* A one-shot wake-up on a libuv loop at an absolute time of the monotonic
+ * clock (mb_clock_now_ns), as precise as the system allows: a timerfd on
+ * Linux and a kqueue EVFILT_TIMER with NOTE_NSECONDS on macOS (both
+ * nanoseconds, watched by a uv_poll), else a uv_timer (milliseconds,
+ * rounded up). It keeps the loop alive while armed, like a uv_timer. */
+typedef struct mb_ptimer mb_ptimer;
+typedef void (*mb_ptimer_fn)(void *ud);
+
+/* 0 or MB_ENOMEM. `fired` runs on the loop once an armed deadline passes. */
+int mb_ptimer_new(mb_ptimer **out, uv_loop_t *loop, mb_ptimer_fn fired, void *ud);
+/* (Re-)arms for the absolute deadline (ns, mb_clock_now_ns's clock); a
+ * deadline already past fires on the next loop iteration. */
+void mb_ptimer_arm(mb_ptimer *t, uint64_t deadline_ns);
+void mb_ptimer_disarm(mb_ptimer *t);
+/* Closes the timer; `closed(ud)` runs once libuv has released its handles
+ * and the memory is gone. */
+void mb_ptimer_close(mb_ptimer *t, mb_ptimer_fn closed);
+/* "timerfd", "kqueue" or "uv_timer": what this timer runs on. */
+const char *mb_ptimer_kind(const mb_ptimer *t);
+/* Its resolution in ns (1 for timerfd and kqueue, 1000000 for uv_timer). */
+uint64_t mb_ptimer_resolution_ns(const mb_ptimer *t);
+
+#endif

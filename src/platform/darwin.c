@@ -1,0 +1,128 @@
+/* darwin.c: the macOS part of the platform layer -- sysctl for the machine
+ * (hw.model, machdep.cpu.brand_string, hw.memsize, the performance and
+ * efficiency core counts), Mach and libproc for the process, and a kqueue
+ * EVFILT_TIMER with NOTE_NSECONDS for the nanosecond timer.
+ *
+ * Built on macOS only; on Linux, tests/e2e/test_darwin_syntax.sh compiles
+ * it with -fsyntax-only against the declarations in tests/darwin_shim/. */
+#define _DARWIN_C_SOURCE   /* sysctlbyname, proc_pidinfo under _POSIX_C_SOURCE */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <libproc.h>
+#include <mach/mach.h>
+#include <sys/event.h>
+#include <sys/sysctl.h>
+#include "mlxbench/clock.h"
+#include "platform_int.h"
+
+/* kern.maxfilesperproc: setrlimit refuses more, even when the hard limit
+ * says unlimited. */
+int64_t mb_os_fd_ceiling(void)
+{
+    int v = 0;
+    size_t len = sizeof v;
+    if (sysctlbyname("kern.maxfilesperproc", &v, &len, NULL, 0) != 0 || v <= 0)
+        return -1;
+    return v;
+}
+
+/* The task's resident size (Mach). */
+int64_t mb_os_rss_bytes(void)
+{
+    mach_task_basic_info_data_t info;
+    mach_msg_type_number_t count = MACH_TASK_BASIC_INFO_COUNT;
+    if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, (task_info_t)&info, &count)
+        != KERN_SUCCESS)
+        return -1;
+    return (int64_t)info.resident_size;
+}
+
+/* proc_pidinfo(PROC_PIDLISTFDS): the size of the descriptor list. */
+int64_t mb_os_fd_count(void)
+{
+    int bytes = proc_pidinfo(getpid(), PROC_PIDLISTFDS, 0, NULL, 0);
+    if (bytes <= 0)
+        return mb_posix_fd_count();
+    struct proc_fdinfo *fds = malloc((size_t)bytes);
+    if (!fds)
+        return -1;
+    bytes = proc_pidinfo(getpid(), PROC_PIDLISTFDS, 0, fds, bytes);
+    free(fds);
+    return bytes > 0 ? (int64_t)((size_t)bytes / PROC_PIDLISTFD_SIZE) : -1;
+}
+
+static void sysctl_str(const char *name, char *buf, size_t cap)
+{
+    size_t len = cap;
+    if (sysctlbyname(name, buf, &len, NULL, 0) != 0 || len == 0)
+        buf[0] = 0;
+    else
+        buf[len < cap ? len : cap - 1] = 0;
+}
+
+static int sysctl_int(const char *name)
+{
+    int v = 0;
+    size_t len = sizeof v;
+    return sysctlbyname(name, &v, &len, NULL, 0) == 0 ? v : 0;
+}
+
+void mb_os_host_info(mb_plat_host *h)
+{
+    uint64_t mem = 0;
+    size_t len = sizeof mem;
+    sysctl_str("machdep.cpu.brand_string", h->cpu_model, sizeof h->cpu_model);
+    sysctl_str("hw.model", h->machine, sizeof h->machine);
+    if (sysctlbyname("hw.memsize", &mem, &len, NULL, 0) == 0 && mem > 0)
+        h->memory_bytes = mem;
+    /* Apple silicon: perflevel0 = performance, perflevel1 = efficiency
+     * (absent on Intel Macs: 0, unknown) */
+    h->perf_cores = sysctl_int("hw.perflevel0.physicalcpu");
+    h->efficiency_cores = sysctl_int("hw.perflevel1.physicalcpu");
+    int n = sysctl_int("hw.logicalcpu");
+    if (n > 0)
+        h->cpus = n;
+}
+
+/* ---- the timer: one kqueue, one EVFILT_TIMER, nanosecond deltas ---- */
+
+#define TIMER_IDENT 1
+
+int mb_os_timer_open(mb_ptimer *t)
+{
+    t->fd = kqueue();
+    if (t->fd < 0)
+        return -1;
+    t->kind = MB_PTIMER_KQUEUE;
+    return 0;
+}
+
+/* kqueue timers are relative: the delta to the deadline from now (a past
+ * deadline fires at once). EV_ADD on an existing timer replaces it. */
+int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns)
+{
+    struct kevent ev;
+    uint64_t now = mb_clock_now_ns();
+    intptr_t delta = deadline_ns > now ? (intptr_t)(deadline_ns - now) : 0;
+    EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS, delta, NULL);
+    return kevent(t->fd, &ev, 1, NULL, 0, NULL) == 0 ? 0 : -1;
+}
+
+void mb_os_timer_disarm(mb_ptimer *t)
+{
+    struct kevent ev;
+    EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_DELETE, 0, 0, NULL);
+    kevent(t->fd, &ev, 1, NULL, 0, NULL);   /* ENOENT once it fired: fine */
+}
+
+/* Takes the fired event off the queue so the poll quiets down. */
+void mb_os_timer_ack(mb_ptimer *t)
+{
+    struct kevent ev[4];
+    struct timespec zero = {0, 0};
+    while (kevent(t->fd, NULL, 0, ev, 4, &zero) == 4)
+        ;
+}

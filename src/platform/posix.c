@@ -1,0 +1,360 @@
+/* posix.c: the portable part of the platform layer (platform.h), compiled
+ * on every system: signals, descriptor limits, CPU time, peak RSS, host
+ * facts from uname/sysconf, sockets, and the timer on top of the system's
+ * hooks. At the end, behind MB_PLATFORM_POSIX, the portable versions of
+ * those hooks (linux.c and darwin.c have the systems' own). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include "mlxbench/clock.h"
+#include "mlxbench/errors.h"
+#include "mlxbench/net.h"
+#include "platform_int.h"
+
+#define MS 1000000ull
+
+const char *mb_plat_name(void)
+{
+    return MB_PLATFORM_NAME;
+}
+
+/* ---- process-wide set-up -------------------------------------------- */
+
+void mb_plat_ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
+}
+
+/* The soft limit goes to the hard one, or to the system's own ceiling when
+ * that is lower (macOS refuses more than kern.maxfilesperproc even with an
+ * unlimited hard limit); an unlimited hard limit without a ceiling gets
+ * 2^20, then 65536 if that is refused. */
+int64_t mb_plat_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    int64_t ceiling = mb_os_fd_ceiling();
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_max;
+    if (ceiling > 0 && (rlim_t)ceiling < want)
+        want = (rlim_t)ceiling;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            rl.rlim_cur = was < 65536 ? 65536 : was;
+            if (rl.rlim_cur > want || setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                rl.rlim_cur = was;
+        }
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur;
+}
+
+/* net.h: process-wide network set-up, before any engine thread exists. */
+int mb_net_global_init(void)
+{
+    static int done;
+    if (done)
+        return 0;
+    mb_plat_ignore_sigpipe();
+    mb_plat_raise_fd_limit();
+    /* libcurl is loaded, and globally initialised, when a request first
+     * needs it (src/client/curl/curl_dl.c): plain http:// never does. */
+    done = 1;
+    return 0;
+}
+
+/* ---- this process --------------------------------------------------- */
+
+double mb_plat_thread_cpu_s(void)
+{
+#if MB_HAVE_CLOCK_THREAD_CPUTIME_ID
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+#endif
+    return -1;
+}
+
+static double tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+void mb_plat_process_cpu_s(double *user, double *sys)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        *user = *sys = -1;
+        return;
+    }
+    *user = tv_s(ru.ru_utime);
+    *sys = tv_s(ru.ru_stime);
+}
+
+int64_t mb_plat_peak_rss_bytes(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+#if MB_RU_MAXRSS_BYTES
+    return (int64_t)ru.ru_maxrss;
+#else
+    return (int64_t)ru.ru_maxrss * 1024;
+#endif
+}
+
+int64_t mb_plat_rss_bytes(void)
+{
+    return mb_os_rss_bytes();
+}
+
+int64_t mb_plat_fd_count(void)
+{
+    return mb_os_fd_count();
+}
+
+int mb_plat_fd_limit(int64_t *soft, int64_t *hard)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return MB_EIO;
+    *soft = rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur;
+    *hard = rl.rlim_max == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_max;
+    return 0;
+}
+
+int64_t mb_posix_fd_count(void)
+{
+    DIR *d = opendir("/dev/fd");
+    int64_t n = 0;
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.')
+                n++;
+        closedir(d);
+        return n - 1;   /* not the one opendir itself held */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    rlim_t top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
+    for (rlim_t fd = 0; fd < top; fd++)
+        if (fcntl((int)fd, F_GETFD) != -1)
+            n++;
+    return n;
+}
+
+int mb_posix_read_line(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (!fgets(buf, (int)cap, f)) {
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\n")] = 0;
+    return 0;
+}
+
+/* ---- this machine --------------------------------------------------- */
+
+/* The portable facts (uname, sysconf), then what the system adds. */
+void mb_plat_host_info(mb_plat_host *h)
+{
+    struct utsname u;
+    long n;
+    memset(h, 0, sizeof *h);
+    if (uname(&u) == 0) {
+        snprintf(h->os, sizeof h->os, "%.31s", u.sysname);
+        for (char *p = h->os; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + 32);
+        snprintf(h->hostname, sizeof h->hostname, "%s", u.nodename);
+        snprintf(h->kernel, sizeof h->kernel, "%.127s", u.release);
+    }
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    h->cpus = n > 0 ? (int)n : 1;
+#if MB_HAVE_SC_PHYS_PAGES
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0)
+        h->memory_bytes = (uint64_t)pages * (uint64_t)psz;
+#endif
+    mb_os_host_info(h);
+}
+
+/* ---- sockets -------------------------------------------------------- */
+
+int mb_plat_socket(int family, int type, int protocol)
+{
+#if MB_HAVE_SOCK_CLOEXEC
+    return socket(family, type | SOCK_CLOEXEC, protocol);
+#else
+    int fd = socket(family, type, protocol);
+    if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        close(fd);
+        return -1;
+    }
+#if MB_HAVE_SO_NOSIGPIPE
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+    }
+#endif
+    return fd;
+#endif
+}
+
+ssize_t mb_plat_send(int fd, const void *p, size_t n)
+{
+    ssize_t r;
+    do {
+#if MB_HAVE_MSG_NOSIGNAL
+        r = send(fd, p, n, MSG_NOSIGNAL);
+#else
+        r = send(fd, p, n, 0);   /* SIGPIPE is ignored (mb_plat_ignore_sigpipe) */
+#endif
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* ---- the timer ------------------------------------------------------ */
+
+static void ptimer_closed(uv_handle_t *hd)
+{
+    mb_ptimer *t = hd->data;
+    if (--t->open > 0)
+        return;
+    if (t->fd >= 0)
+        close(t->fd);
+    mb_ptimer_fn closed = t->closed;
+    void *ud = t->ud;
+    free(t);
+    if (closed)
+        closed(ud);
+}
+
+static void ptimer_fire(mb_ptimer *t)
+{
+    t->armed = 0;
+    t->fired(t->ud);
+}
+
+static void on_uv_timer(uv_timer_t *h)
+{
+    ptimer_fire(h->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    mb_ptimer *t = p->data;
+    (void)status;
+    (void)events;
+    mb_os_timer_ack(t);
+    if (t->armed)   /* a disarm may have raced the wake-up */
+        ptimer_fire(t);
+}
+
+/* The system's timer when it has one, watched by one poll started once
+ * (re-arming then costs no epoll_ctl); the uv_timer otherwise. */
+int mb_ptimer_new(mb_ptimer **out, uv_loop_t *loop, mb_ptimer_fn fired, void *ud)
+{
+    mb_ptimer *t = calloc(1, sizeof *t);
+    *out = NULL;
+    if (!t)
+        return MB_ENOMEM;
+    t->loop = loop;
+    t->fired = fired;
+    t->ud = ud;
+    t->fd = -1;
+    t->kind = MB_PTIMER_UV;
+    uv_timer_init(loop, &t->timer);
+    t->timer.data = t;
+    t->open = 1;
+    if (mb_os_timer_open(t) == 0) {
+        if (uv_poll_init(loop, &t->poll, t->fd) == 0) {
+            t->poll.data = t;
+            t->open++;
+            uv_poll_start(&t->poll, UV_READABLE, on_poll);
+        } else {
+            close(t->fd);
+            t->fd = -1;
+            t->kind = MB_PTIMER_UV;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+void mb_ptimer_arm(mb_ptimer *t, uint64_t deadline_ns)
+{
+    if (deadline_ns == 0)
+        deadline_ns = 1;
+    t->armed = deadline_ns;
+    if (t->fd >= 0 && mb_os_timer_arm(t, deadline_ns) == 0)
+        return;
+    uint64_t now = mb_clock_now_ns();
+    uint64_t ms = deadline_ns > now ? (deadline_ns - now + MS - 1) / MS : 0;
+    uv_update_time(t->loop);
+    uv_timer_start(&t->timer, on_uv_timer, ms, 0);
+}
+
+void mb_ptimer_disarm(mb_ptimer *t)
+{
+    if (!t->armed)
+        return;
+    t->armed = 0;
+    if (t->fd >= 0)
+        mb_os_timer_disarm(t);
+    uv_timer_stop(&t->timer);
+}
+
+void mb_ptimer_close(mb_ptimer *t, mb_ptimer_fn closed)
+{
+    t->closed = closed;
+    t->armed = 0;
+    uv_timer_stop(&t->timer);
+    uv_close((uv_handle_t *)&t->timer, ptimer_closed);
+    if (t->fd >= 0) {
+        uv_poll_stop(&t->poll);
+        uv_close((uv_handle_t *)&t->poll, ptimer_closed);
+    }
+}
+
+const char *mb_ptimer_kind(const mb_ptimer *t)
+{
+    return t->kind == MB_PTIMER_TIMERFD ? "timerfd" : t->kind == MB_PTIMER_KQUEUE ? "kqueue"
+                                                                                 : "uv_timer";
+}
+
+uint64_t mb_ptimer_resolution_ns(const mb_ptimer *t)
+{
+    return t->kind == MB_PTIMER_UV ? MS : 1;
+}
+
+/* ---- the portable system part (-DMLXBENCH_PLATFORM=posix, other systems) */
+
+#if MB_PLATFORM_POSIX
+int64_t mb_os_fd_ceiling(void) { return -1; }
+int64_t mb_os_rss_bytes(void) { return -1; }   /* POSIX has no call for it */
+int64_t mb_os_fd_count(void) { return mb_posix_fd_count(); }
+void mb_os_host_info(mb_plat_host *h) { (void)h; }
+int mb_os_timer_open(mb_ptimer *t) { (void)t; return -1; }
+int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns) { (void)t; (void)deadline_ns; return -1; }
+void mb_os_timer_disarm(mb_ptimer *t) { (void)t; }
+void mb_os_timer_ack(mb_ptimer *t) { (void)t; }
+#endif
