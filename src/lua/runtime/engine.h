@@ -52,6 +52,7 @@ struct mb_vu {
     int interrupted;         /* its Lua was interrupted by a signal */
     int permit;              /* unpark() arrived before park() */
     int parked;              /* suspended in park() */
+    int ran_turn;            /* the drain (engine turns) it last ran in */
     mb_vu *next_ready;
     mb_vu *prev_live, *next_live;  /* engine's list of tasks not yet DONE */
     mb_vu *waiters;          /* tasks joined on this one (linked by next_waiter) */
@@ -82,7 +83,6 @@ struct mb_engine {
     mb_vu *main;             /* the script's main chunk */
     mb_vu *live_list;        /* every task not yet DONE */
     mb_vu *ready_head, *ready_tail;
-    mb_vu *drain_last;       /* the last task of the running drain's batch */
     int draining;
     int live;                /* tasks not yet DONE */
     int next_id;

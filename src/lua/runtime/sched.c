@@ -164,31 +164,31 @@ void mb_vu_wake(mb_vu *vu, int nargs)
         uv_idle_start(&eng->idle, idle_cb);
 }
 
-/* Runs the tasks that were ready when the drain began; tasks woken while
- * it runs (a task yielding with sleep(0), one waking another) wait for the
- * next drain, so a task that only ever yields still lets the loop poll --
- * and see a signal, a timer, a socket. */
+/* Runs the ready tasks, those spawned or woken meanwhile included, until
+ * it meets one that already ran in this drain: a task yielding with
+ * sleep(0), or two waking each other, then wait for the next drain -- so a
+ * task that only ever yields still lets the loop poll (a signal, a timer,
+ * a socket), and a task spawned now starts now. */
 void mb_sched_drain(mb_engine *eng)
 {
     if (eng->draining)
         return;
     eng->draining = 1;
     eng->turns++;
-    eng->drain_last = eng->ready_tail;
-    while (eng->drain_last && eng->ready_head && !eng->stopping) {
+    while (eng->ready_head && !eng->stopping) {
         mb_vu *vu = eng->ready_head;
-        int end = vu == eng->drain_last;
+        if (vu->ran_turn == eng->turns)
+            break;   /* it already ran in this drain: the loop polls first */
         eng->ready_head = vu->next_ready;
         if (!eng->ready_head)
             eng->ready_tail = NULL;
         vu->next_ready = NULL;
         assert(!eng->ready_head == !eng->ready_tail);
-        if (vu->state == MB_VU_READY)
+        if (vu->state == MB_VU_READY) {
+            vu->ran_turn = eng->turns;
             vu_resume(vu);
-        if (end)
-            break;
+        }
     }
-    eng->drain_last = NULL;
     if (!eng->ready_head)
         uv_idle_stop(&eng->idle);
     eng->draining = 0;
@@ -442,8 +442,6 @@ int mb_vu_cancel(mb_vu *t)
             *pp = t->next_ready;
             if (eng->ready_tail == t)
                 eng->ready_tail = prev;
-            if (eng->drain_last == t)
-                eng->drain_last = prev;   /* the drain's batch now ends before t */
         }
     }
     t->cancelled = 1;
