@@ -11,9 +11,10 @@ which on servers that send a role-only first chunk (as the emulator and
 OpenAI do) is not a token; here TTFT is the first chunk with content, as in
 mlxbench, so both are compared with the same truth.
 
-    aiohttp_client.py URL MODEL STREAMS MAX_TOKENS OUT.json [ID_PREFIX]
+    aiohttp_client.py URL MODEL STREAMS MAX_TOKENS OUT.json [ID_PREFIX [RATE]]
 
-All STREAMS requests start at once (asyncio.gather). OUT.json:
+All STREAMS requests start at once (asyncio.gather); with RATE (requests/s)
+on an open-loop schedule instead, the i-th at (i - 1) / RATE. OUT.json:
 {"requests": [{"id", "start", "recv": [perf_counter of each content chunk],
 "ok", "output_tokens"}]}. perf_counter is CLOCK_MONOTONIC on Linux, the
 clock of the emulator's trace.
@@ -28,7 +29,9 @@ import aiohttp
 AIOHTTP_TIMEOUT = aiohttp.ClientTimeout(total=6 * 60 * 60)
 
 
-async def request(url, model, max_tokens, rid, out):
+async def request(url, model, max_tokens, rid, out, at=None):
+    if at is not None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
     payload = {
         "model": model,
         "messages": [{"role": "user", "content": "Tell me a long story."}],
@@ -69,9 +72,13 @@ async def request(url, model, max_tokens, rid, out):
 async def main():
     url, model, n, max_tokens, path = sys.argv[1:6]
     prefix = sys.argv[6] if len(sys.argv) > 6 else "py"
+    rate = float(sys.argv[7]) if len(sys.argv) > 7 else None
+    t0 = time.perf_counter() + 0.01
     out = []
     await asyncio.gather(*(request(url + "/v1/chat/completions", model, int(max_tokens),
-                                   f"{prefix}-{i}", out) for i in range(1, int(n) + 1)))
+                                   f"{prefix}-{i}", out,
+                                   t0 + (i - 1) / rate if rate else None)
+                           for i in range(1, int(n) + 1)))
     with open(path, "w") as f:
         json.dump({"requests": out}, f)
 

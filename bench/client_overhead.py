@@ -109,7 +109,11 @@ def main():
                          "so other work on a shared machine does not preempt them; 0 = off")
     ap.add_argument("--clients", default="floor,run,script,python",
                     help="which clients: floor (bench/floor_client.c: epoll + one read per "
-                         "arrival, nothing else), run (mlxbench run), script (mlxbench Lua), python")
+                         "arrival, nothing else), run (mlxbench run), script (mlxbench Lua), python, "
+                         "base (mlxbench run of the --base binary)")
+    ap.add_argument("--base", default=os.environ.get("MLXBENCH_BASE"),
+                    help="another mlxbench binary (an earlier commit's build) run as client "
+                         "`base`, interleaved with the others: a before/after in one session")
     a = ap.parse_args()
     clients = a.clients.split(",")
     tmp = tempfile.mkdtemp(prefix="client_overhead.")
@@ -143,7 +147,9 @@ def main():
     with open("/proc/loadavg") as f:
         print("load average at start: " + " ".join(f.read().split()[:3]))
     label = {"floor": "C floor (epoll+read)", "run": "mlxbench run", "script": "mlxbench Lua script",
-             "python": "Python aiohttp"}
+             "python": "Python aiohttp", "base": "mlxbench run (base)"}
+    if "base" in clients and not a.base:
+        sys.exit("client `base` needs --base BINARY (or MLXBENCH_BASE)")
     floor_bin = os.path.join(tmp, "floor_client")
     if "floor" in clients:
         subprocess.run(["cc", "-O2", "-Wall", "-o", floor_bin, os.path.join(HERE, "floor_client.c")],
@@ -158,8 +164,8 @@ def main():
                 if c == "floor":
                     cmd = [floor_bin, hostport.rsplit(":", 1)[0], hostport.rsplit(":", 1)[1],
                            str(a.streams), "s50", str(a.tokens)]
-                elif c == "run":
-                    cmd = [a.mlxbench, "run", "--url", url, "-m", "s50", "-n", str(a.streams),
+                elif c in ("run", "base"):
+                    cmd = [a.mlxbench if c == "run" else a.base, "run", "--url", url, "-m", "s50", "-n", str(a.streams),
                            "-c", str(a.streams), "--warmup", "0", "--max-tokens", str(a.tokens),
                            "--prompt", "Tell me a long story.", "-q", "-o", out]
                 elif c == "script":
@@ -180,7 +186,7 @@ def main():
                 if c == "floor":
                     ok = sum(1 for r in trace["requests"] if r.get("outcome") == "ok")
                     row.update(matched=ok, mismatched=a.streams - ok)
-                elif c != "run":
+                elif c not in ("run", "base"):
                     e = errors_vs_trace(json.load(open(out)), trace)
                     row.update(matched=e["matched"], mismatched=e["mismatched"],
                                ttft_p50=pct(e["ttft"], 50), ttft_p99=pct(e["ttft"], 99),
@@ -197,7 +203,7 @@ def main():
                       f"CPU-s/1M tok {row['cpu_per_m']:7.2f}  max RSS {row['rss_mb']:6.1f} MB"
                       + (f"  TTFT err p99 {ms(row['ttft_p99'])} ms  ITL err p50/p99 {ms(row['itl_p50'])}/"
                          f"{ms(row['itl_p99'])} ms  delivery p99 {ms(row['deliv_p99'])} ms"
-                         f"  matched {row['matched']}/{a.streams}" if c not in ("run", "floor") else
+                         f"  matched {row['matched']}/{a.streams}" if c not in ("run", "base", "floor") else
                          f"  ok {row['matched']}/{a.streams}"), flush=True)
     finally:
         mock.terminate()
@@ -232,6 +238,12 @@ def main():
                 print(f"  above the kernel floor ({floor:.2f} CPU-s/1M tok): Python "
                       f"{base - floor:.2f}, {label[c]} {med(c, 'cpu_per_m') - floor:.2f}: "
                       f"{(base - floor) / (med(c, 'cpu_per_m') - floor):.1f}x the client's own CPU")
+    if "base" in clients and "run" in clients and med("base", "cpu_per_m") > 0:
+        b, r = med("base", "cpu_per_m"), med("run", "cpu_per_m")
+        print(f"mlxbench run vs the base binary: {r:.2f} vs {b:.2f} CPU-s per 1M tokens "
+              f"({(r / b - 1) * 100:+.1f} %)"
+              + (f"; above the floor {r - floor:.2f} vs {b - floor:.2f} ({((r - floor) / (b - floor) - 1) * 100:+.1f} %)"
+                 if floor == floor and b > floor and r > floor else ""))
     if floor == floor and base == base:
         print(f"the floor alone is {floor / base * 100:.0f}% of Python's CPU per token: no client "
               f"that reads every token as it arrives can be 10x cheaper than Python at this load "

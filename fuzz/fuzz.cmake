@@ -53,7 +53,8 @@ endforeach()
 # server that answers with the input.
 file(GLOB_RECURSE MB_FUZZ_CLIENT_SRC ${MB_SRC}/client/*.c)
 mb_fuzz_target(fuzz_h1_response ${MB_FUZZ_CLIENT_SRC} ${MB_PLATFORM_SRC}
-               ${MB_SRC}/core/sse.c ${MB_SRC}/core/clock.c ${MB_SRC}/core/redact.c)
+               ${MB_SRC}/core/sse.c ${MB_SRC}/core/clock.c ${MB_SRC}/core/hist.c
+               ${MB_SRC}/core/redact.c)
 target_include_directories(fuzz_h1_response PRIVATE ${MB_SRC}/client ${HTTP_PARSER_INC}
                            ${CURL_INCLUDE_DIRS} ${PROJECT_BINARY_DIR}/include)
 target_link_libraries(fuzz_h1_response PRIVATE ${CMAKE_DL_LIBS} PkgConfig::UV

@@ -16,8 +16,13 @@ if(MLXBENCH_SANITIZE)
 else()
   set(MB_SANITIZED 0)
 endif()
+# bench/ref_server.c: the precise reference server (tokens at absolute
+# deadlines, a log of when each left), for the timing tests and benchmarks
+add_executable(ref_server ${PROJECT_SOURCE_DIR}/bench/ref_server.c)
+target_link_libraries(ref_server PRIVATE mb_platform)
 set(MB_TEST_ENV
     "MLXBENCH=$<TARGET_FILE:mlxbench>"
+    "MB_REF_SERVER=$<TARGET_FILE:ref_server>"
     "MB_FIXTURES=${PROJECT_SOURCE_DIR}/tests/fixtures/wire"
     "MB_SRC=${PROJECT_SOURCE_DIR}"
     "MB_BUILD=${PROJECT_BINARY_DIR}"

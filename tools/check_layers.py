@@ -85,7 +85,7 @@ OS_SYMBOLS = [
 ]
 OS_WORDS = re.compile(r"\b(" + "|".join(OS_SYMBOLS + [
     "RUSAGE_THREAD", "SOCK_CLOEXEC", "SOCK_NONBLOCK", "MSG_NOSIGNAL", "MSG_DONTWAIT",
-    "TFD_[A-Z_]+", "EPOLL[A-Z_]*", "SO_NOSIGPIPE", "O_TMPFILE", "__linux__", "__APPLE__",
+    "TFD_[A-Z_]+", "EPOLL[A-Z_]*", "SO_NOSIGPIPE", "SO_TIMESTAMP[A-Z_]*", "SCM_TIMESTAMP[A-Z_]*", "O_TMPFILE", "__linux__", "__APPLE__",
     "__MACH__"]) + r")\b")
 OS_PATHS = re.compile(r"[\"'](/proc/|/sys/)")
 

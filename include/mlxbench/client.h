@@ -21,8 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "mlxbench/clock.h"
 #include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/hist.h"
 #include "mlxbench/sse.h"
 
 /* Response heads over either limit fail with kind `protocol`, on both
@@ -84,11 +86,23 @@ typedef struct mb_req_opts {
     void *ud;
 } mb_req_opts;
 
+/* Where the stamps of a response came from. On the HTTP/1.1 transport a
+ * read is stamped with the kernel's receive stamp of its last packet
+ * (SO_TIMESTAMPNS, SO_TIMESTAMP), converted to the monotonic clock, when
+ * the system gives one; otherwise -- libcurl (https, HTTP/2, proxies,
+ * MLXBENCH_HTTP=curl), a platform without stamps, MLXBENCH_STAMPS=user --
+ * with mb_clock_now_ns() right after the read. A response is `kernel` when
+ * every read of it carried a kernel stamp. */
+typedef enum { MB_STAMP_USER = 0, MB_STAMP_KERNEL = 1 } mb_stamp_source;
+/* "kernel" or "user". */
+const char *mb_stamp_source_name(int s);
+
 /* Timings in ns from mb_req_start; -1 when the phase did not happen (tls on
- * plain HTTP, ttfb when nothing arrived). ttfb and done are stamped with
- * mb_clock_now_ns() where the bytes arrive; dns and connect too on the
- * HTTP/1.1 transport, while on libcurl dns/connect/tls are its phase ends
- * (measured from when it began the transfer, a few us after start). */
+ * plain HTTP, ttfb when nothing arrived). ttfb and done carry the stamp of
+ * the read that brought the bytes (see mb_stamp_source); dns and connect are
+ * mb_clock_now_ns() on the HTTP/1.1 transport, while on libcurl
+ * dns/connect/tls are its phase ends (measured from when it began the
+ * transfer, a few us after start). */
 typedef struct mb_req_timings {
     int64_t dns, connect, tls, ttfb, done;
 } mb_req_timings;
@@ -99,6 +113,7 @@ typedef struct mb_resp {
     int http_version;              /* 10, 11, 20, 30; 0 unknown */
     int reused;                    /* the connection was reused (no new connect) */
     int truncated;                 /* stream ended in the middle of an event */
+    int stamp_source;              /* mb_stamp_source, set when the request ends */
     mb_err_kind err;               /* MB_ERR_NONE on a complete 2xx response */
     const char *err_msg;           /* "" when err == MB_ERR_NONE */
     uint64_t start_ns;             /* mb_clock_now_ns() at mb_req_start */
@@ -120,7 +135,11 @@ typedef struct mb_resp_event {
     const char *data;  size_t data_len;
     const char *id;    size_t id_len;      /* last event id, may be "" */
     long retry;                            /* -1 unless the event set retry: */
-    uint64_t t_ns;                         /* arrival (absolute monotonic ns) */
+    uint64_t t_ns;                         /* arrival (absolute monotonic ns): the
+                                              stamp of the read that completed it */
+    uint64_t t_user_ns;                    /* when the client read it; t_ns <= t_user_ns,
+                                              equal without a kernel stamp */
+    int kernel;                            /* t_ns is the kernel's receive stamp */
 } mb_resp_event;
 
 /* Creates a client on `loop`. Returns 0, MB_ENOMEM or MB_EIO. */
@@ -138,6 +157,22 @@ size_t mb_client_active(const mb_client *c);
  * as usual (from inside this call). Returns how many were stopped. Safe
  * from a task; never from a per-chunk hook or a libcurl callback. */
 int mb_client_abort_all(mb_client *c, const char *why);
+
+/* Receive stamps. 1 when this client's HTTP/1.1 connections ask the
+ * kernel for receive stamps: the platform has them (mb_plat_rx_stamp_kind)
+ * and MLXBENCH_STAMPS is not "user" (read once, at mb_client_new). */
+int mb_client_kernel_stamps(const mb_client *c);
+/* The read lag of every event received with a kernel stamp since the last
+ * call -- how long its bytes waited in the socket before the client read
+ * them, user-space stamp minus kernel stamp, in seconds (one sample per
+ * SSE event, one per response read whole) -- added into `dst` and cleared
+ * here. 0 or MB_ENOMEM. */
+int mb_client_read_lag_take(mb_client *c, mb_hist *dst);
+/* The client's realtime -> monotonic calibration (its drift and steps so
+ * far: see mlxbench/clock.h); _reset starts those figures again (the
+ * offset stays). */
+const mb_clock_sync *mb_client_clock(const mb_client *c);
+void mb_client_clock_reset(mb_client *c);
 
 /* Starts a request. Returns 0, MB_EINVAL (bad URL, method or header line),
  * MB_ENOMEM or MB_EIO. No notification is ever delivered from inside this

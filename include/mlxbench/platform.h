@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <uv.h>
 
 /* "linux", "darwin" or "posix": the implementation compiled in. */
@@ -69,6 +70,33 @@ int mb_plat_socket(int family, int type, int protocol);
 /* send(2) on a non-blocking socket that never raises SIGPIPE; the result
  * and errno as send's. */
 ssize_t mb_plat_send(int fd, const void *p, size_t n);
+/* writev(2) on a non-blocking socket that never raises SIGPIPE; the result
+ * and errno as writev's. */
+ssize_t mb_plat_sendv(int fd, const struct iovec *iov, int n);
+
+/* ---- kernel receive stamps ------------------------------------------ */
+
+/* Asks the kernel to stamp every packet the socket receives with its
+ * arrival time: SO_TIMESTAMPNS on Linux (taken when the packet reached the
+ * network stack, ns), SO_TIMESTAMP on macOS (us). 1 when it will, 0 when
+ * the system cannot (the portable build) or refused. */
+int mb_plat_rx_stamp_enable(int fd);
+/* Switches the kernel's stamping on ahead of the first connection: Linux
+ * turns it on lazily, from a work queue, when the first socket in the
+ * system asks, so that socket's first packets would carry no stamp. Keeps
+ * one socket with stamps on open for the life of the process, and waits
+ * (at most 500 ms, once) until a byte a loopback TCP pair sends itself comes
+ * back stamped. Idempotent, any thread; nothing where there are no stamps. */
+void mb_plat_rx_stamp_prime(void);
+/* What mb_plat_rx_stamp_enable asks for: "SO_TIMESTAMPNS", "SO_TIMESTAMP"
+ * or "none". */
+const char *mb_plat_rx_stamp_kind(void);
+/* recv(2) of at most n bytes that also gives, in *stamp_ns, the kernel's
+ * receive stamp of what it read -- CLOCK_REALTIME ns since the epoch; on a
+ * stream socket the stamp of the last packet the read took -- or 0 when
+ * the read carried none (stamps not enabled, not supported). EINTR is
+ * retried; otherwise the result and errno are recv's. */
+ssize_t mb_plat_recv(int fd, void *buf, size_t n, int64_t *stamp_ns);
 
 /* ---- high-resolution timer ----------------------------------------- */
 

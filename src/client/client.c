@@ -8,9 +8,11 @@
  * so an owner may start, cancel or free requests from on_done/on_events. */
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
 #include "mlxbench/list.h"
+#include "mlxbench/platform.h"
 #include "client_int.h"
 
 /* Every transport, for what concerns them all (closing). */
@@ -27,13 +29,18 @@ struct mb_client {
     int open_handles;            /* transports' uv handles whose close callback is due */
     struct h1_pool *h1;          /* the HTTP/1.1 transport's state, made on first use */
     struct curl_state *curl;        /* libcurl's, made (and libcurl loaded) on first use */
+    int kstamps;                 /* ask the kernel for receive stamps */
+    mb_clock_sync sync;          /* realtime -> monotonic, for those stamps */
+    mb_hist *lag;                /* read lag (s) since the last mb_client_read_lag_take */
 };
 
 /* Frees the client once it is being freed and its last handle has closed. */
 static void maybe_free(mb_client *c)
 {
-    if (c->freeing && c->open_handles == 0)
+    if (c->freeing && c->open_handles == 0) {
+        mb_hist_free(c->lag);
         free(c);
+    }
 }
 
 void client_handles(mb_client *c, int delta)
@@ -51,6 +58,45 @@ uv_loop_t *client_loop(mb_client *c)
 int client_freeing(const mb_client *c)
 {
     return c->freeing;
+}
+
+int client_kstamps(const mb_client *c)
+{
+    return c->kstamps;
+}
+
+mb_clock_sync *client_sync(mb_client *c)
+{
+    return &c->sync;
+}
+
+void client_lag(mb_client *c, uint64_t ns)
+{
+    mb_hist_record(c->lag, (double)ns * 1e-9, 1);
+}
+
+int mb_client_kernel_stamps(const mb_client *c)
+{
+    return c->kstamps;
+}
+
+const mb_clock_sync *mb_client_clock(const mb_client *c)
+{
+    return &c->sync;
+}
+
+void mb_client_clock_reset(mb_client *c)
+{
+    c->sync.drift_max_ns = 0;
+    c->sync.steps = c->sync.refused = 0;
+}
+
+int mb_client_read_lag_take(mb_client *c, mb_hist *dst)
+{
+    int rc = mb_hist_merge(dst, c->lag);
+    if (rc == 0)
+        mb_hist_reset(c->lag);
+    return rc;
 }
 
 struct h1_pool **client_h1(mb_client *c)
@@ -129,13 +175,25 @@ static void detach_req(mb_client *c, mb_req *r)
     unlink_req(c, r);
 }
 
+/* The read-lag histogram has stats.histogram{}'s settings (1 us .. 1 h, 3
+ * digits), so Lua merges it exactly. The clock offset is calibrated here,
+ * when the engine's first request is made. */
 int mb_client_new(mb_client **out, uv_loop_t *loop)
 {
     mb_client *c = calloc(1, sizeof *c);
+    const char *st = getenv("MLXBENCH_STAMPS");
     *out = NULL;
     if (!c)
         return MB_ENOMEM;
+    if (mb_hist_new(&c->lag, 1e-6, 3600, 3) < 0) {
+        free(c);
+        return MB_ENOMEM;
+    }
     c->loop = loop;
+    c->kstamps = strcmp(mb_plat_rx_stamp_kind(), "none") != 0 && !(st && strcmp(st, "user") == 0);
+    if (c->kstamps)
+        mb_plat_rx_stamp_prime();
+    mb_clock_sync_init(&c->sync);
     *out = c;
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <uv.h>
 #include "mlxbench/buf.h"
 #include "mlxbench/client.h"
+#include "mlxbench/clock.h"
 
 /* The message of a request that found the descriptor limit reached, on
  * either transport. */
@@ -33,7 +34,9 @@ typedef struct ev_rec {
     uint32_t type_len, id_len;
     size_t data_len;
     long retry;
-    uint64_t t_ns;
+    uint64_t t_ns;               /* the read's stamp (the kernel's, where there is one) */
+    uint64_t t_user_ns;          /* when the client read it */
+    int kernel;                  /* t_ns is the kernel's stamp */
 } ev_rec;
 
 /* An http:// URL split the way the HTTP/1.1 transport needs it. */
@@ -100,6 +103,9 @@ struct mb_req {
     /* the response as it arrives */
     mb_err_kind latched;         /* error decided inside a callback */
     uint64_t t_chunk;            /* arrival stamp of the chunk being parsed */
+    uint64_t t_user;             /* user-space stamp of the read being parsed */
+    int64_t lag;                 /* t_user - the kernel's stamp of that read; -1: none */
+    int kstamped, ustamped;      /* reads of this response with and without a kernel stamp */
     mb_resp resp;
     char err_msg[MB_ERR_MSG_SIZE];
     mb_buf hbytes;               /* header names and values */
@@ -136,6 +142,12 @@ void client_handles(mb_client *c, int delta);
 uv_loop_t *client_loop(mb_client *c);
 /* The client is being freed (transports stop creating handles). */
 int client_freeing(const mb_client *c);
+/* Receive stamps: whether the HTTP/1.1 transport asks the kernel for them
+ * (the platform has them, MLXBENCH_STAMPS is not "user"), the client's
+ * realtime -> monotonic calibration, and one read-lag sample (ns). */
+int client_kstamps(const mb_client *c);
+mb_clock_sync *client_sync(mb_client *c);
+void client_lag(mb_client *c, uint64_t ns);
 /* Each transport's state, made by the transport on first use. */
 struct h1_pool **client_h1(mb_client *c);
 struct curl_state **client_curl(mb_client *c);
@@ -146,6 +158,11 @@ struct curl_state **client_curl(mb_client *c);
 int req_init(mb_req *r, const mb_req_opts *o);
 /* 1 for http://, 2 for https:// (any case), 0 for anything else. */
 int req_url_scheme(const char *u);
+/* The stamps of the read a transport is about to hand over: `user`, the
+ * monotonic stamp it took, and `kernel`, the kernel's receive stamp on the
+ * same clock (0: none). Returns the stamp the bytes carry: the kernel's when
+ * there is one. */
+uint64_t req_stamp(mb_req *r, uint64_t user, uint64_t kernel);
 /* One line of the response head, a chunk of the body (stamped t); each
  * returns len to go on, 0 to stop (error latched). */
 size_t req_head(mb_req *r, const char *buf, size_t len);

@@ -171,6 +171,8 @@ size_t req_head(mb_req *r, const char *buf, size_t len)
 static int sse_event(void *ud, const mb_sse_event *ev)
 {
     mb_req *r = ud;
+    if (r->lag >= 0 && r->c)
+        client_lag(r->c, (uint64_t)r->lag);
     if (r->on_sse) {
         int rc = r->on_sse(r->hook_ud, ev, r->t_chunk);
         if (rc)
@@ -186,11 +188,25 @@ static int sse_event(void *ud, const mb_sse_event *ev)
         return 1;
     }
     r->ev[i] = (ev_rec){off, (uint32_t)ev->type_len, (uint32_t)ev->id_len,
-                        ev->data_len, ev->retry, r->t_chunk};
+                        ev->data_len, ev->retry, r->t_chunk, r->t_user, r->lag >= 0};
     r->resp.nevents = i + 1;
     if (r->on_events)
         client_pend(r->c, r, PEND_EVENTS);
     return 0;
+}
+
+uint64_t req_stamp(mb_req *r, uint64_t user, uint64_t kernel)
+{
+    r->t_user = user;
+    if (kernel) {
+        assert(kernel <= user);
+        r->lag = (int64_t)(user - kernel);
+        r->kstamped = 1;
+        return kernel;
+    }
+    r->lag = -1;
+    r->ustamped = 1;
+    return user;
 }
 
 /* A chunk of the response body (de-chunked, decoded) that arrived at t,
@@ -291,6 +307,7 @@ int req_init(mb_req *r, const mb_req_opts *o)
     r->reject_encoded = o->reject_encoded || o->stream;
     r->asked_encoding = o->accept_encoding != NULL;
     r->resp.t = (mb_req_timings){-1, -1, -1, -1, -1};
+    r->lag = -1;
     r->resp.err_msg = r->err_msg;
     r->resp.body = "";
     r->timeout_ms = o->timeout_ms;
@@ -330,6 +347,10 @@ void req_verdict(mb_req *r)
 {
     mb_resp *s = &r->resp;
     s->done = 1;
+    s->stamp_source = r->kstamped && !r->ustamped ? MB_STAMP_KERNEL : MB_STAMP_USER;
+    /* read lag is per SSE event; a response read whole has one sample */
+    if (!r->latched && r->lag >= 0 && r->c && !(r->stream && !r->on_data))
+        client_lag(r->c, (uint64_t)r->lag);
     if (r->latched) {
         /* a transport message may quote a URL (with ?key=) or a header */
         mb_redact_buf(r->err_msg, sizeof r->err_msg, MB_REDACT_TEXT);
@@ -358,6 +379,11 @@ void req_release(mb_req *r)
     r->ev = NULL;
 }
 
+const char *mb_stamp_source_name(int s)
+{
+    return s == MB_STAMP_KERNEL ? "kernel" : "user";
+}
+
 /* The live result; fields fill in as the transfer progresses. */
 const mb_resp *mb_req_resp(const mb_req *r)
 {
@@ -383,7 +409,8 @@ int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out)
     const ev_rec *v = &r->ev[i];
     const char *p = r->evbytes.p + v->off;
     *out = (mb_resp_event){p, v->type_len, p + v->type_len, v->data_len,
-                          p + v->type_len + v->data_len, v->id_len, v->retry, v->t_ns};
+                          p + v->type_len + v->data_len, v->id_len, v->retry, v->t_ns,
+                          v->t_user_ns, v->kernel};
     return 0;
 }
 

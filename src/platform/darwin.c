@@ -1,11 +1,13 @@
 /* darwin.c: the macOS part of the platform layer -- sysctl for the machine
  * (hw.model, machdep.cpu.brand_string, hw.memsize, the performance and
- * efficiency core counts), Mach and libproc for the process, and a kqueue
- * EVFILT_TIMER with NOTE_NSECONDS for the nanosecond timer.
+ * efficiency core counts), Mach and libproc for the process, a kqueue
+ * EVFILT_TIMER with NOTE_NSECONDS for the nanosecond timer, and
+ * SO_TIMESTAMP for the kernel's receive stamps.
  *
  * Built on macOS only; on Linux, tests/e2e/test_darwin_syntax.sh compiles
  * it with -fsyntax-only against the declarations in tests/darwin_shim/. */
 #define _DARWIN_C_SOURCE   /* sysctlbyname, proc_pidinfo under _POSIX_C_SOURCE */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #include <libproc.h>
 #include <mach/mach.h>
 #include <sys/event.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/sysctl.h>
 #include "mlxbench/clock.h"
 #include "platform_int.h"
@@ -125,4 +129,45 @@ void mb_os_timer_ack(mb_ptimer *t)
     struct timespec zero = {0, 0};
     while (kevent(t->fd, NULL, 0, ev, 4, &zero) == 4)
         ;
+}
+
+/* ---- receive stamps: SO_TIMESTAMP (microseconds, CLOCK_REALTIME) ---- */
+
+int mb_os_rx_stamp_enable(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof one) == 0;
+}
+
+const char *mb_os_rx_stamp_kind(void)
+{
+    return "SO_TIMESTAMP";
+}
+
+ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(struct timeval)) + 32];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec io = {buf, n};
+    struct msghdr m;
+    ssize_t r;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &io;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.b;
+    m.msg_controllen = sizeof ctl.b;
+    do
+        r = recvmsg(fd, &m, 0);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0 || m.msg_controllen == 0)
+        return r;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMP) {
+            struct timeval tv;
+            memcpy(&tv, CMSG_DATA(h), sizeof tv);
+            *stamp_ns = (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+        }
+    return r;
 }

@@ -1,11 +1,14 @@
 /* linux.c: the Linux part of the platform layer -- /proc and sysfs for the
- * process and machine facts, a timerfd for the nanosecond timer. */
+ * process and machine facts, a timerfd for the nanosecond timer,
+ * SO_TIMESTAMPNS for the kernel's receive stamps. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include "platform_int.h"
 
@@ -140,4 +143,48 @@ void mb_os_timer_ack(mb_ptimer *t)
     if (read(t->fd, &expirations, sizeof expirations) < 0) {
         /* EAGAIN: a re-arm raced the wake-up; the owner re-checks anyway */
     }
+}
+
+/* ---- receive stamps: SO_TIMESTAMPNS -------------------------------- */
+
+/* The kernel then stamps every packet as it enters the stack (for
+ * loopback, in the sender's transmit path), CLOCK_REALTIME in ns, and
+ * recvmsg hands a TCP read the stamp of the last packet it took. */
+int mb_os_rx_stamp_enable(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0;
+}
+
+const char *mb_os_rx_stamp_kind(void)
+{
+    return "SO_TIMESTAMPNS";
+}
+
+ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(struct timespec)) + 32];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec io = {buf, n};
+    struct msghdr m;
+    ssize_t r;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &io;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.b;
+    m.msg_controllen = sizeof ctl.b;
+    do
+        r = recvmsg(fd, &m, 0);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0 || m.msg_controllen == 0)
+        return r;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(h), sizeof ts);
+            *stamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
+    return r;
 }

@@ -38,6 +38,12 @@ int mb_os_timer_open(mb_ptimer *t);
 int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns);
 void mb_os_timer_disarm(mb_ptimer *t);
 void mb_os_timer_ack(mb_ptimer *t);
+/* Kernel receive stamps: enable on a socket (1, or 0 when unsupported),
+ * the option's name, and a recv that fills *stamp_ns (realtime ns) when the
+ * read carried a stamp (the caller zeroed it). */
+int mb_os_rx_stamp_enable(int fd);
+const char *mb_os_rx_stamp_kind(void);
+ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns);
 
 /* ---- portable helpers of posix.c the systems' files may use --------- */
 

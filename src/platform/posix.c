@@ -7,12 +7,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include "mlxbench/clock.h"
@@ -232,6 +235,102 @@ ssize_t mb_plat_send(int fd, const void *p, size_t n)
     return r;
 }
 
+ssize_t mb_plat_sendv(int fd, const struct iovec *iov, int n)
+{
+    struct msghdr m;
+    ssize_t r;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)iov;
+    m.msg_iovlen = n;
+    do {
+#if MB_HAVE_MSG_NOSIGNAL
+        r = sendmsg(fd, &m, MSG_NOSIGNAL);
+#else
+        r = sendmsg(fd, &m, 0);   /* SIGPIPE is ignored (mb_plat_ignore_sigpipe) */
+#endif
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* ---- kernel receive stamps (the system's hooks do the work) -------- */
+
+int mb_plat_rx_stamp_enable(int fd)
+{
+    return mb_os_rx_stamp_enable(fd);
+}
+
+/* A loopback TCP pair, stamps asked for on *cli. 0 or -1 (nothing open). */
+static int loop_pair(int *cli, int *srv)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int l = mb_plat_socket(AF_INET, SOCK_STREAM, 0);
+    *cli = *srv = -1;
+    if (l < 0)
+        return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0
+        && getsockname(l, (struct sockaddr *)&a, &al) == 0
+        && (*cli = mb_plat_socket(AF_INET, SOCK_STREAM, 0)) >= 0 && mb_os_rx_stamp_enable(*cli)
+        && connect(*cli, (struct sockaddr *)&a, sizeof a) == 0)
+        *srv = accept(l, NULL, NULL);
+    close(l);
+    if (*srv < 0) {
+        if (*cli >= 0)
+            close(*cli);
+        return -1;
+    }
+    return 0;
+}
+
+/* One socket with stamps on is kept open (so the kernel's stamping stays
+ * on), then a loopback TCP pair sends itself a byte until the read comes
+ * back stamped: Linux switches stamping on from a work queue, which a busy
+ * machine -- or real-time tasks on every CPU -- can hold back, and TCP
+ * gives no stamp for packets that arrived before (datagram sockets would
+ * make one up: the test must be TCP). At most PRIME_WAIT_MS, once per
+ * process. */
+#define PRIME_WAIT_MS 500
+void mb_plat_rx_stamp_prime(void)
+{
+    static _Atomic int primed;
+    int no = 0, cli, srv;
+    if (primed || !atomic_compare_exchange_strong(&primed, &no, 1))
+        return;
+    int keep = mb_plat_socket(AF_INET, SOCK_DGRAM, 0);
+    if (keep < 0)
+        return;
+    if (!mb_os_rx_stamp_enable(keep)) {
+        close(keep);
+        return;
+    }
+    if (loop_pair(&cli, &srv) < 0)
+        return;
+    for (int ms = 0; ms < PRIME_WAIT_MS; ms++) {
+        char b;
+        int64_t stamp = 0;
+        if (mb_plat_send(srv, "x", 1) != 1 || mb_os_recv(cli, &b, 1, &stamp) != 1 || stamp)
+            break;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    close(cli);
+    close(srv);
+}
+
+const char *mb_plat_rx_stamp_kind(void)
+{
+    return mb_os_rx_stamp_kind();
+}
+
+ssize_t mb_plat_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
+{
+    *stamp_ns = 0;
+    return mb_os_recv(fd, buf, n, stamp_ns);
+}
+
 /* ---- the timer ------------------------------------------------------ */
 
 static void ptimer_closed(uv_handle_t *hd)
@@ -357,4 +456,16 @@ int mb_os_timer_open(mb_ptimer *t) { (void)t; return -1; }
 int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns) { (void)t; (void)deadline_ns; return -1; }
 void mb_os_timer_disarm(mb_ptimer *t) { (void)t; }
 void mb_os_timer_ack(mb_ptimer *t) { (void)t; }
+/* no receive stamps in POSIX: every read is stamped in user space */
+int mb_os_rx_stamp_enable(int fd) { (void)fd; return 0; }
+const char *mb_os_rx_stamp_kind(void) { return "none"; }
+ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
+{
+    ssize_t r;
+    (void)stamp_ns;
+    do
+        r = recv(fd, buf, n, 0);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
 #endif

@@ -2,13 +2,24 @@
  * server living on the same libuv loop: results, header parsing, SSE hooks
  * and storage, notifications after socket_action (new requests and frees
  * from inside them), cancel, timeout, refused, freeing the client with
- * requests in flight (run under ASan for leaks). */
+ * requests in flight (run under ASan for leaks), and the receive stamps
+ * against a server thread that logs when it sent each piece: the kernel's
+ * on the HTTP/1.1 transport on Linux, user-space ones on libcurl
+ * (MLXBENCH_HTTP=curl), the portable build and with MLXBENCH_STAMPS=user. */
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <uv.h>
 #include "mb_test.h"
 #include "mlxbench/client.h"
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
 #include "mlxbench/net.h"
+#include "mlxbench/platform.h"
 
 static uv_loop_t loop;
 static int port;
@@ -403,6 +414,166 @@ static void test_errors(mb_client *c)
     CHECK_EQ_INT(mb_req_start(c, &bad, &r), MB_EINVAL);
 }
 
+/* --- receive stamps: a server on its own thread, with a send log -------- */
+
+#define TS_STEP_MS 10
+typedef struct tsrv {
+    int lfd, port;
+    uint64_t before[8], after[8];   /* monotonic stamps around each piece's send */
+    int npieces;
+} tsrv;
+
+static void sleep_until(uint64_t t)
+{
+    while (mb_clock_now_ns() < t)
+        usleep(100);
+}
+
+/* Accepts one connection, reads its request head, then sends SSE[i] as one
+ * chunk every TS_STEP_MS on absolute deadlines, logging each send. */
+static void *tsrv_main(void *ud)
+{
+    tsrv *sv = ud;
+    char buf[4096], chunk[256];
+    size_t len = 0;
+    int fd = accept(sv->lfd, NULL, NULL), one = 1;
+    if (fd < 0)
+        return NULL;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    while (len < sizeof buf - 1) {
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = 0;
+        if (strstr(buf, "\r\n\r\n"))
+            break;
+    }
+    mb_plat_send(fd, SSE_HEAD, strlen(SSE_HEAD));
+    uint64_t t0 = mb_clock_now_ns();
+    for (int i = 0; SSE[i]; i++) {
+        int n = snprintf(chunk, sizeof chunk, "%zx\r\n%s\r\n", strlen(SSE[i]), SSE[i]);
+        sleep_until(t0 + (uint64_t)(i + 1) * TS_STEP_MS * 1000000u);
+        sv->before[i] = mb_clock_now_ns();
+        mb_plat_send(fd, chunk, (size_t)n);
+        sv->after[i] = mb_clock_now_ns();
+        sv->npieces = i + 1;
+    }
+    mb_plat_send(fd, "0\r\n\r\n", 5);
+    close(fd);
+    return NULL;
+}
+
+typedef struct slow { int calls; } slow;
+
+/* The first batch of events makes the client late: it blocks its loop for
+ * 2.5 steps while the server thread goes on sending. */
+static void slow_events(mb_req *r, void *ud)
+{
+    (void)r;
+    if (((slow *)ud)->calls++ == 0)
+        sleep_until(mb_clock_now_ns() + TS_STEP_MS * 2500000u);
+}
+
+/* One stored-event stream from the thread server; `kernel`: whether its
+ * stamps must be the kernel's. */
+static void stamps_once(mb_client *c, int kernel)
+{
+    tsrv sv = {0};
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    pthread_t th;
+    char u[128];
+    slow sl = {0};
+    mb_req *r;
+    sv.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(sv.lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(sv.lfd, 4) == 0);
+    getsockname(sv.lfd, (struct sockaddr *)&a, &al);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/sse", ntohs(a.sin_port));
+    pthread_create(&th, NULL, tsrv_main, &sv);
+    mb_hist *lag;
+    mb_hist_new(&lag, 1e-6, 3600, 3);
+    mb_client_read_lag_take(c, lag);   /* whatever came before */
+    mb_hist_reset(lag);
+    mb_req_opts o = {.url = u, .stream = 1, .on_events = slow_events, .ud = &sl};
+    CHECK_EQ_INT(mb_req_start(c, &o, &r), 0);
+    while (!mb_req_resp(r)->done)
+        uv_run(&loop, UV_RUN_ONCE);
+    pthread_join(th, NULL);
+    close(sv.lfd);
+    const mb_resp *s = mb_req_resp(r);
+    CHECK_EQ_INT(s->err, MB_ERR_NONE);
+    CHECK_EQ_INT(s->nevents, 3);
+    CHECK_EQ_INT(sv.npieces, 5);
+    CHECK_STR(mb_stamp_source_name(s->stamp_source), kernel ? "kernel" : "user");
+    /* the piece that completes each event: "one" 0, "two" 2, "three" 3 */
+    static const int completes[3] = {0, 2, 3};
+    int late = 0;
+    for (int i = 0; i < 3; i++) {
+        mb_resp_event ev;
+        CHECK_EQ_INT(mb_req_event(r, (size_t)i, &ev), 0);
+        CHECK(ev.t_ns <= ev.t_user_ns);
+        CHECK_EQ_INT(ev.kernel, kernel);
+        CHECK(ev.t_ns + 200000 >= sv.before[completes[i]]);   /* never before it was sent */
+        if (!kernel) {
+            CHECK_EQ_INT(ev.t_ns, ev.t_user_ns);
+            continue;
+        }
+        /* the kernel's stamp is the send of a piece the read took: the
+         * completing one or a later one (a read of several packets carries
+         * the last one's), within 0.2 ms of the server's log */
+        int match = -1;
+        for (int k = completes[i]; k < sv.npieces; k++)
+            if (ev.t_ns + 200000 >= sv.before[k] && ev.t_ns <= sv.after[k] + 200000)
+                match = k;
+        CHECK_MSG(match >= 0, "event %d: kernel stamp %.3f ms after piece %d's send", i,
+                  (double)((int64_t)(ev.t_ns - sv.before[completes[i]])) * 1e-6, completes[i]);
+        late += ev.t_user_ns - ev.t_ns >= 1000000u;
+    }
+    if (kernel) {
+        /* the client slept 2.5 steps after "one": "two" waited in the socket */
+        CHECK_MSG(late >= 1, "no event was read 1 ms or more after its stamp");
+        CHECK_EQ_INT(mb_client_read_lag_take(c, lag), 0);
+        CHECK_EQ_INT(mb_hist_count(lag), 3);
+        CHECK_MSG(mb_hist_max(lag) >= 0.001, "read lag max %.6f s", mb_hist_max(lag));
+    } else {
+        CHECK_EQ_INT(mb_client_read_lag_take(c, lag), 0);
+        CHECK_EQ_INT(mb_hist_count(lag), 0);
+    }
+    mb_hist_free(lag);
+    mb_req_free(r);
+}
+
+/* Kernel stamps where the transport and the system give them; user-space
+ * stamps on libcurl, the portable build and with MLXBENCH_STAMPS=user. */
+static void test_stamps(mb_client *c)
+{
+    const char *http = getenv("MLXBENCH_HTTP"), *st = getenv("MLXBENCH_STAMPS");
+    int on_curl = http && strcmp(http, "curl") == 0;
+    int linux_ = strcmp(mb_plat_name(), "linux") == 0;
+    int user_env = st && strcmp(st, "user") == 0;
+    CHECK_EQ_INT(mb_client_kernel_stamps(c), strcmp(mb_plat_name(), "posix") != 0 && !user_env);
+    if (linux_ || !mb_client_kernel_stamps(c) || on_curl)
+        stamps_once(c, linux_ && !on_curl && !user_env);
+    /* the same client asked not to: user-space stamps */
+    if (!user_env) {
+        mb_client *u;
+        setenv("MLXBENCH_STAMPS", "user", 1);
+        CHECK_EQ_INT(mb_client_new(&u, &loop), 0);
+        unsetenv("MLXBENCH_STAMPS");
+        CHECK_EQ_INT(mb_client_kernel_stamps(u), 0);
+        stamps_once(u, 0);
+        mb_client_free(u);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    /* the clock calibration ran and saw no step */
+    CHECK(mb_client_clock(c)->checks >= 1);
+    CHECK_EQ_INT(mb_client_clock(c)->steps, 0);
+}
+
 static void stop_cb(uv_timer_t *t)
 {
     uv_stop(t->loop);
@@ -443,6 +614,7 @@ int main(void)
     test_chain(c);
     test_sse(c);
     test_errors(c);
+    test_stamps(c);
     mb_client_free(c);
     uv_run(&loop, UV_RUN_DEFAULT);
     test_free_inflight();

@@ -1,12 +1,18 @@
 /* test_platform.c: the platform layer (src/platform) against what the
  * process itself does: descriptors it opens are counted, memory it touches
  * shows in the RSS, CPU it burns shows in the thread's CPU time, the limit
- * it raises is the hard one, and the timer wakes at its deadline with the
- * resolution its kind promises. Runs on every platform build (linux,
- * darwin, posix); what the portable build cannot tell must say so (-1). */
+ * it raises is the hard one, the timer wakes at its deadline with the
+ * resolution its kind promises, and a loopback TCP read carries the
+ * kernel's receive stamp of its last packet, between the send and the
+ * read. Runs on every platform build (linux, darwin, posix); what the
+ * portable build cannot tell must say so (-1, no stamp). */
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include "mb_test.h"
 #include "mlxbench/clock.h"
 #include "mlxbench/platform.h"
@@ -176,6 +182,131 @@ static void test_timer(void)
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
+/* A connected loopback TCP pair: *cli (stamps asked for when `stamp`) and *srv. */
+static void tcp_pair(int *cli, int *srv, int stamp, int *enabled)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int l = mb_plat_socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0);
+    CHECK(getsockname(l, (struct sockaddr *)&a, &al) == 0);
+    *cli = mb_plat_socket(AF_INET, SOCK_STREAM, 0);
+    *enabled = stamp ? mb_plat_rx_stamp_enable(*cli) : 0;
+    CHECK(connect(*cli, (struct sockaddr *)&a, sizeof a) == 0);
+    *srv = accept(l, NULL, NULL);
+    CHECK(*srv >= 0);
+    close(l);
+}
+
+static uint64_t sleep_ms(int ms)
+{
+    uint64_t until = mb_clock_now_ns() + (uint64_t)ms * 1000000u;
+    while (mb_clock_now_ns() < until)
+        usleep(200);
+    return mb_clock_now_ns();
+}
+
+/* Kernel receive stamps: present on Linux (and, where the system attaches
+ * them to TCP reads, macOS), absent in the portable build; on the monotonic
+ * clock they fall within the send call of the packet they stamp, never
+ * after the read; a read of two packets sent 3 ms apart carries the second
+ * one's; a socket that did not ask gets none. */
+static void test_rx_stamps(void)
+{
+    int cli, srv, on;
+    int64_t real;
+    char buf[64];
+    mb_clock_sync cs;
+    const char *kind = mb_plat_rx_stamp_kind();
+    int linux_ = strcmp(mb_plat_name(), "linux") == 0, posix = strcmp(mb_plat_name(), "posix") == 0;
+    if (linux_)
+        CHECK_STR(kind, "SO_TIMESTAMPNS");
+    else if (posix)
+        CHECK_STR(kind, "none");
+    else
+        CHECK_STR(kind, "SO_TIMESTAMP");
+    mb_clock_sync_init(&cs);
+    /* Linux switches stamping on from a work queue: prime waits for it */
+    uint64_t p0 = mb_clock_now_ns();
+    mb_plat_rx_stamp_prime();
+    CHECK_MSG(mb_clock_now_ns() - p0 < 600000000u, "prime took %.1f ms",
+              (double)(mb_clock_now_ns() - p0) * 1e-6);
+    tcp_pair(&cli, &srv, 1, &on);
+    CHECK_EQ_INT(on, !posix);
+    for (int round = 0; round < 3; round++) {
+        uint64_t s0 = mb_clock_now_ns();
+        CHECK_EQ_INT(mb_plat_send(srv, "hello", 5), 5);
+        uint64_t s1 = mb_clock_now_ns();
+        sleep_ms(2);
+        ssize_t n = mb_plat_recv(cli, buf, sizeof buf, &real);
+        uint64_t user = mb_clock_now_ns();
+        CHECK_EQ_INT(n, 5);
+        if (posix || (!linux_ && !real)) {
+            CHECK_EQ_INT(real, 0);
+            continue;
+        }
+        uint64_t k = mb_clock_sync_stamp(&cs, real, user);
+        /* macOS stamps in microseconds: a microsecond of slack either side */
+        uint64_t tol = linux_ ? 2000 : 2000 + 1000;
+        CHECK_MSG(k + tol >= s0 && k <= s1 + tol && k < user,
+                  "send [%llu, %llu] kernel %llu user %llu", (unsigned long long)s0,
+                  (unsigned long long)s1, (unsigned long long)k, (unsigned long long)user);
+        CHECK_MSG(user - k >= 2000000u, "read lag %llu ns after a 2 ms sleep",
+                  (unsigned long long)(user - k));
+    }
+    if (linux_) {
+        /* two packets, one read: the stamp is the last packet's */
+        CHECK_EQ_INT(mb_plat_send(srv, "a", 1), 1);
+        sleep_ms(3);
+        uint64_t s0 = mb_clock_now_ns();
+        CHECK_EQ_INT(mb_plat_send(srv, "b", 1), 1);
+        uint64_t s1 = mb_clock_now_ns();
+        sleep_ms(1);
+        ssize_t n = mb_plat_recv(cli, buf, sizeof buf, &real);
+        uint64_t k = mb_clock_sync_stamp(&cs, real, mb_clock_now_ns());
+        CHECK_EQ_INT(n, 2);
+        CHECK_MSG(k + 2000 >= s0 && k <= s1 + 2000, "two packets: stamp %lld ns from the second send",
+                  (long long)(k - s0));
+    }
+    /* a would-block read: -1 EAGAIN, no stamp */
+    fcntl(cli, F_SETFL, fcntl(cli, F_GETFL) | O_NONBLOCK);
+    real = 7;
+    CHECK_EQ_INT(mb_plat_recv(cli, buf, sizeof buf, &real), -1);
+    CHECK(errno == EAGAIN || errno == EWOULDBLOCK);
+    CHECK_EQ_INT(real, 0);
+    /* EOF: 0 */
+    close(srv);
+    CHECK_EQ_INT(mb_plat_recv(cli, buf, sizeof buf, &real), 0);
+    close(cli);
+    /* a socket that did not ask gets no stamp */
+    tcp_pair(&cli, &srv, 0, &on);
+    CHECK_EQ_INT(mb_plat_send(srv, "x", 1), 1);
+    sleep_ms(1);
+    CHECK_EQ_INT(mb_plat_recv(cli, buf, sizeof buf, &real), 1);
+    CHECK_EQ_INT(real, 0);
+    close(srv);
+    close(cli);
+}
+
+/* sendv: both pieces, in order, as one stream */
+static void test_sendv(void)
+{
+    int cli, srv, on;
+    char buf[16] = {0};
+    int64_t real;
+    struct iovec v[2] = {{"abc", 3}, {"defg", 4}};
+    tcp_pair(&cli, &srv, 0, &on);
+    CHECK_EQ_INT(mb_plat_sendv(cli, v, 2), 7);
+    sleep_ms(1);
+    CHECK_EQ_INT(mb_plat_recv(srv, buf, sizeof buf, &real), 7);
+    CHECK_STR(buf, "abcdefg");
+    close(srv);
+    close(cli);
+}
+
 int main(void)
 {
     fprintf(stderr, "platform layer: %s\n", mb_plat_name());
@@ -185,5 +316,7 @@ int main(void)
     test_cpu();
     test_host();
     test_timer();
+    test_rx_stamps();
+    test_sendv();
     TEST_MAIN_END();
 }

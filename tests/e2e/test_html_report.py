@@ -324,7 +324,13 @@ def run_checks(exe, tmp):
 
     # tables: a row per run, skipped rows say why
     rows = [a for tag, a, _ in elems if tag == "tr" and "data-run" in a]
-    check(len(rows) == 2 * len(doc["runs"]), "run and latency tables: a row per run each")
+    check(len(rows) == 3 * len(doc["runs"]), "run, latency and client tables: a row per run each")
+    # the client table: how each run was stamped (the suite's local rows: the
+    # kernel's receive stamps on Linux)
+    stamped = {r["name"]: r.get("client", {}) for r in doc["runs"] if not r.get("skipped")}
+    for name, cl in stamped.items():
+        want = "kernel %d / user %d" % (cl.get("stamp_kernel_count", 0), cl.get("stamp_user_count", 0))
+        check(want in text, f"client table: {name} stamped {want}")
     check("skipped: no API key: set OPENAI_API_KEY" in text, "skipped row gives its reason")
 
     # --- rendered by Chromium ------------------------------------------------

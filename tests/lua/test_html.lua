@@ -192,6 +192,22 @@ T.test("ITL histogram with zero gaps (several events in one read)", function()
   T.ok(not page:find("nan", 1, true) and not page:find("inf", 1, true), "finite geometry")
 end)
 
+T.test("the Client table: stamps, read lag, loop lag, CPU per run; the read-lag note", function()
+  local page = html.render{ runs = {
+    { name = "k", model = "m", requests = { ok = 2, total = 2 }, client = {
+      stamp_kernel_count = 2, stamp_user_count = 0, read_lag_p50_s = 0.00005, read_lag_p99_s = 0.0025,
+      read_lag_max_s = 0.004, read_lag_count = 90, loop_lag_p99_s = 0.0008, cpu_share = 0.12 } },
+    { name = "u", model = "m", requests = { ok = 1, total = 1 }, client = {
+      stamp_kernel_count = 0, stamp_user_count = 1, cpu_share = 0.05 } } } }
+  local tbl = page:match('<table class="client">.-</table>')
+  T.ok(tbl, "a client table")
+  T.ok(tbl:find("<td>kernel 2 / user 0</td>", 1, true), tbl)
+  T.ok(tbl:find("<td>kernel 0 / user 1</td>", 1, true), tbl)
+  T.ok(tbl:find('<td class="num">2.5 ms</td>', 1, true), tbl)
+  T.ok(tbl:find('<td class="num">12%</td>', 1, true), tbl)
+  T.ok(page:find("the client read late: read lag p99 2.50 ms", 1, true), "the note in the page")
+end)
+
 T.test("write: atomic file, error as a value", function()
   local path = os.tmpname()
   T.ok(html.write({ runs = {} }, path))

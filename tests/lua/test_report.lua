@@ -139,4 +139,26 @@ T.test("open loop: a section with latency from the intended send", function()
   T.ok(not report.table{ runs = { make("c=1", { ok_req(64) }) } }:find("Open loop", 1, true))
 end)
 
+T.test("read lag: per-request stamp sources counted, a note only over 1 ms p99", function()
+  local run = make("c=2", { ok_req(64, "usage", nil, { stamp_source = "kernel" }),
+                            ok_req(64, "usage", nil, { stamp_source = "user" }) })
+  T.eq(run.per_request[1].stamp_source, "kernel")
+  T.eq(run.per_request[2].stamp_source, "user")
+  run.client = { read_lag_p50_s = 0.0002, read_lag_p99_s = 0.0009, read_lag_max_s = 0.004,
+                 read_lag_count = 128, stamp_kernel_count = 2, stamp_user_count = 0 }
+  T.eq(report.read_lag_note(run.client), nil, "p99 0.9 ms: no note")
+  T.ok(not report.table{ runs = { run } }:find("read lag", 1, true))
+  run.client.read_lag_p99_s = 0.0031
+  local flat = report.table{ runs = { run } }:gsub("\n%s+", " ")
+  T.ok(flat:find("c=2: the client read late: read lag p99 3.10 ms (p50 0.20 ms, max 4.00 ms, 128 events)",
+    1, true), flat)
+  T.ok(not flat:find("stamped in user space", 1, true))
+  run.client.stamp_user_count = 3
+  T.ok(report.read_lag_note(run.client):find("3 requests were stamped in user space", 1, true))
+  T.eq(report.read_lag_note({}), nil, "no kernel stamps: no figures, no note")
+  T.eq(report.read_lag_note(nil), nil)
+  -- the markdown report carries the same note
+  T.ok(report.markdown{ runs = { run } }:find("read lag p99 3.10 ms", 1, true))
+end)
+
 return T.run()

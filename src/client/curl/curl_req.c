@@ -23,12 +23,13 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
     return req_head(ud, buf, size * nitems);
 }
 
-/* CURLOPT_WRITEFUNCTION: stamps the chunk before anything else, enforces
+/* CURLOPT_WRITEFUNCTION: stamps the chunk before anything else (in user
+ * space: libcurl reads the socket itself, no kernel stamp), enforces
  * max_body, then hands the bytes to the raw hook, the SSE parser (2xx
  * streams) or the body arena. Returning less than len stops the transfer. */
 static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
-    return req_data(ud, buf, size * nitems, mb_clock_now_ns());
+    return req_data(ud, buf, size * nitems, req_stamp(ud, mb_clock_now_ns(), 0));
 }
 
 /* Builds the header list. "Expect:" is added (no 100-continue round trip

@@ -1,12 +1,13 @@
-/* h1.c: the plain-HTTP/1.1 transport -- keep-alive connections on libuv
- * TCP handles, responses framed by http_parser, every read stamped once
- * where it arrives and handed to the same head/body code libcurl's
- * callbacks use (client_req.c), so both transports store, parse and judge
- * a response identically.
+/* h1.c: the plain-HTTP/1.1 transport -- keep-alive connections on its own
+ * sockets (h1_sock.c), responses framed by http_parser, every read stamped
+ * once where it arrives -- with the kernel's receive stamp where the system
+ * gives one -- and handed to the same head/body code libcurl's callbacks use
+ * (client_req.c), so both transports store, parse and judge a response
+ * identically.
  *
  * Why it exists: on plain http libcurl costs a poll(2) after every read and
  * re-applies its options per request; at one read per streamed token that
- * was most of the client's own CPU. Here a token costs one read(2) (from
+ * was most of the client's own CPU. Here a token costs one recvmsg(2) (from
  * epoll), one parser pass and no allocation: reads land in one buffer per
  * client, the connection owns its parser, timer and requests.
  *
@@ -89,11 +90,12 @@ void h1_conn_close(h1_conn *cn)
         H(cn->r)->conn = NULL;
     cn->r = NULL;
     cn->state = C_CLOSED;
-    uv_close((uv_handle_t *)&cn->tcp, conn_closed);
+    h1_sock_close(cn, conn_closed);
     uv_close((uv_handle_t *)&cn->timer, conn_closed);
 }
 
-/* A new connection to h with its two handles open. NULL on ENOMEM. */
+/* A new connection to h with its timer open (the socket and its poll come
+ * with the connect). NULL on ENOMEM. */
 static h1_conn *conn_new(h1_pool *p, h1_host *h)
 {
     h1_conn *cn = calloc(1, sizeof *cn);
@@ -102,11 +104,11 @@ static h1_conn *conn_new(h1_pool *p, h1_host *h)
     cn->pool = p;
     cn->c = p->c;
     cn->h = h;
-    uv_tcp_init(p->loop, &cn->tcp);
+    cn->fd = -1;
     uv_timer_init(p->loop, &cn->timer);
-    cn->tcp.data = cn->timer.data = cn->creq.data = cn->wreq.data = cn;
-    cn->nopen = 2;
-    client_handles(p->c, 2);
+    cn->timer.data = cn;
+    cn->nopen = 1;
+    client_handles(p->c, 1);
     return cn;
 }
 
@@ -211,12 +213,9 @@ static void timer_cb(uv_timer_t *t)
 
 /* ---- sending --------------------------------------------------------- */
 
-static void write_cb(uv_write_t *w, int status);
-
 /* Puts r on the connected cn and writes its head and body in one writev. */
 static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
 {
-    uv_buf_t b[2];
     int rc;
     assert(cn->state != C_CLOSED && !cn->listed && (!cn->r || cn->r == r) && !cn->writing);
     cn->r = r;
@@ -233,12 +232,11 @@ static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
     cn->got = 0;
     cn->line.len = 0;
     arm(cn, now);
-    b[0] = uv_buf_init(H(r)->whead.p, (unsigned)H(r)->whead.len);
-    b[1] = uv_buf_init((char *)H(r)->wbody, (unsigned)H(r)->wbody_len);
-    rc = uv_write(&cn->wreq, (uv_stream_t *)&cn->tcp, b, H(r)->wbody_len ? 2 : 1, write_cb);
-    if (rc == 0)
-        cn->writing = 1;
-    else if (!h1_stale(cn))
+    cn->wv[0] = (struct iovec){H(r)->whead.p, H(r)->whead.len};
+    cn->wv[1] = (struct iovec){(char *)H(r)->wbody, H(r)->wbody_len};
+    cn->wn = H(r)->wbody_len ? 2 : 1;
+    rc = h1_sock_write(cn);
+    if (rc < 0 && !h1_stale(cn))
         h1_fail(cn, MB_ERR_RESET, "Send failure: %s", uv_strerror(rc));
 }
 
@@ -258,12 +256,11 @@ int h1_stale(h1_conn *cn)
     return 1;
 }
 
-static void write_cb(uv_write_t *w, int status)
+/* The rest of a request that had to wait for room could not be written. */
+void h1_write_failed(h1_conn *cn, int status)
 {
-    h1_conn *cn = w->data;
     mb_client *c = cn->c;
-    cn->writing = 0;
-    if (status == 0 || status == UV_ECANCELED || cn->state == C_CLOSED || !cn->r)
+    if (cn->state == C_CLOSED || !cn->r)
         return;
     if (!h1_stale(cn))
         h1_fail(cn, MB_ERR_RESET, "Send failure: %s", uv_strerror(status));
@@ -286,13 +283,14 @@ static void connect_failed(h1_conn *cn, int status)
              uv_strerror(status));
 }
 
-static void connect_cb(uv_connect_t *cr, int status)
+/* A connect ended (from the socket's poll): on failure the host's next
+ * address, on a new socket; else the request goes out. */
+void h1_connected(h1_conn *cn, int status)
 {
-    h1_conn *cn = cr->data;
     mb_client *c = cn->c;
     mb_req *r = cn->r;
     uint64_t now;
-    if (status == UV_ECANCELED || cn->state == C_CLOSED || !r)
+    if (cn->state == C_CLOSED || !r)
         return;
     if (status < 0) {
         h1_host *h = cn->h;
@@ -319,21 +317,23 @@ static void connect_cb(uv_connect_t *cr, int status)
     now = mb_clock_now_ns();
     cn->h->good = (cn->h->good + cn->tries - 1) % cn->h->naddr;
     r->resp.t.connect = (int64_t)(now - r->resp.start_ns);
-    uv_tcp_nodelay(&cn->tcp, 1);
-    h1_read_start(cn);
     send_req(cn, r, now);
     client_dispatch(c);
 }
 
 /* Connects to the host's next address to try (the one that worked last
- * first). */
+ * first); an address that fails at once (no route, no such family) gives
+ * way to the next one here, the others from h1_connected. */
 static void connect_next(h1_conn *cn)
 {
     h1_host *h = cn->h;
-    int i = (h->good + cn->tries) % h->naddr, rc;
-    cn->tries++;
+    int rc;
     cn->state = C_CONNECT;
-    rc = uv_tcp_connect(&cn->creq, &cn->tcp, (const struct sockaddr *)&h->addr[i], connect_cb);
+    do {
+        int i = (h->good + cn->tries) % h->naddr;
+        cn->tries++;
+        rc = h1_sock_connect(cn, (const struct sockaddr *)&h->addr[i]);
+    } while (rc < 0 && rc != UV_EMFILE && rc != UV_ENFILE && cn->tries < h->naddr);
     if (rc < 0)
         connect_failed(cn, rc);
 }
@@ -417,7 +417,7 @@ static void route(h1_pool *p, mb_req *r, int fresh)
             continue;
         }
         r->resp.reused = 1;
-        uv_ref((uv_handle_t *)&cn->tcp);
+        h1_sock_ref(cn, 1);
         send_req(cn, r, now);
         return;
     }

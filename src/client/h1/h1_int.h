@@ -3,13 +3,17 @@
  *
  *   h1.c       connections, hosts and their pool, sending, connecting, the
  *              transport's entry points (mb_transport_h1)
- *   h1_read.c  receiving: each read stamped, parsed by http_parser and
- *              handed to the shared head and body code
+ *   h1_sock.c  the sockets: opened, connected and written by the transport,
+ *              one uv_poll each
+ *   h1_read.c  receiving: one recvmsg per readable socket, stamped (the
+ *              kernel's receive stamp where there is one), parsed by
+ *              http_parser and handed to the shared head and body code
  *   h1_msg.c   eligibility, the URL, the request head */
 #ifndef MB_H1_INT_H
 #define MB_H1_INT_H
 
 #include <http_parser.h>
+#include <sys/uio.h>
 #include "client_int.h"
 
 #define H1_RBUF (64 << 10)
@@ -41,10 +45,13 @@ struct h1_host {
 };
 
 struct h1_conn {
-    uv_tcp_t tcp;
+    uv_poll_t poll;              /* watches fd once it is open (h1_sock.c) */
     uv_timer_t timer;            /* connect and request deadlines */
-    uv_connect_t creq;
-    uv_write_t wreq;
+    int fd;                      /* the socket, -1 before connecting */
+    int events;                  /* UV_* the poll watches now, 0: stopped */
+    int kstamp;                  /* the kernel stamps this socket's packets */
+    struct iovec wv[2];          /* what is left to write of the request */
+    int wn;
     http_parser p;
     h1_pool *pool;
     mb_client *c;
@@ -54,7 +61,7 @@ struct h1_conn {
     int state, listed;
     int nopen;                   /* handles whose close callback is due */
     int tries;                   /* addresses tried for this connect */
-    int writing;                 /* a write is in flight */
+    int writing;                 /* request bytes wait for room in the socket */
     int status_sent, head_done, msg_done, line_value, junk;
     int interim;                 /* a 1xx has ended, the final response not begun */
     uint64_t got;                /* response bytes of the current request */
@@ -73,7 +80,7 @@ struct h1_pool {
     char rbuf[H1_RBUF];          /* every read lands here, parsed at once */
 };
 
-/* h1.c: what receiving needs of the connections. */
+/* h1.c: what receiving and the sockets need of the connections. */
 void h1_conn_close(h1_conn *cn);                  /* idempotent */
 mb_req *h1_detach(h1_conn *cn);                   /* the request leaves its connection */
 void h1_fill(mb_req *r, h1_conn *cn, uint64_t t); /* status, version, done from the parser */
@@ -84,10 +91,21 @@ void h1_fail(h1_conn *cn, mb_err_kind k, const char *fmt, ...) __attribute__((fo
  * sent again on a fresh one. */
 int h1_stale(h1_conn *cn);
 void h1_enlist(h1_conn **head, h1_conn *cn);
+/* A connect ended: status 0 (connected) or a libuv error code. */
+void h1_connected(h1_conn *cn, int status);
+/* Writing the request failed after it had to wait (libuv error code). */
+void h1_write_failed(h1_conn *cn, int status);
+
+/* h1_sock.c */
+int h1_sock_connect(h1_conn *cn, const struct sockaddr *sa);
+int h1_sock_write(h1_conn *cn);
+void h1_sock_ref(h1_conn *cn, int ref);
+void h1_sock_close(h1_conn *cn, uv_close_cb closed);
 
 /* h1_read.c */
 void h1_parser_settings_init(void);
-int h1_read_start(h1_conn *cn);
+/* The socket is readable: one read, stamped, parsed, delivered. */
+void h1_read_ready(h1_conn *cn);
 
 /* The transport's part of a request. */
 typedef struct h1_req {

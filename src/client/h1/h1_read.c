@@ -1,14 +1,21 @@
-/* h1_read.c: the receiving side of the HTTP/1.1 transport -- every read
- * is stamped once where it arrives, parsed by http_parser (the connection
- * owns its parser) and handed to the head and body code libcurl's callbacks
- * also use (client_req.c), so both transports store, parse and judge a
- * response identically. A token costs one read(2), one parser pass and no
- * allocation: reads land in one buffer per client. */
+/* h1_read.c: the receiving side of the HTTP/1.1 transport -- one read per
+ * readable socket, stamped once where it arrives, parsed by http_parser
+ * (the connection owns its parser) and handed to the head and body code
+ * libcurl's callbacks also use (client_req.c), so both transports store,
+ * parse and judge a response identically. A token costs one recvmsg(2), one
+ * parser pass and no allocation: reads land in one buffer per client.
+ *
+ * The stamp of a read is the kernel's receive stamp of the last packet it
+ * took, on the monotonic clock, when the socket has them; the user-space
+ * stamp taken right after the read otherwise. The difference is the
+ * client's read lag: how long the bytes waited in the socket. */
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/platform.h"
 #include "h1_int.h"
 
 static http_parser_settings settings;
@@ -151,7 +158,7 @@ static void complete(h1_conn *cn, uint64_t t)
         cn->state = C_IDLE;
         cn->idle_since = t;
         uv_timer_stop(&cn->timer);
-        uv_unref((uv_handle_t *)&cn->tcp);   /* an idle connection keeps no loop alive */
+        h1_sock_ref(cn, 0);   /* an idle connection keeps no loop alive */
         h1_enlist(&h->idle, cn);
     } else {
         h1_conn_close(cn);
@@ -199,40 +206,41 @@ static void on_end(h1_conn *cn, ssize_t nread, uint64_t t)
     }
 }
 
-static void alloc_cb(uv_handle_t *hd, size_t suggested, uv_buf_t *b)
+/* The socket is readable: one read (never a drain loop: under a burst each
+ * socket gets its turn, so each read stays small and its stamp near its
+ * packets), stamped first, then parsed through to the request's hooks,
+ * then the notifications it queued are delivered (nothing of cn is touched
+ * after that: an owner may reuse or close it). */
+void h1_read_ready(h1_conn *cn)
 {
-    h1_conn *cn = hd->data;
-    (void)suggested;
-    *b = uv_buf_init(cn->pool->rbuf, H1_RBUF);
-}
-
-/* Every read: stamped first, then parsed through to the request's hooks,
- * then the notifications it queued are delivered (nothing of cn is
- * touched after that: an owner may reuse or close it). */
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
-{
-    h1_conn *cn = s->data;
     mb_client *c = cn->c;
     mb_req *r = cn->r;
-    uint64_t t;
-    if (nread == 0)
-        return;
+    char *buf = cn->pool->rbuf;
+    int64_t kreal;
+    uint64_t t, tk = 0;
+    ssize_t nread;
     if (!r || cn->state != C_BUSY) {   /* idle: the peer closed, or sent junk */
         h1_conn_close(cn);
         return;
     }
+    nread = mb_plat_recv(cn->fd, buf, H1_RBUF, &kreal);
     t = mb_clock_now_ns();
-    if (nread < 0) {
-        on_end(cn, nread, t);
+    if (nread < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (nread <= 0) {
+        on_end(cn, nread == 0 ? UV_EOF : uv_translate_sys_error(errno), t);
         client_dispatch(c);
         return;
     }
+    if (kreal)
+        tk = mb_clock_sync_stamp(client_sync(c), kreal, t);
+    t = req_stamp(r, t, tk);
     if (!cn->got && r->resp.t.ttfb < 0)
         r->resp.t.ttfb = (int64_t)(t - r->resp.start_ns);
     cn->got += (uint64_t)nread;
     cn->t_read = t;
-    cn->rend = b->base + nread;
-    size_t n = http_parser_execute(&cn->p, &settings, b->base, (size_t)nread);
+    cn->rend = buf + nread;
+    size_t n = http_parser_execute(&cn->p, &settings, buf, (size_t)nread);
     if (cn->msg_done) {
         cn->junk = n < (size_t)nread;
         complete(cn, t);
@@ -240,12 +248,6 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         parse_failed(cn);
     }
     client_dispatch(c);
-}
-
-/* Starts reading a connected socket: every read is parsed at once. */
-int h1_read_start(h1_conn *cn)
-{
-    return uv_read_start((uv_stream_t *)&cn->tcp, alloc_cb, read_cb);
 }
 
 /* The parser callbacks, set once per process (any thread). */

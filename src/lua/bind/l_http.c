@@ -399,7 +399,9 @@ static void set_secs(lua_State *L, const char *k, int64_t ns)
     }
 }
 
-/* Pushes {event=, data=, id=?, retry=?, t=} for stored event i. */
+/* Pushes {event=, data=, id=?, retry=?, t=, read_lag=?} for stored event
+ * i: t is the arrival stamp (the kernel's when the read had one), read_lag
+ * how much later the client read it (only then). */
 static void push_event(lua_State *L, const mb_req *r, size_t i)
 {
     mb_resp_event ev;
@@ -419,6 +421,10 @@ static void push_event(lua_State *L, const mb_req *r, size_t i)
     }
     lua_pushnumber(L, mb_clock_secs(mb_req_resp(r)->start_ns, ev.t_ns));
     lua_setfield(L, -2, "t");
+    if (ev.kernel) {
+        lua_pushnumber(L, mb_clock_secs(ev.t_ns, ev.t_user_ns));
+        lua_setfield(L, -2, "read_lag");
+    }
 }
 
 /* Appends events [consumed, nevents) to the table at the top. */
@@ -530,6 +536,8 @@ static int l_response(lua_State *L)
     lua_setfield(L, -2, "timings");
     lua_pushboolean(L, s->reused);
     lua_setfield(L, -2, "reused");
+    lua_pushstring(L, mb_stamp_source_name(s->stamp_source));
+    lua_setfield(L, -2, "stamp_source");
     lua_pushnumber(L, (lua_Number)s->start_ns * 1e-9);
     lua_setfield(L, -2, "start");
     if (s->err != MB_ERR_NONE) {

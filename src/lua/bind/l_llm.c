@@ -296,6 +296,8 @@ static void push_result(lua_State *L, call *c)
         set_num(L, "content_span_s", secs((int64_t)(c->x.t_last - c->x.t_first)));
     lua_pushboolean(L, rs->reused);
     lua_setfield(L, -2, "reused");
+    lua_pushstring(L, mb_stamp_source_name(rs->stamp_source));
+    lua_setfield(L, -2, "stamp_source");
     lua_createtable(L, 0, 5);
     if (rs->t.dns >= 0) set_num(L, "dns", secs(rs->t.dns));
     if (rs->t.connect >= 0) set_num(L, "connect", secs(rs->t.connect));

@@ -9,6 +9,15 @@
  *   _monitor.thread_cpu() -> user + system seconds of the calling thread
  *   _monitor.clock_cost(n) -> nanoseconds per mb_clock_now_ns() read,
  *       averaged over n reads (the engine's timestamp overhead)
+ *   _monitor.read_lag(hist) -> {kernel, kind, drift_max_s, steps, refused}
+ *       the engine's HTTP client's read lag since the last call (user-space
+ *       minus kernel receive stamp of every event that had one, seconds),
+ *       merged into `hist` and cleared; whether its connections ask for
+ *       kernel stamps and how (SO_TIMESTAMPNS...), and its realtime ->
+ *       monotonic calibration since the last call: the largest change of
+ *       the offset between two checks, steps (changes over 1 ms), stamps
+ *       refused (later than their read). The first call makes the client,
+ *       and so calibrates the clock: call it when a run starts.
  *
  * Lateness is measured against the deadline the timer was armed for
  * (arming time + interval, on the monotonic clock). libuv timers have
@@ -16,6 +25,7 @@
  * probe's floor; a saturated loop shows its callbacks' run time on top. */
 #include <stdlib.h>
 #include <lauxlib.h>
+#include "mlxbench/client.h"
 #include "mlxbench/clock.h"
 #include "mlxbench/hist.h"
 #include "mlxbench/platform.h"
@@ -165,12 +175,35 @@ static int l_clock_cost(lua_State *L)
     return 1;
 }
 
+/* read_lag(hist) -> {kernel=, kind=, drift_max_s=, steps=, refused=} */
+static int l_read_lag(lua_State *L)
+{
+    mb_hist *h = mb_lstats_check(L, 1);
+    mb_client *c = mb_lua_client(L);
+    const mb_clock_sync *cs = mb_client_clock(c);
+    if (mb_client_read_lag_take(c, h) < 0)
+        return luaL_error(L, "out of memory");
+    lua_createtable(L, 0, 5);
+    lua_pushboolean(L, mb_client_kernel_stamps(c));
+    lua_setfield(L, -2, "kernel");
+    lua_pushstring(L, mb_client_kernel_stamps(c) ? mb_plat_rx_stamp_kind() : "none");
+    lua_setfield(L, -2, "kind");
+    lua_pushnumber(L, (double)cs->drift_max_ns * 1e-9);
+    lua_setfield(L, -2, "drift_max_s");
+    lua_pushinteger(L, cs->steps);
+    lua_setfield(L, -2, "steps");
+    lua_pushinteger(L, cs->refused);
+    lua_setfield(L, -2, "refused");
+    mb_client_clock_reset(c);
+    return 1;
+}
+
 int luaopen_mlxbench_monitor(lua_State *L)
 {
     static const luaL_Reg pm[] = {{"stop", p_stop}, {"running", p_running}, {NULL, NULL}};
     static const luaL_Reg f[] = {
         {"loop_lag", l_loop_lag}, {"thread_cpu", l_thread_cpu},
-        {"clock_cost", l_clock_cost}, {NULL, NULL}};
+        {"clock_cost", l_clock_cost}, {"read_lag", l_read_lag}, {NULL, NULL}};
     if (luaL_newmetatable(L, PROBE_MT)) {
         luaL_newlib(L, pm);
         lua_setfield(L, -2, "__index");

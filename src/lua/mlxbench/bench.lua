@@ -269,8 +269,10 @@ local function default_name(o)
   return load_part .. (o.stream and "" or " no-stream")
 end
 
--- client_part(client, o, nthreads, cpu_s, load_wall, lag_h) -> run.client
-local function client_part(o, nthreads, cpu_s, load_wall, lag_h)
+-- client_part(o, nthreads, cpu_s, load_wall, lag_h, rx, c) -> run.client;
+-- rx = {h = read-lag histogram, clock = what _monitor.read_lag said}, c the
+-- collector (its requests counted by stamp source)
+local function client_part(o, nthreads, cpu_s, load_wall, lag_h, rx, c)
   local client = {
     threads = nthreads, cpu_s = cpu_s, wall_s = load_wall,
     cpu_share = load_wall > 0 and cpu_s / (load_wall * nthreads) or 0,
@@ -279,6 +281,18 @@ local function client_part(o, nthreads, cpu_s, load_wall, lag_h)
   if lag_h:count() > 0 then
     client.loop_lag_p50_s, client.loop_lag_p99_s = lag_h:percentile(50), lag_h:percentile(99)
     client.loop_lag_max_s, client.loop_lag_count = lag_h:max(), lag_h:count()
+  end
+  -- receive stamps: the kernel's or user space's, and the client's read lag
+  local kernel = (c.stamps.kernel or 0) > 0
+  client.rx_stamps = kernel and rx.clock.kind or "none"
+  client.stamp_kernel_count, client.stamp_user_count = c.stamps.kernel or 0, c.stamps.user or 0
+  if rx.h:count() > 0 then
+    client.read_lag_p50_s, client.read_lag_p99_s = rx.h:percentile(50), rx.h:percentile(99)
+    client.read_lag_max_s, client.read_lag_count = rx.h:max(), rx.h:count()
+  end
+  if kernel then
+    client.clock_drift_max_s = rx.clock.drift_max_s
+    if (rx.clock.steps or 0) > 0 then client.clock_steps_count = rx.clock.steps end
   end
   return client
 end
@@ -412,6 +426,11 @@ function M.bench(o)
   local cpu_s, wall_begin = monitor.thread_cpu(), time.now()
   local lag_h = stats.histogram{}
   local probe = nthreads == 1 and monitor.loop_lag(lag_h) or nil
+  -- the read lag from here on (the first call makes this engine's client
+  -- and calibrates the clock its kernel stamps are converted with)
+  local rx = { h = stats.histogram{} }
+  rx.clock = monitor.read_lag(rx.h)
+  rx.h:reset()
   local thread_data
   -- a worker publishes its live token count for the main state's status line
   ticker = tc and sched.spawn(function()
@@ -439,7 +458,7 @@ function M.bench(o)
     wopts.tokenizer = tinfo.path or "none"
     local parts = threads.drive(wopts, o, nthreads, common, M.stopping,
                                 function(handles) live = threads.live(handles) end)
-    info, cpu_s, thread_data = threads.absorb(parts, c, cool, lag_h)
+    info, cpu_s, thread_data = threads.absorb(parts, c, cool, lag_h, rx)
   elseif is_open(o) then
     o._t0 = tc and tc.t0 or (time.now() + 0.005)
     o._offset = tc and tc.offset or o.warmup or 0
@@ -453,6 +472,7 @@ function M.bench(o)
   end
   if ticker then ticker:cancel() end
   if probe then probe:stop() end
+  if nthreads == 1 then rx.clock = monitor.read_lag(rx.h) end
   if nthreads == 1 then cpu_s = monitor.thread_cpu() - cpu_s end
   local load_wall = time.now() - wall_begin
   if tc then
@@ -460,7 +480,8 @@ function M.bench(o)
     prog.finish()
     return { c = c:dump(), cool = cool:dump(), warmup = 0, lags = info.lags,
              scheduled = info.scheduled, schedule_total = info.schedule_total,
-             cpu_s = cpu_s, wall_s = load_wall, loop_lag = lag_h:count() > 0 and lag_h:encode() or nil }
+             cpu_s = cpu_s, wall_s = load_wall, loop_lag = lag_h:count() > 0 and lag_h:encode() or nil,
+             read_lag = rx.h:count() > 0 and rx.h:encode() or nil, clock = rx.clock }
   end
   -- open loop: throughput over the schedule's window -- from its zero to
   -- the last end, at least its length -- not from the first arrival
@@ -502,8 +523,15 @@ function M.bench(o)
                      output_tokens = cool.tok_out,
                      note = "in flight when the run ended: finished, not in the run's metrics" }
   end
-  local client = client_part(o, nthreads, cpu_s, load_wall, lag_h)
+  local client = client_part(o, nthreads, cpu_s, load_wall, lag_h, rx, c)
   run.client = client
+  if client.clock_steps_count then
+    run.warnings = run.warnings or {}
+    run.warnings[#run.warnings + 1] = string.format("the wall clock was set during the run (%d "
+      .. "step%s over 1 ms, the largest %.1f ms): kernel receive stamps read across it were off by "
+      .. "that much until the next check (every 100 ms)", client.clock_steps_count,
+      client.clock_steps_count == 1 and "" or "s", client.clock_drift_max_s * 1000)
+  end
   if thread_data then run.thread_data = thread_data end
   local saturated = report.client_saturation(client, o.lag_threshold)
   if saturated then

@@ -31,6 +31,7 @@ function M.new(opts)
     plen = { requests = 0, target = 0, achieved = 0, exact = 0, estimated = 0 },  -- prompts built to a length
     finishes = {},                         -- finish reasons of successful requests
     early = 0,                             -- ok requests that stopped before max_tokens
+    stamps = { kernel = 0, user = 0 },     -- ok requests by stamp_source
     messages = {},                         -- the first distinct error messages
     sum_e2e = 0,           -- for the seed's avg_tok_s
     first_start = nil, last_end = nil,
@@ -134,6 +135,8 @@ function Collector:add(r)
     local f = r.finish_reason or "none"
     self.finishes[f] = (self.finishes[f] or 0) + 1
     if M.stopped_early(r) then self.early = self.early + 1 end
+    local st = r.stamp_source
+    if st then self.stamps[st] = (self.stamps[st] or 0) + 1 end
     self.sum_e2e = self.sum_e2e + (r.e2e_s or 0)
     rec(h.ttft_s, r.ttft_s)
     rec(h.e2e_s, r.e2e_s)
@@ -173,7 +176,7 @@ function Collector:add(r)
       tokenizer_input_tokens = r.tokenizer_input_tokens,
       scheduled_s = r.scheduled_s and self.t0 and (r.scheduled_s - self.t0) or nil,
       start_s = r.start_s and self.t0 and (r.start_s - self.t0) or nil,
-      reused = r.reused, retried = r.retried, failover = r.failover,
+      reused = r.reused, retried = r.retried, failover = r.failover, stamp_source = r.stamp_source,
       usage_invalid = r.usage_invalid,
       max_tokens = r.max_tokens, prompt = r.prompt_name, turn = r.turn,
       prompt_target_tokens = r.prompt_target_tokens,
@@ -194,6 +197,7 @@ function Collector:dump()
     errors = self.errors, tok_in = self.tok_in, tok_out = self.tok_out, source = self.source,
     prompt_source = self.prompt_source, diff_out = self.diff_out, diff_in = self.diff_in,
     plen = self.plen, finishes = self.finishes, early = self.early, messages = self.messages,
+    stamps = self.stamps,
     sum_e2e = self.sum_e2e, first_start = self.first_start, last_end = self.last_end,
     targets = self.targets, per_request = self.keep and self.per_request or nil, h = h,
   }
@@ -216,6 +220,7 @@ function Collector:absorb(d, thread)
   tokens.diff_merge(self.diff_in, d.diff_in)
   for k, n in pairs(d.finishes or {}) do self.finishes[k] = (self.finishes[k] or 0) + n end
   self.early = self.early + (d.early or 0)
+  for k, n in pairs(d.stamps or {}) do self.stamps[k] = (self.stamps[k] or 0) + n end
   for _, m in ipairs(d.messages or {}) do
     local merged = false
     for _, x in ipairs(self.messages) do

@@ -221,11 +221,12 @@ function M.drive(opts, o, n, common, stopping, on_start)
   return parts
 end
 
--- absorb(parts, c, cool, lag_h) -> info, cpu_s, thread_data: the workers'
+-- absorb(parts, c, cool, lag_h, rx) -> info, cpu_s, thread_data: the workers'
 -- parts added into the main state's collectors (exact histogram merge),
 -- their send lags concatenated, CPU seconds summed, loop-lag histograms
--- merged into lag_h.
-function M.absorb(parts, c, cool, lag_h)
+-- merged into lag_h, read-lag histograms into rx.h and their clocks into
+-- rx.clock (the worst drift, steps summed).
+function M.absorb(parts, c, cool, lag_h, rx)
   local stats = require "mlxbench.stats"
   local info = { lags = {}, scheduled = 0, warmup = 0 }
   local cpu, data, any = 0, {}, false
@@ -238,6 +239,13 @@ function M.absorb(parts, c, cool, lag_h)
     info.schedule_total = info.schedule_total or p.schedule_total
     cpu = cpu + (p.cpu_s or 0)
     if p.loop_lag then lag_h:merge(stats.decode(p.loop_lag)) end
+    if p.read_lag then rx.h:merge(stats.decode(p.read_lag)) end
+    if p.clock then
+      local k = rx.clock
+      k.kind, k.kernel = p.clock.kind, p.clock.kernel
+      k.drift_max_s = math.max(k.drift_max_s or 0, p.clock.drift_max_s or 0)
+      k.steps = (k.steps or 0) + (p.clock.steps or 0)
+    end
     if p.data ~= nil then data[k], any = p.data, true end
   end
   c:sort_requests()

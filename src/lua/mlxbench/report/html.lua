@@ -556,6 +556,11 @@ function M.render(doc)
   add(tables.runs(runs))
   add("<h3>Latency</h3>")
   add(tables.latency(runs))
+  add("<h3>Client</h3>")
+  add("<p>How each run was stamped (the kernel's receive stamps, or user space's) and the "
+    .. "client's own delays: read lag (how long arriving bytes waited in the socket before the "
+    .. "client read them) and event-loop lag.</p>")
+  add(tables.client(runs))
   local notes = notes_of(runs)
   if #notes > 0 then
     add('<h3>Notes</h3><ul class="notes">')

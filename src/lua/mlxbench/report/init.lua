@@ -266,6 +266,24 @@ function M.client_saturation(cl, limit)
     .. "client's limits, not the server's; use --threads, shards (--shard) or a bigger client"
 end
 
+-- read_lag_note(client) -> a note when the client read its sockets late
+-- (read lag p99 over READ_LAG_NOTE_S), else nil. Read lag is the client's
+-- own delay: user-space stamp minus the kernel's receive stamp, per event.
+M.READ_LAG_NOTE_S = 0.001
+function M.read_lag_note(cl)
+  if type(cl) ~= "table" or type(cl.read_lag_p99_s) ~= "number" then return nil end
+  if cl.read_lag_p99_s <= M.READ_LAG_NOTE_S then return nil end
+  local user = tonumber(cl.stamp_user_count) or 0
+  return string.format("the client read late: read lag p99 %.2f ms (p50 %.2f ms, max %.2f ms, %s "
+    .. "events): how long bytes waited in the socket after the kernel received them. TTFT and ITL "
+    .. "carry the kernel's receive stamps, so this wait is not in them, but events that arrive in "
+    .. "one read share its last packet's stamp%s; if the lag nears the gap between tokens, use "
+    .. "--threads or a client machine with spare cores", cl.read_lag_p99_s * 1000,
+    (cl.read_lag_p50_s or 0) * 1000, (cl.read_lag_max_s or 0) * 1000, count(cl.read_lag_count or 0),
+    user > 0 and string.format(", and %s request%s stamped in user space (libcurl: https, HTTP/2, "
+      .. "a proxy) include it", count(user), user == 1 and " was" or "s were") or "")
+end
+
 local function has_warning(r, text)
   for _, w in ipairs(r.warnings or {}) do
     if w:find(text, 1, true) then return true end
@@ -345,6 +363,8 @@ local function notes(runs)
     -- files written before the check, or merged ones, carry only the figures
     local sat = not has_warning(r, "client saturated") and M.client_saturation(r.client)
     if sat then out[#out + 1] = string.format("  %s: %s", r.name, sat) end
+    local rl = M.read_lag_note(r.client)
+    if rl then out[#out + 1] = string.format("  %s: %s", r.name, rl) end
   end
   if any_early then out[#out + 1] = "  " .. M.EARLY_NOTE end
   if any_est then out[#out + 1] = "  " .. M.ESTIMATE_NOTE end

@@ -117,6 +117,26 @@ for _, m in ipairs{ { "TTFT", "ttft_s", { "p50", "p95", "p99" } }, { "ITL", "itl
   end
 end
 
+-- the client's own figures: how it stamped, how late it read, how busy it was
+local function cl(r) return type(r.client) == "table" and r.client or {} end
+local CLIENT_COLS = {
+  { "Run", function(r) return r.name end },
+  { "Stamps", function(r)
+      local c = cl(r)
+      local k, u = n_(c.stamp_kernel_count), n_(c.stamp_user_count)
+      if not k and not u then return "-" end
+      return string.format("kernel %s / user %s", int(k or 0), int(u or 0))
+    end },
+  { "Read lag p50", function(r) return ms(n_(cl(r).read_lag_p50_s)) end, true },
+  { "p99", function(r) return ms(n_(cl(r).read_lag_p99_s)) end, true },
+  { "max", function(r) return ms(n_(cl(r).read_lag_max_s)) end, true },
+  { "Loop lag p99", function(r) return ms(n_(cl(r).loop_lag_p99_s)) end, true },
+  { "CPU", function(r)
+      local s = n_(cl(r).cpu_share)
+      return s and string.format("%.0f%%", s * 100) or "-"
+    end, true },
+}
+
 local function flat(v, prefix, out)
   if type(v) == "table" then
     local keys = {}
@@ -155,5 +175,6 @@ end
 
 function M.runs(runs) return html_table(runs, RUN_COLS, "runs") end
 function M.latency(runs) return html_table(runs, LAT_COLS, "latency") end
+function M.client(runs) return html_table(runs, CLIENT_COLS, "client") end
 
 return M
