@@ -158,6 +158,14 @@ size_t mb_client_active(const mb_client *c);
  * from a task; never from a per-chunk hook or a libcurl callback. */
 int mb_client_abort_all(mb_client *c, const char *why);
 
+/* libcurl, loaded now if it was not (it is loaded on first use): its
+ * version ("7.88.1"), its TLS library ("OpenSSL/3.0.15", "" without) and
+ * where it was loaded from. 0, or MB_EIO with *err saying why (no libcurl
+ * found: the names tried). */
+typedef struct mb_curl_info {
+    const char *version, *ssl, *loaded_from;
+} mb_curl_info;
+int mb_client_curl_info(mb_curl_info *out, const char **err);
 /* Receive stamps. 1 when this client's HTTP/1.1 connections ask the
  * kernel for receive stamps: the platform has them (mb_plat_rx_stamp_kind)
  * and MLXBENCH_STAMPS is not "user" (read once, at mb_client_new). */

@@ -239,8 +239,7 @@ static void on_conn(void *owner, uv_stream_t *server)
     c->wait_ns = mb_clock_now_ns();
     if (s->nconns > s->max_conns)
         shed_oldest(s, c);   /* near the descriptor limit: the stalest waiter goes */
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
+    mb_h1p_init(&c->parser, MB_H1P_REQUEST, &mb_server_parser_cb, c);
     conn_set_state(c, CS_READING);
     conn_start_reading(c);
 }

@@ -3,7 +3,7 @@
  *   server.c        the server's life: start, listen (listen.c), accept,
  *                   pause/resume, stop; a connection's end (graceful close,
  *                   linger, reset)
- *   server_read.c   the request side: http_parser callbacks into one buffer,
+ *   server_read.c   the request side: parser callbacks into one buffer,
  *                   dispatch to the owner, refusals, pipelined bytes
  *   server_write.c  the response side: heads, bodies, streamed chunks,
  *                   the write queue and its backpressure
@@ -30,7 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <http_parser.h>
+#include "mlxbench/h1parse.h"
 #include "mlxbench/buf.h"
 #include "mlxbench/listen.h"
 #include "mlxbench/server.h"
@@ -62,7 +62,7 @@ struct mb_server_conn {
     mb_server_conn *prev, *next;      /* server's list of connections */
     mb_server_conn *next_ready;       /* queued for parsing pending bytes */
     conn_state state;
-    http_parser parser;
+    mb_h1p parser;
     uint64_t id;
     void *data;
     /* the request being parsed: bytes in msg, positions as offsets */
@@ -118,7 +118,7 @@ void conn_request_begins(mb_server_conn *c);
 void conn_request_ends(mb_server_conn *c);
 
 /* server_read.c */
-extern const http_parser_settings mb_server_parser_settings;
+extern const mb_h1p_cb mb_server_parser_cb;
 void conn_start_reading(mb_server_conn *c);
 /* Parses pending bytes when idle and puts the connection back to reading. */
 void conn_ready_push(mb_server_conn *c);

@@ -175,6 +175,19 @@ class Mock:
         return self.json("GET", "/mock/stats")[1]
 
 
+def ps_rss(pid):
+    """Resident set size of another process in bytes, from ps(1) (POSIX:
+    the same on Linux and macOS; no /proc), or 0 when it has gone. A
+    process can tell its own through mlxbench._sys; the emulator tells its
+    in /mock/stats ("process")."""
+    try:
+        out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        return int(out) * 1024 if out else 0
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return 0
+
+
 def chat(model, content="Say something.", max_tokens=None, stream=False, usage=None, **extra):
     b = {"model": model, "messages": [{"role": "user", "content": content}]}
     if max_tokens is not None:

@@ -32,6 +32,13 @@ Options (a flavor sets the defaults; every option overrides it):
                         newer models)
   --fail-every K        every K-th generation request (K, 2K, ...) is a 503
                         in the flavor's error shape (an overloaded server)
+  --reasoning N         the first N tokens of an answer stream as
+                        delta.reasoning (mlx_lm.server's field for a thinking
+                        model's reasoning), the rest as delta.content
+
+mlx flavor: like mlx_lm.server, a request that sends `seed` is not batched
+with the others -- it is served alone, one seeded request at a time, while
+unseeded ones run together; the log says "batched": false for it.
 
 A token is one word plus a space ("w17 "), so 4-6 characters: tokens,
 characters and chunks are all known. Prompt tokens are the words of every
@@ -108,6 +115,7 @@ class State:
         self.lock = threading.Lock()
         self.log = []
         self.cold_pending = opt.cold_start > 0
+        self.solo = threading.Lock()   # mlx: seeded requests, one at a time
         self.generations = 0
 
 
@@ -242,6 +250,17 @@ def handler_for(state):
                 total, finish = limit, "length"
             ptoks = prompt_tokens(msgs)
             rec.update(natural=natural, prompt_tokens=ptoks, completion_tokens=total, finish_reason=finish)
+            solo = opt.flavor == "mlx" and "seed" in body   # batching off for it
+            rec["batched"] = not solo
+            if solo:
+                state.solo.acquire()
+            try:
+                self.generate(body, rec, model, h, total, finish, ptoks)
+            finally:
+                if solo:
+                    state.solo.release()
+
+        def generate(self, body, rec, model, h, total, finish, ptoks):
             cold = 0.0
             with state.lock:
                 if state.cold_pending:
@@ -299,7 +318,8 @@ def handler_for(state):
                 t0 = rec["t_arrival"] + cold + opt.ttft
                 for j, (piece, ntok) in enumerate(pieces):
                     sleep_until(t0 + j * opt.itl)
-                    d = {"content": piece}
+                    d = {"reasoning" if ntok is not None and j * opt.tpc < opt.reasoning
+                         else "content": piece}
                     if opt.role_every:
                         d["role"] = "assistant"
                     t = time.monotonic()
@@ -350,6 +370,7 @@ def parse(argv):
     ap.add_argument("--reject-stream-options", action="store_true")
     ap.add_argument("--require-max-completion-tokens", action="store_true")
     ap.add_argument("--fail-every", type=int, default=0)
+    ap.add_argument("--reasoning", type=int, default=0)
     ap.add_argument("--watch-stdin", action="store_true")
     opt = ap.parse_args(argv)
     fl = FLAVORS[opt.flavor]

@@ -116,23 +116,30 @@ static void set_int(lua_State *L, const char *k, lua_Integer v)
     }
 }
 
-/* host() -> {os, hostname, kernel, cpu_model, machine, cpus, perf_cores,
- * efficiency_cores, memory_bytes}: what the system tells (unknown fields
- * are absent); no user names, no secrets. */
+/* host() -> {os, os_release, hostname, kernel, cpu_model, chip, machine,
+ * cpus, perf_cores, efficiency_cores, memory_bytes, unified_memory}: what
+ * the system tells (unknown fields are absent; chip and unified_memory on
+ * Apple silicon only); no user names, no secrets. */
 static int l_host(lua_State *L)
 {
     mb_plat_host h;
     mb_plat_host_info(&h);
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 12);
     set_str(L, "os", h.os);
+    set_str(L, "os_release", h.os_release);
     set_str(L, "hostname", h.hostname);
     set_str(L, "kernel", h.kernel);
     set_str(L, "cpu_model", h.cpu_model);
+    set_str(L, "chip", h.chip);
     set_str(L, "machine", h.machine);
     set_int(L, "cpus", h.cpus);
     set_int(L, "perf_cores", h.perf_cores);
     set_int(L, "efficiency_cores", h.efficiency_cores);
     set_int(L, "memory_bytes", (lua_Integer)h.memory_bytes);
+    if (h.unified_memory) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "unified_memory");
+    }
     return 1;
 }
 

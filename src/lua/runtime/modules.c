@@ -1,8 +1,11 @@
 /* modules.c: one line per C module; the pure-Lua ones are found by the
  * embedded searcher (engine.c). */
 #include "engine.h"
-#include <lua-cjson.h>
 #include "modules.h"
+
+/* lua-cjson's entry point (Debian's static library, or the release built
+ * by cmake/deps.cmake: neither installs a header everywhere). */
+int luaopen_cjson(lua_State *L);
 
 const mb_cmodule mb_cmodules[] = {
     {"cjson", luaopen_cjson},
