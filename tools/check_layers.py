@@ -13,9 +13,17 @@
         layer's alone.
 (b) System-specific code. Outside src/platform:
       - no source names a Linux- or macOS-only interface (timerfd_*,
-        epoll_*, accept4, pipe2, signalfd, kqueue, sysctlbyname, ...), reads
+        epoll_*, accept4, pipe2, signalfd, eventfd, kqueue, sysctlbyname,
+        ...), a Linux-only flag (SOCK_CLOEXEC, SOCK_NONBLOCK, MSG_NOSIGNAL,
+        EFD_*, TFD_*, ...), a GNU libc extension macOS lacks or defines
+        otherwise (memrchr, strchrnul, qsort_r, clock_nanosleep, ...), reads
         /proc or /sys, or tests __linux__ / __APPLE__;
       - (--libs) no object in the built static libraries (nm -u) calls one.
+(c) Test scripts run anywhere (tests/, tools/test.sh, fuzz/run.sh,
+    .ci/run): no /proc (a process asks mlxbench._sys, another's RSS comes
+    from ps), no nproc (getconf _NPROCESSORS_ONLN), no flock(1), no
+    apt-get or dpkg (tools/deps.sh installs), no /usr/sbin/ path (command
+    -v finds programs), no date +%s%N.
 
 Prints one line per violation (file:line: what) and exits 1 if there is
 any, 0 otherwise."""
@@ -42,8 +50,8 @@ LAYERS = {
 # public header -> its layer (a header missing here is a violation: add it)
 HEADERS = {
     "arrival": "core", "buf": "core", "list": "core", "clock": "core", "defaults": "core", "errors": "core",
-    "hist": "core", "json": "core", "jsplit": "core", "llm": "core", "mock_model": "core",
-    "rng": "core", "sse": "core", "sha256": "core", "prom": "core",
+    "hist": "core", "json": "core", "redact": "core", "jsplit": "core", "llm": "core", "mock_model": "core",
+    "rng": "core", "sse": "core", "sha256": "core", "h1parse": "core", "prom": "core",
     "platform": "platform", "net": "platform", "config": "platform",
     "tok": "tok",
     "client": "client", "server": "server", "listen": "server", "mock": "emu",
@@ -61,10 +69,10 @@ INCLUDE_DIRS = {"lua": ["src/lua/runtime"], "main": ["src/lua/runtime"]}
 # here and not in OS_ONLY is a standard C / POSIX header, allowed everywhere)
 SYSTEM = {
     "uv.h": {"platform", "client", "server", "emu", "proxy", "lua", "main"},
-    "http_parser.h": {"client", "server"},
+    # the HTTP/1 framing library: behind core's h1parse.h only
+    "http_parser.h": {"core"}, "llhttp.h": {"core"},
     "curl/curl.h": {"client"},
     "lua.h": {"lua", "main"}, "lauxlib.h": {"lua", "main"}, "lualib.h": {"lua", "main"},
-    "lua-cjson.h": {"lua", "main"},
     "cjson/cJSON.h": set(),   # the fuzz oracle only (fuzz/), never the binary
     "dlfcn.h": {"client"},    # libcurl is dlopen'ed there
     # PCRE2: the tokenizers' regexes; the Lua layer's --metrics-keep matcher (l_prom.c)
@@ -82,12 +90,20 @@ OS_SYMBOLS = [
     "vmsplice", "memfd_create", "prctl", "sched_getaffinity", "sched_setaffinity", "getrandom",
     "sysinfo", "get_nprocs", "gettid", "mremap", "fallocate", "syncfs",
     "kqueue", "kevent", "sysctlbyname", "sysctl", "task_info", "proc_pidinfo",
-    "mach_absolute_time", "mach_task_self_", "host_statistics64",
+    "mach_absolute_time", "mach_task_self_", "host_statistics64", "thread_info",
+    "mach_thread_self",
+    # GNU libc extensions that macOS lacks (or declares with other arguments)
+    "memrchr", "strchrnul", "rawmemchr", "mempcpy", "qsort_r", "clock_nanosleep",
+    "pthread_setname_np", "pthread_timedjoin_np", "pthread_tryjoin_np", "ppoll",
+    "sched_getcpu", "getauxval", "secure_getenv", "get_current_dir_name",
+    "canonicalize_file_name", "malloc_usable_size", "mallinfo", "strverscmp", "epoll_pwait2",
 ]
 OS_WORDS = re.compile(r"\b(" + "|".join(OS_SYMBOLS + [
     "RUSAGE_THREAD", "SOCK_CLOEXEC", "SOCK_NONBLOCK", "MSG_NOSIGNAL", "MSG_DONTWAIT",
-    "TFD_[A-Z_]+", "EPOLL[A-Z_]*", "SO_NOSIGPIPE", "SO_TIMESTAMP[A-Z_]*", "SCM_TIMESTAMP[A-Z_]*", "O_TMPFILE", "__linux__", "__APPLE__",
-    "__MACH__"]) + r")\b")
+    "MSG_MORE", "MSG_CMSG_CLOEXEC", "TFD_[A-Z_]+", "EFD_[A-Z_]+", "SFD_[A-Z_]+", "IN_CLOEXEC",
+    "IN_NONBLOCK", "EPOLL[A-Z_]*", "SO_NOSIGPIPE", "SO_TIMESTAMP[A-Z_]*", "SCM_TIMESTAMP[A-Z_]*",
+    "O_TMPFILE", "__linux__", "__APPLE__",
+    "__MACH__", "program_invocation_name", "program_invocation_short_name"]) + r")\b")
 OS_PATHS = re.compile(r"[\"'](/proc/|/sys/)")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
@@ -206,6 +222,47 @@ def check_lua(root, problems):
                                             (rel, no))
 
 
+# (c): what a test script must not use, and what to do instead
+SCRIPT_RULES = [
+    (re.compile(r"/proc/"), "reads /proc: a process asks mlxbench._sys (mlxbench -e); another's "
+     "RSS comes from ps -o rss= (mocklib.ps_rss), the emulator's from /mock/stats"),
+    (re.compile(r"(?<![\w.-])nproc\b"), "nproc is GNU coreutils: getconf _NPROCESSORS_ONLN"),
+    (re.compile(r"(?<![\w.-])flock\b"), "flock(1) is Linux-only"),
+    # run as a command (not named in a message a test expects)
+    (re.compile(r"(^\s*|[;&|]\s*|\$\(\s*|\[\s*[\"'])(sudo\s+)?(apt-get|dpkg(-query)?)\b"),
+     "installs belong in tools/deps.sh"),
+    (re.compile(r"/usr/sbin/"), "a Debian path: find the program with command -v / shutil.which"),
+    (re.compile(r"date \+%s%N"), "date +%N is GNU-only: now_ms (tests/e2e/lib.sh)"),
+]
+SCRIPT_DIRS = ("tests",)
+SCRIPT_FILES = ("tools/test.sh", "fuzz/run.sh", ".ci/run")
+SCRIPT_EXT = (".sh", ".py", ".lua")
+SCRIPT_SKIP = {"tests/e2e/test_layering.sh"}   # plants violations on purpose
+
+
+def check_scripts(root, problems):
+    """(c) test scripts: full-line comments are prose and not checked."""
+    paths = [os.path.join(root, f) for f in SCRIPT_FILES]
+    for d in SCRIPT_DIRS:
+        for dirpath, dirnames, files in os.walk(os.path.join(root, d)):
+            dirnames[:] = [x for x in dirnames if x not in ("node_modules", "fixtures")]
+            paths += [os.path.join(dirpath, f) for f in sorted(files) if f.endswith(SCRIPT_EXT)]
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        rel = os.path.relpath(path, root)
+        if rel in SCRIPT_SKIP:
+            continue
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for no, line in enumerate(f, 1):
+                t = line.strip()
+                if t.startswith(("#", "--", "//", "*", "/*")):
+                    continue
+                for rx, why in SCRIPT_RULES:
+                    if rx.search(line):
+                        problems.append("%s:%d: %s" % (rel, no, why))
+
+
 def check_libs(libdir, problems):
     """nm -u of every static library but the platform's."""
     libs = sorted(f for f in os.listdir(libdir) if f.startswith("libmb_") and f.endswith(".a"))
@@ -244,6 +301,7 @@ def main():
                 if fn.endswith((".c", ".h")):
                     check_file(root, os.path.relpath(os.path.join(dirpath, fn), root), problems)
     check_lua(root, problems)
+    check_scripts(root, problems)
     if a.libs:
         check_libs(a.libs, problems)
     for p in problems:

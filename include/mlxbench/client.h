@@ -72,6 +72,8 @@ typedef struct mb_req_opts {
                                       (a proxy that applies means libcurl) */
     size_t max_body;               /* 0: MB_DEFAULT_MAX_BODY */
     size_t max_line;               /* SSE line limit; 0: MB_DEFAULT_MAX_LINE */
+    size_t max_error_body;         /* bytes of a non-2xx body kept (the rest is
+                                      counted, not stored); 0: up to max_body */
     int reject_encoded;            /* a 2xx body with a Content-Encoding nobody asked
                                       for (accept_encoding unset) fails, kind `protocol`;
                                       always on for stream=1 (SSE of gzip is garbage) */
@@ -156,6 +158,14 @@ size_t mb_client_active(const mb_client *c);
  * from a task; never from a per-chunk hook or a libcurl callback. */
 int mb_client_abort_all(mb_client *c, const char *why);
 
+/* libcurl, loaded now if it was not (it is loaded on first use): its
+ * version ("7.88.1"), its TLS library ("OpenSSL/3.0.15", "" without) and
+ * where it was loaded from. 0, or MB_EIO with *err saying why (no libcurl
+ * found: the names tried). */
+typedef struct mb_curl_info {
+    const char *version, *ssl, *loaded_from;
+} mb_curl_info;
+int mb_client_curl_info(mb_curl_info *out, const char **err);
 /* Receive stamps. 1 when this client's HTTP/1.1 connections ask the
  * kernel for receive stamps: the platform has them (mb_plat_rx_stamp_kind)
  * and MLXBENCH_STAMPS is not "user" (read once, at mb_client_new). */
@@ -185,5 +195,9 @@ const mb_resp *mb_req_resp(const mb_req *r);
 int mb_req_header(const mb_req *r, size_t i, mb_resp_header *out);
 /* The i-th stored SSE event. 0 or MB_ERANGE. */
 int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out);
+/* Forgets the stored events (their memory is reused; numbering starts at 0
+ * again): for an owner that has read them (on_events), so a long stream's
+ * events do not pile up to max_body. */
+void mb_req_drop_events(mb_req *r);
 
 #endif

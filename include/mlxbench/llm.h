@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "mlxbench/errors.h"
+#include "mlxbench/hist.h"
 #include "mlxbench/json.h"
 #include "mlxbench/sse.h"
 
@@ -24,6 +25,16 @@ typedef enum {
 typedef enum { MB_TOK_NONE = 0, MB_TOK_USAGE, MB_TOK_EVENTS, MB_TOK_ESTIMATE } mb_tok_source;
 
 #define MB_LLM_SMALL_TOKS 96
+
+/* The first content times kept one by one (32 KB); after them a stream's
+ * gaps go into a sparse histogram as they arrive, so a server that floods
+ * events costs a few KB, not 8 bytes per event. keep_all (ITL lists,
+ * on_token) keeps every time. The histogram's settings are those of the
+ * run's ITL histogram (collect.lua), so merging stays exact. */
+#define MB_LLM_KEEP_TIMES 4096
+#define MB_LLM_GAP_LOWEST 1e-6
+#define MB_LLM_GAP_HIGHEST 3600.0
+#define MB_LLM_GAP_DIGITS 3
 
 /* Where a server's report of its own work came from (mb_llm_server.src). */
 enum {
@@ -57,10 +68,17 @@ typedef struct mb_llm {
     int streamed;                 /* fed by mb_llm_event (vs mb_llm_body) */
     uint64_t content_bytes;       /* unescaped bytes of content seen */
     uint32_t events;              /* events seen (all types) */
-    uint64_t *ct;                 /* arrival time of each content event (ns) */
-    size_t nct, ctcap;
+    uint64_t *ct;                 /* arrival times of the first nstored content events (ns) */
+    size_t nct, ctcap;            /* nct: every content event */
+    size_t nstored;
+    uint64_t t_first, t_last;     /* first and last content times (ns) */
+    int keep_all;                 /* store every content time (no spill) */
+    int no_content;               /* a partial last event: never content */
+    mb_hist_sparse *spill;        /* gaps (s) after the first MB_LLM_KEEP_TIMES */
     int64_t usage_output;         /* -1 unless the server reported it */
     int64_t usage_input;          /* -1 unless the server reported it */
+    int64_t usage_reasoning;      /* hidden reasoning tokens (OpenAI's
+                                     completion_tokens_details), -1 if none */
     int64_t usage_cached;         /* prompt tokens served from a cache (OpenAI
                                      prompt_tokens_details.cached_tokens, Anthropic
                                      cache_read_input_tokens, llama.cpp cache_n); -1 */
@@ -116,6 +134,19 @@ const char *mb_llm_server_source(unsigned src, char *buf, size_t cap);
  * content events), else the number of content events, else (non-streamed
  * without usage) an estimate from the text. */
 int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src);
+
+/* Checks usage against what arrived: more output tokens than bytes of
+ * response body (less the hidden reasoning tokens the server names), more
+ * than max_tokens (> 0) when the stream itself stayed within it and more
+ * than MB_LLM_TOKENS_PER_EVENT per content event, or more input tokens
+ * than the request had bytes (plus MB_LLM_INPUT_SLACK for the templates
+ * and system prompts servers add), cannot be true: such a count is dropped
+ * and flagged usage_invalid (tokens then come from the stream, or the
+ * estimate). */
+#define MB_LLM_INPUT_SLACK 4096
+#define MB_LLM_TOKENS_PER_EVENT 8
+void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
+                        int64_t max_tokens);
 const char *mb_llm_source_name(mb_tok_source s);
 
 /* ceil(characters / 4), characters counted as UTF-8 code points: the rule

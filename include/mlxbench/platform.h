@@ -75,14 +75,17 @@ int mb_plat_listening_pid(int port, int64_t *pid);
 
 typedef struct mb_plat_host {
     char os[32];             /* "linux", "darwin", ... (uname, lower-cased) */
+    char os_release[128];    /* "macOS 15.1", "Debian GNU/Linux 12 (bookworm)"; "" unknown */
     char hostname[256];      /* "" when unknown */
     char kernel[128];        /* kernel release */
     char cpu_model[128];     /* "" when unknown */
+    char chip[64];           /* Apple silicon: "Apple M3 Max"; "" elsewhere */
     char machine[64];        /* hardware model (macOS hw.model), "" when unknown */
     int cpus;                /* online logical processors (>= 1) */
     int perf_cores;          /* performance cores (macOS hw.perflevel0), 0 unknown */
     int efficiency_cores;    /* efficiency cores (macOS hw.perflevel1), 0 unknown */
     uint64_t memory_bytes;   /* physical memory, 0 when unknown */
+    int unified_memory;      /* 1: CPU and GPU share memory_bytes (Apple silicon) */
 } mb_plat_host;
 
 /* Fills *h with what the system tells (no user names, no secrets). */

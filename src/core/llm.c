@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mlxbench/errors.h"
+#include "mlxbench/redact.h"
 #include "llm_int.h"
 
 void mb_llm_init(mb_llm *x, mb_api api, int capture)
@@ -15,6 +16,7 @@ void mb_llm_init(mb_llm *x, mb_api api, int capture)
     x->capture = capture;
     x->usage_output = -1;
     x->usage_input = -1;
+    x->usage_reasoning = -1;
     x->usage_cached = -1;
     mb_llm_server_init(&x->server);
     x->tok = x->small;
@@ -24,6 +26,8 @@ void mb_llm_init(mb_llm *x, mb_api api, int capture)
 void mb_llm_free(mb_llm *x)
 {
     free(x->ct);
+    mb_hist_sparse_free(x->spill);
+    x->spill = NULL;
     free(x->text);
     free(x->gen);
     if (x->tok != x->small)
@@ -60,16 +64,32 @@ static void clean_text(char *s)
     }
 }
 
+/* Latches the failure with its message: the whole text is redacted (keys,
+ * credential shapes: redact.h) before it is cut to err_msg, so a key
+ * across the cut never survives in part. */
+static void latch(mb_llm *x, mb_err_kind kind, char *text, size_t cap)
+{
+    size_t n;
+    mb_redact_buf(text, cap, MB_REDACT_TEXT);
+    n = strlen(text);
+    if (n > sizeof x->err_msg - 1)
+        n = sizeof x->err_msg - 1;   /* cut after redaction, never before */
+    memcpy(x->err_msg, text, n);
+    x->err_msg[n] = 0;
+    clean_text(x->err_msg);
+    x->err_kind = kind;
+}
+
 void mb_llm_fail(mb_llm *x, mb_err_kind kind, const char *fmt, ...)
 {
+    char text[MB_LLM_MSG_WINDOW + 128];
     va_list ap;
     if (x->err_kind)
         return;   /* the first failure is the one that counts */
-    x->err_kind = kind;
     va_start(ap, fmt);
-    vsnprintf(x->err_msg, sizeof x->err_msg, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    clean_text(x->err_msg);
+    latch(x, kind, text, sizeof text);
 }
 
 void mb_llm_reject(mb_llm *x, mb_err_kind kind, const char *msg)
@@ -97,11 +117,28 @@ int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok)
 
 int mb_llm_content(mb_llm *x, uint64_t t_ns)
 {
-    if (MB_VEC_GROW(x->ct, x->ctcap, x->nct + 1) < 0) {
-        mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
-        return MB_ENOMEM;
+    if (x->no_content)
+        return 0;
+    if (x->nct == 0)
+        x->t_first = t_ns;
+    if (!x->keep_all && x->nstored >= MB_LLM_KEEP_TIMES) {
+        /* past the times kept one by one: the gap, into the sparse histogram */
+        double gap = t_ns > x->t_last ? (double)(t_ns - x->t_last) * 1e-9 : 0.0;
+        if ((!x->spill && mb_hist_sparse_new(&x->spill, MB_LLM_GAP_LOWEST, MB_LLM_GAP_HIGHEST,
+                                             MB_LLM_GAP_DIGITS) < 0)
+            || mb_hist_sparse_record(x->spill, gap) < 0) {
+            mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
+            return MB_ENOMEM;
+        }
+    } else {
+        if (MB_VEC_GROW(x->ct, x->ctcap, x->nstored + 1) < 0) {
+            mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
+            return MB_ENOMEM;
+        }
+        x->ct[x->nstored++] = t_ns;
     }
-    x->ct[x->nct++] = t_ns;
+    x->t_last = t_ns;
+    x->nct++;
     return 0;
 }
 
@@ -199,15 +236,16 @@ void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
         /* A last event without its blank line: llama.cpp ends `data: [DONE]`
          * that way, docs examples end `message_stop` or `error` so. Accept it
          * as a terminator or an error, never as content. */
-        size_t keep = x->nct, n;
+        size_t n;
         int is_done = partial->data_len == 6 && memcmp(partial->data, "[DONE]", 6) == 0;
+        x->no_content = 1;
         if (is_done || mb_llm_parse(x, partial->data, partial->data_len, &n) == 0) {
             if (x->api == MB_API_ANTHROPIC)
                 mb_llm_anthropic_event(x, partial, 0);
             else
                 mb_llm_openai_event(x, partial, 0);
         }
-        x->nct = keep;
+        x->no_content = 0;
     }
     if (x->err_kind)
         return;
@@ -242,7 +280,7 @@ void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
 
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
 {
-    char msg[200];
+    char msg[MB_LLM_MSG_WINDOW], text[MB_LLM_MSG_WINDOW + 32];
     size_t n;
     msg[0] = 0;
     if (len && mb_llm_parse(x, body, len, &n) == 0 && x->tok[0].type == MB_JSON_OBJECT) {
@@ -257,10 +295,30 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
         }
         msg[w] = 0;
     }
+    snprintf(text, sizeof text, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
     x->err_kind = MB_ERR_NONE;
-    snprintf(x->err_msg, sizeof x->err_msg, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
-    clean_text(x->err_msg);
-    x->err_kind = MB_ERR_HTTP;
+    latch(x, MB_ERR_HTTP, text, sizeof text);
+}
+
+void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
+                        int64_t max_tokens)
+{
+    int64_t out = x->usage_output, hidden = x->usage_reasoning > 0 ? x->usage_reasoning : 0;
+    /* over max_tokens while the stream itself stayed within it, and beyond
+     * what its events could carry (servers put several tokens in one) */
+    int over_max = max_tokens > 0 && out > max_tokens && (int64_t)x->nct <= max_tokens
+                   && out > MB_LLM_TOKENS_PER_EVENT * (int64_t)x->nct;
+    if (out > 0 && ((uint64_t)(out - (hidden < out ? hidden : out)) > body_bytes || over_max)) {
+        x->usage_output = -1;
+        x->usage_invalid = 1;
+    }
+    /* servers add a template, a system prompt (Anthropic's tool use: ~350
+     * tokens): only far more input than the request held is impossible */
+    if (x->usage_input > 0 && request_bytes > 0
+        && (uint64_t)x->usage_input > request_bytes + MB_LLM_INPUT_SLACK) {
+        x->usage_input = -1;
+        x->usage_invalid = 1;
+    }
 }
 
 int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src)

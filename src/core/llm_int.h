@@ -4,8 +4,13 @@
 
 #include "mlxbench/llm.h"
 
+/* How much of a server's message is read (and redacted) before it is cut
+ * to err_msg: a key anywhere in it is gone before the cut. */
+#define MB_LLM_MSG_WINDOW 4096
+
 /* Latches the first failure (kind and printf-formatted message); later
- * ones are ignored. */
+ * ones are ignored. The message is redacted (redact.h) before it is cut to
+ * err_msg. */
 void mb_llm_fail(mb_llm *x, mb_err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Tokenizes s into x->tok, growing the array once if needed. */

@@ -57,13 +57,15 @@ static void read_usage(mb_llm *x, const char *s, int root)
         return;
     mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "completion_tokens"), &x->usage_output);
     mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "prompt_tokens"), &x->usage_input);
+    mb_llm_read_count(x, s, mb_json_path(s, x->tok, u, "completion_tokens_details",
+                                         "reasoning_tokens", NULL), &x->usage_reasoning);
 }
 
 /* Fails the request when the JSON carries a truthy `error` (what openai-node
  * throws on); returns 1 if it did. */
 static int check_error(mb_llm *x, const char *s, int root)
 {
-    char msg[200];
+    char msg[MB_LLM_MSG_WINDOW];
     if (!mb_json_truthy(s, x->tok, mb_json_get(s, x->tok, root, "error")))
         return 0;
     mb_llm_error_message(x, s, root, msg, sizeof msg);
@@ -82,7 +84,7 @@ void mb_llm_openai_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
     }
     if (mb_llm_parse(x, s, ev->data_len, &n) < 0 || x->tok[0].type != MB_JSON_OBJECT) {
         if (ev->type_len == 5 && memcmp(ev->type, "error", 5) == 0) {
-            char msg[160];
+            char msg[MB_LLM_MSG_WINDOW];
             size_t l = ev->data_len < sizeof msg - 1 ? ev->data_len : sizeof msg - 1;
             memcpy(msg, s, l);
             msg[l] = 0;

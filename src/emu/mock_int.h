@@ -252,6 +252,8 @@ struct mb_mock {
     int port;
     int last_status;           /* of the last response sent (for the log) */
     size_t max_body;
+    double request_timeout_s;  /* profile: slow heads/bodies (0 = none) */
+    double idle_timeout_s;     /* profile: connections with no request (0 = none) */
     mb_tok *tokenizer;         /* the profile's "tokenizer", or NULL */
     mb_tok_enc *tok_enc;
 };

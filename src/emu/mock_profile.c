@@ -291,7 +291,8 @@ static int profile_model(mb_mock *m, const char *name, const mb_json_val *fields
 
 static const char *const top_keys[] = {
     "builtin_models", "any_model", "default_model", "models", "model_defaults", "seed",
-    "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer", NULL};
+    "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer",
+    "request_timeout_s", "idle_timeout_s", NULL};
 
 /* Reads a profile (docs/MOCK.md, "Profile"). Called once at start, before
  * any model is in use. */
@@ -423,6 +424,10 @@ int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t 
     }
     {
         double mb = (double)m->max_body;
+        if ((rc = num_field(&root, "request_timeout_s", 0, 86400, &m->request_timeout_s, err,
+                            errlen)) < 0 ||
+            (rc = num_field(&root, "idle_timeout_s", 0, 86400, &m->idle_timeout_s, err, errlen)) < 0)
+            return rc;
         if ((rc = num_field(&root, "max_body_bytes", 1024, 1 << 30, &mb, err, errlen)) < 0)
             return rc;
         m->max_body = (size_t)mb;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "mlxbench/clock.h"
+#include "mlxbench/platform.h"
 #include "mock_int.h"
 
 /* One more of `status` in a small table of (status, count) pairs; a status
@@ -49,6 +50,23 @@ static void hist_json(mb_buf *b, const mb_hist *h)
               mb_hist_max(h) * 1e3);
 }
 
+/* "process": the serving process as the platform layer sees it (the
+ * whole process: a script's client shares it with an in-process mock);
+ * null where the system cannot tell. */
+static void process_json(mb_buf *b)
+{
+    int64_t v[3] = {mb_plat_rss_bytes(), mb_plat_peak_rss_bytes(), mb_plat_fd_count()};
+    static const char *const k[] = {"rss_bytes", "peak_rss_bytes", "open_fds"};
+    mb_buf_puts(b, "\"process\":{");
+    for (int i = 0; i < 3; i++) {
+        if (v[i] >= 0)
+            mb_buf_printf(b, "%s\"%s\":%lld", i ? "," : "", k[i], (long long)v[i]);
+        else
+            mb_buf_printf(b, "%s\"%s\":null", i ? "," : "", k[i]);
+    }
+    mb_buf_puts(b, "}");
+}
+
 /* GET /mock/stats (docs/MOCK.md, "Stats"). */
 char *mb_mock_stats_json(mb_mock *m)
 {
@@ -85,9 +103,11 @@ char *mb_mock_stats_json(mb_mock *m)
                   m->timer ? mb_ptimer_kind(m->timer) : "none");
     hist_json(&b, m->emit_hist);
     mb_buf_printf(&b, ",\"late_over_1ms\":%llu,\"late_over_2ms\":%llu,\"blocked_by_backpressure\":%llu,"
-              "\"trace\":{\"requests\":%zu,\"chunks\":%zu,\"evicted\":%llu}}",
+              "\"trace\":{\"requests\":%zu,\"chunks\":%zu,\"evicted\":%llu},",
               (unsigned long long)s->late_1ms, (unsigned long long)s->late_2ms,
               (unsigned long long)s->blocked, m->trace.nrec, m->trace.nchunks,
               (unsigned long long)m->trace.evicted);
+    process_json(&b);
+    mb_buf_puts(&b, "}");
     return mb_buf_take(&b);
 }

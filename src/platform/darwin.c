@@ -1,13 +1,18 @@
 /* darwin.c: the macOS part of the platform layer -- sysctl for the machine
- * (hw.model, machdep.cpu.brand_string, hw.memsize, the performance and
- * efficiency core counts), Mach and libproc for this process and for the
- * server under test (its CPU, memory, threads, listening socket), a kqueue
- * EVFILT_TIMER with NOTE_NSECONDS for the nanosecond timer, and
- * SO_TIMESTAMP for the kernel's receive stamps.
+ * (hw.model, machdep.cpu.brand_string -- "Apple M3 Max" on Apple silicon,
+ * hw.memsize, the performance and efficiency core counts, the macOS
+ * version), Mach and libproc for the process (thread CPU time when the
+ * POSIX clock is missing, resident size, descriptors) and for the server
+ * under test (its CPU, memory, threads, listening socket), the per-process
+ * descriptor ceiling kern.maxfilesperproc, a kqueue EVFILT_TIMER with
+ * NOTE_NSECONDS for the nanosecond timer, and SO_TIMESTAMP for the
+ * kernel's receive stamps.
  *
  * Built on macOS only; on Linux, tests/e2e/test_darwin_syntax.sh compiles
  * it with -fsyntax-only against the declarations in tests/darwin_shim/. */
+#ifndef _DARWIN_C_SOURCE   /* CMake defines it for every file */
 #define _DARWIN_C_SOURCE   /* sysctlbyname, proc_pidinfo under _POSIX_C_SOURCE */
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +43,21 @@ int64_t mb_os_fd_ceiling(void)
     return v;
 }
 
+/* The calling thread's user + system time (Mach, microseconds), for when
+ * CLOCK_THREAD_CPUTIME_ID is missing (before macOS 10.12) or fails. */
+double mb_os_thread_cpu_s(void)
+{
+    thread_basic_info_data_t info;
+    mach_msg_type_number_t count = THREAD_BASIC_INFO_COUNT;
+    mach_port_t self = mach_thread_self();
+    kern_return_t kr = thread_info(self, THREAD_BASIC_INFO, (thread_info_t)&info, &count);
+    mach_port_deallocate(mach_task_self(), self);
+    if (kr != KERN_SUCCESS)
+        return -1;
+    return (double)info.user_time.seconds + (double)info.system_time.seconds
+        + (double)(info.user_time.microseconds + info.system_time.microseconds) * 1e-6;
+}
+
 /* The task's resident size (Mach). */
 int64_t mb_os_rss_bytes(void)
 {
@@ -63,6 +83,7 @@ int64_t mb_os_fd_count(void)
     return bytes > 0 ? (int64_t)((size_t)bytes / PROC_PIDLISTFD_SIZE) : -1;
 }
 
+/* A string sysctl into buf ("" when the name is unknown). */
 static void sysctl_str(const char *name, char *buf, size_t cap)
 {
     size_t len = cap;
@@ -72,6 +93,8 @@ static void sysctl_str(const char *name, char *buf, size_t cap)
         buf[len < cap ? len : cap - 1] = 0;
 }
 
+/* An integer sysctl; 0 when the name is unknown (Intel Macs have no
+ * hw.perflevel*). */
 static int sysctl_int(const char *name)
 {
     int v = 0;
@@ -79,14 +102,28 @@ static int sysctl_int(const char *name)
     return sysctlbyname(name, &v, &len, NULL, 0) == 0 ? v : 0;
 }
 
+/* The machine as MLX users compare them: the chip ("Apple M3 Max": Apple
+ * silicon names itself in machdep.cpu.brand_string), its performance and
+ * efficiency cores, and the memory CPU and GPU share (hw.memsize); the
+ * macOS version (kern.osproductversion) and the model (hw.model). */
 void mb_os_host_info(mb_plat_host *h)
 {
     uint64_t mem = 0;
     size_t len = sizeof mem;
+    char ver[32];
     sysctl_str("machdep.cpu.brand_string", h->cpu_model, sizeof h->cpu_model);
     sysctl_str("hw.model", h->machine, sizeof h->machine);
+    sysctl_str("kern.osproductversion", ver, sizeof ver);
+    if (ver[0])
+        snprintf(h->os_release, sizeof h->os_release, "macOS %s", ver);
     if (sysctlbyname("hw.memsize", &mem, &len, NULL, 0) == 0 && mem > 0)
         h->memory_bytes = mem;
+    /* hw.optional.arm64: Apple silicon (also under Rosetta) */
+    if (sysctl_int("hw.optional.arm64") == 1) {
+        h->unified_memory = 1;
+        if (strncmp(h->cpu_model, "Apple ", 6) == 0)
+            snprintf(h->chip, sizeof h->chip, "%s", h->cpu_model);
+    }
     /* Apple silicon: perflevel0 = performance, perflevel1 = efficiency
      * (absent on Intel Macs: 0, unknown) */
     h->perf_cores = sysctl_int("hw.perflevel0.physicalcpu");
@@ -100,6 +137,8 @@ void mb_os_host_info(mb_plat_host *h)
 
 #define TIMER_IDENT 1
 
+/* One kqueue per timer: readable (for the loop's uv_poll) when its timer
+ * fired. */
 int mb_os_timer_open(mb_ptimer *t)
 {
     t->fd = kqueue();
@@ -110,16 +149,20 @@ int mb_os_timer_open(mb_ptimer *t)
 }
 
 /* kqueue timers are relative: the delta to the deadline from now (a past
- * deadline fires at once). EV_ADD on an existing timer replaces it. */
+ * deadline fires at once). EV_ADD on an existing timer replaces it.
+ * NOTE_CRITICAL asks for no timer coalescing: macOS otherwise delays
+ * timers by up to ~1 ms to save power, the emulator's emission error. */
 int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns)
 {
     struct kevent ev;
     uint64_t now = mb_clock_now_ns();
     intptr_t delta = deadline_ns > now ? (intptr_t)(deadline_ns - now) : 0;
-    EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS, delta, NULL);
+    EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS | NOTE_CRITICAL,
+           delta, NULL);
     return kevent(t->fd, &ev, 1, NULL, 0, NULL) == 0 ? 0 : -1;
 }
 
+/* Deletes the pending timer, if any. */
 void mb_os_timer_disarm(mb_ptimer *t)
 {
     struct kevent ev;

@@ -26,6 +26,9 @@ struct mb_ptimer {
 /* A per-process descriptor ceiling below the hard rlimit (macOS
  * kern.maxfilesperproc), or -1. */
 int64_t mb_os_fd_ceiling(void);
+/* CPU seconds of the calling thread when the portable clock
+ * (CLOCK_THREAD_CPUTIME_ID) is missing or fails; -1 when unknown. */
+double mb_os_thread_cpu_s(void);
 /* RSS now in bytes, open descriptors: -1 when unknown. */
 int64_t mb_os_rss_bytes(void);
 int64_t mb_os_fd_count(void);
@@ -55,6 +58,8 @@ int mb_os_listening_pid(int port, int64_t *pid);
 /* Open descriptors counted through /dev/fd, else by probing each number
  * below the soft limit (at most 65536); -1 when neither works. */
 int64_t mb_posix_fd_count(void);
+/* PRETTY_NAME of /etc/os-release (freedesktop.org) into buf; 0 or -1. */
+int mb_posix_os_release(char *buf, size_t cap);
 /* Reads the first line of a small file into buf (newline stripped); 0 or -1. */
 int mb_posix_read_line(const char *path, char *buf, size_t cap);
 

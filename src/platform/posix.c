@@ -80,6 +80,8 @@ int mb_net_global_init(void)
 
 /* ---- this process --------------------------------------------------- */
 
+/* The POSIX thread clock (nanoseconds; macOS has it since 10.12), else
+ * the system's own way (Mach thread_info on macOS). */
 double mb_plat_thread_cpu_s(void)
 {
 #if MB_HAVE_CLOCK_THREAD_CPUTIME_ID
@@ -87,7 +89,7 @@ double mb_plat_thread_cpu_s(void)
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
         return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 #endif
-    return -1;
+    return mb_os_thread_cpu_s();
 }
 
 static double tv_s(struct timeval tv)
@@ -160,6 +162,31 @@ int64_t mb_posix_fd_count(void)
     return n;
 }
 
+int mb_posix_os_release(char *buf, size_t cap)
+{
+    char line[512];
+    FILE *f = fopen("/etc/os-release", "r");
+    int rc = -1;
+    if (!f)
+        return -1;
+    while (rc < 0 && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "PRETTY_NAME=", 12) != 0)
+            continue;
+        char *v = line + 12;
+        size_t n = strcspn(v, "\n");
+        if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+            v++;
+            n -= 2;
+        }
+        if (n > 0) {
+            snprintf(buf, cap, "%.*s", (int)n, v);
+            rc = 0;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 int mb_posix_read_line(const char *path, char *buf, size_t cap)
 {
     FILE *f = fopen(path, "r");
@@ -217,6 +244,8 @@ void mb_plat_host_info(mb_plat_host *h)
         h->memory_bytes = (uint64_t)pages * (uint64_t)psz;
 #endif
     mb_os_host_info(h);
+    if (!h->os_release[0])
+        mb_posix_os_release(h->os_release, sizeof h->os_release);
 }
 
 /* ---- sockets -------------------------------------------------------- */
@@ -468,6 +497,7 @@ uint64_t mb_ptimer_resolution_ns(const mb_ptimer *t)
 
 #if MB_PLATFORM_POSIX
 int64_t mb_os_fd_ceiling(void) { return -1; }
+double mb_os_thread_cpu_s(void) { return -1; }
 int64_t mb_os_rss_bytes(void) { return -1; }   /* POSIX has no call for it */
 int64_t mb_os_fd_count(void) { return mb_posix_fd_count(); }
 void mb_os_host_info(mb_plat_host *h) { (void)h; }

@@ -3,7 +3,7 @@
  *   server.c        the server's life: start, listen (listen.c), accept,
  *                   pause/resume, stop; a connection's end (graceful close,
  *                   linger, reset)
- *   server_read.c   the request side: http_parser callbacks into one buffer,
+ *   server_read.c   the request side: parser callbacks into one buffer,
  *                   dispatch to the owner, refusals, pipelined bytes
  *   server_write.c  the response side: heads, bodies, streamed chunks,
  *                   the write queue and its backpressure
@@ -30,13 +30,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <http_parser.h>
+#include "mlxbench/h1parse.h"
 #include "mlxbench/buf.h"
 #include "mlxbench/listen.h"
 #include "mlxbench/server.h"
 
 #define READ_BUF (64 * 1024)
 #define LINGER_MS 2000
+#define SWEEP_MS 250          /* request and idle timeouts are checked this often */
+#define FD_SPARE 32           /* descriptors kept free for the owner, DNS, logs */
 #define MAX_HEADERS 256   /* more make an over-size head (413) */
 
 typedef enum {
@@ -60,7 +62,7 @@ struct mb_server_conn {
     mb_server_conn *prev, *next;      /* server's list of connections */
     mb_server_conn *next_ready;       /* queued for parsing pending bytes */
     conn_state state;
-    http_parser parser;
+    mb_h1p parser;
     uint64_t id;
     void *data;
     /* the request being parsed: bytes in msg, positions as offsets */
@@ -71,6 +73,8 @@ struct mb_server_conn {
     uint64_t start_ns, done_ns;
     int msg_done;
     int err_status;                   /* 413 set by a parser callback */
+    uint64_t wait_ns;                 /* since when no request is under way */
+    uint64_t req_ns;                  /* first byte of the request being read, 0: none */
     /* bytes received but not parsed yet (pipelining, or while busy) */
     mb_buf pend; size_t pend_off;
     /* the response */
@@ -92,6 +96,8 @@ struct mb_server {
     mb_listener l;                    /* the listening socket (closed while paused) */
     mb_life life;                     /* parts: listener handles, the idle handle */
     uv_idle_t idle;                   /* drives pipelined parsing */
+    uv_timer_t sweep;                 /* request and idle timeouts */
+    size_t max_conns;                 /* the descriptor limit, less FD_SPARE */
     mb_server_conn *conns, *ready;
     size_t nconns;
     uint64_t next_id;
@@ -107,8 +113,12 @@ void conn_close(mb_server_conn *c, int reset);
 /* FIN after the queued writes, then linger. */
 void conn_graceful(mb_server_conn *c);
 
+/* server.c: a request is under way on c (its deadline runs) / none is. */
+void conn_request_begins(mb_server_conn *c);
+void conn_request_ends(mb_server_conn *c);
+
 /* server_read.c */
-extern const http_parser_settings mb_server_parser_settings;
+extern const mb_h1p_cb mb_server_parser_cb;
 void conn_start_reading(mb_server_conn *c);
 /* Parses pending bytes when idle and puts the connection back to reading. */
 void conn_ready_push(mb_server_conn *c);

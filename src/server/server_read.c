@@ -1,7 +1,8 @@
-/* server_read.c: the request side of the HTTP server -- http_parser's
- * callbacks append the URL, headers and body into one buffer per
- * connection (offsets only, since it may move); at message complete the
- * parser pauses and the request goes to the owner (BUSY). Bytes that arrive
+/* server_read.c: the request side of the HTTP server -- the parser's
+ * callbacks (h1parse.h: http_parser or llhttp) append the URL, headers and
+ * body into one buffer per connection (offsets only, since it may move); at
+ * message complete the parser pauses and the request goes to the owner
+ * (BUSY). Bytes that arrive
  * meanwhile wait in `pend`; when the response ends, keep-alive connections
  * go back to parsing them from an idle callback (never from inside the
  * owner's call). A request the parser refuses goes to the owner's
@@ -47,7 +48,7 @@ static int head_add(mb_server_conn *c, const char *d, size_t n)
 
 /* ---------------------------------------------------- parser callbacks */
 
-static int on_message_begin(http_parser *p)
+static int on_message_begin(mb_h1p *p)
 {
     mb_server_conn *c = p->data;
     c->msg.len = 0;
@@ -59,7 +60,7 @@ static int on_message_begin(http_parser *p)
     return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t n)
+static int on_url(mb_h1p *p, const char *at, size_t n)
 {
     mb_server_conn *c = p->data;
     if (el_switch(c, EL_URL) < 0)
@@ -72,7 +73,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t n)
+static int on_header_field(mb_h1p *p, const char *at, size_t n)
 {
     mb_server_conn *c = p->data;
     if (c->el != EL_FIELD) {
@@ -96,7 +97,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t n)
+static int on_header_value(mb_h1p *p, const char *at, size_t n)
 {
     mb_server_conn *c = p->data;
     if (c->nhdr == 0)
@@ -114,7 +115,7 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 
 /* Rejects a declared body over max_body before reading it, and answers
  * "Expect: 100-continue" so clients such as curl do not stall for a second. */
-static int on_headers_complete(http_parser *p)
+static int on_headers_complete(mb_h1p *p)
 {
     mb_server_conn *c = p->data;
     if (el_switch(c, EL_BODY) < 0)
@@ -123,7 +124,7 @@ static int on_headers_complete(http_parser *p)
     for (int i = 0; i < c->nhdr; i++)
         if (c->hdrs[i].vl == 0)
             c->hdrs[i].vo = c->hdrs[i].no + c->hdrs[i].nl;
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->cfg.max_body) {
+    if (mb_h1p_has_length(p) && mb_h1p_length(p) > c->srv->cfg.max_body) {
         c->err_status = 413;
         return -1;
     }
@@ -132,7 +133,7 @@ static int on_headers_complete(http_parser *p)
         const hoff *h = &c->hdrs[i];
         if (h->nl == 6 && strncasecmp(c->msg.p + h->no, "expect", 6) == 0 &&
             h->vl == 12 && strncasecmp(c->msg.p + h->vo, "100-continue", 12) == 0 &&
-            p->http_major == 1 && p->http_minor >= 1) {
+            mb_h1p_http_major(p) == 1 && mb_h1p_http_minor(p) >= 1) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
             if (uv_try_write((uv_stream_t *)&c->tcp, &b, 1) != (int)b.len)
@@ -142,7 +143,7 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t n)
+static int on_body(mb_h1p *p, const char *at, size_t n)
 {
     mb_server_conn *c = p->data;
     if (c->body_len + n > c->srv->cfg.max_body) {
@@ -153,18 +154,17 @@ static int on_body(http_parser *p, const char *at, size_t n)
     return buf_add(c, at, n) < 0 ? -1 : 0;
 }
 
-static int on_message_complete(http_parser *p)
+static int on_message_complete(mb_h1p *p)
 {
     mb_server_conn *c = p->data;
     if (mb_buf_add(&c->msg, "", 0) < 0)   /* the NUL after the body */
         return -1;
     c->msg_done = 1;
     c->done_ns = mb_clock_now_ns();
-    http_parser_pause(p, 1);       /* one request at a time */
-    return 0;
+    return MB_H1P_PAUSE;           /* one request at a time */
 }
 
-const http_parser_settings mb_server_parser_settings = {
+const mb_h1p_cb mb_server_parser_cb = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
@@ -182,7 +182,7 @@ static void build_req(mb_server_conn *c, mb_server_req *r, mb_server_header *hv)
 {
     static char empty[1];
     memset(r, 0, sizeof *r);
-    r->method = http_method_str((enum http_method)c->parser.method);
+    r->method = mb_h1p_method(&c->parser);
     if (c->url_len > 0 && c->msg.p) {
         char *u = c->msg.p + c->url_off;
         char *q = memchr(u, '?', c->url_len);
@@ -212,9 +212,9 @@ static void build_req(mb_server_conn *c, mb_server_req *r, mb_server_header *hv)
     } else {
         r->body = empty;
     }
-    r->http_major = c->parser.http_major;
-    r->http_minor = c->parser.http_minor;
-    r->keep_alive = c->msg_done ? http_should_keep_alive(&c->parser) : 0;
+    r->http_major = (int)mb_h1p_http_major(&c->parser);
+    r->http_minor = (int)mb_h1p_http_minor(&c->parser);
+    r->keep_alive = c->msg_done ? mb_h1p_keep_alive(&c->parser) : 0;
     r->start_ns = c->start_ns;
     r->done_ns = c->done_ns;
 }
@@ -232,6 +232,7 @@ static void dispatch(mb_server_conn *c)
     }
     build_req(c, &r, hv);
     conn_set_state(c, CS_BUSY);
+    c->req_ns = 0;   /* answering now: no deadline while the response runs */
     c->keep_alive = r.keep_alive;
     c->msg_done = 0;
     s->cfg.h.on_request(s->cfg.h.ud, c, &r);
@@ -287,20 +288,20 @@ static int parse_error_status(mb_server_conn *c)
  * the connection was rejected. */
 static ssize_t feed(mb_server_conn *c, const char *d, size_t len)
 {
-    size_t n = http_parser_execute(&c->parser, &mb_server_parser_settings, d, len);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (e == HPE_PAUSED) {
-        http_parser_pause(&c->parser, 0);
+    size_t n;
+    mb_h1p_state e = mb_h1p_execute(&c->parser, d, len, &n);
+    if (e == MB_H1P_PAUSED) {
+        mb_h1p_resume(&c->parser);
         if (c->msg_done)
             dispatch(c);
         return (ssize_t)n;
     }
-    if (e != HPE_OK) {
+    if (e == MB_H1P_ERROR) {
         int st = parse_error_status(c);
-        reject(c, st, st == 413 ? "request too large" : http_errno_description(e));
+        reject(c, st, st == 413 ? "request too large" : mb_h1p_error(&c->parser));
         return -1;
     }
-    if (c->parser.upgrade) {
+    if (e == MB_H1P_UPGRADE) {
         reject(c, 400, "protocol upgrade is not supported");
         return -1;
     }
@@ -372,6 +373,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     }
     if (n == 0 || !conn_takes_bytes(c))
         return;   /* answering a refused request, or lingering: discard */
+    if (c->state == CS_READING)
+        conn_request_begins(c);   /* a request is under way: its deadline runs */
     if (c->state != CS_READING || c->pend.len > c->pend_off) {
         if (pend_add(c, b->base, (size_t)n) < 0) {
             conn_close(c, 1);

@@ -201,7 +201,7 @@ int mb_server_begin(mb_server_conn *c, int status, const char *content_type, con
     int rc;
     if (!awaits_response(c))
         return MB_ESTATE;
-    c->chunked = c->parser.http_major == 1 && c->parser.http_minor >= 1;
+    c->chunked = mb_h1p_http_major(&c->parser) == 1 && mb_h1p_http_minor(&c->parser) >= 1;
     if (!c->chunked)
         c->close_after = 1;   /* HTTP/1.0: the body ends when the connection does */
     rc = format_head(c, stackbuf, sizeof stackbuf, &head, status, content_type, extra,
@@ -269,10 +269,14 @@ void conn_response_done(mb_server_conn *c)
         return;
     }
     conn_set_state(c, CS_READING);
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    if (c->pend.len > c->pend_off || !c->reading)
+    mb_h1p_init(&c->parser, MB_H1P_REQUEST, &mb_server_parser_cb, c);
+    conn_request_ends(c);
+    if (c->pend.len > c->pend_off) {
+        conn_request_begins(c);   /* pipelined: the next one is under way */
         conn_ready_push(c);
+    } else if (!c->reading) {
+        conn_ready_push(c);
+    }
 }
 
 void mb_server_abort(mb_server_conn *c)

@@ -488,8 +488,73 @@ static void test_server_timings(void)
     CHECK_STR(mb_llm_server_source(MB_SRV_LLAMACPP | MB_SRV_HEADERS, src, sizeof src), "llama.cpp+headers");
 }
 
+/* Usage that contradicts what arrived is dropped and flagged (issue 15
+ * item 18); plausible usage -- several tokens per chunk, hidden reasoning
+ * tokens -- is kept. */
+static void test_usage_plausible(void)
+{
+    run_t r;
+    mb_tok_source src;
+    static const char three[] =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"c\"}}]}\n\n";
+    char buf[1024];
+    /* 999,999,999 tokens in ~300 bytes: impossible */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":999999999,"
+             "\"prompt_tokens\":7}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    CHECK_EQ_INT(r.x.usage_output, 999999999);   /* read as sent ... */
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 64);
+    CHECK(r.x.usage_invalid);                    /* ... and judged against the stream */
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, &src), 3);
+    CHECK(src == MB_TOK_EVENTS);
+    CHECK_EQ_INT(r.x.usage_input, 7);            /* the input count was plausible */
+    mb_llm_free(&r.x);
+    /* more than max_tokens while the stream stayed within it */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":50}}\n\n"
+             "data: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 8);
+    CHECK(r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 3);
+    mb_llm_free(&r.x);
+    /* the same 50 with no max_tokens sent: several tokens per chunk is fine */
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 0);
+    CHECK(!r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 50);
+    mb_llm_free(&r.x);
+    /* hidden reasoning tokens explain a count above the bytes received */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":5000,"
+             "\"completion_tokens_details\":{\"reasoning_tokens\":4990}}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 10000);
+    CHECK(!r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 5000);
+    mb_llm_free(&r.x);
+    /* a template's tokens on top of a tiny request: plausible */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":3,"
+             "\"prompt_tokens\":377}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 100, 64);
+    CHECK(!r.x.usage_invalid);
+    mb_llm_free(&r.x);
+    /* an input count far larger than the request itself */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":3,"
+             "\"prompt_tokens\":99999999}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 400, 64);
+    CHECK(r.x.usage_invalid);
+    CHECK_EQ_INT(r.x.usage_input, -1);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, &src), 3);
+    CHECK(src == MB_TOK_USAGE);
+    mb_llm_free(&r.x);
+}
+
 int main(void)
 {
+    test_usage_plausible();
     test_fixtures();
     test_server_timings();
     test_edges();

@@ -116,6 +116,21 @@ static void test_host(void)
         CHECK_STR(h.os, "linux");
         CHECK(h.memory_bytes > 0);
     }
+    if (access("/etc/os-release", R_OK) == 0)   /* Linux and others: its PRETTY_NAME */
+        CHECK_MSG(h.os_release[0] && !strchr(h.os_release, '"'), "os_release '%s'", h.os_release);
+    if (strcmp(mb_plat_name(), "darwin") == 0) {
+        CHECK_STR(h.os, "darwin");
+        CHECK_MSG(strncmp(h.os_release, "macOS ", 6) == 0, "os_release '%s'", h.os_release);
+        CHECK(h.memory_bytes > 0 && h.machine[0] && h.cpu_model[0]);
+        if (h.unified_memory) {   /* Apple silicon: the chip and its two kinds of cores */
+            CHECK_MSG(strncmp(h.chip, "Apple M", 7) == 0, "chip '%s'", h.chip);
+            CHECK(h.perf_cores > 0 && h.efficiency_cores >= 0);
+            CHECK(h.perf_cores + h.efficiency_cores <= h.cpus);
+        }
+    } else {
+        CHECK_STR(h.chip, "");   /* Apple silicon only */
+        CHECK_EQ_INT(h.unified_memory, 0);
+    }
 }
 
 typedef struct tstate {

@@ -4,17 +4,16 @@ local T = require "harness"
 local mb = require "mlxbench"
 local http = require "mlxbench.http"
 local time = require "mlxbench.time"
+local sys = require "mlxbench._sys"
 
 local SSE = assert(os.getenv("HTTP_SSE"))
 local TASKS = tonumber(os.getenv("HTTP_TASKS") or "1000")
 local MAX_RSS_MB = tonumber(os.getenv("HTTP_MAX_RSS_MB") or "200")
 local N, INTERVAL = 10, 0.05
 
+-- peak RSS in KiB, from the platform layer (getrusage; no /proc)
 local function vm_hwm_kb()
-  local f = assert(io.open("/proc/self/status"))
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match("VmHWM:%s*(%d+)"))
+  return sys.max_rss() // 1024
 end
 
 T.test(("%d tasks x one streamed request"):format(TASKS), function()

@@ -159,6 +159,12 @@ class HttpEnv:
         tmp = self.tmp
         v = self.vars
         if self.want_nginx:
+            # found on PATH, wherever the system installs it (Debian's
+            # /usr/sbin, Homebrew's bin): without it the test cannot run
+            nginx = shutil.which("nginx")
+            if not nginx:
+                print("SKIP: nginx is not on PATH (tools/deps.sh test installs it)")
+                sys.exit(77)   # __enter__ cleans up on the way out
             os.makedirs(os.path.join(tmp, "www"))
             with open(os.path.join(tmp, "www", "small.txt"), "w") as f:
                 f.write("x" * 100)
@@ -168,7 +174,7 @@ class HttpEnv:
             conf = os.path.join(tmp, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(NGINX_CONF.format(tmp=tmp, **ports))
-            p = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", os.path.join(tmp, "error.log")],
+            p = subprocess.Popen([nginx, "-p", tmp, "-c", conf, "-e", os.path.join(tmp, "error.log")],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
             self.procs.append(p)

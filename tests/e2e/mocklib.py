@@ -175,6 +175,19 @@ class Mock:
         return self.json("GET", "/mock/stats")[1]
 
 
+def ps_rss(pid):
+    """Resident set size of another process in bytes, from ps(1) (POSIX:
+    the same on Linux and macOS; no /proc), or 0 when it has gone. A
+    process can tell its own through mlxbench._sys; the emulator tells its
+    in /mock/stats ("process")."""
+    try:
+        out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        return int(out) * 1024 if out else 0
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return 0
+
+
 def chat(model, content="Say something.", max_tokens=None, stream=False, usage=None, **extra):
     b = {"model": model, "messages": [{"role": "user", "content": content}]}
     if max_tokens is not None:
@@ -204,3 +217,19 @@ def raw_http(port, data, read_timeout=3.0, host="127.0.0.1"):
         out += b"<<RESET>>"
     s.close()
     return out
+
+
+def matrix_row(label, n):
+    """docs/RELIABILITY.md's hostile-input matrix says this class has n
+    cases, all held: the table is checked against the tests that run it."""
+    path = os.path.join(ROOT, "docs", "RELIABILITY.md")
+    row = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("| " + label):
+                row = [c.strip() for c in line.strip().strip("|").split("|")]
+                break
+    expect("RELIABILITY.md's matrix has a row '%s'" % label, row is not None)
+    if row:
+        expect("RELIABILITY.md's matrix row '%s': %d cases, %d held" % (label, n, n),
+               row[1] == str(n) and row[2] == str(n), "row says %s / %s" % (row[1], row[2]))

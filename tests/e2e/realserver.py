@@ -33,9 +33,10 @@ Options (a flavor sets the defaults; every option overrides it):
   --fail-every K        every K-th generation request (K, 2K, ...) is a 503
                         in the flavor's error shape (an overloaded server)
   --max-running N       at most N generations at once; the others queue
-  --batching MODE       yes (default: streams run side by side) | no (one
+  --batching MODE       yes (streams run side by side: the default) | no (one
                         generation at a time) | seed-off (one at a time when
-                        the request carries `seed`, as mlx_lm.server does)
+                        the request carries `seed`, as mlx_lm.server does:
+                        the mlx flavor's default)
   --reasoning-field F --reasoning-tokens N
                         the first N tokens of an answer stream as reasoning
                         in delta field F (reasoning, reasoning_content)
@@ -55,13 +56,21 @@ Options (a flavor sets the defaults; every option overrides it):
   Ollama's flavor also answers /api/version and /api/chat (its native API,
   with *_duration fields); LM Studio's /api/v0/models and
   /api/v0/chat/completions (with `stats`).
+  --reasoning N         the first N tokens of an answer stream as
+                        delta.reasoning (mlx_lm.server's field for a thinking
+                        model's reasoning), the rest as delta.content
+
+mlx flavor: like mlx_lm.server, a request that sends `seed` is not batched
+with the others -- it is served alone, one seeded request at a time, while
+unseeded ones run together; the log says "batched": false for it.
 
 A token is one word plus a space ("w17 "), so 4-6 characters: tokens,
 characters and chunks are all known. Prompt tokens are the words of every
 message plus 4 per message (a chat template's overhead): not the chars/4
 rule, so an estimate and the server's count differ visibly.
 
-GET /_log returns one record per request (JSON list), times on
+GET /_proc returns the server's own CPU seconds (all threads), threads and
+peak RSS. GET /_log returns one record per request (JSON list), times on
 CLOCK_MONOTONIC (the clock mlxbench stamps bytes with):
   {"i", "path", "model", "status", "headers" (lower-case), "body" (parsed),
    "t_arrival", "t_headers", "chunks": [[t_sent, tokens, chars]...],
@@ -133,7 +142,7 @@ class State:
         self.cold_pending = opt.cold_start > 0
         self.generations = 0
         self.slots = threading.Semaphore(opt.max_running) if opt.max_running else None
-        self.serial = threading.Lock()       # --batching no / seed-off
+        self.serial = threading.Lock()       # --batching no / seed-off (mlx: seeded requests, one at a time)
         self.running = 0
         self.waiting = 0
         self.prompt_total = 0
@@ -202,6 +211,13 @@ def handler_for(state):
                                                      "param": None, "code": code}}, rec)
 
         def do_GET(self):
+            if self.path == "/_proc":
+                # the process's own truth, for a client sampling it from outside:
+                # CPU seconds of all its threads, its threads, its peak RSS
+                import resource
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                return self.send_json(200, {"cpu_s": time.process_time(), "threads": threading.active_count(),
+                                            "peak_rss": peak if sys.platform == "darwin" else peak * 1024})
             if self.path.startswith("/_log"):
                 with state.lock:
                     data = json.dumps(state.log)
@@ -352,6 +368,7 @@ def handler_for(state):
             if state.slots:
                 state.slots.acquire()
             serial = opt.batching == "no" or (opt.batching == "seed-off" and "seed" in body)
+            rec["batched"] = not serial
             if serial:
                 state.serial.acquire()
             t_admit = time.monotonic()
@@ -474,6 +491,8 @@ def handler_for(state):
                 done = 0
                 for j, (piece, ntok, field) in enumerate(pieces):
                     sleep_until(t0 + j * opt.itl)
+                    if field == "content" and ntok is not None and j * opt.tpc < opt.reasoning:
+                        field = "reasoning"   # --reasoning N: the first N tokens, in the chunks as they come
                     d = {field: piece}
                     if opt.role_every:
                         d["role"] = "assistant"
@@ -541,7 +560,7 @@ def parse(argv):
     ap.add_argument("--require-max-completion-tokens", action="store_true")
     ap.add_argument("--fail-every", type=int, default=0)
     ap.add_argument("--max-running", type=int, default=0)
-    ap.add_argument("--batching", choices=["yes", "no", "seed-off"], default="yes")
+    ap.add_argument("--batching", choices=["yes", "no", "seed-off"])
     ap.add_argument("--reasoning-field")
     ap.add_argument("--reasoning-tokens", type=int, default=0)
     ap.add_argument("--usage-position", choices=["separate", "finish", "every"], default="separate")
@@ -549,6 +568,7 @@ def parse(argv):
     ap.add_argument("--prefix-cache", choices=["on", "zero", "off"], default="off")
     ap.add_argument("--metrics", action="store_true")
     ap.add_argument("--no-keepalive", action="store_true")
+    ap.add_argument("--reasoning", type=int, default=0)
     ap.add_argument("--watch-stdin", action="store_true")
     opt = ap.parse_args(argv)
     fl = FLAVORS[opt.flavor]
@@ -556,6 +576,8 @@ def parse(argv):
     opt.usage = opt.usage or fl["usage"]
     honour = opt.honour if opt.honour is not None else fl["honour"]
     opt.honour = [] if honour == "none" else honour.split(",")
+    if opt.batching is None:
+        opt.batching = "seed-off" if opt.flavor == "mlx" else "yes"
     opt.natural = [int(x) for x in opt.natural.split(",")]
     opt.fingerprint = fl["fingerprint"]
     opt.role_every = fl["role_every"]

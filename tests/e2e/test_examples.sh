@@ -6,27 +6,27 @@ SRC=$(pwd)
 EX="$SRC/examples"
 cd "$TMP"
 
-timeout 120 "$MLXBENCH" -I "$EX" "$EX/tier_sweep.lua" > tier.txt 2>&1
+with_timeout 120 "$MLXBENCH" -I "$EX" "$EX/tier_sweep.lua" > tier.txt 2>&1
 expect "tier_sweep runs" [ $? -eq 0 ]
 expect "tier_sweep: 6 runs" [ "$(grep -c 'model=mlx-community' tier.txt)" -ge 6 ]
 
-timeout 60 "$MLXBENCH" -I "$EX" "$EX/prompt_mix.lua" > mix.txt 2>&1
+with_timeout 60 "$MLXBENCH" -I "$EX" "$EX/prompt_mix.lua" > mix.txt 2>&1
 expect "prompt_mix runs" [ $? -eq 0 ]
 expect "prompt_mix prints TTFT p99" contains mix.txt 'TTFT p99 [0-9.]+ ms'
 
 # the team library through MLXBENCH_PATH instead of -I
-MLXBENCH_PATH="$EX/?.lua;;" timeout 60 "$MLXBENCH" "$EX/prompt_mix.lua" > mix2.txt 2>&1
+MLXBENCH_PATH="$EX/?.lua;;" with_timeout 60 "$MLXBENCH" "$EX/prompt_mix.lua" > mix2.txt 2>&1
 expect "teamlib via MLXBENCH_PATH" [ $? -eq 0 ]
 
-timeout 60 "$MLXBENCH" "$EX/rate_sweep.lua" > rate.txt 2>&1
+with_timeout 60 "$MLXBENCH" "$EX/rate_sweep.lua" > rate.txt 2>&1
 expect "rate_sweep runs" [ $? -eq 0 ]
 expect "rate_sweep: 4 rates" [ "$(grep -cE '^ +(2|4|8|16) ' rate.txt)" -eq 4 ]
 
-timeout 90 "$MLXBENCH" "$EX/slo_search.lua" > slo.txt 2>&1
+with_timeout 90 "$MLXBENCH" "$EX/slo_search.lua" > slo.txt 2>&1
 expect "slo_search runs" [ $? -eq 0 ]
 expect "slo_search finds a rate" contains slo.txt 'highest rate meeting the SLO: [0-9.]+ req/s'
 
-timeout 60 "$MLXBENCH" "$EX/failover.lua" -o fo.json > fo.txt 2>&1
+with_timeout 60 "$MLXBENCH" "$EX/failover.lua" -o fo.json > fo.txt 2>&1
 expect "failover runs" [ $? -eq 0 ]
 expect "failover prints the timeline" contains fo.txt 'fault on: primary returns 503'
 python3 - <<'PY' || { fails=$((fails+1)); echo "FAIL: failover figures" >&2; }

@@ -33,7 +33,18 @@ values). localhost is also run with ::1 listed first (a private /etc/hosts
 in a mount namespace, when unshare(1) allows it): h1 must fall back to
 127.0.0.1. A request only libcurl takes (a caller's Transfer-Encoding) runs
 apart, and shows the default run really is on h1 (it cannot reuse h1's
-connection)."""
+connection).
+
+The request heads are libcurl 7.88's (Debian 12's), byte for byte; a
+newer libcurl (Homebrew's, macOS's) may write its heads otherwise. So the
+comparison knows the version mlxbench loads (mlxbench._http.libcurl()):
+on 7.88 both transports must send identical bytes, and those bytes must
+also equal tests/fixtures/h1/curl-7.88-requests.json (so the file cannot
+go stale); on any other version h1's bytes must still equal that file
+exactly, while libcurl's may differ only by headers it adds: same request
+line, same body, every header h1 sends sent by libcurl with the same value
+(the differences are printed). MB_H1_WRITE_GOLDEN=PATH rewrites the file
+from libcurl 7.88's bytes."""
 import json
 import os
 import shutil
@@ -310,9 +321,7 @@ def both(specs, wrap=()):
             expect("%s: %s same on both transports" % (n, k), a.get(k) == b.get(k),
                    "h1=%r curl=%r" % (a.get(k), b.get(k)))
         x, y = h1_log.get(n, []), cu_log.get(n, [])
-        expect("%s: same requests received from both transports" % n,
-               [raw for _, raw in x] == [raw for _, raw in y],
-               "\n  h1:   %r\n  curl: %r" % ([raw for _, raw in x], [raw for _, raw in y]))
+        same_request(n, [raw for _, raw in x], [raw for _, raw in y])
         expect("%s: on the same connections" % n, [c for c, _ in x] == [c for c, _ in y],
                "h1 %r, curl %r" % ([c for c, _ in x], [c for c, _ in y]))
     return h1, h1_log
@@ -326,6 +335,70 @@ def ipv6_loopback():
         return True
     except OSError:
         return False
+
+
+def libcurl_version():
+    out = subprocess.run([MLXBENCH, "-e", 'local v = require("mlxbench._http").libcurl() '
+                          'io.write(v and v.version or "")'], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+CURL = libcurl_version()
+CURL_REF = CURL.startswith("7.88.")   # the libcurl h1's heads were written against
+GOLDEN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "h1",
+                           "curl-7.88-requests.json")
+with open(GOLDEN_PATH) as f:
+    GOLDEN = json.load(f)
+GOLDEN_NEW = {}
+print("libcurl %s: %s" % (CURL or "?", "byte-identical heads required" if CURL_REF else
+                          "h1 against libcurl 7.88's recorded heads; this libcurl may add headers"))
+
+
+def generic(raw):
+    """A request's bytes with this run's ports and version as placeholders."""
+    s = raw.decode("latin-1")
+    srv6 = globals().get("SRV6")   # the IPv6 server of section 2, once it exists
+    for port, name in ((srv6.port if srv6 else None, "{P6}"), (P, "{P}")):
+        if port:
+            s = s.replace(":%d" % port, ":" + name)
+    return s.replace("mlxbench/" + VERSION, "mlxbench/{V}")
+
+
+def parse_head(raw):
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    return lines[0], sorted(lines[1:]), body
+
+
+def same_request(name, x, y):
+    """The requests of one spec on both transports (lists of raw bytes)."""
+    if CURL_REF:
+        expect("%s: same requests received from both transports" % name, x == y,
+               "\n  h1:   %r\n  curl: %r" % (x, y))
+        if os.environ.get("MB_H1_WRITE_GOLDEN"):
+            GOLDEN_NEW[name] = [generic(r) for r in y]
+        elif name in GOLDEN:
+            expect("%s: libcurl 7.88 sends what the fixture recorded" % name,
+                   [generic(r) for r in y] == GOLDEN[name],
+                   "\n  curl:    %r\n  fixture: %r" % ([generic(r) for r in y], GOLDEN[name]))
+        return
+    # another libcurl: h1 still sends 7.88's bytes exactly ...
+    expect("%s: h1 sends the heads libcurl 7.88 sends (fixture)" % name,
+           name not in GOLDEN or [generic(r) for r in x] == GOLDEN[name],
+           "\n  h1:      %r\n  fixture: %r" % ([generic(r) for r in x], GOLDEN.get(name)))
+    # ... and this libcurl differs from it only by headers it adds
+    expect("%s: as many requests on both transports" % name, len(x) == len(y), "%r %r" % (x, y))
+    for a, b in zip(x, y):
+        la, ha, ba = parse_head(a)
+        lb, hb, bb = parse_head(b)
+        expect("%s: same request line" % name, la == lb, "%r %r" % (la, lb))
+        expect("%s: same body" % name, ba == bb, "%r %r" % (ba, bb))
+        missing = [h for h in ha if h not in hb]
+        expect("%s: every header h1 sends, libcurl %s sends too" % (name, CURL), not missing,
+               "missing from libcurl's: %r (libcurl's: %r)" % (missing, hb))
+        extra = [h for h in hb if h not in ha]
+        if extra:
+            print("note: %s: libcurl %s adds %r" % (name, CURL, extra))
 
 
 T0 = time.monotonic()
@@ -586,6 +659,14 @@ if probe and probe.returncode == 0 and probe.stdout.decode().startswith("::1"):
 else:
     print("cannot list ::1 first for localhost here (unshare/mount): plain localhost only")
 
+if os.environ.get("MB_H1_WRITE_GOLDEN"):
+    expect("the fixture is written from libcurl 7.88 only", CURL_REF, CURL)
+    with open(os.environ["MB_H1_WRITE_GOLDEN"], "w") as f:
+        json.dump(GOLDEN_NEW, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print("wrote %d requests' heads to %s" % (len(GOLDEN_NEW), os.environ["MB_H1_WRITE_GOLDEN"]))
+else:
+    expect("the fixture covers the requests compared", len(GOLDEN) >= 60, str(len(GOLDEN)))
 shutil.rmtree(TMP, ignore_errors=True)
 print("runtime %.1f s" % (time.monotonic() - T0))
 finish()

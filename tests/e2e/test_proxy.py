@@ -17,7 +17,8 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True   # keep __pycache__ out of the source tree
-from httpenv import HttpEnv, MLXBENCH, ROOT, die_with_parent, sanitized
+from httpenv import HttpEnv, MLXBENCH, ROOT, die_with_parent, sanitized  # noqa: E402
+from mocklib import ps_rss  # noqa: E402
 
 HUGE = 64 << 20
 failures = []
@@ -30,11 +31,8 @@ def check(cond, what):
 
 
 def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    """The proxy process's RSS from outside (ps: no /proc, as on macOS)."""
+    return ps_rss(pid) // 1024
 
 
 def serve(env, upstream, faults=None):

@@ -7,10 +7,12 @@ client's RSS and open descriptors are flat after warm-up (and the
 emulator's too), and that every request is accounted for.
 
 Under the sanitizer build (ASan keeps freed memory in quarantine) the run is
-shorter and RSS is not asserted; descriptors still are. A build whose
+shorter and RSS is not asserted; descriptors still are. Each process tells
+its own figures through the platform layer: the client samples itself
+(mlxbench._sys), the emulator answers /mock/stats ("process"). A build whose
 platform layer cannot tell a process its RSS (-DMLXBENCH_PLATFORM=posix)
-records none in its samples: the client's RSS is then read from outside,
-as the emulator's is."""
+says null: the RSS is then read from outside with ps(1) (no /proc: the
+test runs on macOS as on Linux)."""
 import json
 import os
 import subprocess
@@ -19,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mocklib import Mock, expect, finish, MLXBENCH, ROOT  # noqa: E402
+from mocklib import Mock, expect, finish, ps_rss, MLXBENCH, ROOT  # noqa: E402
 from httpenv import sanitized  # noqa: E402
 
 SAN = sanitized()
@@ -35,18 +37,6 @@ PROFILE = {
                "malformed_rate": 0.01, "malformed_after": 2},
     "trace": {"max_requests": 2000, "max_chunks": 100000},
 }
-
-
-def proc_rss(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def proc_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def flat(name, values, times, tol_abs, tol_rel):
@@ -70,9 +60,10 @@ with Mock(profile=PROFILE) as m:
     mock_rss, mock_fds, mock_t, client_rss = [], [], [], []
     t0 = time.monotonic()
     while p.poll() is None and time.monotonic() - t0 < SECS + 60:
-        client_rss.append(proc_rss(p.pid))
-        mock_rss.append(proc_rss(m.proc.pid))
-        mock_fds.append(proc_fds(m.proc.pid))
+        client_rss.append(ps_rss(p.pid))
+        proc = m.stats()["process"]
+        mock_rss.append(proc["rss_bytes"] if proc["rss_bytes"] is not None else ps_rss(m.proc.pid))
+        mock_fds.append(proc["open_fds"])
         mock_t.append(time.monotonic() - t0)
         time.sleep(1)
     try:

@@ -133,8 +133,9 @@ with Server("--flavor", "openai", "--timings", "groq", "--max-running", "1", "--
             break
     else:
         expect("run: per request, queue + prefill + rest = TTFT within 1 ms", True)
-    expect("run: queueing shows (queue p50 > 5 ms with 2 users and 1 slot)", m.get("server_queue_s", {}).get("p50", 0)
-           > 0.005, m.get("server_queue_s"))
+    queued = [q for q in r.get("per_request", []) if (q.get("ttft_split") or {}).get("server_queue_s", 0) > 0.005]
+    expect("run: queueing shows (%d of 10 requests waited > 5 ms for the one slot, with 2 users)" % len(queued),
+           len(queued) >= 3 and m.get("server_queue_s", {}).get("max", 0) > 0.005, m.get("server_queue_s"))
     cal = os.path.join(TMP.name, "cal.json")
     subprocess.run([MLXBENCH, "calibrate", "--quick", "-o", cal], capture_output=True, timeout=120)
     p = subprocess.run([MLXBENCH, "run", "-m", "gpt-4o-mini", "--url", s.url, "-n", "3", "--calibration", cal,

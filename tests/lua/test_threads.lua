@@ -116,7 +116,18 @@ T.test("closed loop, count-bound: 2 threads send exactly one thread's requests",
   T.eq(two.tokens.input, one.tokens.input)
   T.eq(two.tokens.output, 37 * 12)
   for _, m in ipairs{ "ttft_s", "e2e_s", "itl_s", "tpot_s", "ttfb_s" } do
-    T.eq(two.metrics[m].count, one.metrics[m].count, m .. " count")
+    if m == "tpot_s" then
+      -- TPOT needs the last token later than the first: a stream read in
+      -- one go (a loaded machine) has none; count the requests that have one
+      for _, r in ipairs{ one, two } do
+        local have = 0
+        for _, q in ipairs(r.per_request) do if q.tpot_s then have = have + 1 end end
+        T.eq(r.metrics[m].count, have, "tpot_s count = requests with a TPOT")
+        T.ok(have >= 30, "most requests have a TPOT: " .. have)
+      end
+    else
+      T.eq(two.metrics[m].count, one.metrics[m].count, m .. " count")
+    end
     T.eq(stats.decode(two.histograms[m]):count(), two.metrics[m].count)
   end
   T.eq(two.metrics.itl_s.count, 37 * 11)

@@ -38,6 +38,8 @@ extern mb_curl_api mb_curl;
  * 0, or MB_EIO with the reason in mb_curl_error(). */
 int mb_curl_load(void);
 const char *mb_curl_error(void);
+/* The name or path libcurl was loaded from; NULL before a successful load. */
+const char *mb_curl_loaded_from(void);
 
 /* curl.h defines pass-through macros for the variadic three: replace them */
 #undef curl_easy_setopt

@@ -1,9 +1,9 @@
 /* h1.c: the plain-HTTP/1.1 transport -- keep-alive connections on its own
- * sockets (h1_sock.c), responses framed by http_parser, every read stamped
- * once where it arrives -- with the kernel's receive stamp where the system
- * gives one -- and handed to the same head/body code libcurl's callbacks use
- * (client_req.c), so both transports store, parse and judge a response
- * identically.
+ * sockets (h1_sock.c), responses framed by h1parse.h (http_parser or
+ * llhttp), every read stamped once where it arrives -- with the kernel's
+ * receive stamp where the system gives one -- and handed to the same
+ * head/body code libcurl's callbacks use (client_req.c), so both transports
+ * store, parse and judge a response identically.
  *
  * Why it exists: on plain http libcurl costs a poll(2) after every read and
  * re-applies its options per request; at one read per streamed token that
@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <http_parser.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
 #include "h1_int.h"
@@ -133,8 +132,8 @@ void h1_fill(mb_req *r, h1_conn *cn, uint64_t t)
     mb_resp *s = &r->resp;
     s->t.done = (int64_t)(t - s->start_ns);
     if (cn && cn->status_sent) {
-        s->status = cn->p.status_code;
-        s->http_version = cn->p.http_major * 10 + cn->p.http_minor;
+        s->status = (int)mb_h1p_status(&cn->p);
+        s->http_version = (int)(mb_h1p_http_major(&cn->p) * 10 + mb_h1p_http_minor(&cn->p));
     }
 }
 
@@ -222,11 +221,9 @@ static void send_req(h1_conn *cn, mb_req *r, uint64_t now)
     H(r)->conn = cn;
     r->live = 1;
     cn->state = C_BUSY;
-    http_parser_init(&cn->p, HTTP_RESPONSE);
-    cn->p.data = cn;
     /* chunked wins over a Content-Length sent along, as in libcurl (some
      * proxies send both) */
-    cn->p.allow_chunked_length = 1;
+    mb_h1p_init(&cn->p, MB_H1P_RESPONSE | MB_H1P_CHUNKED_WINS, &h1_parser_cb, cn);
     cn->status_sent = cn->head_done = cn->msg_done = cn->line_value = cn->junk = 0;
     cn->interim = 0;
     cn->got = 0;

@@ -6,14 +6,14 @@
  *   h1_sock.c  the sockets: opened, connected and written by the transport,
  *              one uv_poll each
  *   h1_read.c  receiving: one recvmsg per readable socket, stamped (the
- *              kernel's receive stamp where there is one), parsed by
- *              http_parser and handed to the shared head and body code
+ *              kernel's receive stamp where there is one), parsed
+ *              (h1parse.h) and handed to the shared head and body code
  *   h1_msg.c   eligibility, the URL, the request head */
 #ifndef MB_H1_INT_H
 #define MB_H1_INT_H
 
-#include <http_parser.h>
 #include <sys/uio.h>
+#include "mlxbench/h1parse.h"
 #include "client_int.h"
 
 #define H1_RBUF (64 << 10)
@@ -52,7 +52,7 @@ struct h1_conn {
     int kstamp;                  /* the kernel stamps this socket's packets */
     struct iovec wv[2];          /* what is left to write of the request */
     int wn;
-    http_parser p;
+    mb_h1p p;
     h1_pool *pool;
     mb_client *c;
     h1_host *h;
@@ -103,6 +103,7 @@ void h1_sock_ref(h1_conn *cn, int ref);
 void h1_sock_close(h1_conn *cn, uv_close_cb closed);
 
 /* h1_read.c */
+extern const mb_h1p_cb h1_parser_cb;
 void h1_parser_settings_init(void);
 /* The socket is readable: one read, stamped, parsed, delivered. */
 void h1_read_ready(h1_conn *cn);

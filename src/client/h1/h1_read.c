@@ -1,9 +1,10 @@
 /* h1_read.c: the receiving side of the HTTP/1.1 transport -- one read per
- * readable socket, stamped once where it arrives, parsed by http_parser
- * (the connection owns its parser) and handed to the head and body code
- * libcurl's callbacks also use (client_req.c), so both transports store,
- * parse and judge a response identically. A token costs one recvmsg(2), one
- * parser pass and no allocation: reads land in one buffer per client.
+ * readable socket, stamped once where it arrives, parsed by the framing
+ * interface (h1parse.h: http_parser or llhttp; the connection owns its
+ * parser) and handed to the head and body code libcurl's callbacks also use
+ * (client_req.c), so both transports store, parse and judge a response
+ * identically. A token costs one recvmsg(2), one parser pass and no
+ * allocation: reads land in one buffer per client.
  *
  * The stamp of a read is the kernel's receive stamp of the last packet it
  * took, on the monotonic clock, when the socket has them; the user-space
@@ -18,27 +19,24 @@
 #include "mlxbench/platform.h"
 #include "h1_int.h"
 
-static http_parser_settings settings;
-
-
 /* Hands the status line to the head code, once per response. Like
  * libcurl, only HTTP/1.0, 1.1 and 2.0 and a code of three digits pass. */
 static int emit_status(h1_conn *cn)
 {
     char s[48];
-    unsigned v = cn->p.http_major * 10u + cn->p.http_minor;
+    unsigned major = mb_h1p_http_major(&cn->p), minor = mb_h1p_http_minor(&cn->p);
+    unsigned v = major * 10u + minor;
     int n;
     if (v != 10 && v != 11 && v != 20) {
         req_latch(cn->r, MB_ERR_PROTOCOL, "Unsupported HTTP version (%u.%u) in response", v / 10,
                   v % 10);
         return -1;
     }
-    if (cn->p.status_code < 100) {
+    if (mb_h1p_status(&cn->p) < 100) {
         req_latch(cn->r, MB_ERR_PROTOCOL, "Unsupported response code in HTTP response");
         return -1;
     }
-    n = snprintf(s, sizeof s, "HTTP/%u.%u %u", cn->p.http_major, cn->p.http_minor,
-                 cn->p.status_code);
+    n = snprintf(s, sizeof s, "HTTP/%u.%u %u", major, minor, mb_h1p_status(&cn->p));
     cn->status_sent = 1;
     return req_head(cn->r, s, (size_t)n) ? 0 : -1;
 }
@@ -52,7 +50,7 @@ static int flush_line(h1_conn *cn)
     return !n || req_head(cn->r, cn->line.p, n) ? 0 : -1;
 }
 
-static int on_message_begin(http_parser *hp)
+static int on_message_begin(mb_h1p *hp)
 {
     h1_conn *cn = hp->data;
     cn->status_sent = cn->head_done = cn->line_value = cn->interim = 0;
@@ -62,7 +60,7 @@ static int on_message_begin(http_parser *hp)
 
 /* The status line is complete (or its reason phrase is cut by the end of
  * a read): checked and handed over once. */
-static int on_status(http_parser *hp, const char *at, size_t n)
+static int on_status(mb_h1p *hp, const char *at, size_t n)
 {
     h1_conn *cn = hp->data;
     (void)at;
@@ -70,7 +68,7 @@ static int on_status(http_parser *hp, const char *at, size_t n)
     return cn->status_sent || emit_status(cn) == 0 ? 0 : -1;
 }
 
-static int on_header_field(http_parser *hp, const char *at, size_t n)
+static int on_header_field(mb_h1p *hp, const char *at, size_t n)
 {
     h1_conn *cn = hp->data;
     if (!cn->status_sent && emit_status(cn) < 0)
@@ -86,7 +84,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 
 /* A value arrives in pieces: cut by the end of a read (joined as is) or
  * by an obsolete line fold (joined with one space, as libcurl does). */
-static int on_header_value(http_parser *hp, const char *at, size_t n)
+static int on_header_value(mb_h1p *hp, const char *at, size_t n)
 {
     h1_conn *cn = hp->data;
     int fold = cn->line_value && !cn->val_cut;
@@ -110,18 +108,19 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 /* End of a head: 1 tells the parser the response has no body -- one to
  * HEAD, a 1xx, 204 or 304, whatever Content-Length says (RFC 9112 6.3; a
  * 304's Content-Length is the length of the 200 it stands for). */
-static int on_headers_complete(http_parser *hp)
+static int on_headers_complete(mb_h1p *hp)
 {
     h1_conn *cn = hp->data;
-    unsigned st = hp->status_code;
+    unsigned st = mb_h1p_status(hp);
     if ((!cn->status_sent && emit_status(cn) < 0) || flush_line(cn) < 0
         || !req_head(cn->r, "\r\n", 2))
         return -1;
     cn->head_done = 1;
-    return H(cn->r)->head_req || st / 100 == 1 || st == 204 || st == 304 ? 1 : 0;
+    return H(cn->r)->head_req || st / 100 == 1 || st == 204 || st == 304 ? MB_H1P_NOBODY
+                                                                        : MB_H1P_GO;
 }
 
-static int on_body(http_parser *hp, const char *at, size_t n)
+static int on_body(mb_h1p *hp, const char *at, size_t n)
 {
     h1_conn *cn = hp->data;
     return req_data(cn->r, at, n, cn->t_read) == n ? 0 : -1;
@@ -129,18 +128,18 @@ static int on_body(http_parser *hp, const char *at, size_t n)
 
 /* A 1xx is followed by the real response; anything else ends the request
  * (the parser pauses: bytes after it make the connection unusable). */
-static int on_message_complete(http_parser *hp)
+static int on_message_complete(mb_h1p *hp)
 {
     h1_conn *cn = hp->data;
     if (flush_line(cn) < 0)   /* the last trailer line: libcurl hands trailers on as headers */
         return -1;
-    if (hp->status_code / 100 == 1 && hp->status_code != 101) {
+    unsigned st = mb_h1p_status(hp);
+    if (st / 100 == 1 && st != 101) {
         cn->interim = 1;
         return 0;
     }
     cn->msg_done = 1;
-    http_parser_pause(hp, 1);
-    return 0;
+    return MB_H1P_PAUSE;
 }
 
 /* A response ended well: the verdict, then the connection goes idle for
@@ -149,7 +148,7 @@ static void complete(h1_conn *cn, uint64_t t)
 {
     mb_req *r = cn->r;
     h1_host *h = cn->h;
-    int keep = http_should_keep_alive(&cn->p) && !cn->junk && !cn->writing;
+    int keep = mb_h1p_keep_alive(&cn->p) && !cn->junk && !cn->writing;
     assert(r && r->live && cn->state == C_BUSY && cn->msg_done && H(r)->conn == cn);
     h1_fill(r, cn, t);
     req_verdict(r);
@@ -170,11 +169,11 @@ static void complete(h1_conn *cn, uint64_t t)
  * malformed response. */
 static void parse_failed(h1_conn *cn)
 {
-    enum http_errno e = HTTP_PARSER_ERRNO(&cn->p);
-    if (cn->head_done && (cn->p.flags & F_CHUNKED))
-        h1_fail(cn, MB_ERR_PROTOCOL, "malformed chunked encoding (%s)", http_errno_description(e));
+    const char *why = mb_h1p_error(&cn->p);
+    if (cn->head_done && mb_h1p_chunked(&cn->p))
+        h1_fail(cn, MB_ERR_PROTOCOL, "malformed chunked encoding (%s)", why);
     else
-        h1_fail(cn, MB_ERR_PROTOCOL, "malformed HTTP response (%s)", http_errno_description(e));
+        h1_fail(cn, MB_ERR_PROTOCOL, "malformed HTTP response (%s)", why);
 }
 
 /* The peer closed (EOF) or the connection failed while a request was on it. */
@@ -190,7 +189,7 @@ static void on_end(h1_conn *cn, ssize_t nread, uint64_t t)
             h1_fail(cn, MB_ERR_RESET, "Empty reply from server");
         return;
     }
-    http_parser_execute(&cn->p, &settings, NULL, 0);   /* a body that ends at EOF */
+    mb_h1p_finish(&cn->p);   /* a body that ends at EOF */
     if (cn->msg_done) {
         cn->junk = 1;   /* closed: never reused */
         complete(cn, t);
@@ -198,11 +197,11 @@ static void on_end(h1_conn *cn, ssize_t nread, uint64_t t)
         h1_fail(cn, cn->r->latched, "%s", "");
     } else if (!cn->head_done) {
         h1_fail(cn, MB_ERR_PROTOCOL, "connection closed in the middle of the response head");
-    } else if (cn->p.flags & F_CHUNKED) {
+    } else if (mb_h1p_chunked(&cn->p)) {
         h1_fail(cn, MB_ERR_PROTOCOL, "transfer closed with outstanding read data remaining");
     } else {
         h1_fail(cn, MB_ERR_PROTOCOL, "transfer closed with %llu bytes remaining to read",
-             (unsigned long long)cn->p.content_length);
+             (unsigned long long)mb_h1p_length(&cn->p));
     }
 }
 
@@ -240,26 +239,31 @@ void h1_read_ready(h1_conn *cn)
     cn->got += (uint64_t)nread;
     cn->t_read = t;
     cn->rend = buf + nread;
-    size_t n = http_parser_execute(&cn->p, &settings, buf, (size_t)nread);
+    size_t n;
+    mb_h1p_state st = mb_h1p_execute(&cn->p, buf, (size_t)nread, &n);
     if (cn->msg_done) {
         cn->junk = n < (size_t)nread;
         complete(cn, t);
-    } else if (HTTP_PARSER_ERRNO(&cn->p) != HPE_OK) {
+    } else if (st != MB_H1P_OK) {
         parse_failed(cn);
     }
     client_dispatch(c);
 }
 
-/* The parser callbacks, set once per process (any thread). */
+/* The parser's callbacks (h1parse.h). */
+const mb_h1p_cb h1_parser_cb = {
+    .on_message_begin = on_message_begin,
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* Once per process: the client's own head limit (a clearer message) must
+ * trip before the parser library's. */
 void h1_parser_settings_init(void)
 {
-    settings.on_message_begin = on_message_begin;
-    settings.on_status = on_status;
-    settings.on_header_field = on_header_field;
-    settings.on_header_value = on_header_value;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
-    /* the client's own head limit (a clearer message) must trip first */
-    http_parser_set_max_header_size(2 * MB_CLIENT_MAX_HEADER_BYTES);
+    mb_h1p_set_max_head(2 * MB_CLIENT_MAX_HEADER_BYTES);
 }

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <lauxlib.h>
 #include "mlxbench/client.h"
 #include "mlxbench/clock.h"
@@ -578,13 +579,35 @@ static int l_active(lua_State *L)
     return 1;
 }
 
+/* _http.libcurl() -> {version, ssl, loaded_from}, or nil and why: the
+ * libcurl that https://, HTTP/2 and proxies use (loaded now if it was
+ * not). */
+static int l_libcurl(lua_State *L)
+{
+    mb_curl_info ci;
+    const char *err = "";
+    if (mb_client_curl_info(&ci, &err) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, ci.version);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, ci.ssl);
+    lua_setfield(L, -2, "ssl");
+    lua_pushstring(L, ci.loaded_from);
+    lua_setfield(L, -2, "loaded_from");
+    return 1;
+}
+
 /* Opens mlxbench._http (the public module is mlxbench.http, in Lua). */
 int luaopen_mlxbench_http(lua_State *L)
 {
     static const luaL_Reg f[] = {
         {"start", l_start}, {"wait", l_wait}, {"events", l_events},
         {"response", l_response}, {"abort_all", l_abort_all}, {"active", l_active},
-        {NULL, NULL}};
+        {"libcurl", l_libcurl}, {NULL, NULL}};
     if (luaL_newmetatable(L, REQ_MT)) {
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__close");

@@ -33,6 +33,8 @@ typedef struct call {
     int waiting;        /* a task is suspended in _llm.wait */
     int on_token;       /* events stored and handed to Lua per batch */
     int consumed;       /* the result was returned: nothing more to wait for */
+    int64_t max_tokens; /* what the request asked for (usage check), 0 if none */
+    size_t body_len;    /* the request body's size (usage check) */
     size_t fed;         /* on_token mode: stored events already extracted */
     size_t told;        /* on_token mode: content events handed to Lua */
 } call;
@@ -157,7 +159,8 @@ static void set_num(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
-/* on_token mode: feeds stored events not yet seen to the extractor. */
+/* on_token mode: feeds stored events not yet seen to the extractor, then
+ * drops them (a long stream's events do not pile up in the request). */
 static void feed_stored(call *c)
 {
     const mb_resp *rs = mb_req_resp(c->req);
@@ -166,6 +169,10 @@ static void feed_stored(call *c)
         mb_sse_event ev = {e.type, e.type_len, e.data, e.data_len, e.id, e.id_len, e.retry, 0};
         c->fed++;
         mb_llm_event(&c->x, &ev, e.t_ns);
+    }
+    if (c->fed > 0 && c->fed == rs->nevents) {
+        mb_req_drop_events(c->req);
+        c->fed = 0;
     }
 }
 
@@ -243,6 +250,7 @@ static void push_result(lua_State *L, call *c)
         }
     }
     ok = kind == NULL;
+    mb_llm_check_usage(&c->x, rs->bytes, c->body_len, c->max_tokens);
     tokens = mb_llm_output_tokens(&c->x, &src);
     /* the server's own timings may also ride in headers (TGI, Server-Timing) */
     mb_resp_header hd;
@@ -270,7 +278,7 @@ static void push_result(lua_State *L, call *c)
     if (rs->t.ttfb >= 0)
         set_num(L, "ttfb_s", secs(rs->t.ttfb));
     if (c->x.nct > 0)
-        set_num(L, "ttft_s", secs((int64_t)(c->x.ct[0] - rs->start_ns)));
+        set_num(L, "ttft_s", secs((int64_t)(c->x.t_first - rs->start_ns)));
     lua_pushinteger(L, (lua_Integer)c->x.nct);
     lua_setfield(L, -2, "content_events");
     lua_pushinteger(L, (lua_Integer)c->x.content_bytes);
@@ -282,8 +290,8 @@ static void push_result(lua_State *L, call *c)
         lua_setfield(L, -2, "token_source");
         if (rs->t.done > 0)
             set_num(L, "req_tok_s", (double)tokens / secs(rs->t.done));
-        if (tokens >= 2 && c->x.nct >= 2 && c->x.ct[c->x.nct - 1] > c->x.ct[0]) {
-            double span = secs((int64_t)(c->x.ct[c->x.nct - 1] - c->x.ct[0]));
+        if (tokens >= 2 && c->x.nct >= 2 && c->x.t_last > c->x.t_first) {
+            double span = secs((int64_t)(c->x.t_last - c->x.t_first));
             set_num(L, "tpot_s", span / (double)(tokens - 1));
             set_num(L, "decode_tok_s", (double)(tokens - 1) / span);
         }
@@ -319,7 +327,7 @@ static void push_result(lua_State *L, call *c)
         lua_setfield(L, -2, "generated_text");
     }
     if (c->x.nct >= 1)
-        set_num(L, "content_span_s", secs((int64_t)(c->x.ct[c->x.nct - 1] - c->x.ct[0])));
+        set_num(L, "content_span_s", secs((int64_t)(c->x.t_last - c->x.t_first)));
     lua_pushboolean(L, rs->reused);
     lua_setfield(L, -2, "reused");
     lua_pushstring(L, mb_stamp_source_name(rs->stamp_source));
@@ -337,20 +345,33 @@ static void push_result(lua_State *L, call *c)
 
 /* The ITL gaps of one request, in seconds: a userdata so a caller records
  * them into a histogram with one C call once it knows the request counts
- * (warm-up and cool-down requests must not), with no per-token Lua. */
+ * (warm-up and cool-down requests must not), with no per-token Lua. The
+ * first MB_LLM_KEEP_TIMES-1 gaps one by one, the rest (a very long stream,
+ * a flood) in the extractor's sparse histogram, handed over here. */
 typedef struct gaps {
     size_t n;
+    mb_hist_sparse *spill;
     double g[];
 } gaps;
 
 static void push_gaps(lua_State *L, call *c)
 {
-    size_t n = c->x.nct > 1 ? c->x.nct - 1 : 0;
+    size_t n = c->x.nstored > 1 ? c->x.nstored - 1 : 0;
     gaps *gp = lua_newuserdatauv(L, sizeof *gp + n * sizeof gp->g[0], 0);
     gp->n = n;
+    gp->spill = c->x.spill;
+    c->x.spill = NULL;
     for (size_t i = 0; i < n; i++)
         gp->g[i] = secs((int64_t)(c->x.ct[i + 1] - c->x.ct[i]));
     luaL_setmetatable(L, GAPS_MT);
+}
+
+static int gaps_gc(lua_State *L)
+{
+    gaps *gp = luaL_checkudata(L, 1, GAPS_MT);
+    mb_hist_sparse_free(gp->spill);
+    gp->spill = NULL;
+    return 0;
 }
 
 /* gaps:record_into(histogram) */
@@ -360,6 +381,8 @@ static int gaps_record(lua_State *L)
     mb_hist *h = mb_lstats_check(L, 2);
     for (size_t i = 0; i < gp->n; i++)
         mb_hist_record(h, gp->g[i], 1);
+    if (gp->spill)
+        mb_hist_merge_sparse(h, gp->spill);
     return 0;
 }
 
@@ -377,7 +400,8 @@ static int gaps_list(lua_State *L)
 
 static int gaps_len(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)((gaps *)luaL_checkudata(L, 1, GAPS_MT))->n);
+    gaps *gp = luaL_checkudata(L, 1, GAPS_MT);
+    lua_pushinteger(L, (lua_Integer)(gp->n + (gp->spill ? mb_hist_sparse_count(gp->spill) : 0)));
     return 1;
 }
 
@@ -391,7 +415,7 @@ static int push_wait(lua_State *L, call *c)
             uint64_t t0 = mb_req_resp(c->req)->start_ns;
             lua_pushboolean(L, 0);
             lua_createtable(L, (int)(c->x.nct - c->told), 0);
-            for (int i = 1; c->told < c->x.nct; c->told++, i++) {
+            for (int i = 1; c->told < c->x.nstored; c->told++, i++) {   /* keep_all: all */
                 lua_pushnumber(L, secs((int64_t)(c->x.ct[c->told] - t0)));
                 lua_rawseti(L, -2, i);
             }
@@ -467,6 +491,12 @@ static int l_start(lua_State *L)
     mb_llm_init(&c->x, (mb_api)api, opt_bool(L, "capture") | (opt_bool(L, "count_text") ? 2 : 0));
     c->stream = opt_bool(L, "stream");
     c->on_token = opt_bool(L, "on_token") && c->stream;
+    c->x.keep_all = c->on_token || opt_bool(L, "itl");   /* the caller wants every time */
+    c->body_len = body_len;
+    {
+        double mt = opt_num(L, "max_tokens", 0);
+        c->max_tokens = mt >= 1 && mt < 1e15 ? (int64_t)mt : 0;
+    }
     c->body = malloc(body_len + 1);
     if (!c->body)
         return luaL_error(L, "out of memory");
@@ -510,6 +540,7 @@ static int l_start(lua_State *L)
     o.insecure = opt_bool(L, "insecure");
     o.cacert = cacert;
     o.reject_encoded = 1;   /* JSON/SSE through an unasked encoding is garbage */
+    o.max_error_body = 64 * 1024;   /* an error's message is in its first bytes */
     o.accept_encoding = opt_str(L, "accept_encoding", NULL, 0);
     {
         double mb = opt_num(L, "max_body", 0), ml = opt_num(L, "max_line", 0);
@@ -560,6 +591,8 @@ int luaopen_mlxbench_llm(lua_State *L)
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, gaps_len);
         lua_setfield(L, -2, "__len");
+        lua_pushcfunction(L, gaps_gc);
+        lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
     luaL_newlib(L, f);

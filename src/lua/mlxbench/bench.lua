@@ -176,6 +176,7 @@ local function config_of(o)
     ignore_eos = o.ignore_eos or nil, min_tokens = o.min_tokens, max_tokens_field = o.max_tokens_field,
     include_usage = o.include_usage == false and false or nil, headers = o.headers and header_names(o.headers),
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
+    insecure = o.insecure or nil, cacert = o.cacert, max_request_bytes = o.max_request_bytes,
     load = is_open(o) and "open" or "closed",
     -- (what watched the server is not the scenario: each shard scrapes its
     -- own; run.server_metrics.url, .server_process.pid, .power.command say it)
@@ -233,7 +234,8 @@ local function one(o, group, i)
     capture = o.capture, timeout = o.timeout, headers = o.headers,
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
-    cacert = o.cacert, insecure = o.insecure, tokenizer = o._tok,
+    cacert = o.cacert, insecure = o.insecure, max_request_bytes = o.max_request_bytes,
+    tokenizer = o._tok,
   }
   if not p.turns then
     local r = attempt(o, group, i, req)
@@ -263,6 +265,7 @@ end
 
 -- response limits and decoding, passed to every request (docs/RELIABILITY.md)
 KNOWN.max_body, KNOWN.max_line, KNOWN.accept_encoding, KNOWN.cacert, KNOWN.insecure = 1, 1, 1, 1, 1
+KNOWN.max_request_bytes = 1
 
 -- default_name(o) -> a short run name: the load and, when not streamed,
 -- "no-stream" ("c=4", "rate=2 no-stream"); the model and the backend have
@@ -310,6 +313,7 @@ function M.bench(o)
   local t = as_target(o.target)
   local fallback = o.fallback and as_target(o.fallback)
   o.stream = o.stream ~= false
+  if o.max_request_bytes then limits.MAX_REQUEST_BYTES = o.max_request_bytes end   -- prompt files too
   for _, k in ipairs{ "requests", "concurrency", "warmup", "max_tokens", "min_tokens", "max_inflight",
                       "threads" } do
     if o[k] ~= nil then o[k] = math.tointeger(o[k]) end

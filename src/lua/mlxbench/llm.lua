@@ -84,6 +84,12 @@ local function build_body(t, o, with_usage)
     if t.api ~= "anthropic" and with_usage then body.stream_options = { include_usage = true } end
   end
   for k, v in pairs(o.extra or {}) do body[k] = v end
+  -- never hand lua-cjson a string it cannot encode (2.1.0 overflows near
+  -- 350 MB), nor build a body nobody could send
+  local limits = require "mlxbench.limits"
+  local max = o.max_request_bytes or limits.MAX_REQUEST_BYTES
+  local size = limits.request_size(body)
+  if size > max then error("llm.request: " .. limits.too_large("the request body", size, max), 0) end
   return cjson.encode(body)
 end
 
@@ -127,7 +133,7 @@ local function check_opts(o)
   if o.tokenizer ~= nil and type(o.tokenizer) ~= "userdata" then
     error("llm.request: tokenizer must be a loaded tokenizer (mlxbench.tokenizer.load)", 3)
   end
-  for _, k in ipairs{ "max_body", "max_line" } do
+  for _, k in ipairs{ "max_body", "max_line", "max_request_bytes" } do
     if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 1) then
       error("llm.request: " .. k .. " must be a positive integer (bytes)", 3)
     end
@@ -182,7 +188,10 @@ function M.request(o)
     insecure = o.insecure, cacert = o.cacert, http2 = o.http2,
     accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,
     max_body = o.max_body, max_line = o.max_line, count_text = o.tokenizer ~= nil,
+    max_tokens = o.max_tokens or (t.api == "anthropic" and 256 or nil),   -- usage check
   }
+  if o.insecure then target_mod.warn_insecure(spec.url) end
+  if o.headers then target_mod.register(nil, o.headers) end   -- their secrets are redacted too
   local oo = setmetatable({ stream = stream, max_tokens = integer(o.max_tokens),
                             min_tokens = integer(o.min_tokens) }, { __index = o })
   local with_usage = stream and not t._no_stream_options and o.include_usage ~= false
@@ -200,6 +209,8 @@ function M.request(o)
   end
   if r.error and r.error.message then
     r.error.message = target_mod.redact(r.error.message, t:secret())
+    local hint = (r.status == 401 or r.status == 403) and t:key_hint()
+    if hint then r.error.message = r.error.message .. " (" .. hint .. ")" end
   end
   if o.include_usage == false then without_usage(r, stream) end
   if r.token_source == "estimate" then r.token_source = "bytes/4" end

@@ -10,16 +10,43 @@ M.SCHEMA = "mlxbench.results/1"
 M.VERSION = require("mlxbench._sys").version   -- from CMake
 
 -- host{} -> a description of the client machine (no user names, no
--- secrets), from the platform layer (mlxbench._sys.host): os, hostname,
--- kernel, cpu_model, cpus, memory_gib; on macOS also machine (hw.model),
--- perf_cores and efficiency_cores. Unknown facts are absent.
+-- secrets), from the platform layer (mlxbench._sys.host): os ("linux",
+-- "darwin"), os_release ("macOS 15.1", "Debian GNU/Linux 12 (bookworm)"),
+-- hostname, kernel, cpu_model, cpus, memory_gib; on macOS also machine
+-- (hw.model), perf_cores and efficiency_cores, and on Apple silicon chip
+-- ("Apple M3 Max") and unified_memory = true (memory_gib is then what CPU
+-- and GPU share: what bounds the models an MLX server can hold). Unknown
+-- facts are absent.
 function M.host()
   local s = sys.host()
-  local h = { os = s.os, hostname = s.hostname, kernel = s.kernel, cpu_model = s.cpu_model,
-              machine = s.machine, cpus = s.cpus, perf_cores = s.perf_cores,
-              efficiency_cores = s.efficiency_cores }
+  local h = { os = s.os, os_release = s.os_release, hostname = s.hostname, kernel = s.kernel,
+              cpu_model = s.cpu_model, chip = s.chip, machine = s.machine, cpus = s.cpus,
+              perf_cores = s.perf_cores, efficiency_cores = s.efficiency_cores,
+              unified_memory = s.unified_memory }
   if s.memory_bytes then h.memory_gib = math.floor(s.memory_bytes / 2^30 * 10 + 0.5) / 10 end
   return h
+end
+
+-- host_line(host) -> "Apple M3 Max (12P+4E), 128 GiB unified memory, macOS 15.1"
+-- or "Intel Xeon ..., 2 CPUs, 23.4 GiB, Debian GNU/Linux 12 (bookworm)":
+-- the client machine in one line for reports; "" when nothing is known.
+function M.host_line(h)
+  if type(h) ~= "table" then return "" end
+  local parts = {}
+  local cpu = h.chip or h.cpu_model
+  if type(cpu) == "string" and cpu ~= "" then
+    if math.type(h.perf_cores) == "integer" and math.type(h.efficiency_cores) == "integer" then
+      cpu = string.format("%s (%dP+%dE)", cpu, h.perf_cores, h.efficiency_cores)
+    end
+    parts[#parts + 1] = cpu
+  end
+  if h.cpus and not h.chip then parts[#parts + 1] = string.format("%d CPUs", math.floor(h.cpus)) end
+  if h.memory_gib then
+    parts[#parts + 1] = string.format("%g GiB%s", h.memory_gib, h.unified_memory and " unified memory" or "")
+  end
+  local os_ = h.os_release or (h.os and h.kernel and h.os .. " " .. h.kernel) or h.os
+  if type(os_) == "string" and os_ ~= "" then parts[#parts + 1] = os_ end
+  return table.concat(parts, ", ")
 end
 
 -- iso8601(unix seconds) -> "2026-11-28T17:39:25Z"
@@ -145,12 +172,18 @@ function M.validate(doc, path)
   return doc
 end
 
+-- The largest results file read (report, compare, merge): a million
+-- requests kept per request is about 500 MB. Bounded so /dev/zero or a
+-- wrong path is an error, not all of memory.
+M.MAX_FILE_BYTES = 1024 * 1024 * 1024
+
 -- read_json(path) -> value | nil, message naming the file
 function M.read_json(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open " .. path .. ": " .. tostring(err) end
-  local text = f:read("a")
-  f:close()
+  local text, err, why = require("mlxbench._sys").read_file(path, M.MAX_FILE_BYTES)
+  if why == "too_large" then
+    return nil, string.format("%s is over %d MiB: not a results file", path, M.MAX_FILE_BYTES >> 20)
+  end
+  if not text then return nil, err end
   local doc, jerr = json.decode(text)
   if not doc then return nil, path .. ": not valid JSON (" .. tostring(jerr) .. ")" end
   return doc

@@ -1,8 +1,11 @@
 /* modules.c: one line per C module; the pure-Lua ones are found by the
  * embedded searcher (engine.c). */
 #include "engine.h"
-#include <lua-cjson.h>
 #include "modules.h"
+
+/* lua-cjson's entry point (Debian's static library, or the release built
+ * by cmake/deps.cmake: neither installs a header everywhere). */
+int luaopen_cjson(lua_State *L);
 
 const mb_cmodule mb_cmodules[] = {
     {"cjson", luaopen_cjson},
@@ -20,6 +23,7 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench.proxy", luaopen_mlxbench_proxy},
     {"mlxbench._thread", luaopen_mlxbench_thread},
     {"mlxbench._monitor", luaopen_mlxbench_monitor},
+    {"mlxbench._redact", luaopen_mlxbench_redact},
     {"mlxbench._tokenizer", luaopen_mlxbench_tokenizer},
     {"mlxbench._prom", luaopen_mlxbench_prom},
     {"mlxbench._cmd", luaopen_mlxbench_cmd},

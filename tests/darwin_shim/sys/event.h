@@ -25,6 +25,7 @@ struct kevent {
 #define EV_DELETE 0x0002
 #define EV_ONESHOT 0x0010
 #define NOTE_NSECONDS 0x00000004
+#define NOTE_CRITICAL 0x00000020   /* system does minimal timer coalescing */
 int kqueue(void);
 int kevent(int kq, const struct kevent *changelist, int nchanges, struct kevent *eventlist,
            int nevents, const struct timespec *timeout);

@@ -45,7 +45,13 @@ M.SPEC = {
   threshold = { arg = "EXPR", multi = true, help = "fail (exit 1) unless EXPR holds, e.g. 'ttft_s.p95<500ms'" },
   timeout = { arg = "S", num = { 0, 86400, gt = true }, unit = "seconds", help = "per-request timeout in seconds (default "
               .. require("mlxbench._sys").defaults.timeout .. ")" },
-  ["api-key-env"] = { arg = "VAR", help = "environment variable holding the API key (default: OPENAI_API_KEY / ANTHROPIC_API_KEY by API and host)" },
+  ["api-key-env"] = { arg = "VAR", help = "send the key in $VAR (must be set) to the --url host; by default "
+    .. "OPENAI_API_KEY/ANTHROPIC_API_KEY go only to api.openai.com/api.anthropic.com" },
+  ["allow-http-key"] = { help = "allow sending the key over plain http:// to a host that is not loopback" },
+  insecure = { help = "do not verify the server's TLS certificate (warned, recorded in the results)" },
+  cacert = { arg = "FILE", help = "trust the CA certificate(s) in FILE (PEM), e.g. a local server's self-signed one" },
+  ["max-request-bytes"] = { arg = "BYTES", int = { 1024, 2 ^ 31 },
+    help = "largest request body (and prompt) built (default 16777216)" },
   grace = { arg = "S", num = { 0, 3600 }, unit = "seconds", help = "on Ctrl-C/SIGTERM, seconds in-flight requests get before they are aborted (default 5)" },
   ["max-line"] = { arg = "BYTES", int = { 16, 2 ^ 31 }, help = "longest SSE line accepted (default 1048576); longer: error kind protocol" },
   ["max-body"] = { arg = "BYTES", int = { 1024, 2 ^ 40 }, help = "largest response accepted (default 67108864); larger: error kind protocol" },
@@ -85,9 +91,9 @@ M.SPEC = {
   help = { short = "h", help = "show this help" },
 }
 M.ORDER = { "model", "runs", "max-tokens", "max-completion-tokens", "min-tokens", "ignore-eos",
-            "prompt", "input-tokens", "output-tokens", "prefix-tokens", "tokenizer", "warmup", "stream", "url", "api", "api-key-env", "header", "extra-body",
+            "prompt", "input-tokens", "output-tokens", "prefix-tokens", "tokenizer", "warmup", "stream", "url", "api", "api-key-env", "allow-http-key", "insecure", "cacert", "header", "extra-body",
             "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard",
-            "threads", "slo", "threshold", "timeout", "grace", "max-line", "max-body", "mock",
+            "threads", "slo", "threshold", "timeout", "grace", "max-line", "max-body", "max-request-bytes", "mock",
             "mock-trace", "usage", "metrics-url", "metrics", "metrics-interval", "metrics-keep", "server-pid",
             "price", "prices", "power-cmd", "watts", "kwh-price", "calibration", "output", "html", "format",
             "progress", "verbose", "quiet", "name", "help" }
@@ -116,7 +122,8 @@ end
 
 -- user_error(e) -> the message of an error caused by the input (options,
 -- prompt files, the target), without the traceback; nil for a bug
-local USER_PREFIXES = { "mlxbench%.bench: ", "prompts: ", "dataset: ", "mlxbench%.target: " }
+local USER_PREFIXES = { "mlxbench%.bench: ", "prompts: ", "dataset: ", "mlxbench%.target: ",
+                        "llm%.request: " }
 local function user_error(e)
   if type(e) ~= "string" then return nil end
   local msg = e:gsub("\nstack traceback:.*$", ""):gsub("^%[?[^%s:]*%]?[^%s:]*:%d+: ", "")
@@ -210,6 +217,13 @@ local function options(o)
     local u, uerr = check_url(o.url)
     if not u then return nil, uerr end
   end
+  if o.cacert then
+    local f = io.open(o.cacert, "rb")
+    if not f then return nil, "--cacert: cannot read " .. o.cacert end
+    f:close()
+  end
+  -- the request limit bounds prompt files too: set before they are read
+  if o["max-request-bytes"] then require("mlxbench.limits").MAX_REQUEST_BYTES = o["max-request-bytes"] end
   local rate = o.rate
   if rate and o.concurrency then return nil, "give --rate (open loop) or -c (closed loop), not both" end
   if o.arrival and not ({ poisson = 1, constant = 1, gamma = 1 })[o.arrival] then
@@ -333,6 +347,7 @@ local function options(o)
     thresholds = o.threshold, timeout = o.timeout, shard = shard, threads = o.threads,
     include_usage = o.usage ~= false, max_line = o["max-line"], max_body = o["max-body"],
     name = o.name, on_result = o.verbose and verbose_line or nil,
+    insecure = o.insecure or nil, cacert = o.cacert, max_request_bytes = o["max-request-bytes"],
     metrics_url = watch.metrics_url, metrics_interval = o["metrics-interval"], metrics_keep = watch.keep,
     power_cmd = o["power-cmd"], watts = o.watts, kwh_price = o["kwh-price"], price = watch.price,
     prices = watch.prices,
@@ -449,7 +464,8 @@ function M.main(...)
     url = srv.url
   end
   local tok, t = pcall(target_mod.new, { url = url, api = o.api, model = b.model,
-                                         name = o.mock and "mock" or nil, api_key_env = o["api-key-env"] })
+                                         name = o.mock and "mock" or nil, api_key_env = o["api-key-env"],
+                                         allow_http_key = o["allow-http-key"] })
   if not tok then
     if srv then srv:stop() end
     return cmd:die(user_error(t) or tostring(t))

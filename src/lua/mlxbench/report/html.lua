@@ -2,6 +2,7 @@
 -- SVG charts drawn here, inline CSS, no script and no external resource --
 -- readable in light and dark mode and on paper. docs/REPORTS.md describes
 -- each chart and the data-* attributes that let a test check it.
+local results = require "mlxbench.results"
 local stats = require "mlxbench.stats"
 local svg = require "mlxbench.report.svg"
 local tables = require "mlxbench.report.tables"
@@ -495,10 +496,10 @@ function M.render(doc)
     '<meta name="color-scheme" content="light dark">',
     "<title>mlxbench report " .. esc(doc.started_at or "") .. "</title><style>" .. CSS .. "</style></head>",
     "<body><main>", "<h1>mlxbench report</h1>",
-    string.format('<p class="meta">%d run%s%s · started %s · %s %s · host %s, %s CPUs, %s GiB, %s</p>', #runs,
+    string.format('<p class="meta">%d run%s%s · started %s · %s %s · host %s</p>', #runs,
       #runs == 1 and "" or "s", skipped > 0 and string.format(" (%d skipped)", skipped) or "",
       esc(doc.started_at or "?"), esc(tool.name or "mlxbench"), esc(tool.version or ""),
-      esc(host.cpu_model or "?"), esc(int(host.cpus or "?")), esc(host.memory_gib or "?"), esc(host.kernel or host.os or "?")),
+      esc(results.host_line(host) ~= "" and results.host_line(host) or "?")),
     '<nav><a href="#throughput">Throughput</a><a href="#timeline">Timeline</a><a href="#latency">Latency</a>'
       .. '<a href="#itl">ITL</a>'
       .. '<a href="#sweeps">Sweeps</a><a href="#failover">Failover</a><a href="#runs">Runs</a>'
