@@ -51,7 +51,7 @@ LAYERS = {
 HEADERS = {
     "arrival": "core", "buf": "core", "list": "core", "clock": "core", "defaults": "core", "errors": "core",
     "hist": "core", "json": "core", "redact": "core", "jsplit": "core", "llm": "core", "mock_model": "core",
-    "rng": "core", "sse": "core", "sha256": "core", "h1parse": "core", "prom": "core",
+    "rng": "core", "sse": "core", "sha256": "core", "h1parse": "core", "prom": "core", "utf8": "core",
     "platform": "platform", "net": "platform", "config": "platform",
     "tok": "tok",
     "client": "client", "server": "server", "listen": "server", "mock": "emu",

@@ -137,8 +137,10 @@ int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src);
 
 /* Checks usage against what arrived: more output tokens than bytes of
  * response body (less the hidden reasoning tokens the server names), more
- * than max_tokens (> 0) when the stream itself stayed within it and more
- * than MB_LLM_TOKENS_PER_EVENT per content event, or more input tokens
+ * than max_tokens (> 0) when the stream itself stayed within it and either
+ * the server says it stopped at the limit (finish reason "length" or
+ * "max_tokens": it honours max_tokens) or the count is more than
+ * MB_LLM_TOKENS_PER_EVENT per content event, or more input tokens
  * than the request had bytes (plus MB_LLM_INPUT_SLACK for the templates
  * and system prompts servers add), cannot be true: such a count is dropped
  * and flagged usage_invalid (tokens then come from the stream, or the

@@ -304,10 +304,14 @@ void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
                         int64_t max_tokens)
 {
     int64_t out = x->usage_output, hidden = x->usage_reasoning > 0 ? x->usage_reasoning : 0;
-    /* over max_tokens while the stream itself stayed within it, and beyond
-     * what its events could carry (servers put several tokens in one) */
+    /* over max_tokens while the stream itself stayed within it: a server
+     * that says it stopped at the limit ("length", "max_tokens") honours
+     * it, so any count above it is false; otherwise (a server may ignore
+     * max_tokens and put several tokens in a chunk) only beyond what its
+     * events could carry */
+    int at_limit = !strcmp(x->finish_reason, "length") || !strcmp(x->finish_reason, "max_tokens");
     int over_max = max_tokens > 0 && out > max_tokens && (int64_t)x->nct <= max_tokens
-                   && out > MB_LLM_TOKENS_PER_EVENT * (int64_t)x->nct;
+                   && (at_limit || out > MB_LLM_TOKENS_PER_EVENT * (int64_t)x->nct);
     if (out > 0 && ((uint64_t)(out - (hidden < out ? hidden : out)) > body_bytes || over_max)) {
         x->usage_output = -1;
         x->usage_invalid = 1;

@@ -141,6 +141,14 @@ void mk_trace_json(const mk_trace *t, mb_buf *b, uint64_t since, size_t limit,
 
 enum { MK_CHAT, MK_COMPLETIONS, MK_MESSAGES };
 
+/* An answer as a tokenizer's tokens: the decoded text and where each token's
+ * piece of it starts (off[n] = the text's length); next = tokens emitted. */
+typedef struct mk_toktext {
+    char *text;
+    size_t *off;
+    uint64_t n, next;
+} mk_toktext;
+
 typedef struct mk_req {
     mb_mock *m;
     mb_server_conn *conn;
@@ -176,7 +184,7 @@ typedef struct mk_req {
     uint64_t kv_held;          /* its tokens in the model's KV cache */
     char method[8];
     char path[48];
-    mb_buf gen, rgen;          /* emitted content and reasoning (tokenizer only) */
+    mk_toktext tt[2];          /* with a tokenizer: the answer's tokens (content, reasoning) */
 } mk_req;
 
 /* Formatting of one API. Every function appends complete SSE events (or a
@@ -262,7 +270,14 @@ struct mb_mock {
 int mk_tokenizer_set(mb_mock *m, const char *path, char *err, size_t errlen);
 void mk_tokenizer_free(mb_mock *m);
 uint64_t mk_count(mb_mock *m, const char *s, size_t n);
-void mk_keep_text(mk_req *r, const char *s, size_t n, int reasoning);
+/* With a tokenizer, writes the request's answer as that tokenizer's tokens
+ * (after r->total, r->reasoning and the text generators are set). 0 or
+ * MB_ENOMEM. */
+int mk_tok_prepare(mk_req *r);
+void mk_tok_free(mk_req *r);
+/* The next token to emit: *s and the length (one word of the pseudo-text,
+ * or one of the tokenizer's tokens). tmp (MB_MOCK_TOKEN_MAX) holds a word. */
+size_t mk_next_token(mk_req *r, int reasoning, char *tmp, const char **s);
 uint64_t mk_usage_out(mk_req *r);
 uint64_t mk_usage_reasoning(mk_req *r);
 

@@ -124,8 +124,7 @@ static uint64_t chunk_size(const mk_req *r)
 void mk_req_free(mk_req *r)
 {
     free(r->model_json);
-    mb_buf_free(&r->gen);
-    mb_buf_free(&r->rgen);
+    mk_tok_free(r);
     free(r);
 }
 
@@ -312,10 +311,9 @@ static void emit_body(mk_req *r)
         return;
     }
     for (uint64_t i = 0; i < r->total; i++) {
-        size_t n = i < r->reasoning ? mb_mock_text_token(&r->rtext, tok)
-                                    : mb_mock_text_token(&r->text, tok);
-        mb_buf_add(i < r->reasoning ? &rtext : &text, tok, n);
-        mk_keep_text(r, tok, n, i < r->reasoning);
+        const char *s;
+        size_t n = mk_next_token(r, i < r->reasoning, tok, &s);
+        mb_buf_add(i < r->reasoning ? &rtext : &text, s, n);
     }
     b->len = 0;
     r->emitted = r->total;
@@ -384,9 +382,9 @@ static void emit(mk_req *r)
         uint64_t e = k - done < (uint64_t)r->tpc ? k - done : (uint64_t)r->tpc;
         text->len = 0;
         for (uint64_t i = 0; i < e; i++) {
-            size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
-            mb_buf_add(text, tok, n);
-            mk_keep_text(r, tok, n, reasoning);
+            const char *s;
+            size_t n = mk_next_token(r, reasoning, tok, &s);
+            mb_buf_add(text, s, n);
         }
         api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
         done += e;

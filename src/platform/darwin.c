@@ -286,30 +286,14 @@ const char *mb_os_rx_stamp_kind(void)
     return "SO_TIMESTAMP";
 }
 
+static int64_t from_timeval(const void *data)
+{
+    struct timeval tv;
+    memcpy(&tv, data, sizeof tv);
+    return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
 ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
 {
-    union {
-        char b[CMSG_SPACE(sizeof(struct timeval)) + 32];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec io = {buf, n};
-    struct msghdr m;
-    ssize_t r;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &io;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl.b;
-    m.msg_controllen = sizeof ctl.b;
-    do
-        r = recvmsg(fd, &m, 0);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0 || m.msg_controllen == 0)
-        return r;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMP) {
-            struct timeval tv;
-            memcpy(&tv, CMSG_DATA(h), sizeof tv);
-            *stamp_ns = (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
-        }
-    return r;
+    return mb_posix_recv_stamped(fd, buf, n, SCM_TIMESTAMP, from_timeval, stamp_ns);
 }

@@ -304,30 +304,14 @@ const char *mb_os_rx_stamp_kind(void)
     return "SO_TIMESTAMPNS";
 }
 
+static int64_t from_timespec(const void *data)
+{
+    struct timespec ts;
+    memcpy(&ts, data, sizeof ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
 {
-    union {
-        char b[CMSG_SPACE(sizeof(struct timespec)) + 32];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec io = {buf, n};
-    struct msghdr m;
-    ssize_t r;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &io;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl.b;
-    m.msg_controllen = sizeof ctl.b;
-    do
-        r = recvmsg(fd, &m, 0);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0 || m.msg_controllen == 0)
-        return r;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
-            struct timespec ts;
-            memcpy(&ts, CMSG_DATA(h), sizeof ts);
-            *stamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-        }
-    return r;
+    return mb_posix_recv_stamped(fd, buf, n, SCM_TIMESTAMPNS, from_timespec, stamp_ns);
 }

@@ -62,5 +62,10 @@ int64_t mb_posix_fd_count(void);
 int mb_posix_os_release(char *buf, size_t cap);
 /* Reads the first line of a small file into buf (newline stripped); 0 or -1. */
 int mb_posix_read_line(const char *path, char *buf, size_t cap);
+/* One recvmsg(2) (EINTR retried) whose SOL_SOCKET control message of
+ * `type`, if any, is turned into realtime ns by conv (given its data):
+ * what mb_os_recv is where the system stamps packets. */
+ssize_t mb_posix_recv_stamped(int fd, void *buf, size_t n, int type,
+                              int64_t (*conv)(const void *data), int64_t *stamp_ns);
 
 #endif

@@ -201,6 +201,32 @@ int mb_posix_read_line(const char *path, char *buf, size_t cap)
     return 0;
 }
 
+ssize_t mb_posix_recv_stamped(int fd, void *buf, size_t n, int type,
+                              int64_t (*conv)(const void *data), int64_t *stamp_ns)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(struct timespec)) + 32];   /* timespec >= timeval */
+        struct cmsghdr align;
+    } ctl;
+    struct iovec io = {buf, n};
+    struct msghdr m;
+    ssize_t r;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &io;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.b;
+    m.msg_controllen = sizeof ctl.b;
+    do
+        r = recvmsg(fd, &m, 0);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0 || m.msg_controllen == 0)
+        return r;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == type)
+            *stamp_ns = conv(CMSG_DATA(h));
+    return r;
+}
+
 /* ---- another process ------------------------------------------------ */
 
 int mb_plat_proc_sample(int64_t pid, mb_plat_proc *out)

@@ -525,6 +525,23 @@ static void test_usage_plausible(void)
     CHECK(!r.x.usage_invalid);
     CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 50);
     mb_llm_free(&r.x);
+    /* a server that stopped at the limit honours it: 20 tokens for
+     * max_tokens 16 cannot be true, even at 7 tokens an event */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}],"
+             "\"usage\":{\"completion_tokens\":20}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 16);
+    CHECK(r.x.usage_invalid);
+    mb_llm_free(&r.x);
+    /* ... while a natural stop may come from a server that ignores
+     * max_tokens and packs chunks: 20 for 16 over 3 events stands */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],"
+             "\"usage\":{\"completion_tokens\":20}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 16);
+    CHECK(!r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 20);
+    mb_llm_free(&r.x);
     /* hidden reasoning tokens explain a count above the bytes received */
     snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":5000,"
              "\"completion_tokens_details\":{\"reasoning_tokens\":4990}}}\n\ndata: [DONE]\n\n", three);
