@@ -22,7 +22,7 @@ trap 'rm -rf "$TMP"' EXIT
 [ -f /usr/include/jsmn.h ] || { echo "json_parse.sh: needs libjsmn-dev (tools/deps.sh test)" >&2; exit 1; }
 $CC -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter \
   -Iinclude $(pkg-config --cflags libcjson) -o "$TMP/json_parse" bench/json_parse.c \
-  src/core/json.c src/core/buf.c src/core/errors.c $(pkg-config --libs libcjson) -lm
+  src/core/json.c src/core/utf8.c src/core/buf.c src/core/errors.c $(pkg-config --libs libcjson) -lm
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c "$CPU")
 echo "machine: $(nproc) CPUs, $(uname -sr); pinned to CPU $CPU; load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"

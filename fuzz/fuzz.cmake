@@ -24,9 +24,12 @@ endfunction()
 
 mb_fuzz_target(fuzz_sse ${MB_SRC}/core/sse.c)
 mb_fuzz_target(fuzz_hist_decode ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c)
-mb_fuzz_target(fuzz_llm ${MB_SRC}/core/llm.c ${MB_SRC}/core/llm_openai.c
-               ${MB_SRC}/core/llm_anthropic.c ${MB_SRC}/core/json.c ${MB_SRC}/core/sse.c)
-mb_fuzz_target(fuzz_json ${MB_SRC}/core/json.c ${MB_SRC}/core/jsplit.c)
+mb_fuzz_target(fuzz_llm ${MB_SRC}/core/llm.c ${MB_SRC}/core/llm_openai.c ${MB_SRC}/core/llm_server.c
+               ${MB_SRC}/core/llm_anthropic.c ${MB_SRC}/core/json.c ${MB_SRC}/core/utf8.c ${MB_SRC}/core/sse.c
+               ${MB_SRC}/core/hist.c ${MB_SRC}/core/redact.c)
+target_link_libraries(fuzz_llm PRIVATE Threads::Threads)
+mb_fuzz_target(fuzz_prom ${MB_SRC}/core/prom.c)
+mb_fuzz_target(fuzz_json ${MB_SRC}/core/json.c ${MB_SRC}/core/utf8.c ${MB_SRC}/core/jsplit.c)
 target_link_libraries(fuzz_json PRIVATE PkgConfig::CJSON)
 
 # The emulator: its profile loader alone, and its whole HTTP request path
@@ -36,7 +39,7 @@ file(GLOB MB_FUZZ_MOCK_SRC ${MB_SRC}/emu/*.c ${MB_SRC}/server/*.c ${MB_SRC}/tok/
 list(APPEND MB_FUZZ_MOCK_SRC ${MB_SRC}/core/mock_text.c ${MB_SRC}/core/mock_timing.c
      ${MB_SRC}/core/mock_length.c ${MB_PLATFORM_SRC} ${MB_H1PARSE_SRC})
 set(MB_FUZZ_CORE_SRC ${MB_SRC}/core/hist.c ${MB_SRC}/core/hist_codec.c ${MB_SRC}/core/clock.c
-    ${MB_SRC}/core/json.c ${MB_SRC}/core/rng.c)
+    ${MB_SRC}/core/json.c ${MB_SRC}/core/utf8.c ${MB_SRC}/core/rng.c)
 mb_fuzz_target(fuzz_mock_profile ${MB_FUZZ_MOCK_SRC} ${MB_FUZZ_CORE_SRC})
 mb_fuzz_target(fuzz_mock_http ${MB_FUZZ_MOCK_SRC} ${MB_FUZZ_CORE_SRC})
 foreach(t fuzz_mock_profile fuzz_mock_http)
@@ -51,7 +54,8 @@ endforeach()
 # server that answers with the input.
 file(GLOB_RECURSE MB_FUZZ_CLIENT_SRC ${MB_SRC}/client/*.c)
 mb_fuzz_target(fuzz_h1_response ${MB_FUZZ_CLIENT_SRC} ${MB_PLATFORM_SRC}
-               ${MB_SRC}/core/sse.c ${MB_SRC}/core/clock.c ${MB_SRC}/core/hist.c ${MB_H1PARSE_SRC})
+               ${MB_SRC}/core/sse.c ${MB_SRC}/core/clock.c ${MB_SRC}/core/hist.c
+               ${MB_SRC}/core/redact.c ${MB_H1PARSE_SRC})
 target_include_directories(fuzz_h1_response PRIVATE ${MB_SRC}/client
                            ${MB_CURL_INCLUDE_DIRS} ${PROJECT_BINARY_DIR}/include)
 target_link_libraries(fuzz_h1_response PRIVATE ${CMAKE_DL_LIBS} PkgConfig::UV
@@ -61,7 +65,7 @@ target_link_libraries(fuzz_h1_response PRIVATE ${CMAKE_DL_LIBS} PkgConfig::UV
 # decoder on arbitrary text through the fixtures of tests/fixtures/tok.
 file(GLOB MB_FUZZ_TOK_SRC ${MB_SRC}/tok/*.c)
 foreach(t fuzz_tok_load fuzz_tok_encode)
-  mb_fuzz_target(${t} ${MB_FUZZ_TOK_SRC} ${MB_SRC}/core/json.c)
+  mb_fuzz_target(${t} ${MB_FUZZ_TOK_SRC} ${MB_SRC}/core/json.c ${MB_SRC}/core/utf8.c)
   target_link_libraries(${t} PRIVATE PkgConfig::PCRE2 PkgConfig::UTF8PROC)
 endforeach()
 target_compile_definitions(fuzz_tok_encode PRIVATE

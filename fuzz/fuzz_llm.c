@@ -90,7 +90,7 @@ static void check(const mb_llm *x, int ended)
     if (x->usage_output < -1 || x->usage_output > 1000000000 ||
         x->usage_input < -1 || x->usage_input > 1000000000)
         abort();                                   /* insane counts are ignored */
-    for (size_t i = 1; i < x->nct; i++)
+    for (size_t i = 1; i < x->nstored; i++)
         if (x->ct[i] < x->ct[i - 1])
             abort();                               /* content times ordered */
     if (x->capture && x->text_len && (!x->text || x->text[x->text_len] != 0))
@@ -138,7 +138,8 @@ static void same(const run *a, const run *b)
     const mb_llm *x = &a->x, *y = &b->x;
     if (x->err_kind != y->err_kind ||
         strcmp(x->err_msg, y->err_msg) != 0 || a->stopped != b->stopped ||
-        x->nct != y->nct || (x->nct && memcmp(x->ct, y->ct, x->nct * sizeof *x->ct)) ||
+        x->nct != y->nct || x->nstored != y->nstored
+        || (x->nstored && memcmp(x->ct, y->ct, x->nstored * sizeof *x->ct)) ||
         x->usage_output != y->usage_output || x->usage_input != y->usage_input ||
         x->usage_invalid != y->usage_invalid || x->done != y->done ||
         strcmp(x->finish_reason, y->finish_reason) != 0 ||

@@ -22,7 +22,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/mlxbench-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 status=0
-for pair in fuzz_sse:sse fuzz_hist_decode:hist fuzz_llm:llm fuzz_json:json \
+for pair in fuzz_sse:sse fuzz_hist_decode:hist fuzz_llm:llm fuzz_json:json fuzz_prom:prom \
             fuzz_mock_profile:mock_profile fuzz_mock_http:mock_http \
             fuzz_h1_response:h1_response fuzz_tok_load:tok_load fuzz_tok_encode:tok_encode; do
   target=${pair%%:*}

@@ -69,6 +69,20 @@ hostile = {
     "tool_args": sse('{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{}"}}]}}]}', "[DONE]"),
     "reasoning": sse('{"choices":[{"delta":{"reasoning_content":"hm"}}]}', CHUNK % "b", "[DONE]"),
 }
+# the servers' own timings (src/core/llm_server.c), in each shape
+hostile.update({
+    "timings_llamacpp": sse(CHUNK % "a", '{"choices":[{"delta":{},"finish_reason":"stop"}],"timings":'
+                            '{"cache_n":20,"prompt_n":13,"prompt_ms":8553.384,"predicted_n":7,"predicted_ms":3150.478,'
+                            '"queue_ms":1.5}}', "[DONE]"),
+    "timings_ollama": sse(CHUNK % "a", '{"choices":[],"total_duration":2609028500,"load_duration":1667040600,'
+                          '"prompt_eval_duration":116817000,"eval_duration":824111500}', "[DONE]"),
+    "timings_lmstudio": sse(CHUNK % "a", '{"choices":[],"stats":{"time_to_first_token":0.111,'
+                            '"generation_time":0.954,"time_to_first_token_seconds":-1}}', "[DONE]"),
+    "timings_groq": sse(CHUNK % "a", '{"choices":[],"x_groq":{"usage":{"queue_time":0.01,"prompt_time":1e400,'
+                        '"completion_time":"x","total_time":0.2}},"time_info":{"queue_time":null}}', "[DONE]"),
+    "cached_tokens": sse(CHUNK % "a", '{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1,'
+                         '"prompt_tokens_details":{"cached_tokens":8}}}', "[DONE]"),
+})
 for k, v in hostile.items():
     put("llm", "openai_" + k, bytes([0]) + (v.encode() if isinstance(v, str) else v))
 put("llm", "legacy_text", bytes([1]) + sse('{"choices":[{"text":"hi","index":0}]}', "[DONE]").encode())
@@ -311,3 +325,23 @@ for i, text in enumerate([b"Hello world", edge, "日本語 👨‍👩‍👧 e\
     for k in (0, 33, 64, 97):
         put("tok_encode", "text_%d_%d" % (i, k), bytes([k + i]) + text)
 print("tokenizer corpora written")
+
+# ---- prom: Prometheus scrapes; byte 0 bit 0 = OpenMetrics ------------------
+PROMFIX = os.path.join(ROOT, "tests", "fixtures", "prom")
+for name in sorted(os.listdir(PROMFIX)):
+    if name.endswith(".txt"):
+        with open(os.path.join(PROMFIX, name), "rb") as f:
+            text = f.read()
+        put("prom", name, b"\x00" + text[:60000])
+prom_cases = {
+    "escapes": b'\x00# HELP m a \\\\ b \\n c\n# TYPE m gauge\nm{a="x\\"y\\\\z\\n",b="\\q"} 1 -5\n',
+    "histogram": b'\x00# TYPE h histogram\nh_bucket{le="0.1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 0.3\nh_count 2\n',
+    "specials": b"\x00a NaN\nb +Inf\nc -Inf\nd 1e-308\ne 0x1p-3\nf 1 9223372036854775807\n",
+    "quoted": b'\x00# TYPE "a.b" counter\n{"a.b",x="1"} 2\n{"a.b"} 3\n',
+    "openmetrics": b'\x01# TYPE c counter\nc_total 1 1.5\nc_created 1\nd 1 # {t="a"} 2 3\n# EOF\nz 1\n',
+    "crlf_ws": b'\x00 \t x { a = "1" , } \t 2 \r\n\r\n#\r\n',
+    "broken": b'\x00x{a="1\nx{a=1} 2\n{""} 3\n# TYPE\n# TYPE t what\nx 1 2 3\n',
+}
+for k, v in prom_cases.items():
+    put("prom", k, v)
+print("prom corpora written")

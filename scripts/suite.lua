@@ -12,6 +12,13 @@
 -- 4. failover: the primary backend starts failing mid-run and a fallback
 --    serves; the row says which backend served which requests.
 --
+-- With --prices (or --price) and --watts / --power-cmd, every row has its
+-- cost: the cloud rows at their API price, the local rows in electricity
+-- (and at a price of your own, if the prices file names the local models):
+-- the report's "Cost and energy" table puts local and cloud side by side.
+-- The local server's /metrics (when it has one) and process (--server-pid)
+-- are on the local rows' timelines.
+--
 -- Against a server of the user's, the tiers are the models it serves: give
 -- them with --models, or the suite reads /v1/models and stops before
 -- running when the seed's three mlx-community names are not there. The
@@ -42,9 +49,17 @@ local SPEC = {
   progress = { arg = "MODE", help = "auto|plain|none (default auto)" },
   grace = { arg = "S", num = { 0, 3600 }, unit = "seconds",
             help = "on Ctrl-C/SIGTERM, seconds in-flight requests get before they are aborted (default 5)" },
+  price = { arg = "IN/OUT[/CACHED]", help = "USD per 1M tokens for every row" },
+  prices = { arg = "FILE", help = "USD per 1M tokens per model (JSON or CSV): cloud rows at their price" },
+  watts = { arg = "W", num = { 0, 1e6, gt = true }, help = "the local machine's power: local rows' joules per token" },
+  ["power-cmd"] = { arg = "CMD", help = "a command printing the local machine's watts, sampled during local rows" },
+  ["kwh-price"] = { arg = "USD", num = { 0, 1000 }, help = "electricity per kWh: local rows' $ of energy" },
+  ["server-pid"] = { arg = "PID|auto", help = "sample the local server's process on the local rows" },
+  metrics = { help = "scrape the local server's /metrics when it has one (default); --no-metrics to skip" },
   help = { short = "h", help = "show this help" },
 }
-local ORDER = { "url", "models", "fallback-url", "runs", "max-tokens", "ignore-eos", "output", "html",
+local ORDER = { "url", "models", "fallback-url", "runs", "max-tokens", "ignore-eos", "price", "prices",
+                "watts", "power-cmd", "kwh-price", "server-pid", "metrics", "output", "html",
                 "mock", "format", "progress", "grace", "quiet", "help" }
 
 local cmd = args.command{ name = "mlxbench suite", synopsis = "[options]", spec = SPEC, order = ORDER,
@@ -69,6 +84,24 @@ local n = o.runs or (o.mock and 3 or 5)
 local max_tokens = o["max-tokens"] or (o.mock and 32 or 256)
 local ignore_eos = o["ignore-eos"] or nil
 local out_file = o.output or "results.json"
+-- what every row is priced at, what the local rows' energy is
+local cost = require "mlxbench.cost"
+local priced = {}
+if o.price and o.prices then cmd:die("give --price or --prices, not both") end
+if o.price then
+  local p, perr = cost.parse_price(o.price)
+  if not p then cmd:die(perr) end
+  priced.price = p
+end
+if o.prices then
+  local p, perr = cost.load_prices(o.prices)
+  if not p then cmd:die(perr) end
+  priced.prices = p
+end
+if o.watts and o["power-cmd"] then cmd:die("give --watts or --power-cmd, not both") end
+if o["kwh-price"] and not (o.watts or o["power-cmd"]) then
+  cmd:die("--kwh-price needs the machine's power: --watts W or --power-cmd CMD")
+end
 if o.grace then require("mlxbench.interrupt").set_grace(o.grace) end
 progress.set(o.quiet and "none" or o.progress or "auto")
 local function say(...) progress.say(string.format(...)) end
@@ -130,11 +163,19 @@ end
 -- The servers: the user's, or emulated ones in this process.
 local local_srv, primary_srv, px
 if o.mock then
-  local_srv = mb.mock.start{ port = 0, seed = 1 }
+  local_srv = mb.mock.start{ port = 0, seed = 1, profile = { model_defaults = { timings = true } } }
   url = local_srv.url
 end
 
 local local_t = mb.target{ name = o.mock and "local (emulated)" or "local", url = url }
+-- the local server's side: its /metrics (the probe's silent part) and process
+local local_watch = { watts = o.watts, power_cmd = o["power-cmd"], kwh_price = o["kwh-price"] }
+if o.metrics ~= false then local_watch.metrics_url = require("mlxbench.probe").quick(local_t).metrics_url end
+if o["server-pid"] then
+  local pid, perr = require("mlxbench.observe").resolve_pid(o["server-pid"], url)
+  if not pid then cmd:die(perr) end
+  local_watch.server_pid = pid
+end
 local openai_t = mb.target{ name = "openai", url = "https://api.openai.com", api = "openai" }
 local anthropic_t = mb.target{ name = "anthropic", url = "https://api.anthropic.com", api = "anthropic" }
 say("suite: %s; tiers small=%s, medium=%s, large=%s; %d requests per row, max %d tokens%s",
@@ -173,6 +214,10 @@ local function row(opts)
     return nil
   end
   opts.ignore_eos = ignore_eos
+  opts.price, opts.prices = priced.price, priced.prices
+  if opts.target == local_t then
+    for k, v in pairs(local_watch) do opts[k] = v end
+  end
   return add(mb.bench(opts))
 end
 
@@ -259,6 +304,15 @@ if primary then
 elseif not bench.stopping() then
   skipped_row("failover local->fallback", tiers.small, "needs a second server: give --fallback-url URL "
     .. "(it must serve " .. tiers.small .. ")", local_t)
+end
+
+-- the client's own floor beside the TTFT split of the rows that have one
+local floor
+for _, r in ipairs(runs) do
+  if r.ttft_split then
+    floor = floor or require("mlxbench.floor").ttft()
+    r.ttft_split.client_floor = floor
+  end
 end
 
 if px then px:stop() end

@@ -6,13 +6,18 @@
  *
  * Subcommands are implemented in the embedded Lua module mlxbench.cli, so
  * option parsing lives with the code that uses the options. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <lauxlib.h>
 #include "engine.h"
 #include "mb_embed.h"
 #include "mlxbench/net.h"
+#include "mlxbench/redact.h"
 
 #define MAX_INCLUDES 64
 
@@ -25,6 +30,7 @@ static const char usage_text[] =
     "       mlxbench report FILE.json [--format md|csv|html] [-o OUT]\n"
     "       mlxbench compare BASE.json NEW.json [--max-regression 5%] [--format text|md|json]\n"
     "       mlxbench merge FILE.json... -o OUT.json\n"
+    "       mlxbench probe [--url URL] [-m MODEL] [--format table|json]\n"
     "       mlxbench calibrate\n"
     "       mlxbench tokenize --tokenizer PATH|MODEL [--ids|--count] [TEXT|@FILE|-]\n"
     "       mlxbench --version | --help\n"
@@ -71,10 +77,48 @@ static void set_arg_table(lua_State *L, char **argv, int argc, int script)
     lua_setglobal(L, "arg");
 }
 
+/* Descriptors 0, 1 and 2 open, as daemons make sure: started with one
+ * closed (`<&-`, `>&-`), the first socket or file would take its number --
+ * libuv asserts on closing it, and a report would go into a socket. A
+ * closed one reads or writes /dev/null instead. */
+static void std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (n >= 0 && n != fd) {
+            dup2(n, fd);
+            close(n);
+        }
+    }
+}
+
+/* At exit (main's return or os.exit): output that could not be written
+ * (a full disk, /dev/full, a closed pipe with SIGPIPE ignored) is an
+ * error -- exit 2 with a line on stderr -- never a silent success. After
+ * a hangup the terminal is gone and a lost line is expected. */
+static void check_output(void)
+{
+    int err = 0;
+    if (fflush(stdout) != 0)
+        err = errno;
+    else if (ferror(stdout))
+        err = mb_output_errno();
+    if ((err || ferror(stdout)) && !(mb_sig_count() > 0 && mb_sig_last() == SIGHUP)) {
+        fprintf(stderr, "mlxbench: output lost: error writing to standard output%s%s\n",
+                err ? ": " : "", err ? strerror(err) : "");
+        fflush(stderr);
+        _exit(2);
+    }
+    if (ferror(stderr) && !(mb_sig_count() > 0 && mb_sig_last() == SIGHUP))
+        _exit(2);   /* nowhere left to say it */
+}
+
 static int is_command(const char *s)
 {
     static const char *const cmds[] = {"run", "suite", "mock", "report", "compare",
-                                       "merge", "calibrate", "tokenize", NULL};
+                                       "merge", "calibrate", "tokenize", "probe", NULL};
     for (int i = 0; cmds[i]; i++)
         if (strcmp(s, cmds[i]) == 0)
             return 1;
@@ -90,6 +134,8 @@ int main(int argc, char **argv)
     mb_engine *eng = NULL;
     lua_State *L;
 
+    std_fds_open();
+    atexit(check_output);
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--version") == 0) {
@@ -163,7 +209,7 @@ int main(int argc, char **argv)
     set_arg_table(L, argv, argc, script);
     if (code) {
         if (luaL_loadbufferx(L, code, strlen(code), "=(command line)", "t") != LUA_OK) {
-            fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+            mb_redact_eputs("mlxbench: ", lua_tostring(L, -1));
             goto out;
         }
     } else if (is_command(argv[script])) {
@@ -171,7 +217,7 @@ int main(int argc, char **argv)
         lua_getglobal(L, "require");
         lua_pushstring(L, "mlxbench.cli");
         if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-            fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+            mb_redact_eputs("mlxbench: ", lua_tostring(L, -1));
             goto out;
         }
         lua_getfield(L, -1, "main");
@@ -182,7 +228,7 @@ int main(int argc, char **argv)
         }
         lua_pushstring(L, argv[script]);
     } else if (luaL_loadfilex(L, argv[script], "t") != LUA_OK) {
-        fprintf(stderr, "mlxbench: %s\n", lua_tostring(L, -1));
+        mb_redact_eputs("mlxbench: ", lua_tostring(L, -1));
         goto out;
     }
     /* stack: fn [command]; then the arguments after the script/command */
@@ -193,6 +239,6 @@ int main(int argc, char **argv)
 out:
     mb_engine_free(eng);
     free(scriptdir);
-    fflush(stdout);
-    return rc;
+    mb_redact_reset();   /* the engine (and its threads) are gone: nothing prints */
+    return rc;   /* check_output runs at exit */
 }

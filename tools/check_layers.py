@@ -50,8 +50,8 @@ LAYERS = {
 # public header -> its layer (a header missing here is a violation: add it)
 HEADERS = {
     "arrival": "core", "buf": "core", "list": "core", "clock": "core", "defaults": "core", "errors": "core",
-    "hist": "core", "json": "core", "jsplit": "core", "llm": "core", "mock_model": "core",
-    "rng": "core", "sse": "core", "sha256": "core", "h1parse": "core",
+    "hist": "core", "json": "core", "redact": "core", "jsplit": "core", "llm": "core", "mock_model": "core",
+    "rng": "core", "sse": "core", "sha256": "core", "h1parse": "core", "prom": "core", "utf8": "core",
     "platform": "platform", "net": "platform", "config": "platform",
     "tok": "tok",
     "client": "client", "server": "server", "listen": "server", "mock": "emu",
@@ -75,7 +75,8 @@ SYSTEM = {
     "lua.h": {"lua", "main"}, "lauxlib.h": {"lua", "main"}, "lualib.h": {"lua", "main"},
     "cjson/cJSON.h": set(),   # the fuzz oracle only (fuzz/), never the binary
     "dlfcn.h": {"client"},    # libcurl is dlopen'ed there
-    "pcre2.h": {"tok"}, "utf8proc.h": {"tok"},
+    # PCRE2: the tokenizers' regexes; the Lua layer's --metrics-keep matcher (l_prom.c)
+    "pcre2.h": {"tok", "lua"}, "utf8proc.h": {"tok"},
 }
 # headers of one operating system: src/platform only
 OS_ONLY = re.compile(r"^(sys/(timerfd|epoll|signalfd|eventfd|inotify|sendfile|sysinfo|prctl|"

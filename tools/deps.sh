@@ -35,8 +35,9 @@ build_pkgs=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev
 # libcjson-dev: the fuzzers' JSON oracle (fuzz/) and, with libjsmn-dev, a peer in bench/json_parse.sh
 # node-llhttp: llhttp's C sources, for tools/test.sh's portable build (framing on llhttp)
 # procps: ps(1), how the tests read another process's RSS (no /proc)
+# prometheus-node-exporter: a real Prometheus exporter for e2e.server_metrics (started on loopback by the test)
 test_pkgs=(nginx-light lua5.4 python3 python3-yaml clang libclang-rt-dev valgrind nodejs npm openssl curl wrk
-           chromium man-db libcjson-dev libjsmn-dev node-llhttp procps)
+           chromium man-db libcjson-dev libjsmn-dev node-llhttp procps prometheus-node-exporter)
 
 want=("${build_pkgs[@]}")
 [ "$what" = test ] && want+=("${test_pkgs[@]}")

@@ -72,6 +72,8 @@ typedef struct mb_req_opts {
                                       (a proxy that applies means libcurl) */
     size_t max_body;               /* 0: MB_DEFAULT_MAX_BODY */
     size_t max_line;               /* SSE line limit; 0: MB_DEFAULT_MAX_LINE */
+    size_t max_error_body;         /* bytes of a non-2xx body kept (the rest is
+                                      counted, not stored); 0: up to max_body */
     int reject_encoded;            /* a 2xx body with a Content-Encoding nobody asked
                                       for (accept_encoding unset) fails, kind `protocol`;
                                       always on for stream=1 (SSE of gzip is garbage) */
@@ -200,5 +202,9 @@ const mb_resp *mb_req_resp(const mb_req *r);
 int mb_req_header(const mb_req *r, size_t i, mb_resp_header *out);
 /* The i-th stored SSE event. 0 or MB_ERANGE. */
 int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out);
+/* Forgets the stored events (their memory is reused; numbering starts at 0
+ * again): for an owner that has read them (on_events), so a long stream's
+ * events do not pile up to max_body. */
+void mb_req_drop_events(mb_req *r);
 
 #endif

@@ -17,5 +17,7 @@
 #define MB_DEFAULT_MAX_HEAD ((size_t)64 << 10) /* request line + headers, bytes */
 #define MB_DEFAULT_MAX_REQUEST_BODY ((size_t)8 << 20) /* a request body, bytes */
 #define MB_DEFAULT_HIGH_WATER ((size_t)256 << 10) /* write queue that marks congestion */
+#define MB_DEFAULT_REQUEST_TIMEOUT_MS 10000   /* a request's first byte to its last */
+#define MB_DEFAULT_IDLE_TIMEOUT_MS 60000      /* a connection with no request under way */
 
 #endif

@@ -49,6 +49,22 @@ int mb_hist_encode(const mb_hist *h, char **out, size_t *len);
 /* Parses an encoding; any malformed input returns MB_EPARSE, never crashes. */
 int mb_hist_decode(const char *s, size_t len, mb_hist **out);
 
+/* A sparse histogram: mb_hist's buckets and exact moments with only the
+ * non-empty buckets stored (a hash of bucket -> count), for the gaps of one
+ * long stream, which fall in few buckets: a flood of a million events
+ * costs a few KB instead of 8 bytes each, and merges into an mb_hist
+ * exactly as mb_hist_merge would (bit-identical to recording each value). */
+typedef struct mb_hist_sparse mb_hist_sparse;
+int mb_hist_sparse_new(mb_hist_sparse **out, double lowest, double highest, int digits);
+void mb_hist_sparse_free(mb_hist_sparse *s);
+/* Records v once. MB_EINVAL for a negative or non-finite v, MB_ENOMEM. */
+int mb_hist_sparse_record(mb_hist_sparse *s, double v);
+uint64_t mb_hist_sparse_count(const mb_hist_sparse *s);
+/* Bytes held (struct + table), for memory budgets and tests. */
+size_t mb_hist_sparse_memsize(const mb_hist_sparse *s);
+/* Adds src into dst, like mb_hist_merge. */
+int mb_hist_merge_sparse(mb_hist *dst, const mb_hist_sparse *src);
+
 /* HdrHistogram's V2 binary encoding (uncompressed; its interval logs hold
  * it deflated and base64'd): values as integers in units of `lowest`,
  * lowestDiscernibleValue 1, the same buckets, so the copy is exact.

@@ -49,6 +49,9 @@ typedef struct mb_listener {
     /* A connection is waiting: the owner accepts it (mb_listener_accept). Not
      * called on a failed accept status or once the owner is stopping. */
     void (*on_conn)(void *owner, uv_stream_t *server);
+    /* Optional: an accept failed for lack of descriptors (EMFILE, ENFILE;
+     * libuv has turned that client away): the owner may make room. */
+    void (*on_full)(void *owner);
     mb_life *life;                  /* the owner's: a listener handle is one of its parts */
     void (*on_closed)(void *owner); /* a listener handle closed: the owner may end now */
     uv_tcp_t *tcp;                  /* NULL while closed */

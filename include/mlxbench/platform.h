@@ -46,6 +46,31 @@ int64_t mb_plat_fd_count(void);
 /* The descriptor limits (-1 = unlimited). 0 or MB_EIO. */
 int mb_plat_fd_limit(int64_t *soft, int64_t *hard);
 
+/* ---- another process (the server under test) ------------------------ */
+
+typedef struct mb_plat_proc {
+    double cpu_s;           /* user + system CPU seconds so far, all threads */
+    int64_t rss_bytes;      /* resident set size now (-1 unknown) */
+    int threads;            /* threads now (0 unknown) */
+    char name[64];          /* the command's name (Linux comm, macOS proc_name), "" unknown */
+} mb_plat_proc;
+
+/* Samples process `pid` (Linux /proc/PID/stat, macOS proc_pidinfo
+ * PROC_PIDTASKINFO). 0; MB_EINVAL when there is no such process (it
+ * ended); MB_EIO when the system will not tell (another user's process on
+ * macOS, or a system without the call). */
+int mb_plat_proc_sample(int64_t pid, mb_plat_proc *out);
+
+/* The process listening on TCP `port` on a loopback or wildcard address
+ * (127.0.0.0/8, ::1, 0.0.0.0, ::) -- the local server a benchmark runs
+ * against (Linux: /proc/net/tcp{,6} and each process's /proc/PID/fd;
+ * macOS: proc_listpids and PROC_PIDFDSOCKETINFO). 0 with *pid set (the
+ * lowest pid when several share the socket: the parent of a pre-forked
+ * server); MB_EINVAL when nothing listens there; MB_EIO when a socket
+ * listens but its process cannot be seen (another user's, without
+ * privileges) or the system cannot tell. */
+int mb_plat_listening_pid(int port, int64_t *pid);
+
 /* ---- this machine --------------------------------------------------- */
 
 typedef struct mb_plat_host {

@@ -72,6 +72,12 @@ typedef struct mb_server_config {
     size_t max_body;         /* body bytes; 0 = 8 MiB */
     size_t high_water;       /* write queue bytes that mark congestion; 0 = 256 KiB */
     size_t low_water;        /* and that end it; 0 = high_water / 4 */
+    int request_timeout_ms;  /* from a request's first byte to its last: past
+                                it, 408 and close (slow heads, slow bodies);
+                                0 = 10 s, < 0 = none */
+    int idle_timeout_ms;     /* a connection with no request under way (new,
+                                or kept alive) is closed after this; 0 = 60 s,
+                                < 0 = none */
     mb_server_handlers h;
 } mb_server_config;
 

@@ -89,7 +89,7 @@ struct mb_req {
     int live;                    /* in flight on its transport */
     /* what the owner asked */
     int stream;
-    size_t max_body, max_line;
+    size_t max_body, max_line, max_error_body;
     long timeout_ms, connect_timeout_ms;
     mb_req_sse_fn on_sse;
     mb_req_sse_end_fn on_sse_end;

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/redact.h"
 #include "client_int.h"
 
 /* Records an error found inside a callback or by a transport; the first
@@ -213,6 +214,7 @@ uint64_t req_stamp(mb_req *r, uint64_t user, uint64_t kernel)
 size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t)
 {
     int ok2xx = r->resp.status >= 200 && r->resp.status < 300;
+    size_t n_in = len;
     if (r->resp.t.ttfb < 0)
         r->resp.t.ttfb = (int64_t)(t - r->resp.start_ns);
     r->resp.bytes += len;
@@ -235,6 +237,18 @@ size_t req_data(mb_req *r, const char *buf, size_t len, uint64_t t)
         else if (rc < 0)
             req_latch(r, MB_ERR_PROTOCOL, "SSE parser out of memory");
         return rc ? 0 : len;
+    }
+    if (!ok2xx && r->max_error_body && r->body.len + len > r->max_error_body) {
+        /* an error body: its first bytes carry the message; the rest of a
+         * flood is counted (max_body still ends it), not kept */
+        len = r->body.len < r->max_error_body ? r->max_error_body - r->body.len : 0;
+        if (len && mb_buf_add(&r->body, buf, len) < 0) {
+            req_latch(r, MB_ERR_PROTOCOL, "out of memory storing the body");
+            return 0;
+        }
+        r->resp.body = r->body.p ? r->body.p : "";
+        r->resp.body_len = r->body.len;
+        return n_in;
     }
     if (mb_buf_add(&r->body, buf, len) < 0) {
         req_latch(r, MB_ERR_PROTOCOL, "out of memory storing the body");
@@ -282,6 +296,7 @@ int req_init(mb_req *r, const mb_req_opts *o)
     r->stream = o->stream;
     r->max_body = o->max_body ? o->max_body : MB_DEFAULT_MAX_BODY;
     r->max_line = o->max_line ? o->max_line : MB_DEFAULT_MAX_LINE;
+    r->max_error_body = o->max_error_body;
     r->on_sse = o->on_sse;
     r->on_sse_end = o->on_sse_end;
     r->on_data = o->on_data;
@@ -337,6 +352,8 @@ void req_verdict(mb_req *r)
     if (!r->latched && r->lag >= 0 && r->c && !(r->stream && !r->on_data))
         client_lag(r->c, (uint64_t)r->lag);
     if (r->latched) {
+        /* a transport message may quote a URL (with ?key=) or a header */
+        mb_redact_buf(r->err_msg, sizeof r->err_msg, MB_REDACT_TEXT);
         s->err = r->latched;
     } else if (s->status < 200 || s->status > 299) {
         s->err = MB_ERR_HTTP;
@@ -395,4 +412,11 @@ int mb_req_event(const mb_req *r, size_t i, mb_resp_event *out)
                           p + v->type_len + v->data_len, v->id_len, v->retry, v->t_ns,
                           v->t_user_ns, v->kernel};
     return 0;
+}
+
+/* Events read by the owner are dropped; the arenas keep their capacity. */
+void mb_req_drop_events(mb_req *r)
+{
+    r->resp.nevents = 0;
+    r->evbytes.len = 0;
 }

@@ -93,9 +93,8 @@ static void slot_add(mb_hist *h, size_t idx, uint64_t n)
 /* Validates settings and sizes the counts array the HdrHistogram way:
  * half count = 2^ceil(log2(2*10^digits)) / 2, buckets doubling until the
  * first untrackable unit count exceeds highest/lowest. */
-int mb_hist_new(mb_hist **out, double lowest, double highest, int digits)
+static int layout(mb_hist *h, double lowest, double highest, int digits)
 {
-    *out = NULL;
     if (digits < 1 || digits > 5 || !isfinite(lowest) || !(lowest > 0) ||
         !isfinite(highest) || !(highest >= 2 * lowest) ||
         !(highest / lowest <= MB_HIST_MAX_RATIO))
@@ -114,21 +113,32 @@ int mb_hist_new(mb_hist **out, double lowest, double highest, int digits)
         smallest <<= 1;
         buckets++;
     }
-    mb_hist *h = calloc(1, sizeof *h);
-    if (!h)
-        return MB_ENOMEM;
     h->len = (buckets + 1) << half_mag;
-    h->counts = calloc(h->len, sizeof *h->counts);
-    if (!h->counts) {
-        free(h);
-        return MB_ENOMEM;
-    }
     h->lowest = lowest;
     h->highest = highest;
     h->digits = digits;
     h->half_mag = half_mag;
     h->hi_units = hi_units;
     h->lo_idx = h->len;
+    return 0;
+}
+
+int mb_hist_new(mb_hist **out, double lowest, double highest, int digits)
+{
+    mb_hist *h = calloc(1, sizeof *h);
+    int rc;
+    *out = NULL;
+    if (!h)
+        return MB_ENOMEM;
+    if ((rc = layout(h, lowest, highest, digits)) < 0) {
+        free(h);
+        return rc;
+    }
+    h->counts = calloc(h->len, sizeof *h->counts);
+    if (!h->counts) {
+        free(h);
+        return MB_ENOMEM;
+    }
     *out = h;
     return 0;
 }
@@ -155,6 +165,19 @@ void mb_hist_reset(mb_hist *h)
     memset(h->sumsq, 0, sizeof h->sumsq);
 }
 
+/* The scalars of recording n copies of v (v checked, -0.0 made +0.0). */
+static void scalars_add(mb_hist *h, double v, uint64_t n)
+{
+    if (v > h->highest)
+        h->saturated += n;
+    if (!h->count || v < h->min)
+        h->min = v;
+    if (!h->count || v > h->max)
+        h->max = v;
+    h->count += n;
+    mb_hist__moments_add(h->sum, h->sumsq, v, n);
+}
+
 /* Records n copies of v: bucket by rounded unit count (clamped to highest,
  * counted saturated), moments from the exact value. */
 int mb_hist_record(mb_hist *h, double v, uint64_t n)
@@ -168,14 +191,7 @@ int mb_hist_record(mb_hist *h, double v, uint64_t n)
     if (v == 0)
         v = 0;                       /* -0.0 -> +0.0 */
     slot_add(h, mb_hist__index(h, mb_hist__units(h, v)), n);
-    if (v > h->highest)
-        h->saturated += n;
-    if (!h->count || v < h->min)
-        h->min = v;
-    if (!h->count || v > h->max)
-        h->max = v;
-    h->count += n;
-    mb_hist__moments_add(h->sum, h->sumsq, v, n);
+    scalars_add(h, v, n);
     return 0;
 }
 
@@ -291,40 +307,57 @@ static void rerecord(mb_hist *dst, double v, uint64_t n)
         dst->saturated += n;
 }
 
-/* Same settings: slot by slot. Otherwise each src slot is re-recorded at its
- * median-equivalent value clamped to [src min, src max] (so every slot stays
- * within dst's [min, max] buckets), and src's saturated values at src max.
- * Moments merge exactly either way. */
+static int same_settings(const mb_hist *a, const mb_hist *b)
+{
+    return a->lowest == b->lowest && a->highest == b->highest && a->digits == b->digits;
+}
+
+/* Adds src's slot i (n values) into dst: as is with the same settings,
+ * else re-recorded at its median-equivalent value clamped to [src min,
+ * src max] (so every slot stays within dst's [min, max] buckets), src's
+ * saturated values at src max (*sat: those not yet placed). */
+static void merge_slot(mb_hist *dst, const mb_hist *src, size_t i, uint64_t n, uint64_t *sat)
+{
+    uint64_t lo, w;
+    if (same_settings(dst, src)) {
+        slot_add(dst, i, n);
+        return;
+    }
+    if (i == mb_hist__index(src, src->hi_units) && *sat) {
+        uint64_t ns = *sat < n ? *sat : n;
+        rerecord(dst, src->max, ns);
+        *sat -= ns;
+        n -= ns;
+        if (!n)
+            return;
+    }
+    slot_range(src, i, &lo, &w);
+    double v = (double)(lo + (w >> 1)) * src->lowest;
+    rerecord(dst, v < src->min ? src->min : v > src->max ? src->max : v, n);
+}
+
+static void merge_scalars(mb_hist *dst, const mb_hist *src);
+
+/* Slot by slot (merge_slot); moments merge exactly either way. */
 int mb_hist_merge(mb_hist *dst, const mb_hist *src)
 {
+    uint64_t sat = src->saturated;
     if (!src->count)
         return 0;
     if (dst->count > UINT64_MAX - src->count)
         return MB_ERANGE;
-    if (dst->lowest == src->lowest && dst->highest == src->highest &&
-        dst->digits == src->digits) {
-        for (size_t i = src->lo_idx; i <= src->hi_idx; i++)
-            if (src->counts[i])
-                slot_add(dst, i, src->counts[i]);
+    for (size_t i = src->lo_idx; i <= src->hi_idx; i++)
+        if (src->counts[i])
+            merge_slot(dst, src, i, src->counts[i], &sat);
+    merge_scalars(dst, src);
+    return 0;
+}
+
+/* count, saturated (same settings), min, max and the exact sums. */
+static void merge_scalars(mb_hist *dst, const mb_hist *src)
+{
+    if (same_settings(dst, src))
         dst->saturated += src->saturated;
-    } else {
-        size_t top = mb_hist__index(src, src->hi_units);
-        for (size_t i = src->lo_idx; i <= src->hi_idx; i++) {
-            uint64_t n = src->counts[i], lo, w;
-            if (!n)
-                continue;
-            if (i == top && src->saturated) {
-                uint64_t ns = src->saturated < n ? src->saturated : n;
-                rerecord(dst, src->max, ns);
-                n -= ns;
-                if (!n)
-                    continue;
-            }
-            slot_range(src, i, &lo, &w);
-            double v = (double)(lo + (w >> 1)) * src->lowest;
-            rerecord(dst, v < src->min ? src->min : v > src->max ? src->max : v, n);
-        }
-    }
     if (!dst->count || src->min < dst->min)
         dst->min = src->min;
     if (!dst->count || src->max > dst->max)
@@ -332,6 +365,116 @@ int mb_hist_merge(mb_hist *dst, const mb_hist *src)
     dst->count += src->count;
     big_add(dst->sum, src->sum, MB_HSUM_LIMBS);
     big_add(dst->sumsq, src->sumsq, MB_HSQ_LIMBS);
+}
+
+/* ---- sparse ---------------------------------------------------------------- */
+
+struct mb_hist_sparse {
+    mb_hist h;          /* settings and exact scalars; no counts array */
+    uint32_t *key;      /* open addressing: slot + 1, 0 = empty */
+    uint64_t *n;
+    size_t cap, used;
+};
+
+int mb_hist_sparse_new(mb_hist_sparse **out, double lowest, double highest, int digits)
+{
+    mb_hist_sparse *s = calloc(1, sizeof *s);
+    int rc;
+    *out = NULL;
+    if (!s)
+        return MB_ENOMEM;
+    if ((rc = layout(&s->h, lowest, highest, digits)) < 0 || s->h.len >= UINT32_MAX) {
+        free(s);
+        return rc < 0 ? rc : MB_EINVAL;
+    }
+    *out = s;
+    return 0;
+}
+
+void mb_hist_sparse_free(mb_hist_sparse *s)
+{
+    if (!s)
+        return;
+    free(s->key);
+    free(s->n);
+    free(s);
+}
+
+/* The table entry of slot idx, inserted if absent (the table has room). */
+static size_t sparse_find(uint32_t *key, size_t cap, size_t idx)
+{
+    size_t i = (idx * 0x9E3779B1u) & (cap - 1);
+    while (key[i] && key[i] != idx + 1)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static int sparse_grow(mb_hist_sparse *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    uint32_t *key = calloc(cap, sizeof *key);
+    uint64_t *n = calloc(cap, sizeof *n);
+    if (!key || !n) {
+        free(key);
+        free(n);
+        return MB_ENOMEM;
+    }
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->key[i]) {
+            size_t j = sparse_find(key, cap, s->key[i] - 1);
+            key[j] = s->key[i];
+            n[j] = s->n[i];
+        }
+    free(s->key);
+    free(s->n);
+    s->key = key;
+    s->n = n;
+    s->cap = cap;
+    return 0;
+}
+
+int mb_hist_sparse_record(mb_hist_sparse *s, double v)
+{
+    if (!(v >= 0) || !isfinite(v))
+        return MB_EINVAL;
+    if (s->h.count == UINT64_MAX)
+        return MB_ERANGE;
+    if (v == 0)
+        v = 0;
+    if ((s->used + 1) * 2 > s->cap && sparse_grow(s) < 0)
+        return MB_ENOMEM;
+    size_t idx = mb_hist__index(&s->h, mb_hist__units(&s->h, v));
+    size_t i = sparse_find(s->key, s->cap, idx);
+    if (!s->key[i]) {
+        s->key[i] = (uint32_t)idx + 1;
+        s->used++;
+    }
+    s->n[i]++;
+    scalars_add(&s->h, v, 1);
+    return 0;
+}
+
+uint64_t mb_hist_sparse_count(const mb_hist_sparse *s)
+{
+    return s->h.count;
+}
+
+size_t mb_hist_sparse_memsize(const mb_hist_sparse *s)
+{
+    return sizeof *s + s->cap * (sizeof *s->key + sizeof *s->n);
+}
+
+int mb_hist_merge_sparse(mb_hist *dst, const mb_hist_sparse *src)
+{
+    uint64_t sat = src->h.saturated;
+    if (!src->h.count)
+        return 0;
+    if (dst->count > UINT64_MAX - src->h.count)
+        return MB_ERANGE;
+    for (size_t i = 0; i < src->cap; i++)
+        if (src->key[i])
+            merge_slot(dst, &src->h, src->key[i] - 1, src->n[i], &sat);
+    merge_scalars(dst, &src->h);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "mlxbench/errors.h"
 #include "mlxbench/json.h"
+#include "mlxbench/utf8.h"
 
 enum { ST_VALUE, ST_VALUE_OR_CLOSE, ST_KEY, ST_KEY_OR_CLOSE, ST_COLON,
        ST_COMMA_OR_CLOSE, ST_DONE };
@@ -350,28 +351,6 @@ int mb_json_int(const char *s, const mb_json_tok *t, int i, int64_t *out)
     return 0;
 }
 
-/* Writes code point cp as UTF-8 into out (room for 4); returns bytes. */
-static size_t put_utf8(unsigned long cp, char *out)
-{
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Decodes the escape at p (after the backslash) into out; returns the bytes
  * written and advances *adv by the escape's length. Unpaired surrogates
  * become U+FFFD. The tokenizer already validated the syntax. */
@@ -405,7 +384,7 @@ static size_t unescape_one(const char *p, const char *end, char *out, size_t *ad
     } else if (cp >= 0xD800 && cp <= 0xDFFF) {
         cp = 0xFFFD;
     }
-    return put_utf8(cp, out);
+    return mb_utf8_put((uint32_t)cp, out);
 }
 
 /* Unescapes the raw string text p[0..end) into buf (NUL-terminated,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mlxbench/errors.h"
+#include "mlxbench/redact.h"
 #include "llm_int.h"
 
 void mb_llm_init(mb_llm *x, mb_api api, int capture)
@@ -19,6 +20,7 @@ void mb_llm_init(mb_llm *x, mb_api api, int capture)
     x->usage_cached = -1;
     x->usage_cache_write = -1;
     x->anth_input = -1;
+    mb_llm_server_init(&x->server);
     x->tok = x->small;
     x->tokcap = MB_LLM_SMALL_TOKS;
 }
@@ -27,6 +29,11 @@ void mb_llm_free(mb_llm *x)
 {
     free(x->ct);
     free(x->ck);
+    mb_hist_sparse_free(x->spill);
+    mb_hist_sparse_free(x->pspill[0]);
+    mb_hist_sparse_free(x->pspill[1]);
+    x->spill = x->pspill[0] = x->pspill[1] = NULL;
+    x->ck = NULL;
     free(x->text);
     free(x->gen);
     free(x->rgen);
@@ -66,16 +73,32 @@ static void clean_text(char *s)
     }
 }
 
+/* Latches the failure with its message: the whole text is redacted (keys,
+ * credential shapes: redact.h) before it is cut to err_msg, so a key
+ * across the cut never survives in part. */
+static void latch(mb_llm *x, mb_err_kind kind, char *text, size_t cap)
+{
+    size_t n;
+    mb_redact_buf(text, cap, MB_REDACT_TEXT);
+    n = strlen(text);
+    if (n > sizeof x->err_msg - 1)
+        n = sizeof x->err_msg - 1;   /* cut after redaction, never before */
+    memcpy(x->err_msg, text, n);
+    x->err_msg[n] = 0;
+    clean_text(x->err_msg);
+    x->err_kind = kind;
+}
+
 void mb_llm_fail(mb_llm *x, mb_err_kind kind, const char *fmt, ...)
 {
+    char text[MB_LLM_MSG_WINDOW + 128];
     va_list ap;
     if (x->err_kind)
         return;   /* the first failure is the one that counts */
-    x->err_kind = kind;
     va_start(ap, fmt);
-    vsnprintf(x->err_msg, sizeof x->err_msg, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    clean_text(x->err_msg);
+    latch(x, kind, text, sizeof text);
 }
 
 void mb_llm_reject(mb_llm *x, mb_err_kind kind, const char *msg)
@@ -101,16 +124,63 @@ int mb_llm_parse(mb_llm *x, const char *s, size_t n, size_t *ntok)
     return rc;
 }
 
+/* Records a gap (s) into a stream's sparse histogram, made on first use. */
+static int spill(mb_hist_sparse **h, double gap)
+{
+    if (!*h && mb_hist_sparse_new(h, MB_LLM_GAP_LOWEST, MB_LLM_GAP_HIGHEST, MB_LLM_GAP_DIGITS) < 0)
+        return MB_ENOMEM;
+    return mb_hist_sparse_record(*h, gap);
+}
+
+static double gap_since(uint64_t t_ns, uint64_t prev_ns)
+{
+    return t_ns > prev_ns ? (double)(t_ns - prev_ns) * 1e-9 : 0.0;
+}
+
+/* Stores a content event's time (and what it carried, x->kind) and keeps
+ * the phases; past MB_LLM_KEEP_TIMES events only the gaps, in histograms
+ * (per phase only once the stream has carried reasoning: a phase split of
+ * a reasoning that starts after that many answer events lacks the answer
+ * gaps before it). */
 int mb_llm_content(mb_llm *x, uint64_t t_ns)
 {
-    if (MB_VEC_GROW(x->ct, x->ctcap, x->nct + 1) < 0 ||
-        MB_VEC_GROW(x->ck, x->ckcap, x->nct + 1) < 0) {
-        mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
-        return MB_ENOMEM;
-    }
-    x->ck[x->nct] = (uint8_t)(x->kind ? x->kind : MB_LLM_ANSWER);
-    x->ct[x->nct++] = t_ns;
+    unsigned kind = x->kind ? x->kind : MB_LLM_ANSWER;
     x->kind = 0;
+    if (x->no_content)
+        return 0;
+    if (x->nct == 0)
+        x->t_first = t_ns;
+    if (!x->keep_all && x->nstored >= MB_LLM_KEEP_TIMES) {
+        /* past the times kept one by one: the gap, into the sparse histogram */
+        if (spill(&x->spill, gap_since(t_ns, x->t_last)) < 0 ||
+            (x->ph.reasoning_events && (kind & MB_LLM_REASONING) &&
+             spill(&x->pspill[0], gap_since(t_ns, x->ph.last_reasoning)) < 0) ||
+            (x->ph.reasoning_events && (kind & MB_LLM_ANSWER) && x->ph.answer_events &&
+             spill(&x->pspill[1], gap_since(t_ns, x->ph.last_answer)) < 0)) {
+            mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
+            return MB_ENOMEM;
+        }
+    } else {
+        if (MB_VEC_GROW(x->ct, x->ctcap, x->nstored + 1) < 0 ||
+            MB_VEC_GROW(x->ck, x->ckcap, x->nstored + 1) < 0) {
+            mb_llm_fail(x, MB_ERR_PROTOCOL, "out of memory");
+            return MB_ENOMEM;
+        }
+        x->ck[x->nstored] = (uint8_t)kind;
+        x->ct[x->nstored++] = t_ns;
+    }
+    if (kind & MB_LLM_REASONING) {
+        if (!x->ph.reasoning_events++)
+            x->ph.first_reasoning = t_ns;
+        x->ph.last_reasoning = t_ns;
+    }
+    if (kind & MB_LLM_ANSWER) {
+        if (!x->ph.answer_events++)
+            x->ph.first_answer = t_ns;
+        x->ph.last_answer = t_ns;
+    }
+    x->t_last = t_ns;
+    x->nct++;
     return 0;
 }
 
@@ -213,15 +283,16 @@ void mb_llm_stream_end(mb_llm *x, int truncated, const mb_sse_event *partial)
         /* A last event without its blank line: llama.cpp ends `data: [DONE]`
          * that way, docs examples end `message_stop` or `error` so. Accept it
          * as a terminator or an error, never as content. */
-        size_t keep = x->nct, n;
+        size_t n;
         int is_done = partial->data_len == 6 && memcmp(partial->data, "[DONE]", 6) == 0;
+        x->no_content = 1;
         if (is_done || mb_llm_parse(x, partial->data, partial->data_len, &n) == 0) {
             if (x->api == MB_API_ANTHROPIC)
                 mb_llm_anthropic_event(x, partial, 0);
             else
                 mb_llm_openai_event(x, partial, 0);
         }
-        x->nct = keep;
+        x->no_content = 0;
         x->kind = 0;
     }
     if (x->err_kind)
@@ -257,7 +328,7 @@ void mb_llm_body(mb_llm *x, const char *body, size_t len, uint64_t t_ns)
 
 void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
 {
-    char msg[200];
+    char msg[MB_LLM_MSG_WINDOW], text[MB_LLM_MSG_WINDOW + 32];
     size_t n;
     msg[0] = 0;
     if (len && mb_llm_parse(x, body, len, &n) == 0 && x->tok[0].type == MB_JSON_OBJECT) {
@@ -272,10 +343,34 @@ void mb_llm_http_error(mb_llm *x, int status, const char *body, size_t len)
         }
         msg[w] = 0;
     }
+    snprintf(text, sizeof text, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
     x->err_kind = MB_ERR_NONE;
-    snprintf(x->err_msg, sizeof x->err_msg, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
-    clean_text(x->err_msg);
-    x->err_kind = MB_ERR_HTTP;
+    latch(x, MB_ERR_HTTP, text, sizeof text);
+}
+
+void mb_llm_check_usage(mb_llm *x, uint64_t body_bytes, uint64_t request_bytes,
+                        int64_t max_tokens)
+{
+    int64_t out = x->usage_output, hidden = x->usage_reasoning > 0 ? x->usage_reasoning : 0;
+    /* over max_tokens while the stream itself stayed within it: a server
+     * that says it stopped at the limit ("length", "max_tokens") honours
+     * it, so any count above it is false; otherwise (a server may ignore
+     * max_tokens and put several tokens in a chunk) only beyond what its
+     * events could carry */
+    int at_limit = !strcmp(x->finish_reason, "length") || !strcmp(x->finish_reason, "max_tokens");
+    int over_max = max_tokens > 0 && out > max_tokens && (int64_t)x->nct <= max_tokens
+                   && (at_limit || out > MB_LLM_TOKENS_PER_EVENT * (int64_t)x->nct);
+    if (out > 0 && ((uint64_t)(out - (hidden < out ? hidden : out)) > body_bytes || over_max)) {
+        x->usage_output = -1;
+        x->usage_invalid = 1;
+    }
+    /* servers add a template, a system prompt (Anthropic's tool use: ~350
+     * tokens): only far more input than the request held is impossible */
+    if (x->usage_input > 0 && request_bytes > 0
+        && (uint64_t)x->usage_input > request_bytes + MB_LLM_INPUT_SLACK) {
+        x->usage_input = -1;
+        x->usage_invalid = 1;
+    }
 }
 
 int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src)
@@ -301,20 +396,7 @@ int64_t mb_llm_output_tokens(const mb_llm *x, mb_tok_source *src)
 
 void mb_llm_phases_of(const mb_llm *x, mb_llm_phases *p)
 {
-    memset(p, 0, sizeof *p);
-    for (size_t i = 0; i < x->nct; i++) {
-        unsigned k = x->ck ? x->ck[i] : MB_LLM_ANSWER;
-        if (k & MB_LLM_REASONING) {
-            if (!p->reasoning_events++)
-                p->first_reasoning = x->ct[i];
-            p->last_reasoning = x->ct[i];
-        }
-        if (k & MB_LLM_ANSWER) {
-            if (!p->answer_events++)
-                p->first_answer = x->ct[i];
-            p->last_answer = x->ct[i];
-        }
-    }
+    *p = x->ph;
 }
 
 size_t mb_llm_phase_gaps(const mb_llm *x, unsigned phase, double *out)
@@ -322,8 +404,8 @@ size_t mb_llm_phase_gaps(const mb_llm *x, unsigned phase, double *out)
     size_t n = 0;
     uint64_t prev = 0;
     int have = 0;
-    for (size_t i = 0; i < x->nct; i++) {
-        if (!((x->ck ? x->ck[i] : MB_LLM_ANSWER) & phase))
+    for (size_t i = 0; i < x->nstored; i++) {
+        if (!(x->ck[i] & phase))
             continue;
         if (have)
             out[n++] = (double)(x->ct[i] - prev) * 1e-9;

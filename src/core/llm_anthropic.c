@@ -69,7 +69,7 @@ void mb_llm_anthropic_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
     t = x->tok;
     ty = mb_json_get(s, t, 0, "type");
     if (is_type(s, t, ty, ev, "error")) {
-        char msg[200];
+        char msg[MB_LLM_MSG_WINDOW];
         mb_llm_error_message(x, s, 0, msg, sizeof msg);
         mb_llm_fail(x, MB_ERR_STREAM, "server error in stream: %s", msg[0] ? msg : "(no message)");
     } else if (is_type(s, t, ty, ev, "message_start")) {
@@ -103,7 +103,7 @@ void mb_llm_anthropic_body(mb_llm *x, const char *s, uint64_t t_ns)
     const mb_json_tok *t = x->tok;
     int any = 0, c, u;
     if (mb_json_streq(s, t, mb_json_get(s, t, 0, "type"), "error")) {
-        char msg[200];
+        char msg[MB_LLM_MSG_WINDOW];
         mb_llm_error_message(x, s, 0, msg, sizeof msg);
         mb_llm_fail(x, MB_ERR_PROTOCOL, "error body with a 2xx status: %s", msg);
         return;

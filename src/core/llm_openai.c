@@ -49,33 +49,23 @@ static int scan_choice(mb_llm *x, const char *s, int choice, const char *msgkey)
 }
 
 /* usage: OpenAI names, on the usage chunk, the finish chunk or (vLLM
- * continuous_usage_stats) every chunk -- the latest wins, being cumulative.
- * Also the prompt tokens served from the server's cache
- * (prompt_tokens_details.cached_tokens: OpenAI, vLLM, SGLang, mlx_lm;
- * llama.cpp's `timings.cache_n` when it sends no usage detail) and the
- * reasoning part of the output (completion_tokens_details.reasoning_tokens). */
+ * continuous_usage_stats) every chunk -- the latest wins, being cumulative. */
 static void read_usage(mb_llm *x, const char *s, int root)
 {
-    const mb_json_tok *t = x->tok;
-    int u = mb_json_get(s, t, root, "usage"), c;
-    if (u >= 0 && t[u].type == MB_JSON_OBJECT) {
-        mb_llm_read_count(x, s, mb_json_get(s, t, u, "completion_tokens"), &x->usage_output);
-        mb_llm_read_count(x, s, mb_json_get(s, t, u, "prompt_tokens"), &x->usage_input);
-        mb_llm_read_count(x, s, mb_json_path(s, t, u, "prompt_tokens_details", "cached_tokens", NULL),
-                          &x->usage_cached);
-        mb_llm_read_count(x, s, mb_json_path(s, t, u, "completion_tokens_details", "reasoning_tokens",
-                                             NULL), &x->usage_reasoning);
-    }
-    c = mb_json_path(s, t, root, "timings", "cache_n", NULL);
-    if (c >= 0 && x->usage_cached < 0)
-        mb_llm_read_count(x, s, c, &x->usage_cached);
+    int u = mb_json_get(s, x->tok, root, "usage");
+    if (u < 0 || x->tok[u].type != MB_JSON_OBJECT)
+        return;
+    mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "completion_tokens"), &x->usage_output);
+    mb_llm_read_count(x, s, mb_json_get(s, x->tok, u, "prompt_tokens"), &x->usage_input);
+    mb_llm_read_count(x, s, mb_json_path(s, x->tok, u, "completion_tokens_details",
+                                         "reasoning_tokens", NULL), &x->usage_reasoning);
 }
 
 /* Fails the request when the JSON carries a truthy `error` (what openai-node
  * throws on); returns 1 if it did. */
 static int check_error(mb_llm *x, const char *s, int root)
 {
-    char msg[200];
+    char msg[MB_LLM_MSG_WINDOW];
     if (!mb_json_truthy(s, x->tok, mb_json_get(s, x->tok, root, "error")))
         return 0;
     mb_llm_error_message(x, s, root, msg, sizeof msg);
@@ -94,7 +84,7 @@ void mb_llm_openai_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
     }
     if (mb_llm_parse(x, s, ev->data_len, &n) < 0 || x->tok[0].type != MB_JSON_OBJECT) {
         if (ev->type_len == 5 && memcmp(ev->type, "error", 5) == 0) {
-            char msg[160];
+            char msg[MB_LLM_MSG_WINDOW];
             size_t l = ev->data_len < sizeof msg - 1 ? ev->data_len : sizeof msg - 1;
             memcpy(msg, s, l);
             msg[l] = 0;
@@ -110,6 +100,7 @@ void mb_llm_openai_event(mb_llm *x, const mb_sse_event *ev, uint64_t t_ns)
         return;
     }
     read_usage(x, s, 0);
+    mb_llm_server_read(x, s, 0);
     ch = mb_json_get(s, x->tok, 0, "choices");
     if (ch >= 0 && x->tok[ch].type == MB_JSON_ARRAY)
         for (uint32_t k = 0, e = (uint32_t)ch + 1; k < x->tok[ch].size; k++, e = x->tok[e].next)
@@ -124,6 +115,7 @@ void mb_llm_openai_body(mb_llm *x, const char *s, uint64_t t_ns)
     if (check_error(x, s, 0))
         return;
     read_usage(x, s, 0);
+    mb_llm_server_read(x, s, 0);
     ch = mb_json_get(s, x->tok, 0, "choices");
     if (ch < 0 || x->tok[ch].type != MB_JSON_ARRAY) {
         mb_llm_fail(x, MB_ERR_PROTOCOL, "response has no `choices` array");

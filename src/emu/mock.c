@@ -126,6 +126,8 @@ int mb_mock_start(mb_mock **out, uv_loop_t *loop, const mb_mock_config *cfg, cha
     m->trace.max_rec = 10000;
     m->trace.max_chunks = 2000000;
     m->max_body = MB_DEFAULT_MAX_REQUEST_BODY;
+    m->request_timeout_s = MB_DEFAULT_REQUEST_TIMEOUT_MS / 1000.0;
+    m->idle_timeout_s = MB_DEFAULT_IDLE_TIMEOUT_MS / 1000.0;
     m->start_ns = mb_clock_now_ns();
     mk_faults_defaults(&m->faults);
     if ((rc = mk_builtin_models(m)) < 0) {
@@ -191,6 +193,13 @@ int mb_mock_start(mb_mock **out, uv_loop_t *loop, const mb_mock_config *cfg, cha
     sc.host = cfg->host ? cfg->host : "127.0.0.1";
     sc.port = cfg->port;
     sc.max_body = m->max_body;
+    /* a client holding a connection without asking is let go (0 = never) */
+    sc.request_timeout_ms = m->request_timeout_s > 0 ? (int)(m->request_timeout_s * 1000 + 0.5) : -1;
+    sc.idle_timeout_ms = m->idle_timeout_s > 0 ? (int)(m->idle_timeout_s * 1000 + 0.5) : -1;
+    if (m->request_timeout_s > 0 && sc.request_timeout_ms < 1)
+        sc.request_timeout_ms = 1;
+    if (m->idle_timeout_s > 0 && sc.idle_timeout_ms < 1)
+        sc.idle_timeout_ms = 1;
     sc.h = mk_handlers;
     sc.h.ud = m;
     rc = mb_server_start(&m->srv, loop, &sc);

@@ -166,10 +166,58 @@ static int same_secret(const char *v, size_t n, const char *secret)
     return d == 0;
 }
 
+/* 1 when "host[:port]" (a Host header, or an Origin without its scheme)
+ * names this mock on loopback: 127.0.0.0/8, localhost or ::1, and our port
+ * if a port is given. */
+static int loopback_authority(const mb_mock *m, const char *v, size_t n)
+{
+    const char *port = NULL, *end = v + n;
+    size_t hl;
+    if (n && v[0] == '[') {
+        const char *rb = memchr(v, ']', n);
+        if (!rb)
+            return 0;
+        hl = (size_t)(rb - v) + 1;
+        port = rb + 1 < end && rb[1] == ':' ? rb + 2 : NULL;
+    } else {
+        const char *colon = memchr(v, ':', n);
+        hl = colon ? (size_t)(colon - v) : n;
+        port = colon ? colon + 1 : NULL;
+    }
+    int local = (hl == 9 && strncasecmp(v, "localhost", 9) == 0)
+                || (hl == 5 && memcmp(v, "[::1]", 5) == 0) || (hl >= 7 && hl <= 15 && !memcmp(v, "127.", 4));
+    for (size_t i = 0; local && v[0] == '1' && i < hl; i++)
+        local = (v[i] >= '0' && v[i] <= '9') || v[i] == '.';
+    long p = 0;
+    for (const char *q = port; q && q < end && p <= 65535; q++)
+        p = *q >= '0' && *q <= '9' ? p * 10 + (*q - '0') : 65536;
+    return local && (!port || p == m->port);
+}
+
+/* Without a token, loopback alone is no proof the caller is local: a web
+ * page can POST to 127.0.0.1 (its request carries Origin) or reach it
+ * through a DNS name it rebinds (its Host is that name). Such requests
+ * are refused; curl, scripts and mlxbench send neither. */
+static int same_machine(const mb_mock *m, const mb_server_req *q)
+{
+    size_t n;
+    const char *v = mb_server_req_header(q, "origin", &n);
+    if (v) {
+        const char *p = n > 7 ? memchr(v, ':', n) : NULL;
+        if (!p || (size_t)(p - v) + 3 > n || p[1] != '/' || p[2] != '/')
+            return 0;   /* "null" (a sandboxed page, a file) or not a URL */
+        if (!loopback_authority(m, p + 3, n - (size_t)(p + 3 - v)))
+            return 0;
+    }
+    v = mb_server_req_header(q, "host", &n);
+    return !v || loopback_authority(m, v, n);
+}
+
 /* The control endpoints change what the mock does (faults, refusing
  * connections) and show traffic: with a token they need it (X-Mock-Token
  * or Authorization: Bearer); without one they answer only when the mock
- * listens on loopback. Returns 1 when the request may go on. */
+ * listens on loopback, to a request from this machine (same_machine).
+ * Returns 1 when the request may go on. */
 static int control_ok(mb_mock *m, mb_server_conn *c, const mb_server_req *q)
 {
     size_t n;
@@ -186,8 +234,15 @@ static int control_ok(mb_mock *m, mb_server_conn *c, const mb_server_req *q)
                   "token (header X-Mock-Token).", NULL, "invalid_control_token", NULL);
         return 0;
     }
-    if (m->control_open)
+    if (m->control_open && same_machine(m, q))
         return 1;
+    if (m->control_open) {
+        mk_api_error(m, c, SHAPE_OPENAI, 403, "The mock's control endpoints refuse cross-site "
+                     "requests (an Origin header, or a Host that is not this loopback address): "
+                     "start it with --control-token TOKEN to allow them with the token.", NULL,
+                     "cross_site_refused", NULL);
+        return 0;
+    }
     mk_api_error(m, c, SHAPE_OPENAI, 403, "The mock's control endpoints are off: it listens on "
               "a non-loopback address without a control token (start it with "
               "--control-token TOKEN or \"control_token\" in the profile).", NULL,

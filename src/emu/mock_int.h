@@ -15,6 +15,8 @@
  *   mock_tokens.c     counts with the profile's tokenizer, if any
  *   mock_cache.c      the prefix cache (LRU over chained prompt blocks)
  *   mock_presets.c    the built-in profiles (vllm, mlx-lm)
+ *   mock_queue.c      max_running: requests wait for a running slot
+ *   mock_metrics.c    GET /metrics in vLLM's names; llama.cpp-style timings
  * and in src/core (mock_model.h, pure): mock_text.c (token rule,
  * pseudo-text), mock_timing.c (the timing model), mock_length.c (natural
  * answer lengths). */
@@ -50,7 +52,20 @@ typedef struct mk_model {
     int natural_tokens;        /* median natural output length (mock_length.c) */
     double length_spread;      /* its log-normal spread; 0 = always the median */
     int always_max;            /* "length": "max_tokens": run to max_tokens */
-    unsigned active;           /* requests of this model in flight */
+    int timings;               /* llama.cpp-style `timings` in responses */
+    int max_running;           /* requests generating at once (vLLM max_num_seqs); 0 = no limit */
+    uint64_t kv_cache_tokens;  /* the KV cache's size in tokens (for its usage gauge) */
+    unsigned active;           /* requests of this model generating (running) */
+    /* mock_queue.c: requests waiting for a running slot, oldest first */
+    struct mk_req *wait_head, *wait_tail;
+    unsigned waiting;
+    /* mock_metrics.c: what /metrics reports */
+    uint64_t kv_used;                   /* tokens held by running requests */
+    uint64_t m_prompt, m_generation;    /* prompt tokens prefilled, tokens generated */
+    uint64_t m_stop, m_length, m_abort; /* finished requests by reason */
+    uint64_t m_ttft[24];                /* TTFT histogram buckets (MK_TTFT_BUCKETS) */
+    uint64_t m_ttft_count;
+    double m_ttft_sum;
     struct mk_model *next;
 } mk_model;
 
@@ -131,6 +146,14 @@ void mk_trace_json(const mk_trace *t, mb_buf *b, uint64_t since, size_t limit,
 
 enum { MK_CHAT, MK_COMPLETIONS, MK_MESSAGES };
 
+/* An answer as a tokenizer's tokens: the decoded text and where each token's
+ * piece of it starts (off[n] = the text's length); next = tokens emitted. */
+typedef struct mk_toktext {
+    char *text;
+    size_t *off;
+    uint64_t n, next;
+} mk_toktext;
+
 typedef struct mk_req {
     mb_mock *m;
     mb_server_conn *conn;
@@ -159,10 +182,17 @@ typedef struct mk_req {
     char *model_json;          /* the model name as a JSON string literal */
     mk_trace_rec *tr;
     uint64_t arrival_ns;
+    uint64_t admit_ns;         /* when it got a running slot (arrival unless it waited) */
+    uint64_t first_ns;         /* first content write (0 before) */
+    double ttft_target_s;      /* the model's TTFT for it, from admission */
+    int queued;                /* waiting for a running slot (mock_queue.c) */
+    struct mk_req *next_wait;
+    uint64_t kv_held;          /* its tokens in the model's KV cache */
     char method[8];
     char path[48];
-    mb_buf gen, rgen;          /* emitted content and reasoning (tokenizer or prefix cache) */
-    mb_buf ptext;              /* the prompt text (prefix cache: stored with the answer) */
+    mk_toktext tt[2];          /* with a tokenizer: the answer's tokens (content, reasoning) */
+    mb_buf gen;                /* emitted content (prefix cache: stored with the prompt) */
+    mb_buf ptext;              /* the prompt text (prefix cache) */
 } mk_req;
 
 /* Formatting of one API. Every function appends complete SSE events (or a
@@ -238,6 +268,8 @@ struct mb_mock {
     int port;
     int last_status;           /* of the last response sent (for the log) */
     size_t max_body;
+    double request_timeout_s;  /* profile: slow heads/bodies (0 = none) */
+    double idle_timeout_s;     /* profile: connections with no request (0 = none) */
     mb_tok *tokenizer;         /* the profile's "tokenizer", or NULL */
     mb_tok_enc *tok_enc;
     mk_cache *cache;           /* the profile's "prefix_cache", or NULL */
@@ -267,7 +299,14 @@ const char *mk_preset(const char *name);
 int mk_tokenizer_set(mb_mock *m, const char *path, char *err, size_t errlen);
 void mk_tokenizer_free(mb_mock *m);
 uint64_t mk_count(mb_mock *m, const char *s, size_t n);
-void mk_keep_text(mk_req *r, const char *s, size_t n, int reasoning);
+/* With a tokenizer, writes the request's answer as that tokenizer's tokens
+ * (after r->total, r->reasoning and the text generators are set). 0 or
+ * MB_ENOMEM. */
+int mk_tok_prepare(mk_req *r);
+void mk_tok_free(mk_req *r);
+/* The next token to emit: *s and the length (one word of the pseudo-text,
+ * or one of the tokenizer's tokens). tmp (MB_MOCK_TOKEN_MAX) holds a word. */
+size_t mk_next_token(mk_req *r, int reasoning, char *tmp, const char **s);
 uint64_t mk_usage_out(mk_req *r);
 uint64_t mk_usage_reasoning(mk_req *r);
 
@@ -301,6 +340,32 @@ void mk_api_error(mb_mock *m, mb_server_conn *c, int shape, int status, const ch
 void mk_log_line(mb_mock *m, const char *method, const char *path, int status, const mk_req *r,
                  const char *outcome);
 void mk_log_req(mb_mock *m, const mk_req *r, int status, const char *outcome);
+
+/* mock_queue.c */
+/* Queues r when its model runs max_running requests already (1), else 0. */
+int mk_queue_wait(mk_req *r);
+/* Takes a request that never got a slot out of its model's queue. */
+void mk_queue_leave(mk_req *r);
+/* Admits waiting requests of md while it has free running slots. */
+void mk_queue_release(mb_mock *m, mk_model *md);
+/* Ends every waiting request (the mock is stopping). */
+void mk_queue_cut_all(mb_mock *m, void (*finish)(mk_req *, const char *));
+/* mock_stream.c: gives r its running slot and schedules its first emission. */
+void mk_req_admit(mk_req *r);
+
+/* mock_metrics.c */
+#define MK_TTFT_BUCKETS 22
+/* GET /metrics: Prometheus text format, vLLM's metric names. */
+void mk_metrics(mb_mock *m, mb_server_conn *c, const mb_server_req *q);
+/* Accounting: a request got its slot, emitted k tokens, wrote its first
+ * token, finished. */
+void mk_metrics_admit(mk_req *r);
+void mk_metrics_tokens(mk_req *r, uint64_t k);
+void mk_metrics_first(mk_req *r, uint64_t t_ns);
+void mk_metrics_done(mk_req *r, const char *outcome);
+/* `,"timings":{...}` (llama.cpp's names, plus queue_ms) when the model has
+ * timings on; `body`: a non-streamed response (modelled times). */
+void mk_timings_json(const mk_req *r, mb_buf *b, int body);
 
 /* mock_validate.c */
 /* POST /v1/chat/completions, /v1/completions, /v1/messages (api: MK_*). */

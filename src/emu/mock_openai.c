@@ -104,7 +104,9 @@ static void chat_finish(mk_req *r, mb_buf *b)
     chunk_head(r, b);
     mb_buf_puts(b, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"");
     mb_buf_puts(b, mk_finish_reason(r));
-    mb_buf_puts(b, "\"}]}\n\n");
+    mb_buf_puts(b, "\"}]");
+    mk_timings_json(r, b, 0);   /* llama.cpp's place for them: the finish chunk */
+    mb_buf_puts(b, "}\n\n");
     stream_tail(r, b);
 }
 
@@ -151,6 +153,7 @@ static void chat_body(mk_req *r, mb_buf *b, const char *text, size_t len, const 
         mb_buf_puts(b, ",\"usage\":");
         usage_obj(r, b);
     }
+    mk_timings_json(r, b, 1);
     mb_buf_puts(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"" FINGERPRINT "\"}");
 }
 
@@ -179,7 +182,9 @@ static void cmpl_finish(mk_req *r, mb_buf *b)
     chunk_head(r, b);
     mb_buf_puts(b, "{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
     mb_buf_puts(b, mk_finish_reason(r));
-    mb_buf_puts(b, "\"}]}\n\n");
+    mb_buf_puts(b, "\"}]");
+    mk_timings_json(r, b, 0);
+    mb_buf_puts(b, "}\n\n");
     stream_tail(r, b);
 }
 
@@ -209,6 +214,7 @@ static void cmpl_body(mk_req *r, mb_buf *b, const char *text, size_t len, const 
         mb_buf_puts(b, ",\"usage\":");
         usage_obj(r, b);
     }
+    mk_timings_json(r, b, 1);
     mb_buf_puts(b, "}");
 }
 

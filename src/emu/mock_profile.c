@@ -57,6 +57,9 @@ static void model_base(mk_model *md)
     md->natural_tokens = 64;
     md->length_spread = 0.8;
     md->always_max = 0;
+    md->timings = 0;
+    md->max_running = 0;
+    md->kv_cache_tokens = 131072;
 }
 
 static mk_model *model_new(mb_mock *m, const char *name, const char *owned_by)
@@ -205,7 +208,8 @@ static int check_keys(const mb_json_val *o, const char *const *allowed, const ch
 static const char *const model_keys[] = {
     "id", "ttft_ms", "prefill_tok_s", "decode_tok_s", "jitter", "batch_knee",
     "max_aggregate_tok_s", "tokens_per_chunk", "events_per_write", "reasoning_tokens",
-    "reasoning_field", "usage", "natural_tokens", "length_spread", "length", "owned_by", NULL};
+    "reasoning_field", "usage", "natural_tokens", "length_spread", "length", "owned_by",
+    "timings", "max_running", "kv_cache_tokens", NULL};
 
 static int mode_field(const mb_json_val *o, const char *k, const char *one, const char *zero,
                       int *out, char *err, size_t errlen);
@@ -234,8 +238,14 @@ static int model_apply(mk_model *md, const mb_json_val *o, char *err, size_t err
         (rc = int_field(o, "natural_tokens", 1, 1000000, &md->natural_tokens, err, errlen)) < 0 ||
         (rc = num_field(o, "length_spread", 0, 3, &md->length_spread, err, errlen)) < 0 ||
         (rc = mode_field(o, "length", "max_tokens", "natural", &md->always_max, err, errlen)) < 0 ||
-        (rc = bool_field(o, "usage", &md->usage, err, errlen)) < 0)
+        (rc = bool_field(o, "usage", &md->usage, err, errlen)) < 0 ||
+        (rc = bool_field(o, "timings", &md->timings, err, errlen)) < 0 ||
+        (rc = int_field(o, "max_running", 0, 1000000, &md->max_running, err, errlen)) < 0)
         return rc;
+    int kv = (int)md->kv_cache_tokens;
+    if ((rc = int_field(o, "kv_cache_tokens", 1, 1000000000, &kv, err, errlen)) < 0)
+        return rc;
+    md->kv_cache_tokens = (uint64_t)kv;
     if (mb_json_find(o, "reasoning_field", &v)) {
         char name[sizeof md->reasoning_field];
         size_t l = mb_json_strcpy(&v, name, sizeof name);
@@ -282,7 +292,7 @@ static int profile_model(mb_mock *m, const char *name, const mb_json_val *fields
 static const char *const top_keys[] = {
     "builtin_models", "any_model", "default_model", "models", "model_defaults", "seed",
     "api_key", "faults", "trace", "max_body_bytes", "control_token", "tokenizer", "prefix_cache",
-    NULL};
+    "request_timeout_s", "idle_timeout_s", NULL};
 
 /* "prefix_cache": {"blocks": N, "block_tokens": B} (docs/MOCK.md, "Prefix
  * cache"), or false / null for none. */
@@ -446,6 +456,10 @@ int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t 
     }
     {
         double mb = (double)m->max_body;
+        if ((rc = num_field(&root, "request_timeout_s", 0, 86400, &m->request_timeout_s, err,
+                            errlen)) < 0 ||
+            (rc = num_field(&root, "idle_timeout_s", 0, 86400, &m->idle_timeout_s, err, errlen)) < 0)
+            return rc;
         if ((rc = num_field(&root, "max_body_bytes", 1024, 1 << 30, &mb, err, errlen)) < 0)
             return rc;
         m->max_body = (size_t)mb;

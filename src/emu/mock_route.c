@@ -172,7 +172,9 @@ static void on_request(void *ud, mb_server_conn *c, const mb_server_req *q)
         mk_control(m, c, q, q->path + 6);
         return;   /* control calls are not logged: they would drown the requests */
     default:
-        if (strcmp(q->path, "/health") == 0 || strcmp(q->path, "/") == 0) {
+        if (strcmp(q->path, "/metrics") == 0) {
+            mk_metrics(m, c, q);
+        } else if (strcmp(q->path, "/health") == 0 || strcmp(q->path, "/") == 0) {
             mb_buf b = {0};
             mb_buf_puts(&b, "{\"status\":\"ok\",\"server\":\"mlxbench mock\",\"docs\":\"docs/MOCK.md\"}");
             mk_respond(m, c, 200, NULL, &b);

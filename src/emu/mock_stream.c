@@ -124,8 +124,8 @@ static uint64_t chunk_size(const mk_req *r)
 void mk_req_free(mk_req *r)
 {
     free(r->model_json);
+    mk_tok_free(r);
     mb_buf_free(&r->gen);
-    mb_buf_free(&r->rgen);
     mb_buf_free(&r->ptext);
     free(r);
 }
@@ -135,9 +135,13 @@ void mk_req_free(mk_req *r)
 static void req_finish(mk_req *r, const char *outcome)
 {
     mb_mock *m = r->m;
+    mk_model *md = r->model;
     heap_remove(m, r);
-    if (r->model->active > 0)
-        r->model->active--;
+    if (r->queued)
+        mk_queue_leave(r);
+    else if (r->admit_ns && md->active > 0)   /* it had a running slot */
+        md->active--;
+    mk_metrics_done(r, outcome);
     m->live--;
     if (r->stream)
         m->live_streams--;
@@ -156,6 +160,7 @@ static void req_finish(mk_req *r, const char *outcome)
         mb_server_conn_set_data(r->conn, NULL);
     mk_log_req(m, r, 200, outcome);
     mk_req_free(r);
+    mk_queue_release(m, md);   /* a slot may have freed: the next waiting request runs */
 }
 
 static const mk_api *api_of(const mk_req *r)
@@ -201,6 +206,8 @@ static void record_chunk(mk_req *r, uint64_t actual, uint64_t tokens)
     m->st.chunks++;
     if (r->tr && !r->tr->first_ns)
         r->tr->first_ns = actual;
+    if (!r->first_ns)
+        mk_metrics_first(r, actual);
 }
 
 /* --------------------------------------------------------------- faults */
@@ -308,13 +315,13 @@ static void emit_body(mk_req *r)
         return;
     }
     for (uint64_t i = 0; i < r->total; i++) {
-        size_t n = i < r->reasoning ? mb_mock_text_token(&r->rtext, tok)
-                                    : mb_mock_text_token(&r->text, tok);
-        mb_buf_add(i < r->reasoning ? &rtext : &text, tok, n);
-        mk_keep_text(r, tok, n, i < r->reasoning);
+        const char *s;
+        size_t n = mk_next_token(r, i < r->reasoning, tok, &s);
+        mb_buf_add(i < r->reasoning ? &rtext : &text, s, n);
     }
     b->len = 0;
     r->emitted = r->total;
+    mk_metrics_tokens(r, r->total);
     api_of(r)->body(r, b, text.p ? text.p : "", text.len, rtext.p, rtext.len);
     mb_buf_free(&text);
     mb_buf_free(&rtext);
@@ -379,14 +386,15 @@ static void emit(mk_req *r)
         uint64_t e = k - done < (uint64_t)r->tpc ? k - done : (uint64_t)r->tpc;
         text->len = 0;
         for (uint64_t i = 0; i < e; i++) {
-            size_t n = mb_mock_text_token(reasoning ? &r->rtext : &r->text, tok);
-            mb_buf_add(text, tok, n);
-            mk_keep_text(r, tok, n, reasoning);
+            const char *s;
+            size_t n = mk_next_token(r, reasoning, tok, &s);
+            mb_buf_add(text, s, n);
         }
         api->delta(r, b, text->p ? text->p : "", text->len, reasoning);
         done += e;
     }
     r->emitted += k;
+    mk_metrics_tokens(r, k);
     if (!reasoning)
         r->started_content = 1;
     int final = r->emitted == r->total && !fault_due(r);
@@ -472,6 +480,7 @@ int mk_engine_init(mb_mock *m)
  * runs once it is gone. */
 void mk_engine_close(mb_mock *m, void (*closed)(void *))
 {
+    mk_queue_cut_all(m, req_finish);
     while (m->heap_len > 0) {
         mk_req *r = m->heap[0].r;
         req_finish(r, "server_stopped");
@@ -483,27 +492,23 @@ void mk_engine_close(mb_mock *m, void (*closed)(void *))
 
 /* ---------------------------------------------------------------- start */
 
-void mk_req_start(mk_req *r, const mb_server_req *req)
+/* A running slot for r (at once, or when one freed: mock_queue.c): its
+ * TTFT counts from now, and its first emission is scheduled. */
+void mk_req_admit(mk_req *r)
 {
     mb_mock *m = r->m;
-    mb_server_conn *c = r->conn;
-    char extra[256];
     /* cached prompt tokens skip prefill (mock_cache.c) */
     double ttft = mb_mock_ttft_s(&r->model->t, r->prompt_tokens - r->cached_tokens);
-    r->heap_idx = NOT_IN_HEAP;
-    r->arrival_ns = req->done_ns;
+    r->admit_ns = r->queued ? mb_clock_now_ns() : r->arrival_ns;
+    r->queued = 0;
     r->model->active++;
-    m->live++;
-    if (r->stream) {
-        m->live_streams++;
-        m->st.streams_started++;
-    }
+    mk_metrics_admit(r);
     ttft += r->slow_ttft_s;   /* the slow-TTFT fault (0 when not drawn) */
+    r->ttft_target_s = ttft;
     if (r->tr)
         r->tr->ttft_target_s = ttft;
-    mb_server_conn_set_data(c, r);
     if (!r->stream) {
-        uint64_t d = r->arrival_ns + (uint64_t)(ttft * 1e9 + 0.5) + intervals_ns(r, r->total - 1);
+        uint64_t d = r->admit_ns + (uint64_t)(ttft * 1e9 + 0.5) + intervals_ns(r, r->total - 1);
         if (r->stall_at >= 0) {
             d += r->stall_ns;
             m->st.f_stall++;
@@ -511,8 +516,29 @@ void mk_req_start(mk_req *r, const mb_server_req *req)
                 r->tr->faults |= MK_F_STALL;
         }
         r->deadline = d;
-        heap_push(m, r);
-        arm(m);
+    } else {
+        r->deadline = r->admit_ns + (uint64_t)(ttft * 1e9 + 0.5) + intervals_ns(r, chunk_size(r) - 1);
+    }
+    heap_push(m, r);
+    arm(m);
+}
+
+void mk_req_start(mk_req *r, const mb_server_req *req)
+{
+    mb_mock *m = r->m;
+    mb_server_conn *c = r->conn;
+    char extra[256];
+    r->heap_idx = NOT_IN_HEAP;
+    r->arrival_ns = req->done_ns;
+    m->live++;
+    if (r->stream) {
+        m->live_streams++;
+        m->st.streams_started++;
+    }
+    mb_server_conn_set_data(c, r);
+    if (!r->stream) {
+        if (!mk_queue_wait(r))
+            mk_req_admit(r);
         return;
     }
     /* headers and the opening events go out now; tokens when due */
@@ -535,9 +561,8 @@ void mk_req_start(mk_req *r, const mb_server_req *req)
         req_finish(r, "client_closed");
         return;
     }
-    r->deadline = r->arrival_ns + (uint64_t)(ttft * 1e9 + 0.5) + intervals_ns(r, chunk_size(r) - 1);
-    heap_push(m, r);
-    arm(m);
+    if (!mk_queue_wait(r))
+        mk_req_admit(r);
 }
 
 void mk_req_conn_closed(mk_req *r)

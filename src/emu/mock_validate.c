@@ -474,6 +474,11 @@ void mk_generate(mb_mock *m, mb_server_conn *c, const mb_server_req *q, int api)
         mb_mock_text_init(&r->rtext, mb_mock_mix(h ^ 0x5bd1e995u));
         mb_rng_seed(&r->jit, mb_mock_mix(h ^ 0x27d4eb2fu));
     }
+    if (mk_tok_prepare(r) < 0) {   /* the answer as the tokenizer's tokens */
+        mk_req_free(r);
+        r = NULL;
+        FAIL(500, "out of memory", NULL, NULL);
+    }
     r->stall_at = r->disconnect_at = r->stream_error_at = r->malformed_at = -1;
     if (p.stall) {
         r->stall_at = r->stream ? m->faults.stall_after : 0;

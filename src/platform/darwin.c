@@ -2,7 +2,8 @@
  * (hw.model, machdep.cpu.brand_string -- "Apple M3 Max" on Apple silicon,
  * hw.memsize, the performance and efficiency core counts, the macOS
  * version), Mach and libproc for the process (thread CPU time when the
- * POSIX clock is missing, resident size, descriptors), the per-process
+ * POSIX clock is missing, resident size, descriptors) and for the server
+ * under test (its CPU, memory, threads, listening socket), the per-process
  * descriptor ceiling kern.maxfilesperproc, a kqueue EVFILT_TIMER with
  * NOTE_NSECONDS for the nanosecond timer, and SO_TIMESTAMP for the
  * kernel's receive stamps.
@@ -18,13 +19,17 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <libproc.h>
 #include <mach/mach.h>
+#include <mach/mach_time.h>
+#include <netinet/in.h>
 #include <sys/event.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/sysctl.h>
 #include "mlxbench/clock.h"
+#include "mlxbench/errors.h"
 #include "platform_int.h"
 
 /* kern.maxfilesperproc: setrlimit refuses more, even when the hard limit
@@ -174,6 +179,100 @@ void mb_os_timer_ack(mb_ptimer *t)
         ;
 }
 
+/* ---- another process: libproc ---------------------------------------- */
+
+/* PROC_PIDTASKINFO: resident size, threads, and the CPU times of live and
+ * exited threads -- in Mach absolute-time units, which are nanoseconds on
+ * Intel Macs but 125/3 ns ticks on Apple silicon (mach_timebase_info). */
+int mb_os_proc_sample(int64_t pid, mb_plat_proc *out)
+{
+    struct proc_taskinfo ti;
+    static mach_timebase_info_data_t tb;
+    int n = proc_pidinfo((int)pid, PROC_PIDTASKINFO, 0, &ti, (int)sizeof ti);
+    if (n != (int)sizeof ti)
+        return proc_name((int)pid, out->name, sizeof out->name) > 0 ? MB_EIO : MB_EINVAL;
+    if (tb.denom == 0 && mach_timebase_info(&tb) != KERN_SUCCESS)
+        return MB_EIO;
+    double ticks = (double)ti.pti_total_user + (double)ti.pti_total_system;
+    out->cpu_s = ticks * (double)tb.numer / (double)tb.denom * 1e-9;
+    out->rss_bytes = (int64_t)ti.pti_resident_size;
+    out->threads = ti.pti_threadnum;
+    if (proc_name((int)pid, out->name, sizeof out->name) <= 0)
+        out->name[0] = 0;
+    return 0;
+}
+
+/* Whether a socket's local address is loopback or wildcard (IPv4, IPv6,
+ * or IPv4 mapped into IPv6). */
+static int local_addr(const struct in_sockinfo *in)
+{
+    if (in->insi_vflag & INI_IPV4) {
+        uint32_t a = ntohl(in->insi_laddr.ina_46.i46a_addr4.s_addr);
+        return (a >> 24) == 127 || a == 0;
+    }
+    const unsigned char *a = in->insi_laddr.ina_6.s6_addr;
+    static const unsigned char any[16], one[16] = {[15] = 1};
+    return memcmp(a, any, 16) == 0 || memcmp(a, one, 16) == 0;
+}
+
+/* Whether process pid has a TCP socket listening on port (loopback or
+ * wildcard); -1 when its descriptors cannot be read. */
+static int listens_on(int pid, int port)
+{
+    int bytes = proc_pidinfo(pid, PROC_PIDLISTFDS, 0, NULL, 0);
+    if (bytes <= 0)
+        return -1;
+    struct proc_fdinfo *fds = malloc((size_t)bytes);
+    if (!fds)
+        return -1;
+    bytes = proc_pidinfo(pid, PROC_PIDLISTFDS, 0, fds, bytes);
+    int found = bytes > 0 ? 0 : -1;
+    for (int i = 0; bytes > 0 && i < bytes / (int)PROC_PIDLISTFD_SIZE && !found; i++) {
+        struct socket_fdinfo si;
+        if (fds[i].proc_fdtype != PROX_FDTYPE_SOCKET)
+            continue;
+        if (proc_pidfdinfo(pid, fds[i].proc_fd, PROC_PIDFDSOCKETINFO, &si, (int)sizeof si) !=
+            (int)sizeof si)
+            continue;
+        if (si.psi.soi_kind != SOCKINFO_TCP)
+            continue;
+        const struct tcp_sockinfo *t = &si.psi.soi_proto.pri_tcp;
+        if (t->tcpsi_state == TSI_S_LISTEN && ntohs((uint16_t)t->tcpsi_ini.insi_lport) == port &&
+            local_addr(&t->tcpsi_ini))
+            found = 1;
+    }
+    free(fds);
+    return found;
+}
+
+/* Every process's descriptors, lowest pid first (proc_listpids). */
+int mb_os_listening_pid(int port, int64_t *pid)
+{
+    int bytes = proc_listpids(PROC_ALL_PIDS, 0, NULL, 0);
+    if (bytes <= 0)
+        return MB_EIO;
+    int *pids = malloc((size_t)bytes);
+    if (!pids)
+        return MB_EIO;
+    bytes = proc_listpids(PROC_ALL_PIDS, 0, pids, bytes);
+    int n = bytes > 0 ? bytes / (int)sizeof(int) : 0, best = 0, hidden = 0;
+    for (int i = 0; i < n; i++) {
+        if (pids[i] <= 0 || (best && pids[i] >= best))
+            continue;
+        int r = listens_on(pids[i], port);
+        if (r > 0)
+            best = pids[i];
+        else if (r < 0)
+            hidden = 1;
+    }
+    free(pids);
+    if (best) {
+        *pid = best;
+        return 0;
+    }
+    return hidden ? MB_EIO : MB_EINVAL;
+}
+
 /* ---- receive stamps: SO_TIMESTAMP (microseconds, CLOCK_REALTIME) ---- */
 
 int mb_os_rx_stamp_enable(int fd)
@@ -187,30 +286,14 @@ const char *mb_os_rx_stamp_kind(void)
     return "SO_TIMESTAMP";
 }
 
+static int64_t from_timeval(const void *data)
+{
+    struct timeval tv;
+    memcpy(&tv, data, sizeof tv);
+    return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
 ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
 {
-    union {
-        char b[CMSG_SPACE(sizeof(struct timeval)) + 32];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec io = {buf, n};
-    struct msghdr m;
-    ssize_t r;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &io;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl.b;
-    m.msg_controllen = sizeof ctl.b;
-    do
-        r = recvmsg(fd, &m, 0);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0 || m.msg_controllen == 0)
-        return r;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMP) {
-            struct timeval tv;
-            memcpy(&tv, CMSG_DATA(h), sizeof tv);
-            *stamp_ns = (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
-        }
-    return r;
+    return mb_posix_recv_stamped(fd, buf, n, SCM_TIMESTAMP, from_timeval, stamp_ns);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include "mlxbench/errors.h"
 #include "platform_int.h"
 
 /* No ceiling beyond the hard rlimit (fs.nr_open bounds the hard limit). */
@@ -151,6 +152,142 @@ void mb_os_timer_ack(mb_ptimer *t)
     }
 }
 
+/* ---- another process: /proc/PID/stat, /proc/net/tcp{,6}, /proc/PID/fd -- */
+
+/* /proc/PID/stat: "pid (comm) state ppid ..." -- comm may hold spaces and
+ * parentheses, so the fields are counted from the last ')'. utime and
+ * stime are fields 14 and 15 (clock ticks), num_threads 20, rss 24
+ * (pages). */
+int mb_os_proc_sample(int64_t pid, mb_plat_proc *out)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return MB_EINVAL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+    if (!open || !close || close < open)
+        return MB_EIO;
+    snprintf(out->name, sizeof out->name, "%.*s", (int)(close - open - 1), open + 1);
+    unsigned long long ut = 0, st = 0, rss = 0;
+    long long threads = 0;
+    /* after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime(14) stime(15) cutime cstime priority nice
+     * num_threads(20) itrealvalue starttime vsize rss(24) */
+    if (sscanf(close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+               "%lld %*d %*u %*u %llu", &ut, &st, &threads, &rss) != 4)
+        return MB_EIO;
+    long tck = sysconf(_SC_CLK_TCK), psz = sysconf(_SC_PAGESIZE);
+    out->cpu_s = tck > 0 ? (double)(ut + st) / (double)tck : -1;
+    out->threads = (int)threads;
+    out->rss_bytes = psz > 0 ? (int64_t)(rss * (unsigned long long)psz) : -1;
+    return 0;
+}
+
+/* Whether a /proc/net/tcp{,6} local address is loopback or wildcard. The
+ * address is hex of the in-memory words: 127.0.0.1 is "0100007F" on a
+ * little-endian machine, so the byte order is undone word by word. */
+static int local_addr(const char *hex, size_t n)
+{
+    unsigned char a[16];
+    if (n != 8 && n != 32)
+        return 0;
+    for (size_t w = 0; w < n / 8; w++) {
+        unsigned int v;
+        char word[9];
+        memcpy(word, hex + 8 * w, 8);
+        word[8] = 0;
+        if (sscanf(word, "%8x", &v) != 1)
+            return 0;
+        memcpy(a + 4 * w, &v, 4);   /* back to network order */
+    }
+    if (n == 8)
+        return a[0] == 127 || (a[0] | a[1] | a[2] | a[3]) == 0;
+    static const unsigned char any[16], one[16] = {[15] = 1};
+    static const unsigned char v4[12] = {[10] = 0xff, [11] = 0xff};
+    return memcmp(a, any, 16) == 0 || memcmp(a, one, 16) == 0 ||
+           (memcmp(a, v4, 12) == 0 && (a[12] == 127 || (a[12] | a[13] | a[14] | a[15]) == 0));
+}
+
+/* The inodes of listening sockets on `port` (loopback or wildcard) in one
+ * /proc/net table; returns how many were stored (at most cap). */
+static size_t listen_inodes(const char *table, int port, unsigned long long *ino, size_t cap,
+                            size_t have)
+{
+    char line[512];
+    FILE *f = fopen(table, "r");
+    if (!f)
+        return have;
+    if (!fgets(line, sizeof line, f)) {   /* the header */
+        fclose(f);
+        return have;
+    }
+    while (have < cap && fgets(line, sizeof line, f)) {
+        char local[64];
+        unsigned int lport, state;
+        unsigned long long inode;
+        /* sl local rem st tx:rx tr:tm retrnsmt uid timeout inode */
+        if (sscanf(line, " %*s %63[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %llu", local, &lport,
+                   &state, &inode) != 4)
+            continue;
+        if (state == 0x0A && (int)lport == port && inode && local_addr(local, strlen(local)))
+            ino[have++] = inode;
+    }
+    fclose(f);
+    return have;
+}
+
+/* The lowest pid holding one of the socket inodes, found through the
+ * symlinks /proc/PID/fd/N -> "socket:[INODE]". */
+int mb_os_listening_pid(int port, int64_t *pid)
+{
+    unsigned long long ino[16];
+    size_t n = listen_inodes("/proc/net/tcp", port, ino, 16, 0);
+    n = listen_inodes("/proc/net/tcp6", port, ino, 16, n);
+    if (!n)
+        return MB_EINVAL;
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return MB_EIO;
+    struct dirent *e;
+    long long best = 0;
+    while ((e = readdir(proc)) != NULL) {
+        char *end;
+        long long p = strtoll(e->d_name, &end, 10);
+        if (*end || p <= 0 || (best && p >= best))
+            continue;
+        char dir[64];
+        snprintf(dir, sizeof dir, "/proc/%lld/fd", p);
+        DIR *fds = opendir(dir);
+        if (!fds)
+            continue;   /* another user's process, or gone */
+        struct dirent *fe;
+        while ((fe = readdir(fds)) != NULL) {
+            char link[384], target[64];
+            if (fe->d_name[0] == '.')
+                continue;
+            snprintf(link, sizeof link, "%s/%.255s", dir, fe->d_name);
+            ssize_t l = readlink(link, target, sizeof target - 1);
+            if (l <= 8 || memcmp(target, "socket:[", 8) != 0)
+                continue;
+            target[l] = 0;
+            unsigned long long in = strtoull(target + 8, NULL, 10);
+            for (size_t k = 0; k < n; k++)
+                if (ino[k] == in)
+                    best = p;
+        }
+        closedir(fds);
+    }
+    closedir(proc);
+    if (!best)
+        return MB_EIO;
+    *pid = best;
+    return 0;
+}
+
 /* ---- receive stamps: SO_TIMESTAMPNS -------------------------------- */
 
 /* The kernel then stamps every packet as it enters the stack (for
@@ -167,30 +304,14 @@ const char *mb_os_rx_stamp_kind(void)
     return "SO_TIMESTAMPNS";
 }
 
+static int64_t from_timespec(const void *data)
+{
+    struct timespec ts;
+    memcpy(&ts, data, sizeof ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns)
 {
-    union {
-        char b[CMSG_SPACE(sizeof(struct timespec)) + 32];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec io = {buf, n};
-    struct msghdr m;
-    ssize_t r;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &io;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl.b;
-    m.msg_controllen = sizeof ctl.b;
-    do
-        r = recvmsg(fd, &m, 0);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0 || m.msg_controllen == 0)
-        return r;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
-            struct timespec ts;
-            memcpy(&ts, CMSG_DATA(h), sizeof ts);
-            *stamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-        }
-    return r;
+    return mb_posix_recv_stamped(fd, buf, n, SCM_TIMESTAMPNS, from_timespec, stamp_ns);
 }

@@ -48,6 +48,11 @@ int mb_os_rx_stamp_enable(int fd);
 const char *mb_os_rx_stamp_kind(void);
 ssize_t mb_os_recv(int fd, void *buf, size_t n, int64_t *stamp_ns);
 
+/* Another process, and the one listening on a loopback port (platform.h's
+ * mb_plat_proc_sample and mb_plat_listening_pid, which check arguments). */
+int mb_os_proc_sample(int64_t pid, mb_plat_proc *out);
+int mb_os_listening_pid(int port, int64_t *pid);
+
 /* ---- portable helpers of posix.c the systems' files may use --------- */
 
 /* Open descriptors counted through /dev/fd, else by probing each number
@@ -57,5 +62,10 @@ int64_t mb_posix_fd_count(void);
 int mb_posix_os_release(char *buf, size_t cap);
 /* Reads the first line of a small file into buf (newline stripped); 0 or -1. */
 int mb_posix_read_line(const char *path, char *buf, size_t cap);
+/* One recvmsg(2) (EINTR retried) whose SOL_SOCKET control message of
+ * `type`, if any, is turned into realtime ns by conv (given its data):
+ * what mb_os_recv is where the system stamps packets. */
+ssize_t mb_posix_recv_stamped(int fd, void *buf, size_t n, int type,
+                              int64_t (*conv)(const void *data), int64_t *stamp_ns);
 
 #endif

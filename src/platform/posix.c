@@ -201,6 +201,51 @@ int mb_posix_read_line(const char *path, char *buf, size_t cap)
     return 0;
 }
 
+ssize_t mb_posix_recv_stamped(int fd, void *buf, size_t n, int type,
+                              int64_t (*conv)(const void *data), int64_t *stamp_ns)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(struct timespec)) + 32];   /* timespec >= timeval */
+        struct cmsghdr align;
+    } ctl;
+    struct iovec io = {buf, n};
+    struct msghdr m;
+    ssize_t r;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &io;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.b;
+    m.msg_controllen = sizeof ctl.b;
+    do
+        r = recvmsg(fd, &m, 0);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0 || m.msg_controllen == 0)
+        return r;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == type)
+            *stamp_ns = conv(CMSG_DATA(h));
+    return r;
+}
+
+/* ---- another process ------------------------------------------------ */
+
+int mb_plat_proc_sample(int64_t pid, mb_plat_proc *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rss_bytes = -1;
+    if (pid <= 0 || pid > INT32_MAX)
+        return MB_EINVAL;
+    return mb_os_proc_sample(pid, out);
+}
+
+int mb_plat_listening_pid(int port, int64_t *pid)
+{
+    *pid = 0;
+    if (port <= 0 || port > 65535)
+        return MB_EINVAL;
+    return mb_os_listening_pid(port, pid);
+}
+
 /* ---- this machine --------------------------------------------------- */
 
 /* The portable facts (uname, sysconf), then what the system adds. */
@@ -486,6 +531,8 @@ int mb_os_timer_open(mb_ptimer *t) { (void)t; return -1; }
 int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns) { (void)t; (void)deadline_ns; return -1; }
 void mb_os_timer_disarm(mb_ptimer *t) { (void)t; }
 void mb_os_timer_ack(mb_ptimer *t) { (void)t; }
+int mb_os_proc_sample(int64_t pid, mb_plat_proc *out) { (void)pid; (void)out; return MB_EIO; }
+int mb_os_listening_pid(int port, int64_t *pid) { (void)port; (void)pid; return MB_EIO; }
 /* no receive stamps in POSIX: every read is stamped in user space */
 int mb_os_rx_stamp_enable(int fd) { (void)fd; return 0; }
 const char *mb_os_rx_stamp_kind(void) { return "none"; }

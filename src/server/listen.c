@@ -94,6 +94,8 @@ static void listener_closed(uv_handle_t *h)
 static void on_connection(uv_stream_t *server, int status)
 {
     mb_listener *l = server->data;
+    if ((status == UV_EMFILE || status == UV_ENFILE) && l->on_full && !l->life->stopping)
+        l->on_full(l->owner);
     if (status < 0 || l->life->stopping)
         return;
     l->on_conn(l->owner, server);

@@ -15,6 +15,7 @@
 #include "mlxbench/defaults.h"
 #include "mlxbench/errors.h"
 #include "mlxbench/list.h"
+#include "mlxbench/platform.h"
 #include "server_int.h"
 
 #ifndef NDEBUG
@@ -143,6 +144,78 @@ void conn_graceful(mb_server_conn *c)
         conn_close(c, 0);
 }
 
+/* ------------------------------------------------------------- timeouts */
+
+void conn_request_begins(mb_server_conn *c)
+{
+    if (!c->req_ns)
+        c->req_ns = mb_clock_now_ns();
+}
+
+void conn_request_ends(mb_server_conn *c)
+{
+    c->req_ns = 0;
+    c->wait_ns = mb_clock_now_ns();
+}
+
+/* Every SWEEP_MS: a request still incomplete past request_timeout gets a
+ * 408 and the connection closes (a slow head, a slow body: a client holding
+ * a descriptor without ever asking); a connection with no request under way
+ * past idle_timeout is closed. Only READING connections wait: a response
+ * in progress has no deadline. */
+static void on_sweep(uv_timer_t *t)
+{
+    static const char r408[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                               "Content-Length: 0\r\n\r\n";
+    mb_server *s = t->data;
+    uint64_t now = mb_clock_now_ns();
+    uint64_t req = (uint64_t)s->cfg.request_timeout_ms * 1000000u;
+    uint64_t idle = (uint64_t)s->cfg.idle_timeout_ms * 1000000u;
+    /* conn_close never unlinks synchronously, so walking the list is safe */
+    for (mb_server_conn *c = s->conns; c; c = c->next) {
+        if (c->state != CS_READING)
+            continue;
+        if (c->req_ns && s->cfg.request_timeout_ms > 0 && now - c->req_ns > req) {
+            uv_buf_t b = uv_buf_init((char *)r408, sizeof r408 - 1);
+            conn_ready_remove(c);
+            if (c->queued == 0 && uv_try_write((uv_stream_t *)&c->tcp, &b, 1) == (int)b.len)
+                conn_graceful(c);   /* FIN after the 408, what else comes is dropped */
+            else
+                conn_close(c, 0);
+        } else if (!c->req_ns && s->cfg.idle_timeout_ms > 0 && now - c->wait_ns > idle) {
+            conn_close(c, 0);
+        }
+    }
+}
+
+/* At the descriptor limit a new client must still be served: the waiting
+ * connection idle or stuck in its request the longest makes room (RST).
+ * 0 when one was closed, -1 when every connection is answering. */
+static int shed_oldest(mb_server *s, const mb_server_conn *except)
+{
+    mb_server_conn *old = NULL;
+    uint64_t old_since = 0;
+    for (mb_server_conn *c = s->conns; c; c = c->next) {
+        uint64_t since = c->req_ns ? c->req_ns : c->wait_ns;
+        if (c != except && c->state == CS_READING && (!old || since <= old_since)) {
+            old = c;
+            old_since = since;
+        }
+    }
+    if (!old)
+        return -1;
+    conn_close(old, 1);
+    return 0;
+}
+
+/* listen.c: an accept failed for lack of descriptors (libuv turned that
+ * client away): make room for the next ones. */
+static void on_full(void *owner)
+{
+    for (int k = 0; k < 8 && shed_oldest(owner, NULL) == 0; k++)
+        ;
+}
+
 /* Accepts one connection (Nagle off, listen.c) and starts reading it. Out
  * of memory leaves it in the backlog. */
 static void on_conn(void *owner, uv_stream_t *server)
@@ -163,6 +236,9 @@ static void on_conn(void *owner, uv_stream_t *server)
         return;
     }
     s->next_id++;
+    c->wait_ns = mb_clock_now_ns();
+    if (s->nconns > s->max_conns)
+        shed_oldest(s, c);   /* near the descriptor limit: the stalest waiter goes */
     mb_h1p_init(&c->parser, MB_H1P_REQUEST, &mb_server_parser_cb, c);
     conn_set_state(c, CS_READING);
     conn_start_reading(c);
@@ -191,8 +267,13 @@ int mb_server_start(mb_server **out, uv_loop_t *loop, const mb_server_config *cf
         s->cfg.high_water = MB_DEFAULT_HIGH_WATER;
     if (!s->cfg.low_water || s->cfg.low_water > s->cfg.high_water)
         s->cfg.low_water = s->cfg.high_water / 4;
+    if (!s->cfg.request_timeout_ms)
+        s->cfg.request_timeout_ms = MB_DEFAULT_REQUEST_TIMEOUT_MS;
+    if (!s->cfg.idle_timeout_ms)
+        s->cfg.idle_timeout_ms = MB_DEFAULT_IDLE_TIMEOUT_MS;
     s->l = (mb_listener){.loop = loop, .backlog = s->cfg.backlog, .owner = s,
-                         .on_conn = on_conn, .life = &s->life, .on_closed = listener_closed};
+                         .on_conn = on_conn, .on_full = on_full, .life = &s->life,
+                         .on_closed = listener_closed};
     rc = mb_resolve(loop, cfg->host ? cfg->host : "127.0.0.1", cfg->port, &s->l.addr);
     if (rc < 0) {
         free(s);
@@ -208,6 +289,17 @@ int mb_server_start(mb_server **out, uv_loop_t *loop, const mb_server_config *cf
     uv_idle_init(loop, &s->idle);
     s->idle.data = s;
     s->life.open++;
+    {
+        int64_t soft = -1, hard = -1;   /* raised by the listener (platform.h) */
+        mb_plat_fd_limit(&soft, &hard);
+        s->max_conns = soft < 0 ? SIZE_MAX : soft > 2 * FD_SPARE ? (size_t)soft - FD_SPARE
+                                                                   : FD_SPARE;
+    }
+    uv_timer_init(loop, &s->sweep);
+    s->sweep.data = s;
+    s->life.open++;
+    uv_timer_start(&s->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&s->sweep);   /* keeps no loop alive */
     *out = s;
     return 0;
 }
@@ -225,6 +317,8 @@ void mb_server_stop(mb_server *s, void (*done)(void *ud), void *ud)
         conn_close(c, 0);
     uv_idle_stop(&s->idle);
     uv_close((uv_handle_t *)&s->idle, idle_closed);
+    uv_timer_stop(&s->sweep);
+    uv_close((uv_handle_t *)&s->sweep, idle_closed);
 }
 
 int mb_server_pause(mb_server *s)

@@ -37,6 +37,8 @@
 
 #define READ_BUF (64 * 1024)
 #define LINGER_MS 2000
+#define SWEEP_MS 250          /* request and idle timeouts are checked this often */
+#define FD_SPARE 32           /* descriptors kept free for the owner, DNS, logs */
 #define MAX_HEADERS 256   /* more make an over-size head (413) */
 
 typedef enum {
@@ -71,6 +73,8 @@ struct mb_server_conn {
     uint64_t start_ns, done_ns;
     int msg_done;
     int err_status;                   /* 413 set by a parser callback */
+    uint64_t wait_ns;                 /* since when no request is under way */
+    uint64_t req_ns;                  /* first byte of the request being read, 0: none */
     /* bytes received but not parsed yet (pipelining, or while busy) */
     mb_buf pend; size_t pend_off;
     /* the response */
@@ -92,6 +96,8 @@ struct mb_server {
     mb_listener l;                    /* the listening socket (closed while paused) */
     mb_life life;                     /* parts: listener handles, the idle handle */
     uv_idle_t idle;                   /* drives pipelined parsing */
+    uv_timer_t sweep;                 /* request and idle timeouts */
+    size_t max_conns;                 /* the descriptor limit, less FD_SPARE */
     mb_server_conn *conns, *ready;
     size_t nconns;
     uint64_t next_id;
@@ -106,6 +112,10 @@ void conn_set_state(mb_server_conn *c, conn_state to);
 void conn_close(mb_server_conn *c, int reset);
 /* FIN after the queued writes, then linger. */
 void conn_graceful(mb_server_conn *c);
+
+/* server.c: a request is under way on c (its deadline runs) / none is. */
+void conn_request_begins(mb_server_conn *c);
+void conn_request_ends(mb_server_conn *c);
 
 /* server_read.c */
 extern const mb_h1p_cb mb_server_parser_cb;

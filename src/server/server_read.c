@@ -232,6 +232,7 @@ static void dispatch(mb_server_conn *c)
     }
     build_req(c, &r, hv);
     conn_set_state(c, CS_BUSY);
+    c->req_ns = 0;   /* answering now: no deadline while the response runs */
     c->keep_alive = r.keep_alive;
     c->msg_done = 0;
     s->cfg.h.on_request(s->cfg.h.ud, c, &r);
@@ -372,6 +373,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     }
     if (n == 0 || !conn_takes_bytes(c))
         return;   /* answering a refused request, or lingering: discard */
+    if (c->state == CS_READING)
+        conn_request_begins(c);   /* a request is under way: its deadline runs */
     if (c->state != CS_READING || c->pend.len > c->pend_off) {
         if (pend_add(c, b->base, (size_t)n) < 0) {
             conn_close(c, 1);

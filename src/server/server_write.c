@@ -270,8 +270,13 @@ void conn_response_done(mb_server_conn *c)
     }
     conn_set_state(c, CS_READING);
     mb_h1p_init(&c->parser, MB_H1P_REQUEST, &mb_server_parser_cb, c);
-    if (c->pend.len > c->pend_off || !c->reading)
+    conn_request_ends(c);
+    if (c->pend.len > c->pend_off) {
+        conn_request_begins(c);   /* pipelined: the next one is under way */
         conn_ready_push(c);
+    } else if (!c->reading) {
+        conn_ready_push(c);
+    }
 }
 
 void mb_server_abort(mb_server_conn *c)

@@ -285,7 +285,7 @@ static int64_t whole_mapped(mb_tok_enc *e, const char *s, size_t n)
     if (tok_buf_reserve(w, 2 * n) < 0)
         return -1;
     for (size_t i = 0; i < n; i++)
-        w->len += tok_utf8_put(tok_byte_char[(unsigned char)s[i]], w->p + w->len);
+        w->len += mb_utf8_put(tok_byte_char[(unsigned char)s[i]], w->p + w->len);
     return tok_strtab_find(&e->t->vocab, w->p, w->len);
 }
 

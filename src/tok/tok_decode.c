@@ -63,7 +63,7 @@ static int byte_level(const list *in, list *o)
 static int metaspace(const tok_dec *d, const list *in, list *o)
 {
     char rep[4];
-    size_t rl = tok_utf8_put(d->ch, rep);
+    size_t rl = mb_utf8_put(d->ch, rep);
     for (size_t i = 0; i < in->l.len; i++) {
         const char *s = in->a.p + in->l.p[i].s;
         size_t n = in->l.p[i].e - in->l.p[i].s, j = 0;
@@ -148,7 +148,7 @@ static int byte_fallback(const list *in, list *o)
 static int strip(const tok_dec *d, const list *in, list *o)
 {
     char c[4];
-    size_t cl = tok_utf8_put(d->ch, c);
+    size_t cl = mb_utf8_put(d->ch, c);
     for (size_t i = 0; i < in->l.len; i++) {
         const char *s = in->a.p + in->l.p[i].s;
         size_t n = in->l.p[i].e - in->l.p[i].s, a = 0, b = n;

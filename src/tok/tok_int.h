@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "mlxbench/tok.h"
+#include "mlxbench/utf8.h"
 
 /* ---- small containers (tok_util.c) ------------------------------------- */
 
@@ -36,7 +37,6 @@ int tok_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 
 /* Decodes one code point at p (n > 0 bytes left, valid UTF-8); *l = bytes. */
 uint32_t tok_utf8_get(const char *p, size_t n, size_t *l);
-size_t tok_utf8_put(uint32_t cp, char *out);
 /* Length of the valid prefix of s (n bytes) as UTF-8. */
 size_t tok_utf8_valid(const char *s, size_t n);
 /* Appends s to b, each maximal invalid subpart replaced by U+FFFD, as

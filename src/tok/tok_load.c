@@ -352,7 +352,7 @@ static int setup_byte_level(mb_tok *t)
         return 0;
     for (int b = 0; b < 256; b++) {
         char u[4];
-        size_t l = tok_utf8_put(tok_byte_char[b], u);
+        size_t l = mb_utf8_put(tok_byte_char[b], u);
         int64_t id = tok_strtab_find(&t->vocab, u, l);
         if (id < 0)
             return 0;

@@ -219,7 +219,7 @@ static int add_pre(mb_tok *t, tok_json *j, int i, int depth)
             rc = prepend_scheme(j, i, "pre_tokenizer Metaspace", &p.prepend);
         if (rc == 0)
             rc = tok_json_bool(j, i, "split", 1, &p.split, "pre_tokenizer Metaspace");
-        p.rep_len = (int)tok_utf8_put(p.ch, p.rep);
+        p.rep_len = (int)mb_utf8_put(p.ch, p.rep);
     } else if (strcmp(type, "Digits") == 0) {
         p.type = PT_DIGITS;
         rc = tok_json_bool(j, i, "individual_digits", 0, &p.individual, "pre_tokenizer Digits");

@@ -144,7 +144,7 @@ static int byte_level(const char *s, size_t n, tok_buf *out)
 {
     for (size_t i = 0; i < n; i++) {
         char u[4];
-        size_t k = tok_utf8_put(tok_byte_char[(unsigned char)s[i]], u);
+        size_t k = mb_utf8_put(tok_byte_char[(unsigned char)s[i]], u);
         if (tok_buf_put(out, u, k) < 0)
             return MB_ENOMEM;
     }

@@ -145,7 +145,7 @@ static int byte_level(mb_tok_enc *e, size_t k, const tok_pretok *p, const char *
             m->len = 0;
             for (size_t j = 0; j < wn; j++) {
                 char u[4];
-                size_t l = tok_utf8_put(tok_byte_char[(unsigned char)w[j]], u);
+                size_t l = mb_utf8_put(tok_byte_char[(unsigned char)w[j]], u);
                 if (tok_buf_put(m, u, l) < 0)
                     return MB_ENOMEM;
             }

@@ -25,30 +25,6 @@ uint32_t tok_utf8_get(const char *p, size_t n, size_t *l)
            ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
 }
 
-size_t tok_utf8_put(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Bytes of the valid sequence at u (n left): 0 when invalid, else its
  * length; *bad = how many bytes form the maximal invalid subpart. */
 static size_t seq_len(const unsigned char *u, size_t n, size_t *bad)

@@ -560,6 +560,69 @@ static void test_codec(void)
     CHECK(t == NULL);
 }
 
+/* The sparse histogram merges bit-identically to recording each value in a
+ * dense one (same settings) and like mb_hist_merge across settings; a
+ * flood of gaps in few buckets stays small. */
+static void test_sparse(void)
+{
+    uint64_t seed = 42;
+    mb_hist *dense, *merged, *other, *other_ref;
+    mb_hist_sparse *sp;
+    char *a, *b;
+    size_t la, lb;
+    CHECK_EQ_INT(mb_hist_sparse_new(&sp, 1e-6, 3600, 3), 0);
+    CHECK_EQ_INT(mb_hist_new(&dense, 1e-6, 3600, 3), 0);
+    CHECK_EQ_INT(mb_hist_new(&merged, 1e-6, 3600, 3), 0);
+    CHECK_EQ_INT(mb_hist_sparse_record(sp, -1), MB_EINVAL);
+    for (int i = 0; i < 200000; i++) {
+        /* gaps of a flood: mostly 0 (events of one read), some 5..500 us,
+         * a few stalls, one over highest */
+        double v = i % 7 ? 0.0 : 5e-6 * exp(4.6 * rng_unit(&seed));
+        if (i == 1234)
+            v = 7200;
+        CHECK(mb_hist_sparse_record(sp, v) == 0);
+        mb_hist_record(dense, v, 1);
+    }
+    CHECK_EQ_INT(mb_hist_sparse_count(sp), 200000);
+    CHECK_MSG(mb_hist_sparse_memsize(sp) < 64 * 1024, "%zu bytes", mb_hist_sparse_memsize(sp));
+    mb_hist_record(merged, 0.01, 3);   /* something there already */
+    mb_hist_record(dense, 0.01, 3);
+    CHECK_EQ_INT(mb_hist_merge_sparse(merged, sp), 0);
+    CHECK_EQ_INT(mb_hist_encode(dense, &a, &la), 0);
+    CHECK_EQ_INT(mb_hist_encode(merged, &b, &lb), 0);
+    CHECK_MSG(la == lb && memcmp(a, b, la) == 0, "sparse merge differs from dense recording");
+    CHECK_EQ_INT(mb_hist_saturated(merged), 1);
+    free(a);
+    free(b);
+    /* across settings: as mb_hist_merge of the dense equivalent */
+    mb_hist *dense_only;
+    CHECK_EQ_INT(mb_hist_new(&dense_only, 1e-6, 3600, 3), 0);
+    CHECK_EQ_INT(mb_hist_new(&other, 1e-5, 100, 2), 0);
+    CHECK_EQ_INT(mb_hist_new(&other_ref, 1e-5, 100, 2), 0);
+    seed = 42;
+    mb_hist_sparse *sp2;
+    CHECK_EQ_INT(mb_hist_sparse_new(&sp2, 1e-6, 3600, 3), 0);
+    for (int i = 0; i < 5000; i++) {
+        double v = 1e-4 * exp(6 * rng_unit(&seed));
+        mb_hist_sparse_record(sp2, v);
+        mb_hist_record(dense_only, v, 1);
+    }
+    mb_hist_merge_sparse(other, sp2);
+    mb_hist_merge(other_ref, dense_only);
+    CHECK_EQ_INT(mb_hist_encode(other, &a, &la), 0);
+    CHECK_EQ_INT(mb_hist_encode(other_ref, &b, &lb), 0);
+    CHECK_MSG(la == lb && memcmp(a, b, la) == 0, "cross-settings sparse merge differs");
+    free(a);
+    free(b);
+    mb_hist_free(dense);
+    mb_hist_free(merged);
+    mb_hist_free(other);
+    mb_hist_free(other_ref);
+    mb_hist_free(dense_only);
+    mb_hist_sparse_free(sp);
+    mb_hist_sparse_free(sp2);
+}
+
 static uint64_t be(const unsigned char *p, int n)
 {
     uint64_t v = 0;
@@ -632,6 +695,7 @@ static void test_hdr_encode(void)
 
 int main(void)
 {
+    test_sparse();
     test_issue_linear();
     test_equivalent();
     test_random();

@@ -458,9 +458,217 @@ static void test_hostile(void)
     free(big);
 }
 
+/* The server's own timings, in every shape servers send them
+ * (src/core/llm_server.c), and the prompt tokens a cache served. */
+static void test_server_timings(void)
+{
+    run_t r;
+    char src[64];
+    /* llama.cpp's /v1/chat/completions: timings on the finish chunk (the
+     * numbers of the llamacpp_completion_stream.sse capture) */
+    static const char lc[] =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],"
+        "\"timings\":{\"cache_n\":20,\"prompt_n\":13,\"prompt_ms\":8553.384,"
+        "\"prompt_per_token_ms\":657.95,\"predicted_n\":7,\"predicted_ms\":3150.478}}\n\n"
+        "data: [DONE]\n\n";
+    run_stream(&r, MB_API_OPENAI, lc, sizeof lc - 1, 7);
+    CHECK(r.x.err_kind == MB_ERR_NONE);
+    CHECK_NEAR(r.x.server.prefill_s, 8.553384, 1e-12);
+    CHECK_NEAR(r.x.server.decode_s, 3.150478, 1e-12);
+    CHECK(r.x.server.queue_s < 0 && r.x.server.load_s < 0 && r.x.server.total_s < 0);
+    CHECK_EQ_INT(r.x.server.prompt_n, 13);
+    CHECK_EQ_INT(r.x.server.predicted_n, 7);
+    CHECK_EQ_INT(r.x.server.cache_n, 20);
+    CHECK_EQ_INT(r.x.usage_cached, 20);
+    CHECK_STR(mb_llm_server_source(r.x.server.src, src, sizeof src), "llama.cpp");
+    mb_llm_free(&r.x);
+
+    /* Ollama-style durations (ns, the ollama_generate.ndjson capture's
+     * final object) and OpenAI's cached_tokens, in a body */
+    mb_llm x;
+    const char *ol = "{\"choices\":[{\"message\":{\"content\":\"A\"},\"finish_reason\":\"stop\"}],"
+                     "\"usage\":{\"prompt_tokens\":31,\"completion_tokens\":37,"
+                     "\"prompt_tokens_details\":{\"cached_tokens\":16}},"
+                     "\"total_duration\":2609028500,\"load_duration\":1667040600,"
+                     "\"prompt_eval_count\":31,\"prompt_eval_duration\":116817000,"
+                     "\"eval_count\":37,\"eval_duration\":824111500}";
+    mb_llm_init(&x, MB_API_OPENAI, 0);
+    mb_llm_body(&x, ol, strlen(ol), 5);
+    CHECK(x.err_kind == MB_ERR_NONE);
+    CHECK_NEAR(x.server.total_s, 2.6090285, 1e-12);
+    CHECK_NEAR(x.server.load_s, 1.6670406, 1e-12);
+    CHECK_NEAR(x.server.prefill_s, 0.116817, 1e-12);
+    CHECK_NEAR(x.server.decode_s, 0.8241115, 1e-12);
+    CHECK_EQ_INT(x.usage_cached, 16);
+    CHECK_STR(mb_llm_server_source(x.server.src, src, sizeof src), "ollama");
+    mb_llm_free(&x);
+
+    /* LM Studio stats (v0 and v1 names), Cerebras time_info, Groq x_groq */
+    const char *lm = "{\"choices\":[{\"message\":{\"content\":\"A\"}}],\"stats\":"
+                     "{\"tokens_per_second\":51.4,\"time_to_first_token\":0.111,"
+                     "\"generation_time\":0.954,\"stop_reason\":\"eosFound\"}}";
+    mb_llm_init(&x, MB_API_OPENAI, 0);
+    mb_llm_body(&x, lm, strlen(lm), 5);
+    CHECK_NEAR(x.server.prefill_s, 0.111, 1e-12);
+    CHECK_NEAR(x.server.decode_s, 0.954, 1e-12);
+    CHECK_STR(mb_llm_server_source(x.server.src, src, sizeof src), "lmstudio");
+    mb_llm_free(&x);
+    const char *lm1 = "{\"choices\":[{\"message\":{\"content\":\"A\"}}],\"stats\":"
+                      "{\"time_to_first_token_seconds\":0.25,\"model_load_time_seconds\":2.5}}";
+    mb_llm_init(&x, MB_API_OPENAI, 0);
+    mb_llm_body(&x, lm1, strlen(lm1), 5);
+    CHECK_NEAR(x.server.prefill_s, 0.25, 1e-12);
+    CHECK_NEAR(x.server.load_s, 2.5, 1e-12);
+    mb_llm_free(&x);
+    static const char gq[] =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"x_groq\":{\"id\":\"r\","
+        "\"usage\":{\"queue_time\":0.0125,\"prompt_tokens\":3,\"prompt_time\":0.0021,"
+        "\"completion_tokens\":1,\"completion_time\":0.004,\"total_time\":0.0061}}}\n\n"
+        "data: [DONE]\n\n";
+    run_stream(&r, MB_API_OPENAI, gq, sizeof gq - 1, 0);
+    CHECK_NEAR(r.x.server.queue_s, 0.0125, 1e-12);
+    CHECK_NEAR(r.x.server.prefill_s, 0.0021, 1e-12);
+    CHECK_NEAR(r.x.server.total_s, 0.0061, 1e-12);
+    CHECK_STR(mb_llm_server_source(r.x.server.src, src, sizeof src), "time_info");
+    mb_llm_free(&r.x);
+    const char *cb = "{\"choices\":[{\"message\":{\"content\":\"A\"}}],\"time_info\":"
+                     "{\"queue_time\":0.0004,\"prompt_time\":0.003,\"completion_time\":0.05,"
+                     "\"total_time\":0.056,\"created\":1700000000}}";
+    mb_llm_init(&x, MB_API_OPENAI, 0);
+    mb_llm_body(&x, cb, strlen(cb), 5);
+    CHECK_NEAR(x.server.queue_s, 0.0004, 1e-12);
+    CHECK_NEAR(x.server.decode_s, 0.05, 1e-12);
+    mb_llm_free(&x);
+
+    /* nonsense is ignored: negative, strings, huge, not objects */
+    const char *bad = "{\"choices\":[{\"message\":{\"content\":\"A\"}}],\"timings\":"
+                      "{\"prompt_ms\":-5,\"predicted_ms\":\"12\"},\"stats\":7,"
+                      "\"load_duration\":1e300,\"eval_duration\":null}";
+    mb_llm_init(&x, MB_API_OPENAI, 0);
+    mb_llm_body(&x, bad, strlen(bad), 5);
+    CHECK(x.server.prefill_s < 0 && x.server.decode_s < 0 && x.server.load_s < 0);
+    mb_llm_free(&x);
+
+    /* headers: TGI's (ms) and Server-Timing */
+    mb_llm_init(&x, MB_API_OPENAI, 0);
+    mb_llm_header(&x, "x-queue-time", 12, "15", 2);
+    mb_llm_header(&x, "x-total-time", 12, "120", 3);
+    mb_llm_header(&x, "x-request-id", 12, "99", 2);
+    CHECK_NEAR(x.server.queue_s, 0.015, 1e-12);
+    CHECK_NEAR(x.server.total_s, 0.120, 1e-12);
+    const char *st = "cache;desc=\"hit, warm\", queue;dur=2.5, prefill;desc=\"p\";dur=40.25,"
+                     "decode;dur=bad, load;dur=0";
+    mb_llm_header(&x, "server-timing", 13, st, strlen(st));
+    CHECK_NEAR(x.server.queue_s, 0.0025, 1e-12);
+    CHECK_NEAR(x.server.prefill_s, 0.04025, 1e-12);
+    CHECK(x.server.decode_s < 0);
+    CHECK_NEAR(x.server.load_s, 0, 1e-12);
+    CHECK_STR(mb_llm_server_source(x.server.src, src, sizeof src), "headers");
+    mb_llm_free(&x);
+
+    /* Anthropic's cache reads */
+    const char *an = "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}],"
+                     "\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":9,"
+                     "\"cache_read_input_tokens\":1024,\"output_tokens\":2}}";
+    mb_llm_init(&x, MB_API_ANTHROPIC, 0);
+    mb_llm_body(&x, an, strlen(an), 5);
+    CHECK_EQ_INT(x.usage_cached, 1024);
+    CHECK_EQ_INT(x.server.src, 0);
+    mb_llm_free(&x);
+    /* source names joined */
+    CHECK_STR(mb_llm_server_source(MB_SRV_LLAMACPP | MB_SRV_MOCK | MB_SRV_HEADERS, src, sizeof src),
+              "headers+mock");
+    CHECK_STR(mb_llm_server_source(MB_SRV_LLAMACPP | MB_SRV_HEADERS, src, sizeof src), "llama.cpp+headers");
+}
+
+/* Usage that contradicts what arrived is dropped and flagged (issue 15
+ * item 18); plausible usage -- several tokens per chunk, hidden reasoning
+ * tokens -- is kept. */
+static void test_usage_plausible(void)
+{
+    run_t r;
+    mb_tok_source src;
+    static const char three[] =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"c\"}}]}\n\n";
+    char buf[1024];
+    /* 999,999,999 tokens in ~300 bytes: impossible */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":999999999,"
+             "\"prompt_tokens\":7}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    CHECK_EQ_INT(r.x.usage_output, 999999999);   /* read as sent ... */
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 64);
+    CHECK(r.x.usage_invalid);                    /* ... and judged against the stream */
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, &src), 3);
+    CHECK(src == MB_TOK_EVENTS);
+    CHECK_EQ_INT(r.x.usage_input, 7);            /* the input count was plausible */
+    mb_llm_free(&r.x);
+    /* more than max_tokens while the stream stayed within it */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":50}}\n\n"
+             "data: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 8);
+    CHECK(r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 3);
+    mb_llm_free(&r.x);
+    /* the same 50 with no max_tokens sent: several tokens per chunk is fine */
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 0);
+    CHECK(!r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 50);
+    mb_llm_free(&r.x);
+    /* a server that stopped at the limit honours it: 20 tokens for
+     * max_tokens 16 cannot be true, even at 7 tokens an event */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}],"
+             "\"usage\":{\"completion_tokens\":20}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 16);
+    CHECK(r.x.usage_invalid);
+    mb_llm_free(&r.x);
+    /* ... while a natural stop may come from a server that ignores
+     * max_tokens and packs chunks: 20 for 16 over 3 events stands */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],"
+             "\"usage\":{\"completion_tokens\":20}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 16);
+    CHECK(!r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 20);
+    mb_llm_free(&r.x);
+    /* hidden reasoning tokens explain a count above the bytes received */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":5000,"
+             "\"completion_tokens_details\":{\"reasoning_tokens\":4990}}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 500, 10000);
+    CHECK(!r.x.usage_invalid);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, NULL), 5000);
+    mb_llm_free(&r.x);
+    /* a template's tokens on top of a tiny request: plausible */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":3,"
+             "\"prompt_tokens\":377}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 100, 64);
+    CHECK(!r.x.usage_invalid);
+    mb_llm_free(&r.x);
+    /* an input count far larger than the request itself */
+    snprintf(buf, sizeof buf, "%sdata: {\"choices\":[],\"usage\":{\"completion_tokens\":3,"
+             "\"prompt_tokens\":99999999}}\n\ndata: [DONE]\n\n", three);
+    lit(&r, MB_API_OPENAI, buf);
+    mb_llm_check_usage(&r.x, strlen(buf), 400, 64);
+    CHECK(r.x.usage_invalid);
+    CHECK_EQ_INT(r.x.usage_input, -1);
+    CHECK_EQ_INT(mb_llm_output_tokens(&r.x, &src), 3);
+    CHECK(src == MB_TOK_USAGE);
+    mb_llm_free(&r.x);
+}
+
 int main(void)
 {
+    test_usage_plausible();
     test_fixtures();
+    test_server_timings();
     test_edges();
     test_phases();
     test_bodies();

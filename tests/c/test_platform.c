@@ -8,13 +8,17 @@
  * portable build cannot tell must say so (-1, no stamp). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include "mb_test.h"
 #include "mlxbench/clock.h"
+#include "mlxbench/errors.h"
 #include "mlxbench/platform.h"
 
 static void test_fds(void)
@@ -197,6 +201,115 @@ static void test_timer(void)
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
+/* The server under test, played by a child: it listens on a loopback
+ * port, holds 64 MiB it has touched and runs 3 extra threads; when the
+ * parent asks (a byte on a pipe) one of them burns 250 ms of its own CPU
+ * time and says so. The parent finds it by its port and samples it before
+ * and after: the CPU seconds it reads must hold those 250 ms, however busy
+ * the machine is (a loaded machine only stretches the wall time). */
+static int go_pipe[2], done_pipe[2];
+static volatile unsigned long spin_sink;   /* what the spinning adds up (not optimised away) */
+
+static void *spin(void *arg)
+{
+    char c;
+    (void)arg;
+    if (read(go_pipe[0], &c, 1) != 1)
+        return NULL;
+    double t0 = mb_plat_thread_cpu_s();
+    while (mb_plat_thread_cpu_s() - t0 < 0.25)
+        for (int i = 0; i < 100000; i++)
+            spin_sink += (unsigned long)i;
+    if (write(done_pipe[1], &c, 1) != 1)
+        return NULL;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void *idle(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void test_other_process(void)
+{
+    int pp[2];
+    CHECK(pipe(pp) == 0 && pipe(go_pipe) == 0 && pipe(done_pipe) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {0};
+        socklen_t al = sizeof a;
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 8) ||
+            getsockname(fd, (struct sockaddr *)&a, &al))
+            _exit(3);
+        size_t big = 64u << 20;
+        volatile char *m = malloc(big);
+        if (!m)
+            _exit(3);
+        for (size_t i = 0; i < big; i += 1024)   /* every page touched */
+            m[i] = 1;
+        pthread_t t;
+        pthread_create(&t, NULL, idle, NULL);
+        pthread_create(&t, NULL, idle, NULL);
+        pthread_create(&t, NULL, spin, (void *)1);
+        int port = ntohs(a.sin_port);
+        if (write(pp[1], &port, sizeof port) != sizeof port)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(pp[1]);
+    int port = 0;
+    CHECK(read(pp[0], &port, sizeof port) == sizeof port);
+    close(pp[0]);
+    int64_t pid = 0;
+    mb_plat_proc a, b;
+    int rc = mb_plat_listening_pid(port, &pid);
+    if (strcmp(mb_plat_name(), "posix") == 0) {
+        CHECK_EQ_INT(rc, MB_EIO);   /* the portable layer cannot tell */
+        CHECK_EQ_INT(mb_plat_proc_sample(child, &a), MB_EIO);
+    } else {
+        CHECK_EQ_INT(rc, 0);
+        CHECK_EQ_INT(pid, child);
+        CHECK_EQ_INT(mb_plat_proc_sample(child, &a), 0);
+        char c = 'g';
+        CHECK(write(go_pipe[1], &c, 1) == 1 && read(done_pipe[0], &c, 1) == 1);
+        CHECK_EQ_INT(mb_plat_proc_sample(child, &b), 0);
+        /* 250 ms burnt, read at the system's tick (10 ms on Linux); the
+         * child's other threads sleep */
+        CHECK_MSG(b.cpu_s - a.cpu_s >= 0.23 && b.cpu_s - a.cpu_s <= 0.32, "child CPU %.3f s for 0.25 s burnt",
+                  b.cpu_s - a.cpu_s);
+        CHECK_MSG(b.rss_bytes >= (int64_t)(64u << 20) && b.rss_bytes < (int64_t)(256u << 20),
+                  "child RSS %lld", (long long)b.rss_bytes);
+        CHECK_EQ_INT(b.threads, 4);
+        CHECK_STR(b.name, "test_platform");
+        /* a port nothing listens on; a bad port */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in s = {0};
+        socklen_t sl = sizeof s;
+        s.sin_family = AF_INET;
+        s.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(bind(fd, (struct sockaddr *)&s, sizeof s) == 0 &&
+              getsockname(fd, (struct sockaddr *)&s, &sl) == 0);
+        int r = mb_plat_listening_pid(ntohs(s.sin_port), &pid);   /* bound, not listening */
+        CHECK_MSG(r == MB_EINVAL || r == MB_EIO, "rc %d", r);
+        close(fd);
+    }
+    CHECK_EQ_INT(mb_plat_listening_pid(0, &pid), MB_EINVAL);
+    CHECK_EQ_INT(mb_plat_proc_sample(-1, &a), MB_EINVAL);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    if (strcmp(mb_plat_name(), "posix") != 0)
+        CHECK_EQ_INT(mb_plat_proc_sample(child, &a), MB_EINVAL);   /* gone */
+}
+
 /* A connected loopback TCP pair: *cli (stamps asked for when `stamp`) and *srv. */
 static void tcp_pair(int *cli, int *srv, int stamp, int *enabled)
 {
@@ -331,6 +444,7 @@ int main(void)
     test_cpu();
     test_host();
     test_timer();
+    test_other_process();
     test_rx_stamps();
     test_sendv();
     TEST_MAIN_END();

@@ -49,13 +49,45 @@ local cases = {
   { "chunk_cut", base .. "chunk_cut" },
   { "headers_10k", base .. "headers_10k" },
   { "mixed", base .. "mixed", { requests = 6, concurrency = 1 } },
+  -- usage that contradicts the stream, and usage that is right
+  { "usage_contradicts", base .. "usage_contradicts" },
+  { "usage_over_max", base .. "usage_over_max", { max_tokens = 8 } },
+  { "usage_input_huge", base .. "usage_input_huge" },
+  { "usage_multi", base .. "usage_multi" },
+  -- errors as real servers send them, and worse
+  { "error_flood", base .. "error_flood", { max_body = 1 << 20 } },
+  { "echo_key_long", base .. "echo_auth_long", { target = { api_key = os.getenv("MATRIX_KEY") } } },
+  { "ctrl_message", base .. "ctrl_message" },
+  { "redirect", base .. "redirect" },
+  { "empty_200", base .. "empty_200", { stream = false } },
+  { "rate_limited", base .. "rate_limited" },
+  { "html_401", base .. "html_401" },
+  { "model_404", base .. "model_404" },
+  { "stream_error_mid", base .. "stream_error_mid" },
+  { "short_close", base .. "short_close", { stream = false } },
+  { "chunk_huge", base .. "chunk_huge" },
+  { "head_300k", base .. "head_300k" },
+  -- framing a correct client must accept
+  { "chunked_tiny", base .. "chunked_tiny" },
+  { "keepalive", base .. "keepalive" },
+  { "sse_fields", base .. "sse_fields" },
+  { "sse_crlf", base .. "sse_crlf" },
+  { "sse_cr", base .. "sse_cr" },
+  { "done_partial", base .. "done_partial" },
+  { "big_event", base .. "big_event" },
+  { "events_5000", base .. "events_5000" },
+  { "slow", base .. "slow" },
+  { "gzip_bomb", base .. "gzip_bomb", { accept_encoding = "gzip", max_body = 512 * 1024 } },
 }
 
 local doc = results.new()
 for _, c in ipairs(cases) do
   local name, url, extra = c[1], c[2], c[3] or {}
+  local topts = { url = url, api = "openai", name = name }
+  for k, v in pairs(extra.target or {}) do topts[k] = v end
+  extra.target = nil
   local o = {
-    name = name, target = mb.target{ url = url, api = "openai", name = name },
+    name = name, target = mb.target(topts),
     model = "m", prompt = "short", max_tokens = 8, stream = true,
     requests = 3, concurrency = 3, timeout = 10, connect_timeout = 5,
   }

@@ -13,6 +13,7 @@ first, whatever it is). Stops on SIGTERM or when stdin closes.
 
 Cases (the error kind mlxbench must report is in test_hostile.py):
   ok              a correct stream: 3 tokens, usage, [DONE]
+  slow            a correct stream paced like a model: 8 events 30 ms apart
   reset_head      reads the request, then a TCP reset before any byte
   reset_body      non-streamed: headers + Content-Length 1000, 100 bytes, reset
   reset_stream    two events of a stream, then a reset
@@ -40,6 +41,27 @@ Cases (the error kind mlxbench must report is in test_hostile.py):
   echo_auth       401 whose message repeats the credentials it was sent (as
                   some APIs do: "Incorrect API key provided: sk-...")
   echo_auth_stream  200 stream whose error event repeats them
+  echo_auth_long  401 whose message repeats them across character 199, so a
+                  client that cuts the message before redacting keeps half
+  echo_headers    401 that repeats every request header in its message and
+                  the credentials in a response header of its own (X-Echo)
+  seen            GET: the credentials each earlier request carried, as JSON
+                  {"seen": [[path, [values...]], ...]} (who got a key)
+
+Cases whose bytes are fixed (the SIMPLE table below): usage that
+contradicts the stream (usage_contradicts, usage_over_max,
+usage_input_huge) and usage that is right although events disagree
+(usage_multi, several tokens per chunk); error_flood (a 500 whose body never
+ends), ctrl_message (a 400 whose message holds escape sequences), redirect
+(302), empty_200, rate_limited (429 + Retry-After), html_401, model_404,
+stream_error_mid (two tokens then an error object), short_close
+(Content-Length 1000, 100 bytes, FIN), chunk_huge (a chunk size of 2^64-1),
+head_300k (300 KiB of headers), chunked_tiny (1-byte chunks), keepalive
+(comments and ping events between tokens), sse_fields (id:, retry:, a
+multi-line data:), sse_crlf and sse_cr (CRLF and bare CR line ends),
+done_partial (the last `data: [DONE]` without its blank line), big_event
+(a 900 KB content event), events_5000 (5,000 tokens in one write), gzip_bomb
+(64 MiB of zeros gzipped to 64 KB, for a client that asks for gzip).
 """
 import argparse
 import gzip
@@ -120,6 +142,9 @@ def head(status=200, ctype="text/event-stream", extra=(), length=None, chunked=F
 
 
 AUTH = threading.local()
+SEEN = []          # (path, credentials) of every request, for /seen
+SECRET_NAMES = ("authorization", "x-api-key", "api-key", "proxy-authorization", "x-custom-auth",
+                "x-team-pass", "cookie")
 
 
 def read_request(conn):
@@ -135,12 +160,17 @@ def read_request(conn):
     lines = hd.decode("latin-1").split("\r\n")
     n = 0
     AUTH.values = []
+    AUTH.lines = lines[1:]
     for line in lines[1:]:
         k, _, v = line.partition(":")
         if k.strip().lower() == "content-length":
             n = int(v.strip())
-        if k.strip().lower() in ("authorization", "x-api-key", "api-key"):
+        if k.strip().lower() in SECRET_NAMES:
             AUTH.values.append(v.strip())
+    path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "/"
+    if not path.startswith("/seen"):
+        with LOCK:
+            SEEN.append((path, list(AUTH.values)))
     while len(rest) < n:
         b = conn.recv(65536)
         if not b:
@@ -164,6 +194,66 @@ def wait_close(conn, limit=120):
         pass
 
 
+def chunked(parts):
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts if p) + b"0\r\n\r\n"
+
+
+def err_body(status, msg, ctype="application/json", extra=()):
+    body = msg if isinstance(msg, bytes) else json.dumps({"error": {"message": msg, "type": "x"}}).encode()
+    return head(status=status, ctype=ctype, length=len(body), extra=extra) + body
+
+
+def stream(body):
+    return head(length=len(body)) + body
+
+
+def simple_cases():
+    one = good_stream()
+    role = ev({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+    fin = ev({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    multi = {"choices": [{"index": 0, "delta": {"content": "two tokens, three "}}]}
+    big = {"choices": [{"index": 0, "delta": {"content": "x" * 900000}}]}
+    return {
+        "usage_contradicts": lambda: stream(good_stream(usage_value=b"999999999")),
+        "usage_over_max": lambda: stream(good_stream(usage_value=b"50")),
+        "usage_input_huge": lambda: stream(good_stream().replace(b'"prompt_tokens":3',
+                                                                 b'"prompt_tokens":99999999')),
+        "usage_multi": lambda: stream(role + ev(multi) + ev(multi) + fin + usage(b"6")
+                                      + b"data: [DONE]\n\n"),
+        "ctrl_message": lambda: err_body(400, "bad \x1b[31mred\x1b[0m\r\nX-Injected: 1\x07 request"),
+        "redirect": lambda: head(status=302, ctype="text/plain", length=0,
+                                 extra=["Location: /ok/v1/chat/completions"]),
+        "empty_200": lambda: head(ctype="application/json", length=0),
+        "rate_limited": lambda: err_body(429, "Rate limit reached for requests",
+                                         extra=["Retry-After: 20"]),
+        "html_401": lambda: err_body(401, b"<html><body><h1>401 Authorization Required</h1></body></html>",
+                                     ctype="text/html"),
+        "model_404": lambda: err_body(404, "The model `m` does not exist or you do not have access to it."),
+        "stream_error_mid": lambda: stream(role + ev(CHUNK) + ev(CHUNK)
+                                           + ev({"error": {"message": "model crashed", "type": "server_error"}})),
+        "short_close": lambda: head(ctype="application/json", length=1000) + b'{"choices":' + b" " * 89,
+        "chunk_huge": lambda: head(chunked=True) + b"ffffffffffffffff\r\n" + ev(CHUNK),
+        "head_300k": lambda: head(extra=["X-Filler-%d: %s" % (i, "v" * 1000) for i in range(300)],
+                                  length=len(one)) + one,
+        "chunked_tiny": lambda: head(chunked=True) + chunked([one[i:i + 1] for i in range(len(one))]),
+        "keepalive": lambda: stream(role + b": keep-alive\n\n" + ev(CHUNK) + b"event: ping\ndata: {}\n\n"
+                                    + ev(CHUNK) + b": ping\n\n" + ev(CHUNK) + fin + usage(b"3")
+                                    + b"data: [DONE]\n\n"),
+        "sse_fields": lambda: stream(b"retry: 3000\nid: 1\n" + role + b"id: 2\n" + ev(CHUNK)
+                                     + b'data: {"choices":[{"index":0,\ndata: "delta":{"content":"tok "}}]}\n\n'
+                                     + ev(CHUNK) + fin + usage(b"3") + b"data: [DONE]\n\n"),
+        "sse_crlf": lambda: stream(one.replace(b"\n", b"\r\n")),
+        "sse_cr": lambda: stream(one.replace(b"\n", b"\r")),
+        "done_partial": lambda: stream(one[:-2]),
+        "big_event": lambda: stream(role + ev(big) + fin + usage(b"1") + b"data: [DONE]\n\n"),
+        "events_5000": lambda: stream(role + ev(CHUNK) * 5000 + fin + usage(b"5000") + b"data: [DONE]\n\n"),
+    }
+
+
+SIMPLE = simple_cases()
+BOMB = []          # built once, on first use: 64 MiB of zeros, gzipped
+
+
 COUNTER = {"mixed": 0}
 LOCK = threading.Lock()
 
@@ -174,9 +264,37 @@ def serve(conn, case):
             k = COUNTER["mixed"]
             COUNTER["mixed"] += 1
         case = ("ok", "reset_head", "html200")[k % 3]
-    if case == "ok":
+    if case in SIMPLE:
+        try:
+            conn.sendall(SIMPLE[case]())
+        except OSError:
+            pass
+    elif case == "error_flood":
+        try:
+            conn.sendall(head(status=500, ctype="text/plain") + b"Internal error " * 1000)
+            block = b"x" * 65536
+            while True:
+                conn.sendall(block)
+        except OSError:
+            pass
+    elif case == "gzip_bomb":
+        with LOCK:
+            if not BOMB:
+                BOMB.append(gzip.compress(b"data: " + b"0" * (64 << 20), 1))
+        try:
+            conn.sendall(head(extra=["Content-Encoding: gzip"], length=len(BOMB[0])) + BOMB[0])
+        except OSError:
+            pass
+    elif case == "ok":
         body = good_stream()
         conn.sendall(head(length=len(body)) + body)
+    elif case == "slow":
+        conn.sendall(head(chunked=True))
+        for part in [good_stream(0)[:0]] + [ev(CHUNK)] * 8 + [usage(b"8") + b"data: [DONE]\n\n"]:
+            if part:
+                conn.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+            time.sleep(0.03)
+        conn.sendall(b"0\r\n\r\n")
     elif case == "reset_head":
         reset(conn)
         return
@@ -262,6 +380,21 @@ def serve(conn, case):
         msg = "Incorrect API key provided: %s" % " / ".join(getattr(AUTH, "values", []))
         body = json.dumps({"error": {"message": msg, "type": "invalid_request_error"}}).encode()
         conn.sendall(head(status=401, ctype="application/json", length=len(body)) + body)
+    elif case == "echo_auth_long":
+        msg = "x" * 140 + " rejected credentials: %s" % " / ".join(
+            v.split(" ")[-1] for v in getattr(AUTH, "values", []))
+        body = json.dumps({"error": {"message": msg, "type": "invalid_request_error"}}).encode()
+        conn.sendall(head(status=401, ctype="application/json", length=len(body)) + body)
+    elif case == "echo_headers":
+        msg = "request headers were: " + " | ".join(getattr(AUTH, "lines", []))
+        body = json.dumps({"error": {"message": msg}}).encode()
+        echo = " / ".join(getattr(AUTH, "values", [])) or "none"
+        conn.sendall(head(status=401, ctype="application/json", length=len(body),
+                          extra=["X-Echo: " + echo]) + body)
+    elif case == "seen":
+        with LOCK:
+            body = json.dumps({"seen": SEEN}).encode()
+        conn.sendall(head(status=200, ctype="application/json", length=len(body)) + body)
     elif case == "echo_auth_stream":
         msg = "key %s was revoked" % " / ".join(getattr(AUTH, "values", []))
         body = ev(CHUNK) + ev({"error": {"message": msg, "type": "server_error"}}) + b"data: [DONE]\n\n"

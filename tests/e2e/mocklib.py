@@ -217,3 +217,19 @@ def raw_http(port, data, read_timeout=3.0, host="127.0.0.1"):
         out += b"<<RESET>>"
     s.close()
     return out
+
+
+def matrix_row(label, n):
+    """docs/RELIABILITY.md's hostile-input matrix says this class has n
+    cases, all held: the table is checked against the tests that run it."""
+    path = os.path.join(ROOT, "docs", "RELIABILITY.md")
+    row = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("| " + label):
+                row = [c.strip() for c in line.strip().strip("|").split("|")]
+                break
+    expect("RELIABILITY.md's matrix has a row '%s'" % label, row is not None)
+    if row:
+        expect("RELIABILITY.md's matrix row '%s': %d cases, %d held" % (label, n, n),
+               row[1] == str(n) and row[2] == str(n), "row says %s / %s" % (row[1], row[2]))

@@ -32,17 +32,38 @@ Options (a flavor sets the defaults; every option overrides it):
                         newer models)
   --fail-every K        every K-th generation request (K, 2K, ...) is a 503
                         in the flavor's error shape (an overloaded server)
+  --max-running N       at most N generations at once; the others queue
+  --batching MODE       yes (streams run side by side: the default) | no (one
+                        generation at a time) | seed-off (one at a time when
+                        the request carries `seed`, as mlx_lm.server does:
+                        the mlx flavor's default)
   --reasoning N         a reasoning model: N reasoning tokens stream first, in
                         the flavor's field (vllm: reasoning_content; mlx,
                         ollama: reasoning; --reasoning-field F overrides),
                         then the answer, --think-gap S later than the last
                         reasoning chunk; the answer's natural length is its own
+                        (--reasoning-tokens N is the same)
   --reasoning-usage     report usage.completion_tokens_details.reasoning_tokens
+  --usage-position P    separate (a choices:[] chunk after the finish
+                        chunk) | finish (on the finish chunk) | every (on
+                        every chunk, vLLM continuous_usage_stats)
+  --timings STYLE       the server's own timings, as spent: llamacpp
+                        (`timings` on the finish chunk and in bodies) |
+                        groq (`x_groq.usage` queue_time, prompt_time, ...)
   --cache-blocks B      a prefix cache as vLLM's: prompt tokens (words) that
                         match an earlier prompt's, in whole blocks of B, are
                         reported as usage.prompt_tokens_details.cached_tokens
                         and skip --prefill seconds per token of TTFT
+  --prefix-cache MODE   on (--cache-blocks 16 unless given) | zero (report
+                        cached_tokens 0 always) | off (default: no
+                        prompt_tokens_details unless --cache-blocks)
   --prefill S           seconds of TTFT per prompt token not cached (default 0)
+  --metrics             GET /metrics in vLLM's names (running, waiting, KV
+                        usage, prompt/generation tokens, successes)
+  --no-keepalive        every response closes its connection
+  Ollama's flavor also answers /api/version and /api/chat (its native API,
+  with *_duration fields); LM Studio's /api/v0/models and
+  /api/v0/chat/completions (with `stats`).
 
 mlx flavor: like mlx_lm.server, a request that sends `seed` is not batched
 with the others -- it is served alone, one seeded request at a time, while
@@ -53,7 +74,8 @@ characters and chunks are all known. Prompt tokens are the words of every
 message plus 4 per message (a chat template's overhead): not the chars/4
 rule, so an estimate and the server's count differ visibly.
 
-GET /_log returns one record per request (JSON list), times on
+GET /_proc returns the server's own CPU seconds (all threads), threads and
+peak RSS. GET /_log returns one record per request (JSON list), times on
 CLOCK_MONOTONIC (the clock mlxbench stamps bytes with):
   {"i", "path", "model", "status", "headers" (lower-case), "body" (parsed),
    "t_arrival", "t_headers", "chunks": [[t_sent, tokens, chars, kind]...]
@@ -167,9 +189,15 @@ class State:
         self.lock = threading.Lock()
         self.log = []
         self.cold_pending = opt.cold_start > 0
-        self.solo = threading.Lock()   # mlx: seeded requests, one at a time
         self.generations = 0
         self.cache = PrefixCache(opt.cache_blocks) if opt.cache_blocks else None
+        self.slots = threading.Semaphore(opt.max_running) if opt.max_running else None
+        self.serial = threading.Lock()       # --batching no / seed-off (mlx: seeded requests, one at a time)
+        self.running = 0
+        self.waiting = 0
+        self.prompt_total = 0
+        self.gen_total = 0
+        self.success = {"stop": 0, "length": 0}
 
 
 def handler_for(state):
@@ -195,11 +223,16 @@ def handler_for(state):
                 return json.dumps(obj)
             return json.dumps(obj, separators=(",", ":"))
 
-        def send_json(self, status, obj, rec=None):
+        def send_json(self, status, obj, rec=None, extra_headers=None):
             body = (obj if isinstance(obj, str) else self.dumps(obj)).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            if opt.no_keepalive:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            for k, v in (extra_headers or {}).items():
+                self.send_header(k, v)
             self.end_headers()
             self.wfile.write(body)
             self.wfile.flush()
@@ -216,6 +249,13 @@ def handler_for(state):
                                                      "param": None, "code": code}}, rec)
 
         def do_GET(self):
+            if self.path == "/_proc":
+                # the process's own truth, for a client sampling it from outside:
+                # CPU seconds of all its threads, its threads, its peak RSS
+                import resource
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                return self.send_json(200, {"cpu_s": time.process_time(), "threads": threading.active_count(),
+                                            "peak_rss": peak if sys.platform == "darwin" else peak * 1024})
             if self.path.startswith("/_log"):
                 with state.lock:
                     data = json.dumps(state.log)
@@ -228,7 +268,45 @@ def handler_for(state):
                     for m in opt.models]})
             if self.path in ("/health", "/"):
                 return self.send_json(200, {"status": "ok"})
+            if self.path == "/metrics" and opt.metrics:
+                return self.send_text(200, self.metrics_text())
+            if self.path == "/api/version" and opt.flavor == "ollama":
+                return self.send_json(200, {"version": "0.6.2"})
+            if self.path == "/api/v0/models" and opt.flavor == "lmstudio":
+                return self.send_json(200, {"object": "list", "data": [
+                    {"id": m, "object": "model", "type": "llm", "state": "loaded"} for m in opt.models]})
             self.send_json(404, {"detail": "Not Found"})
+
+        def send_text(self, status, text):
+            body = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def metrics_text(self):
+            """vLLM's names and prometheus_client's formatting"""
+            lab = '{engine="0",model_name="%s"}' % opt.models[0]
+            with state.lock:
+                run, wait, pt, gt = state.running, state.waiting, state.prompt_total, state.gen_total
+                succ = dict(state.success)
+            out = []
+            for name, typ, helptext, v in [
+                    ("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", run),
+                    ("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", wait),
+                    ("vllm:gpu_cache_usage_perc", "gauge", "GPU KV-cache usage. 1 means 100 percent usage.",
+                     min(1.0, run * 0.0625)),
+                    ("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", pt),
+                    ("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", gt)]:
+                out.append("# HELP %s %s\n# TYPE %s %s\n%s%s %s" % (name, helptext, name, typ, name, lab,
+                                                                    repr(float(v))))
+            out.append("# HELP vllm:request_success_total Count of successfully processed requests.\n"
+                       "# TYPE vllm:request_success_total counter")
+            for reason, n in sorted(succ.items()):
+                out.append('vllm:request_success_total{engine="0",finished_reason="%s",model_name="%s"} %s'
+                           % (reason, opt.models[0], repr(float(n))))
+            return "\n".join(out) + "\n"
 
         def authorized(self):
             return self.headers.get("Authorization", "") == "Bearer " + opt.api_key
@@ -249,7 +327,9 @@ def handler_for(state):
             with state.lock:
                 rec["i"] = len(state.log)
                 state.log.append(rec)
-            if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+            native = (opt.flavor == "ollama" and self.path == "/api/chat") or \
+                (opt.flavor == "lmstudio" and self.path == "/api/v0/chat/completions")
+            if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions") and not native:
                 return self.send_json(404, {"detail": "Not Found"}, rec)
             try:
                 body = json.loads(raw)
@@ -291,6 +371,9 @@ def handler_for(state):
             msgs = body.get("messages")
             if not isinstance(msgs, list) or not msgs:
                 return self.error(400, "messages: field required", rec)
+            if opt.flavor == "ollama" and self.path == "/api/chat":
+                body["max_tokens"] = (body.get("options") or {}).get("num_predict")
+                body["stream"] = False   # the native API is asked without streaming
             limit = body.get("max_completion_tokens", body.get("max_tokens"))
             if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
                 return self.error(400, "max_tokens must be a positive integer", rec)
@@ -319,17 +402,6 @@ def handler_for(state):
                 total, finish = limit - nreason, "length"
             rec.update(natural=natural, prompt_tokens=ptoks, completion_tokens=total + nreason,
                        reasoning_tokens=nreason, cached_tokens=cached, finish_reason=finish)
-            solo = opt.flavor == "mlx" and "seed" in body   # batching off for it
-            rec["batched"] = not solo
-            if solo:
-                state.solo.acquire()
-            try:
-                self.generate(body, rec, model, h, total, finish, ptoks, nreason, cached)
-            finally:
-                if solo:
-                    state.solo.release()
-
-        def generate(self, body, rec, model, h, total, finish, ptoks, nreason, cached):
             cold = 0.0
             with state.lock:
                 if state.cold_pending:
@@ -338,35 +410,102 @@ def handler_for(state):
             rec["cold_start_s"] = cold
             if cold:
                 time.sleep(cold)
+            # a running slot (--max-running), then the generation lock of a
+            # server that runs one at a time (--batching)
+            with state.lock:
+                state.waiting += 1
+            if state.slots:
+                state.slots.acquire()
+            serial = opt.batching == "no" or (opt.batching == "seed-off" and "seed" in body)
+            rec["batched"] = not serial
+            if serial:
+                state.serial.acquire()
+            t_admit = time.monotonic()
+            with state.lock:
+                state.waiting -= 1
+                state.running += 1
+                state.prompt_total += ptoks
+            rec["t_admit"] = t_admit
+            try:
+                return self.generate(body, model, h, total, finish, ptoks, nreason, cached, rec, t_admit,
+                                     cold, native)
+            finally:
+                with state.lock:
+                    state.running -= 1
+                    state.gen_total += total + nreason
+                    state.success[finish] = state.success.get(finish, 0) + 1
+                if serial:
+                    state.serial.release()
+                if state.slots:
+                    state.slots.release()
+
+        def timings_obj(self, rec, ptoks, ntot, t_first, t_last):
+            """llama.cpp's `timings`, from what was actually spent"""
+            pms = (t_first - rec["t_admit"]) * 1e3
+            gms = (t_last - t_first) * 1e3
+            return {"cache_n": rec.get("cached_tokens", 0), "prompt_n": ptoks, "prompt_ms": pms,
+                    "prompt_per_token_ms": pms / max(1, ptoks), "predicted_n": ntot, "predicted_ms": gms,
+                    "predicted_per_token_ms": gms / max(1, ntot)}
+
+        def groq_obj(self, rec, ptoks, ntot, t_first, t_last):
+            return {"queue_time": rec["t_admit"] - rec["t_arrival"] - rec["cold_start_s"],
+                    "prompt_tokens": ptoks, "prompt_time": t_first - rec["t_admit"],
+                    "completion_tokens": ntot, "completion_time": t_last - t_first,
+                    "total_time": t_last - rec["t_admit"]}
+
+        def generate(self, body, model, h, total, finish, ptoks, nreason, cached, rec, t_admit, cold, native):
             text = "".join(token_text(h, i) for i in range(total))
             rtext = "".join(reasoning_text(h, i) for i in range(nreason))
             rec["text"], rec["reasoning_text"] = text, rtext
-            usage = {"prompt_tokens": ptoks, "total_tokens": ptoks + total + nreason,
-                     "completion_tokens": total + nreason}
-            if state.cache:
+            ntot = total + nreason
+            usage = {"prompt_tokens": ptoks, "total_tokens": ptoks + ntot, "completion_tokens": ntot}
+            if state.cache or opt.prefix_cache == "zero":
                 usage["prompt_tokens_details"] = {"cached_tokens": cached}
             if opt.reasoning_usage:
                 usage["completion_tokens_details"] = {"reasoning_tokens": nreason}
             ttft = opt.ttft + opt.prefill * (ptoks - cached)
             cid = "chatcmpl-%016x" % (h & 0xFFFFFFFFFFFFFFFF)
             if not body.get("stream"):
-                deadline = rec["t_arrival"] + cold + ttft + max(0, total + nreason - 1) * opt.itl / max(1, opt.tpc)
+                t_first = t_admit + ttft
+                deadline = t_first + max(0, ntot - 1) * opt.itl / max(1, opt.tpc)
                 sleep_until(deadline)
+                t_last = time.monotonic()
+                if native and opt.flavor == "ollama":
+                    ns = lambda s: int(s * 1e9)   # noqa: E731
+                    out = {"model": model, "created_at": "2025-08-02T22:05:24.2437572Z",
+                           "message": {"role": "assistant", "content": text}, "done_reason": finish,
+                           "done": True, "total_duration": ns(t_last - rec["t_arrival"]),
+                           "load_duration": ns(cold), "prompt_eval_count": ptoks,
+                           "prompt_eval_duration": ns(t_first - t_admit), "eval_count": ntot,
+                           "eval_duration": ns(t_last - t_first)}
+                    self.send_json(200, out, rec)
+                    return
                 msg = {"role": "assistant", "content": text}
                 if nreason:
                     msg[opt.reasoning_field] = rtext
                 out = {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
                        "choices": [{"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}]}
                 if opt.usage != "never":
-                    out["usage"] = usage
+                    out["usage"] = dict(usage)
                     rec["usage_sent"] = True
+                if opt.timings == "llamacpp":
+                    out["timings"] = self.timings_obj(rec, ptoks, ntot, t_first, t_last)
+                elif opt.timings == "groq":
+                    out.setdefault("usage", {}).update(self.groq_obj(rec, ptoks, ntot, t_first, t_last))
+                if native and opt.flavor == "lmstudio":
+                    out["stats"] = {"tokens_per_second": ntot / max(1e-9, t_last - t_first),
+                                    "time_to_first_token": t_first - t_admit,
+                                    "generation_time": t_last - t_first, "stop_reason": "eosFound"}
                 self.send_json(200, out, rec)
-                rec["chunks"].append([time.monotonic(), total + nreason, len(text), "a"])
+                rec["chunks"].append([time.monotonic(), ntot, len(text), "a"])
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.send_header("Transfer-Encoding", "chunked")
+            if opt.no_keepalive:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             rec["status"] = 200
             rec["t_headers"] = time.monotonic()
@@ -384,6 +523,8 @@ def handler_for(state):
                 self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
                 self.wfile.flush()
 
+            want = (body.get("stream_options") or {}).get("include_usage") is True
+            with_usage = opt.usage == "always" or (opt.usage == "include" and want)
             try:
                 send(chunk({"role": "assistant", "content": ""}))
                 # the pieces: k tokens each, or N characters each; reasoning
@@ -398,7 +539,9 @@ def handler_for(state):
                 rtoks = [reasoning_text(h, i) for i in range(nreason)]
                 pieces = [("".join(rtoks[j:j + opt.tpc]), len(rtoks[j:j + opt.tpc]), "r")
                           for j in range(0, nreason, opt.tpc)] + pieces
-                t0 = rec["t_arrival"] + cold + ttft
+                t0 = t_admit + ttft
+                t_first = None
+                done = 0
                 for j, (piece, ntok, kind) in enumerate(pieces):
                     gap = opt.think_gap if nreason and kind == "a" else 0.0
                     sleep_until(t0 + j * opt.itl + gap)
@@ -406,11 +549,26 @@ def handler_for(state):
                     if opt.role_every:
                         d["role"] = "assistant"
                     t = time.monotonic()
-                    send(chunk(d))
+                    t_first = t_first or t
+                    c = chunk(d)
+                    done += ntok or 0
+                    if with_usage and opt.usage_position == "every":
+                        c["usage"] = {"prompt_tokens": ptoks, "total_tokens": ptoks + done,
+                                      "completion_tokens": done}
+                    send(c)
                     rec["chunks"].append([t, ntok, len(piece), kind])
-                send(chunk({}, finish))
-                want = (body.get("stream_options") or {}).get("include_usage") is True
-                if opt.usage == "always" or (opt.usage == "include" and want):
+                t_last = time.monotonic()
+                fin = chunk({}, finish)
+                if opt.timings == "llamacpp":
+                    fin["timings"] = self.timings_obj(rec, ptoks, ntot, t_first or t_last, t_last)
+                elif opt.timings == "groq":
+                    fin["x_groq"] = {"id": "req_01", "usage": self.groq_obj(rec, ptoks, ntot, t_first or t_last,
+                                                                             t_last)}
+                if with_usage and opt.usage_position in ("finish", "every"):
+                    fin["usage"] = usage
+                    rec["usage_sent"] = True
+                send(fin)
+                if with_usage and opt.usage_position == "separate":
                     u = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
                          "model": model, "choices": [], "usage": usage}
                     send(u)
@@ -465,8 +623,16 @@ def parse(argv):
     ap.add_argument("--reject-stream-options", action="store_true")
     ap.add_argument("--require-max-completion-tokens", action="store_true")
     ap.add_argument("--fail-every", type=int, default=0)
-    ap.add_argument("--reasoning", type=int, default=0)
+    ap.add_argument("--max-running", type=int, default=0)
+    ap.add_argument("--batching", choices=["yes", "no", "seed-off"])
     ap.add_argument("--reasoning-field")
+    ap.add_argument("--reasoning-tokens", type=int, default=0)
+    ap.add_argument("--usage-position", choices=["separate", "finish", "every"], default="separate")
+    ap.add_argument("--timings", choices=["llamacpp", "groq"])
+    ap.add_argument("--prefix-cache", choices=["on", "zero", "off"], default="off")
+    ap.add_argument("--metrics", action="store_true")
+    ap.add_argument("--no-keepalive", action="store_true")
+    ap.add_argument("--reasoning", type=int, default=0)
     ap.add_argument("--reasoning-usage", action="store_true")
     ap.add_argument("--think-gap", type=float, default=0.0)
     ap.add_argument("--cache-blocks", type=int, default=0)
@@ -478,11 +644,16 @@ def parse(argv):
     opt.usage = opt.usage or fl["usage"]
     honour = opt.honour if opt.honour is not None else fl["honour"]
     opt.honour = [] if honour == "none" else honour.split(",")
+    if opt.batching is None:
+        opt.batching = "seed-off" if opt.flavor == "mlx" else "yes"
     opt.natural = [int(x) for x in opt.natural.split(",")]
     opt.fingerprint = fl["fingerprint"]
     opt.role_every = fl["role_every"]
     opt.spaced = fl["spaced"]
     opt.reasoning_field = opt.reasoning_field or fl.get("reasoning_field", "reasoning_content")
+    opt.reasoning = opt.reasoning or opt.reasoning_tokens
+    if opt.prefix_cache == "on" and not opt.cache_blocks:
+        opt.cache_blocks = 16
     if opt.any_model is None:
         opt.any_model = fl.get("any_model", False)
     if opt.reject_unknown is None:

@@ -322,8 +322,40 @@ def run_checks(exe, tmp):
     check([(int(a["data-t"]), int(a["data-ok"]), int(a["data-failed"])) for a in buckets] ==
           [(b["t"], b["ok"], b["failed"]) for b in fo["timeline"]], "failover-buckets: per-second counts")
 
+    # the server's side (the emulator's /metrics) under each run's throughput
+    # timeline: the running requests drawn are the JSON's, point for point
+    def series_points(chart, run, series):
+        out = []
+        for tag, a, ch in elems:
+            if tag != "circle" or "data-t" not in a:
+                continue
+            svg = next((x for t, x in reversed(ch) if t == "svg"), {})
+            g = next((x for t, x in reversed(ch) if t == "g" and "data-series" in x), {})
+            if svg.get("data-chart") == chart and svg.get("data-run") == run and g.get("data-series") == series:
+                out.append((float(a["data-t"]), float(a["data-v"])))
+        return out
+    watched = [r for r in measured if (r.get("server_metrics") or {}).get("mapped")]
+    check(len(watched) >= 7, "the local rows watched the emulator's /metrics (%d)" % len(watched))
+    for r in watched:
+        sm = r["server_metrics"]
+        want = [(t, v) for t, v in zip(sm["t"], sm["mapped"]["running"]["values"]) if v is not None]
+        check(series_points("server-requests", r["name"], "running") == want,
+              "server-requests %s: running drawn as recorded" % r["name"])
+        tl = [k for k in svgs if k["data-chart"] == "throughput-timeline" and k.get("data-run") == r["name"]]
+        check(len(tl) == 1, "throughput-timeline %s: one" % r["name"])
+    # the TTFT split bars: each part's p50 from the metrics
+    split = [a for tag, a, ch in elems if tag == "rect" and "data-part" in a and within(ch, "ttft-split")]
+    for a in split:
+        r = runs[a["data-run"]]
+        key = {"queue": "server_queue_s", "prefill": "server_prefill_s", "rest": "ttft_rest_s"}[a["data-part"]]
+        check(float(a["data-value"]) == r["metrics"][key]["p50"], "ttft-split %s %s" % (a["data-run"], a["data-part"]))
+    check(any(a["data-part"] == "prefill" for a in split), "ttft-split: prefill bars present")
+
     # tables: a row per run, skipped rows say why
-    rows = [a for tag, a, _ in elems if tag == "tr" and "data-run" in a]
+    def in_table(chain, classes):
+        return any(tag == "table" and a.get("class") in classes for tag, a in chain)
+    rows = [a for tag, a, ch in elems if tag == "tr" and "data-run" in a
+            and in_table(ch, ("runs", "latency", "client"))]
     check(len(rows) == 3 * len(doc["runs"]), "run, latency and client tables: a row per run each")
     # the client table: how each run was stamped (the suite's local rows: the
     # kernel's receive stamps on Linux)

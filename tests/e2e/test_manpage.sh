@@ -23,7 +23,7 @@ expect "$lint finds nothing to warn about: $(head -c 300 "$TMP/lint.err")" [ ! -
 for section in NAME SYNOPSIS DESCRIPTION COMMANDS 'EXIT STATUS' ENVIRONMENT EXAMPLES; do
   expect "section $section" contains "$TMP/man.txt" "^$section"
 done
-for cmd in run suite mock report compare merge calibrate tokenize; do
+for cmd in run suite mock report compare merge calibrate tokenize probe; do
   expect "command $cmd has a section" contains "$TMP/man.txt" "^ +mlxbench $cmd"
   "$MLXBENCH" "$cmd" --help > "$TMP/help.txt" 2>&1
   # every long option the command accepts (--no-X forms are documented with X)

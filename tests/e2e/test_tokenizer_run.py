@@ -98,10 +98,10 @@ def serve(usage):
     return srv, "http://127.0.0.1:%d" % srv.server_address[1]
 
 
-def run(url, tmp, tokenizer=None, env=None, n=3, model=MODEL):
+def run(url, tmp, tokenizer=None, env=None, n=3, model=MODEL, extra=()):
     out = os.path.join(tmp, "r.json")
     cmd = [MLXBENCH, "run", "-m", model, "--url", url, "-n", str(n), "--warmup", "0",
-           "--prompt", PROMPT, "--quiet", "-o", out]
+           "--prompt", PROMPT, "--quiet", "-o", out, *extra]
     if tokenizer:
         cmd += ["--tokenizer", tokenizer]
     e = dict(os.environ)
@@ -225,6 +225,10 @@ def main():
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             murl = mock.stdout.readline().strip()
             p, r = run(murl, tmp, tokenizer=TOKFILE, model="gpt-4o-mini")
+            # a run to max_tokens: the answer is max_tokens of the tokenizer's
+            # tokens, never more (each emitted token is one of them)
+            p2, r2 = run(murl, tmp, tokenizer=TOKFILE, model="gpt-4o-mini",
+                         extra=["--max-tokens", "64", "--ignore-eos", "--stream"])
             mock.send_signal(2)
             mock.wait(timeout=30)
             d = (r or {}).get("tokens", {}).get("tokenizer_vs_usage", {})
@@ -232,6 +236,10 @@ def main():
                 expect("emulator usage = tokenizer (output)", d.get("output", {}).get("max_rel_diff") == 0, str(d))
                 expect("emulator usage = tokenizer (input)", d.get("input", {}).get("max_rel_diff") == 0 and
                        r["per_request"][0]["input_tokens"] == PROMPT_TOKENS, str(d))
+                d2 = (r2 or {}).get("tokens", {}).get("tokenizer_vs_usage", {})
+                outs = [q.get("output_tokens") for q in (r2 or {}).get("per_request", [])]
+                expect("emulator at max_tokens: usage is exactly max_tokens (64) of the tokenizer's tokens",
+                       outs == [64, 64, 64] and d2.get("output", {}).get("max_rel_diff") == 0, str((outs, d2)))
             else:
                 expect("emulator without a tokenizer: its own rule", d.get("input", {}).get("max_rel_diff", 0) > 0,
                        str(d))

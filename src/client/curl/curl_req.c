@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "mlxbench/clock.h"
 #include "mlxbench/errors.h"
+#include "mlxbench/redact.h"
 #include "curl_int.h"
 
 /* CURLOPT_HEADERFUNCTION: the first call is the first response byte
@@ -98,39 +99,22 @@ static int curl_verbose(void)
     return v;
 }
 
-/* Header names whose values are credentials: never printed. */
-static int secret_header(const char *s, size_t n)
-{
-    static const char *const names[] = {"authorization", "proxy-authorization", "x-api-key",
-                                        "api-key", "cookie", "set-cookie", "x-goog-api-key",
-                                        "x-mock-token", NULL};
-    for (int i = 0; names[i]; i++) {
-        size_t l = strlen(names[i]);
-        if (n == l && strncasecmp(s, names[i], l) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* Writes one trace line, its credential redacted: the value of a secret
- * header, and anything after "Bearer " or "Basic " elsewhere. */
+/* Writes one trace line through the redactor (redact.h): the whole value
+ * of a secret header, then every known key and credential shape anywhere
+ * (a server echoing a key in a header of its own, a URL with ?key=). */
 static void debug_line(const char *prefix, const char *s, size_t n)
 {
     const char *colon = memchr(s, ':', n);
-    size_t keep = n;
-    if (colon && secret_header(s, (size_t)(colon - s)))
+    size_t keep = n, rl;
+    char *red = NULL;
+    if (colon && mb_redact_secret_name(s, (size_t)(colon - s)))
         keep = (size_t)(colon - s) + 1;
-    for (size_t i = 0; i < keep; i++) {
-        if (keep - i >= 7 && strncasecmp(s + i, "bearer ", 7) == 0) {
-            keep = i + 7;
-            break;
-        }
-        if (keep - i >= 6 && strncasecmp(s + i, "basic ", 6) == 0) {
-            keep = i + 6;
-            break;
-        }
+    if (mb_redact(s, keep, MB_REDACT_TEXT, &red, &rl) == 1) {
+        fprintf(stderr, "%s%.*s%s\n", prefix, (int)rl, red, keep < n ? " " MB_REDACTED : "");
+        free(red);
+        return;
     }
-    fprintf(stderr, "%s%.*s%s\n", prefix, (int)keep, s, keep < n ? " [REDACTED]" : "");
+    fprintf(stderr, "%s%.*s%s\n", prefix, (int)keep, s, keep < n ? " " MB_REDACTED : "");
 }
 
 /* CURLOPT_DEBUGFUNCTION: libcurl's verbose trace (informational text and

@@ -34,6 +34,8 @@ typedef struct call {
     int waiting;        /* a task is suspended in _llm.wait */
     int on_token;       /* events stored and handed to Lua per batch */
     int consumed;       /* the result was returned: nothing more to wait for */
+    int64_t max_tokens; /* what the request asked for (usage check), 0 if none */
+    size_t body_len;    /* the request body's size (usage check) */
     size_t fed;         /* on_token mode: stored events already extracted */
     size_t told;        /* on_token mode: content events handed to Lua */
     /* cancellation, as a user stops a generation (docs/LOAD.md) */
@@ -196,7 +198,8 @@ static void set_num(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
-/* on_token mode: feeds stored events not yet seen to the extractor. */
+/* on_token mode: feeds stored events not yet seen to the extractor, then
+ * drops them (a long stream's events do not pile up in the request). */
 static void feed_stored(call *c)
 {
     const mb_resp *rs = mb_req_resp(c->req);
@@ -205,6 +208,10 @@ static void feed_stored(call *c)
         mb_sse_event ev = {e.type, e.type_len, e.data, e.data_len, e.id, e.id_len, e.retry, 0};
         c->fed++;
         mb_llm_event(&c->x, &ev, e.t_ns);
+    }
+    if (c->fed > 0 && c->fed == rs->nevents) {
+        mb_req_drop_events(c->req);
+        c->fed = 0;
     }
 }
 
@@ -226,12 +233,11 @@ static void set_int(lua_State *L, const char *k, int64_t v)
     lua_setfield(L, -2, k);
 }
 
-/* The usage details a server may send: prompt tokens it had cached (and,
- * Anthropic, wrote to its cache), and the reasoning part of the output. */
+/* The usage details a server may send beside cached_tokens: the prompt
+ * tokens Anthropic wrote to its cache, and the reasoning part of the
+ * output. */
 static void push_usage_details(lua_State *L, call *c)
 {
-    if (c->x.usage_cached >= 0)
-        set_int(L, "cached_tokens", c->x.usage_cached);
     if (c->x.usage_cache_write >= 0)
         set_int(L, "cache_write_tokens", c->x.usage_cache_write);
     if (c->x.usage_reasoning >= 0)
@@ -259,6 +265,30 @@ static void push_phases(lua_State *L, call *c, uint64_t t0)
         lua_pushlstring(L, c->x.rgen ? c->x.rgen : "", c->x.rgen_len);
         lua_setfield(L, -2, "reasoning_text");
     }
+}
+
+/* r.server = {prefill_s, queue_s, load_s, decode_s, total_s, prompt_n,
+ * predicted_n, cache_n, source}: what the server reported of its own work
+ * (llm.h, mb_llm_server); absent fields it did not report. */
+static void push_server(lua_State *L, const mb_llm_server *sv)
+{
+    char src[96];
+    lua_createtable(L, 0, 9);
+    if (sv->prefill_s >= 0) set_num(L, "prefill_s", sv->prefill_s);
+    if (sv->queue_s >= 0) set_num(L, "queue_s", sv->queue_s);
+    if (sv->load_s >= 0) set_num(L, "load_s", sv->load_s);
+    if (sv->decode_s >= 0) set_num(L, "decode_s", sv->decode_s);
+    if (sv->total_s >= 0) set_num(L, "total_s", sv->total_s);
+    const struct { const char *k; int64_t v; } counts[] = {
+        {"prompt_n", sv->prompt_n}, {"predicted_n", sv->predicted_n}, {"cache_n", sv->cache_n}};
+    for (int i = 0; i < 3; i++)
+        if (counts[i].v >= 0) {
+            lua_pushinteger(L, (lua_Integer)counts[i].v);
+            lua_setfield(L, -2, counts[i].k);
+        }
+    lua_pushstring(L, mb_llm_server_source(sv->src, src, sizeof src));
+    lua_setfield(L, -2, "source");
+    lua_setfield(L, -2, "server");
 }
 
 /* Builds the result table from the finished call (runs inside the task). */
@@ -302,7 +332,12 @@ static void push_result(lua_State *L, call *c)
         }
     }
     ok = kind == NULL;
+    mb_llm_check_usage(&c->x, rs->bytes, c->body_len, c->max_tokens);
     tokens = mb_llm_output_tokens(&c->x, &src);
+    /* the server's own timings may also ride in headers (TGI, Server-Timing) */
+    mb_resp_header hd;
+    for (size_t i = 0; mb_req_header(c->req, i, &hd) == 0; i++)
+        mb_llm_header(&c->x, hd.name, hd.name_len, hd.value, hd.value_len);
 
     lua_createtable(L, 0, 24);
     lua_pushboolean(L, ok);
@@ -329,7 +364,7 @@ static void push_result(lua_State *L, call *c)
     if (rs->t.ttfb >= 0)
         set_num(L, "ttfb_s", secs(rs->t.ttfb));
     if (c->x.nct > 0)
-        set_num(L, "ttft_s", secs((int64_t)(c->x.ct[0] - rs->start_ns)));
+        set_num(L, "ttft_s", secs((int64_t)(c->x.t_first - rs->start_ns)));
     lua_pushinteger(L, (lua_Integer)c->x.nct);
     lua_setfield(L, -2, "content_events");
     lua_pushinteger(L, (lua_Integer)c->x.content_bytes);
@@ -341,8 +376,8 @@ static void push_result(lua_State *L, call *c)
         lua_setfield(L, -2, "token_source");
         if (rs->t.done > 0)
             set_num(L, "req_tok_s", (double)tokens / secs(rs->t.done));
-        if (tokens >= 2 && c->x.nct >= 2 && c->x.ct[c->x.nct - 1] > c->x.ct[0]) {
-            double span = secs((int64_t)(c->x.ct[c->x.nct - 1] - c->x.ct[0]));
+        if (tokens >= 2 && c->x.nct >= 2 && c->x.t_last > c->x.t_first) {
+            double span = secs((int64_t)(c->x.t_last - c->x.t_first));
             set_num(L, "tpot_s", span / (double)(tokens - 1));
             set_num(L, "decode_tok_s", (double)(tokens - 1) / span);
         }
@@ -354,12 +389,18 @@ static void push_result(lua_State *L, call *c)
         lua_pushinteger(L, c->x.usage_input);
         lua_setfield(L, -2, "input_tokens");
     }
+    if (c->x.usage_cached >= 0) {
+        lua_pushinteger(L, c->x.usage_cached);
+        lua_setfield(L, -2, "cached_tokens");
+    }
     if (c->x.usage_invalid) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "usage_invalid");
     }
     push_usage_details(L, c);
     push_phases(L, c, rs->start_ns);
+    if (c->x.server.src)
+        push_server(L, &c->x.server);
     if (c->x.finish_reason[0]) {
         lua_pushstring(L, c->x.finish_reason);
         lua_setfield(L, -2, "finish_reason");
@@ -374,7 +415,7 @@ static void push_result(lua_State *L, call *c)
         lua_setfield(L, -2, "generated_text");
     }
     if (c->x.nct >= 1)
-        set_num(L, "content_span_s", secs((int64_t)(c->x.ct[c->x.nct - 1] - c->x.ct[0])));
+        set_num(L, "content_span_s", secs((int64_t)(c->x.t_last - c->x.t_first)));
     lua_pushboolean(L, rs->reused);
     lua_setfield(L, -2, "reused");
     lua_pushstring(L, mb_stamp_source_name(rs->stamp_source));
@@ -392,25 +433,41 @@ static void push_result(lua_State *L, call *c)
 
 /* The ITL gaps of one request, in seconds: a userdata so a caller records
  * them into a histogram with one C call once it knows the request counts
- * (warm-up and cool-down requests must not), with no per-token Lua. */
+ * (warm-up and cool-down requests must not), with no per-token Lua. The
+ * first MB_LLM_KEEP_TIMES-1 gaps one by one, the rest (a very long stream,
+ * a flood) in the extractor's sparse histogram, handed over here. */
 typedef struct gaps {
     size_t n;
+    mb_hist_sparse *spill;
     double g[];
 } gaps;
 
 /* phase 0: every gap; MB_LLM_REASONING or MB_LLM_ANSWER: that phase's. */
 static void push_gaps(lua_State *L, call *c, unsigned phase)
 {
-    size_t n = c->x.nct > 1 ? c->x.nct - 1 : 0;
+    size_t n = c->x.nstored > 1 ? c->x.nstored - 1 : 0;
     gaps *gp = lua_newuserdatauv(L, sizeof *gp + n * sizeof gp->g[0], 0);
     if (phase) {
+        int k = MB_LLM_PHASE_INDEX(phase);
         gp->n = mb_llm_phase_gaps(&c->x, phase, gp->g);
+        gp->spill = c->x.pspill[k];
+        c->x.pspill[k] = NULL;
     } else {
         gp->n = n;
+        gp->spill = c->x.spill;
+        c->x.spill = NULL;
         for (size_t i = 0; i < n; i++)
             gp->g[i] = secs((int64_t)(c->x.ct[i + 1] - c->x.ct[i]));
     }
     luaL_setmetatable(L, GAPS_MT);
+}
+
+static int gaps_gc(lua_State *L)
+{
+    gaps *gp = luaL_checkudata(L, 1, GAPS_MT);
+    mb_hist_sparse_free(gp->spill);
+    gp->spill = NULL;
+    return 0;
 }
 
 /* gaps:record_into(histogram) */
@@ -420,6 +477,8 @@ static int gaps_record(lua_State *L)
     mb_hist *h = mb_lstats_check(L, 2);
     for (size_t i = 0; i < gp->n; i++)
         mb_hist_record(h, gp->g[i], 1);
+    if (gp->spill)
+        mb_hist_merge_sparse(h, gp->spill);
     return 0;
 }
 
@@ -437,7 +496,8 @@ static int gaps_list(lua_State *L)
 
 static int gaps_len(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)((gaps *)luaL_checkudata(L, 1, GAPS_MT))->n);
+    gaps *gp = luaL_checkudata(L, 1, GAPS_MT);
+    lua_pushinteger(L, (lua_Integer)(gp->n + (gp->spill ? mb_hist_sparse_count(gp->spill) : 0)));
     return 1;
 }
 
@@ -456,7 +516,7 @@ static int push_wait(lua_State *L, call *c)
             uint64_t t0 = mb_req_resp(c->req)->start_ns;
             lua_pushboolean(L, 0);
             lua_createtable(L, (int)(c->x.nct - c->told), 0);
-            for (int i = 1; c->told < c->x.nct; c->told++, i++) {
+            for (int i = 1; c->told < c->x.nstored; c->told++, i++) {   /* keep_all: all */
                 lua_pushnumber(L, secs((int64_t)(c->x.ct[c->told] - t0)));
                 lua_rawseti(L, -2, i);
             }
@@ -543,6 +603,12 @@ static int l_start(lua_State *L)
     mb_llm_init(&c->x, (mb_api)api, opt_bool(L, "capture") | (opt_bool(L, "count_text") ? 2 : 0));
     c->stream = opt_bool(L, "stream");
     c->on_token = opt_bool(L, "on_token") && c->stream;
+    c->x.keep_all = c->on_token || opt_bool(L, "itl");   /* the caller wants every time */
+    c->body_len = body_len;
+    {
+        double mt = opt_num(L, "max_tokens", 0);
+        c->max_tokens = mt >= 1 && mt < 1e15 ? (int64_t)mt : 0;
+    }
     c->body = malloc(body_len + 1);
     if (!c->body)
         return luaL_error(L, "out of memory");
@@ -586,6 +652,7 @@ static int l_start(lua_State *L)
     o.insecure = opt_bool(L, "insecure");
     o.cacert = cacert;
     o.reject_encoded = 1;   /* JSON/SSE through an unasked encoding is garbage */
+    o.max_error_body = 64 * 1024;   /* an error's message is in its first bytes */
     o.accept_encoding = opt_str(L, "accept_encoding", NULL, 0);
     {
         double mb = opt_num(L, "max_body", 0), ml = opt_num(L, "max_line", 0);
@@ -646,6 +713,8 @@ int luaopen_mlxbench_llm(lua_State *L)
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, gaps_len);
         lua_setfield(L, -2, "__len");
+        lua_pushcfunction(L, gaps_gc);
+        lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
     luaL_newlib(L, f);

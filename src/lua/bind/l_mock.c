@@ -16,6 +16,7 @@
 #include <lauxlib.h>
 #include "mlxbench/errors.h"
 #include "mlxbench/mock.h"
+#include "mlxbench/redact.h"
 #include "engine.h"
 
 #define MOCK_MT "mlxbench.mock_server"
@@ -215,6 +216,11 @@ static int l_start(lua_State *L)
     cfg.host = str_opt(L, 1, "host");
     cfg.api_key = str_opt(L, 1, "api_key");
     cfg.control_token = str_opt(L, 1, "control_token");
+    /* the emulator's own credentials are secrets like any key (redact.h) */
+    if (cfg.api_key && strlen(cfg.api_key) >= MB_REDACT_MIN_SECRET)
+        mb_redact_add_secret(cfg.api_key, strlen(cfg.api_key));
+    if (cfg.control_token && strlen(cfg.control_token) >= MB_REDACT_MIN_SECRET)
+        mb_redact_add_secret(cfg.control_token, strlen(cfg.control_token));
     ty = lua_getfield(L, 1, "profile");
     lua_pop(L, 1);
     if (ty == LUA_TSTRING) {

@@ -143,6 +143,7 @@ static void worker_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     if (mb_engine_new(&eng, NULL, 0) < 0) {
@@ -150,9 +151,9 @@ static void worker_main(void *arg)
         set_result(t, 0, msg, strlen(msg));
         goto out;
     }
-    /* interrupts belong to the main engine */
-    uv_signal_stop(&eng->sigint);
-    uv_signal_stop(&eng->sigterm);
+    /* interrupts belong to the main engine; a signal still interrupts this
+     * engine's Lua if it never yields (engine_sig.c) */
+    mb_engine_ignore_signals(eng);
     t->weng = eng;
     uv_async_init(eng->loop, &t->wake, wake_cb);
     t->wake.data = t;

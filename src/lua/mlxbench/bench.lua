@@ -26,6 +26,7 @@ local args = require "mlxbench.cli.args"
 local tokens = require "mlxbench.tokens"
 local traffic = require "mlxbench.traffic"
 local send_mod = require "mlxbench.send"
+local observe = require "mlxbench.observe"
 
 local M = {}
 
@@ -50,6 +51,10 @@ local KNOWN = {
   max_inflight = 1, stages = 1, thresholds = 1, lag_threshold = 1, timeline = 1,
   concurrency_start = 1, rate_start = 1, output_tokens = 1, shard = 1, threads = 1,
   thread_init = 1, _thread = 1, tokenizer = 1, synthetic = 1,
+  -- the server's side and the run's cost (mlxbench.observe, mlxbench.cost)
+  metrics_url = 1, metrics_interval = 1, metrics_keep = 1, server_pid = 1, power_cmd = 1,
+  power_interval = 1, watts = 1, price = 1, prices = 1, kwh_price = 1, _on_warmup = 1,
+  _defer_token_notice = 1,
 }
 for k in pairs(traffic.KNOWN) do KNOWN[k] = 1 end
 
@@ -178,7 +183,10 @@ local function config_of(o)
     ignore_eos = o.ignore_eos or nil, min_tokens = o.min_tokens, max_tokens_field = o.max_tokens_field,
     include_usage = o.include_usage == false and false or nil, headers = o.headers and header_names(o.headers),
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
+    insecure = o.insecure or nil, cacert = o.cacert, max_request_bytes = o.max_request_bytes,
     load = is_open(o) and "open" or "closed",
+    -- (what watched the server is not the scenario: each shard scrapes its
+    -- own; run.server_metrics.url, .server_process.pid, .power.command say it)
   }
 end
 local config_base = config_of
@@ -186,6 +194,7 @@ config_of = function(o) return traffic.config(o, config_base(o)) end
 
 -- response limits and decoding, passed to every request (docs/RELIABILITY.md)
 KNOWN.max_body, KNOWN.max_line, KNOWN.accept_encoding, KNOWN.cacert, KNOWN.insecure = 1, 1, 1, 1, 1
+KNOWN.max_request_bytes = 1
 
 -- default_name(o) -> a short run name: the load and, when not streamed,
 -- "no-stream" ("c=4", "rate=2 no-stream"); the model and the backend have
@@ -246,6 +255,7 @@ function M.bench(o)
   local t = as_target(o.target)
   local fallback = o.fallback and as_target(o.fallback)
   o.stream = o.stream ~= false
+  if o.max_request_bytes then limits.MAX_REQUEST_BYTES = o.max_request_bytes end   -- prompt files too
   for _, k in ipairs{ "requests", "concurrency", "warmup", "max_tokens", "min_tokens", "max_inflight",
                       "threads", "sessions" } do
     if o[k] ~= nil then o[k] = math.tointeger(o[k]) end
@@ -299,7 +309,10 @@ function M.bench(o)
   -- and in the report's notes (run.warnings) when some count of the run
   -- was in fact estimated (usage makes them exact)
   local tok_warning = not tok and tokens.warning(tinfo, models[1]) or nil
-  if tok_warning and not o._thread and progress.notices() and not tinfo.none:match("^disabled") then
+  -- (mlxbench run defers it to its first warm-up answer, which tells
+  -- whether the server's usage makes the counts exact anyway)
+  if tok_warning and not o._thread and progress.notices() and not tinfo.none:match("^disabled")
+     and not o._defer_token_notice then
     io.stderr:write("mlxbench: ", tok_warning, "\n")
   end
   if fallback then fields.fallback = fallback:public() end
@@ -329,6 +342,7 @@ function M.bench(o)
     end
     if phase == "warmup" then
       warm_count = warm_count + 1
+      if o._on_warmup then o._on_warmup(r, warm_count) end
       return
     end
     if phase == "cooldown" then
@@ -373,10 +387,11 @@ function M.bench(o)
 
   -- whatever way this function leaves (an error in a task, a limit), no
   -- ticker outlives it
-  local ticker
+  local ticker, obs
   local guard <close> = setmetatable({}, { __close = function()
     prog.cancel()
     if ticker then ticker:cancel() end
+    if obs then observe.cancel(obs) end
   end })
   -- descriptors for every user, checked up front (mlxbench.limits)
   limits.check_bench(o, group)
@@ -401,6 +416,8 @@ function M.bench(o)
   -- the client's own cost: CPU time of the thread(s) running the load and
   -- the lateness of a periodic timer on their loops (mlxbench._monitor)
   local nthreads = tc and 1 or threads.split(o, o.threads or 1, o._shard)
+  -- the server's side, sampled while the measured part runs
+  obs = not tc and observe.start(o) or nil
   local cpu_s, wall_begin = monitor.thread_cpu(), time.now()
   local lag_h = stats.histogram{}
   local probe = nthreads == 1 and monitor.loop_lag(lag_h) or nil
@@ -432,7 +449,7 @@ function M.bench(o)
     -- tokenizer file found here (or none), not a search of their own
     local wopts = {}
     for k, v in pairs(opts) do wopts[k] = v end
-    wopts.warmup, wopts.warmup_s = 0, nil
+    wopts.warmup, wopts.warmup_s, wopts._on_warmup, wopts._defer_token_notice = 0, nil, nil, true
     wopts.tokenizer = tinfo.path or "none"
     local parts = threads.drive(wopts, o, nthreads, common, M.stopping,
                                 function(handles) live = threads.live(handles) end)
@@ -486,6 +503,10 @@ function M.bench(o)
   local ws, we = c:span()
   if ws and we then
     run.window = { start_s = ws - c.t0, end_s = we - c.t0 }
+  end
+  if obs then
+    observe.finish(obs, run, c.t0, o)
+    obs = nil
   end
   if o._shard then
     local sh = o._shard

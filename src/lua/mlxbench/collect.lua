@@ -18,7 +18,9 @@ local M = {}
 M.METRICS = { "ttft_s", "ttfb_s", "itl_s", "tpot_s", "e2e_s", "req_tok_s", "decode_tok_s",
               "queue_s", "latency_s",
               "ttfr_s", "ttfa_s", "itl_reasoning_s", "itl_answer_s", "ttft_cold_s", "ttft_warm_s",
-              "session_s" }
+              "session_s",
+              -- the TTFT split, where the server reported its timings (mlxbench.split)
+              "server_queue_s", "server_prefill_s", "ttft_rest_s" }
 
 local Collector = {}
 Collector.__index = Collector
@@ -33,7 +35,8 @@ function M.new(opts)
     total = 0, ok = 0, failed = 0, good = 0, cancelled = 0,
     w = workload.new(),
     errors = {},
-    tok_in = 0, tok_out = 0,
+    tok_in = 0, tok_out = 0, tok_cached = 0,
+    split = { requests = 0, negative = 0, source = {} },   -- the TTFT split (mlxbench.split)
     source = { usage = 0, events = 0 },   -- output token counts by source, per request
     prompt_source = {},                    -- input token counts by source
     diff_out = tokens.diff_new(), diff_in = tokens.diff_new(),   -- usage vs tokenizer
@@ -158,6 +161,16 @@ function Collector:add(r)
     rec(h.req_tok_s, r.req_tok_s)
     rec(h.decode_tok_s, r.decode_tok_s)
     if r.gaps then r.gaps:record_into(h.itl_s) end   -- ITL: one C call per request
+    self.tok_cached = self.tok_cached + (r.cached_tokens or 0)
+    local sp = r.ttft_split
+    if sp then
+      local st = self.split
+      st.requests = st.requests + 1
+      st.source[r.server.source] = (st.source[r.server.source] or 0) + 1
+      rec(h.server_queue_s, sp.server_queue_s)
+      rec(h.server_prefill_s, sp.server_prefill_s)
+      if sp.ttft_rest_s < 0 then st.negative = st.negative + 1 else rec(h.ttft_rest_s, sp.ttft_rest_s) end
+    end
     if meets(self.slo, r) then self.good = self.good + 1 end
   else
     self.failed = self.failed + 1
@@ -191,7 +204,8 @@ function Collector:add(r)
       scheduled_s = r.scheduled_s and self.t0 and (r.scheduled_s - self.t0) or nil,
       start_s = r.start_s and self.t0 and (r.start_s - self.t0) or nil,
       reused = r.reused, retried = r.retried, failover = r.failover, stamp_source = r.stamp_source,
-      usage_invalid = r.usage_invalid,
+      usage_invalid = r.usage_invalid, cached_tokens = r.cached_tokens,
+      server = r.server, ttft_split = r.ttft_split,
       max_tokens = r.max_tokens, prompt = r.prompt_name, turn = r.turn,
       prompt_target_tokens = r.prompt_target_tokens,
       prompt_achieved_tokens = (not r.prompt_estimated) and r.prompt_achieved_tokens or nil,
@@ -225,6 +239,7 @@ function Collector:dump()
     total = self.total, ok = self.ok, failed = self.failed, good = self.good,
     cancelled = self.cancelled, w = workload.dump(self.w),
     errors = self.errors, tok_in = self.tok_in, tok_out = self.tok_out, source = self.source,
+    tok_cached = self.tok_cached, split = self.split,
     prompt_source = self.prompt_source, diff_out = self.diff_out, diff_in = self.diff_in,
     plen = self.plen, finishes = self.finishes, early = self.early, messages = self.messages,
     stamps = self.stamps,
@@ -243,6 +258,12 @@ function Collector:absorb(d, thread)
   self.cancelled = self.cancelled + (d.cancelled or 0)
   workload.absorb(self.w, d.w)
   self.tok_in, self.tok_out = self.tok_in + d.tok_in, self.tok_out + d.tok_out
+  self.tok_cached = self.tok_cached + (d.tok_cached or 0)
+  if d.split then
+    local st = self.split
+    st.requests, st.negative = st.requests + d.split.requests, st.negative + d.split.negative
+    for k, n in pairs(d.split.source) do st.source[k] = (st.source[k] or 0) + n end
+  end
   self.sum_e2e = self.sum_e2e + d.sum_e2e
   for k, n in pairs(d.errors or {}) do self.errors[k] = (self.errors[k] or 0) + n end
   for k, n in pairs(d.source or {}) do self.source[k] = (self.source[k] or 0) + n end
@@ -346,6 +367,7 @@ function Collector:finish(fields)
                  stopped_early = self.early, finish_reasons = self.finishes,
                  error_messages = #self.messages > 0 and json.array(self.messages) or nil },
     tokens = M.derive_tokens({ input = self.tok_in, output = self.tok_out, source = self.source,
+               cached = self.tok_cached > 0 and self.tok_cached or nil,
                prompt_source = next(self.prompt_source) and self.prompt_source or nil,
                -- the tokenizer's count next to the server's usage, where both exist
                tokenizer_vs_usage = (self.diff_out.n + self.diff_in.n > 0) and {
@@ -389,6 +411,11 @@ function Collector:finish(fields)
     total_tokens = self.tok_out,
     total_duration_s = self.sum_e2e,
   }
+  if self.split.requests > 0 then
+    -- which requests the split covers and where their timings came from
+    run.ttft_split = { requests = self.split.requests, source = self.split.source,
+                       negative_rest = self.split.negative > 0 and self.split.negative or nil }
+  end
   if self.slo then
     run.slo = self.slo
     run.requests.slo_met = self.good

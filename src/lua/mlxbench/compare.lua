@@ -44,9 +44,24 @@ M.METRICS = {
     get = function(r) return r.throughput and num(r.throughput.goodput_s) end, goodput = true },
 }
 
+-- Cost and energy (mlxbench.cost): shown when either run has them, so a
+-- local run and a cloud one compare on money and joules. Derived figures
+-- with no confidence interval: a change beyond --min-effect is flagged.
+M.COST_METRICS = {
+  { key = "usd_per_1m_output", label = "$ per 1M out", kind = "derived", better = "lower", unit = "$",
+    get = function(r)
+      return (r.cost and num(r.cost.usd_per_1m_output)) or (r.energy and num(r.energy.usd_per_1m_output))
+    end },
+  { key = "usd_per_run", label = "$ per run", kind = "derived", better = "lower", unit = "$",
+    get = function(r) return (r.cost and num(r.cost.usd)) or (r.energy and num(r.energy.usd)) end },
+  { key = "j_per_output_token", label = "J per out token", kind = "derived", better = "lower", unit = "J",
+    get = function(r) return r.energy and num(r.energy.j_per_output_token) end },
+}
+
 local RATE_METRICS = { req_tok_s = true, decode_tok_s = true }
 local HIST_METRICS = { ttft_s = 1, ttfb_s = 1, itl_s = 1, tpot_s = 1, e2e_s = 1, req_tok_s = 1,
-                       decode_tok_s = 1, queue_s = 1, latency_s = 1 }
+                       decode_tok_s = 1, queue_s = 1, latency_s = 1, server_queue_s = 1,
+                       server_prefill_s = 1, ttft_rest_s = 1 }
 
 -- "ttft_s.p95" -> "ttft_s", 95; "e2e_s.p999" -> "e2e_s", 99.9
 local function parse_quantile(key)
@@ -81,11 +96,15 @@ function M.metric_spec(key)
     return { key = key, label = "requests/s", kind = "rate", better = "higher", unit = "req/s",
              get = function(r) return r.throughput and num(r.throughput.requests_s) end }
   end
+  for _, m in ipairs(M.COST_METRICS) do
+    if m.key == key then return m end
+  end
   if parse_quantile(key) then return quantile_spec{ key = key } end
   local names = {}
   for _, m in ipairs(M.METRICS) do names[#names + 1] = m.key end
-  return nil, string.format("unknown metric '%s' (one of %s, requests_s, or METRIC.pNN with METRIC "
-    .. "one of ttft_s ttfb_s itl_s tpot_s e2e_s req_tok_s decode_tok_s queue_s latency_s)",
+  return nil, string.format("unknown metric '%s' (one of %s, requests_s, usd_per_1m_output, usd_per_run, "
+    .. "j_per_output_token, or METRIC.pNN with METRIC one of ttft_s ttfb_s itl_s tpot_s e2e_s req_tok_s "
+    .. "decode_tok_s queue_s latency_s server_queue_s server_prefill_s ttft_rest_s)",
     key, table.concat(names, ", "))
 end
 
@@ -177,6 +196,10 @@ local function measure(run, spec)
     local ok, total = rq and num(rq.ok), rq and num(rq.total)
     if not ok or not total or total == 0 then return nil end
     return { value = ok, n = total, counted = true }
+  elseif spec.kind == "derived" then
+    local v = spec.get(run)
+    if v == nil then return nil end
+    return { value = v, n = run.requests and num(run.requests.ok) or 0, derived = true }
   end
 end
 
@@ -222,6 +245,16 @@ function M.compare_metric(b, n, spec, opts)
   row.size = size
   if spec.kind == "count" and not same_length(b, n) then
     row.verdict, row.why = "n/a", "the runs asked for different amounts of work"
+  elseif mb.derived or mn.derived then
+    -- a price or an energy figure: no interval; beyond min_effect is a change
+    if row.delta == 0 then
+      row.verdict, row.why = "~", "unchanged"
+    elseif size < min_effect then
+      row.verdict = "~"
+      row.why = string.format("below %s%%", (string.format("%.2f", min_effect * 100):gsub("%.?0+$", "")))
+    else
+      row.verdict = worse and "worse" or "better"
+    end
   elseif mb.counted and mn.counted then
     -- failures and successes are counted events, not samples of a
     -- distribution: any change is real, whatever the number of requests
@@ -325,6 +358,15 @@ function M.compare(bdoc, ndoc, opts)
     end
   end
   local matched, ob, on = M.match(bdoc.runs or {}, ndoc.runs or {})
+  -- cost and energy rows when a run of either side has them
+  for _, p in ipairs(matched) do
+    for _, m in ipairs(M.COST_METRICS) do
+      if not seen[m.key] and (m.get(p.base) or m.get(p.new)) then
+        seen[m.key] = true
+        specs[#specs + 1] = m
+      end
+    end
+  end
   local res = { runs = {}, only_base = ob, only_new = on, failures = {},
                 counts = { worse = 0, better = 0, same = 0, few = 0 } }
   for _, p in ipairs(matched) do
@@ -382,6 +424,12 @@ function M.fmt_value(v, unit)
     return string.format("%.2f %s", v, unit)
   elseif unit == "req" then
     return string.format("%d", math.floor(v + 0.5))
+  elseif unit == "$" then
+    local a = math.abs(v)
+    return (v < 0 and "-$" or "$") .. (a >= 100 and string.format("%.0f", a) or a >= 0.01 and string.format("%.2f", a)
+      or string.format("%.2g", a))
+  elseif unit == "J" then
+    return string.format("%.3g J", v)
   end
   return string.format("%.1f %s", v, unit or "")
 end

@@ -132,10 +132,39 @@ end
 function DS:_reopen()
   if self.f then self.f:close() end
   self.f = assert(io.open(self.path, "rb"))
+  self.rest = nil
   self.split = self.format == "sharegpt" and split.splitter() or nil
   self.eof = false
   self.line = 0
   self.taken = 0
+end
+
+-- The next line of the file, read in blocks so a line is bounded by the
+-- request limit (a file with no newline, /dev/zero, is an error, not all
+-- of memory).
+function DS:_line()
+  local limits = require "mlxbench.limits"
+  local parts, size, rest = {}, 0, self.rest or ""
+  self.rest = nil
+  while true do
+    local nl = rest:find("\n", 1, true)
+    if nl then
+      parts[#parts + 1] = rest:sub(1, nl - 1)
+      self.rest = rest:sub(nl + 1)
+      return (table.concat(parts):gsub("\r$", ""))
+    end
+    parts[#parts + 1] = rest
+    size = size + #rest
+    if size > limits.MAX_REQUEST_BYTES then
+      error("dataset: " .. limits.too_large(string.format("%s:%d (one line)", self.path,
+        self.line + 1), size), 0)
+    end
+    rest = self.f:read(65536)
+    if not rest then
+      local line = table.concat(parts)
+      return line ~= "" and line or nil
+    end
+  end
 end
 
 -- Refills the queue from the file: a block of lines or array elements.
@@ -144,7 +173,7 @@ function DS:_fill()
   if self.eof then return end
   if self.format == "jsonl" then
     for _ = 1, 512 do
-      local line = self.f:read("l")
+      local line = self:_line()
       if not line then self.eof = true break end
       self.line = self.line + 1
       if line:match("%S") and not line:match("^%s*#") then

@@ -8,6 +8,7 @@
 -- Network failures are values (r.error = {kind=, message=}); wrong
 -- arguments raise. See docs/LUA_API.md for every option and field.
 local C = require "mlxbench._http"
+local redact = require "mlxbench._redact"
 
 local M = {}
 
@@ -19,8 +20,11 @@ function M.request(opts)
     error("http.request: expected a table of options, got " .. type(opts), 2)
   end
   local on_event = opts.on_event
+  local target = require "mlxbench.target"
+  if opts.insecure then target.warn_insecure(opts.url) end
+  target.register(opts.url, opts.headers)   -- credentials here are redacted everywhere
   local h <close>, err = C.start(opts)
-  if not h then error("http.request: " .. err, 2) end
+  if not h then error("http.request: " .. redact.url(err), 2) end
   if not on_event then
     C.wait(h)
     return C.response(h)

@@ -139,54 +139,15 @@ function M.decode(s)
   return v
 end
 
--- write_atomic(path, text): temp file in the same folder + rename, so a
--- reader never sees half a file and a crash never leaves one.
--- Errors name the file asked for (and the temp file when it is the one that
--- failed): "cannot write out/r.json: No such file or directory".
-local function reason(err, tmp)
-  err = tostring(err)
-  local plain = err:gsub("^" .. tmp:gsub("%p", "%%%0") .. ": ", "")
-  return plain
-end
-
--- Writes straight to a path that exists and is not a regular file (a
--- device such as /dev/stdout or /dev/full, a fifo): renaming over it would
--- replace the device node itself.
-local function write_direct(path, text)
-  local f, err = io.open(path, "wb")
-  if not f then return nil, "cannot write " .. path .. ": " .. reason(err, path) end
-  local ok, werr = f:write(text)
-  if ok then ok, werr = f:flush() end
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    return nil, "cannot write " .. path .. ": " .. reason(werr or cerr, path)
-  end
-  return true
-end
-
+-- write_atomic(path, text) -> true | nil, message: the one writer of output
+-- files (mlxbench._sys.write_file, docs/RELIABILITY.md "Writing results"):
+-- temp file in the same folder + rename, so a reader never sees half a file
+-- and a crash never leaves one; known secrets redacted; a symlink followed;
+-- a device or fifo written in place (a fifo without a reader is an error,
+-- not a hang); a directory refused. Errors name the file asked for:
+-- "cannot write out/r.json: No such file or directory".
 function M.write_atomic(path, text)
-  local kind = require("mlxbench._sys").file_kind(path)
-  if kind == "dir" then return nil, "cannot write " .. path .. ": it is a directory" end
-  if kind == "other" then return write_direct(path, text) end
-  local tmp = string.format("%s.%d.tmp", path, math.random(1, 1 << 30))
-  local f, err = io.open(tmp, "wb")
-  if not f then
-    return nil, "cannot write " .. path .. ": " .. reason(err, tmp)
-  end
-  local ok, werr = f:write(text)
-  if ok then ok, werr = f:flush() end
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    return nil, "cannot write " .. path .. ": " .. reason(werr or cerr, tmp)
-      .. " (temp file " .. tmp .. " removed)"
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, "cannot write " .. path .. ": rename from " .. tmp .. " failed: " .. reason(rerr, tmp)
-  end
-  return true
+  return require("mlxbench._sys").write_file(path, text)
 end
 
 return M

@@ -14,6 +14,36 @@ local M = {}
 
 M.MARGIN = 64   -- descriptors kept for the loop, files, DNS, TLS, stdio
 
+-- The largest request body built (bytes; llm.request max_request_bytes,
+-- bench{}, --max-request-bytes), and so the largest prompt, prompt file
+-- and dataset line read: a 1M-token context is ~4 MB of text. Well below
+-- where lua-cjson 2.1.0's string encoder overflows (~350 MB), and bounded
+-- so `--prompt synthetic:99999999999` or `@/dev/zero` is a clear error
+-- before anything large is allocated.
+M.MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+local function mib(n) return string.format("%.0f MiB", n / 1048576) end
+
+-- request_size(v) -> bytes of the strings and numbers in v (a request
+-- body as a table): what its JSON will weigh, give or take the syntax.
+function M.request_size(v, depth)
+  depth = depth or 0
+  if type(v) == "string" then return #v end
+  if type(v) ~= "table" or depth > 64 then return 8 end
+  local n = 2
+  for k, x in pairs(v) do n = n + M.request_size(k, depth + 1) + M.request_size(x, depth + 1) + 4 end
+  return n
+end
+
+-- too_large(what, bytes, max) -> the one-line refusal
+function M.too_large(what, bytes, max)
+  max = max or M.MAX_REQUEST_BYTES
+  local size = bytes == math.huge and "far over any limit"
+    or bytes >= 1048576 and ("about " .. mib(bytes)) or (tostring(bytes) .. " bytes")
+  return string.format("%s is %s, over the request limit of %s (%d bytes): "
+    .. "shorten it, or raise max_request_bytes (--max-request-bytes)", what, size, mib(max), max)
+end
+
 local function in_process(url)
   local ok, mock = pcall(require, "mlxbench.mock")
   if not ok or not mock.running_ports then return false end

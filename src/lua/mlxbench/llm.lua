@@ -7,6 +7,7 @@ local prompts = require "mlxbench.prompts"
 local target_mod = require "mlxbench.target"
 local tokens = require "mlxbench.tokens"
 local time = require "mlxbench.time"
+local split = require "mlxbench.split"
 local DEFAULTS = require("mlxbench._sys").defaults   -- timeouts: one place (C defaults.h)
 
 local M = {}
@@ -84,6 +85,12 @@ local function build_body(t, o, with_usage)
     if t.api ~= "anthropic" and with_usage then body.stream_options = { include_usage = true } end
   end
   for k, v in pairs(o.extra or {}) do body[k] = v end
+  -- never hand lua-cjson a string it cannot encode (2.1.0 overflows near
+  -- 350 MB), nor build a body nobody could send
+  local limits = require "mlxbench.limits"
+  local max = o.max_request_bytes or limits.MAX_REQUEST_BYTES
+  local size = limits.request_size(body)
+  if size > max then error("llm.request: " .. limits.too_large("the request body", size, max), 0) end
   return cjson.encode(body)
 end
 
@@ -136,7 +143,7 @@ local function check_opts(o)
   if o.at ~= nil and type(o.at) ~= "number" then
     error("llm.request: at must be a time.now() value (seconds)", 3)
   end
-  for _, k in ipairs{ "max_body", "max_line" } do
+  for _, k in ipairs{ "max_body", "max_line", "max_request_bytes" } do
     if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 1) then
       error("llm.request: " .. k .. " must be a positive integer (bytes)", 3)
     end
@@ -222,7 +229,10 @@ function M.request(o)
     accept_encoding = o.accept_encoding == true and "" or o.accept_encoding or nil,
     max_body = o.max_body, max_line = o.max_line, count_text = o.tokenizer ~= nil,
     cancel_after = o.cancel_after, cancel_events = integer(o.cancel_events),
+    max_tokens = o.max_tokens or (t.api == "anthropic" and 256 or nil),   -- usage check
   }
+  if o.insecure then target_mod.warn_insecure(spec.url) end
+  if o.headers then target_mod.register(nil, o.headers) end   -- their secrets are redacted too
   local oo = setmetatable({ stream = stream, max_tokens = integer(o.max_tokens),
                             min_tokens = integer(o.min_tokens) }, { __index = o })
   local with_usage = stream and not t._no_stream_options and o.include_usage ~= false
@@ -241,6 +251,8 @@ function M.request(o)
   end
   if r.error and r.error.message then
     r.error.message = target_mod.redact(r.error.message, t:secret())
+    local hint = (r.status == 401 or r.status == 403) and t:key_hint()
+    if hint then r.error.message = r.error.message .. " (" .. hint .. ")" end
   end
   if o.include_usage == false then without_usage(r, stream) end
   if r.token_source == "estimate" then r.token_source = "bytes/4" end
@@ -254,6 +266,7 @@ function M.request(o)
   r.reasoning_text = nil
   reasoning_counts(r)
   r.prompt_token_source = tokens.prompt_source(r)
+  split.apply(r, stream)
   r.target = t.name
   return r
 end

@@ -118,6 +118,10 @@ function M.runs(parts)
   local marks, sources, warnings, seen_w = json.array(), json.array(), {}, {}
   local client, cool, served, any_per, all_per, any_tl, interrupted = nil, nil, nil, false, true, false, false
   local shard_count, shard_idx = nil, {}
+  -- the server's side and the cost: the TTFT split's counts add up, the
+  -- sources' joules add up (each measured its own machine), the price is
+  -- applied again to the merged tokens; each source keeps its samples
+  local split, joules, energy_n = nil, 0, 0
 
   for _, p in ipairs(live) do
     local r = p.run
@@ -131,6 +135,18 @@ function M.runs(parts)
     if r.requests.slo_met then has_slo, slo_met = true, slo_met + r.requests.slo_met end
     tok.input = tok.input + ((r.tokens or {}).input or 0)
     tok.output = tok.output + ((r.tokens or {}).output or 0)
+    if (r.tokens or {}).cached then tok.cached = (tok.cached or 0) + r.tokens.cached end
+    if type(r.ttft_split) == "table" then
+      split = split or { requests = 0, source = {} }
+      split.requests = split.requests + (r.ttft_split.requests or 0)
+      sum_into(split.source, r.ttft_split.source)
+      if r.ttft_split.negative_rest then
+        split.negative_rest = (split.negative_rest or 0) + r.ttft_split.negative_rest
+      end
+    end
+    if type(r.energy) == "table" and type(r.energy.joules) == "number" then
+      joules, energy_n = joules + r.energy.joules, energy_n + 1
+    end
     sum_into(tok.source, (r.tokens or {}).source)
     sum_into(req.finish_reasons, r.requests.finish_reasons)
     req.stopped_early = req.stopped_early + (r.requests.stopped_early or 0)
@@ -226,7 +242,8 @@ function M.runs(parts)
       tag = p.tag, file = p.file, shard = r.shard, started_at = r.started_at,
       started_unix = start_of(r, p.doc), offset_s = off,
       host = p.doc.host and p.doc.host.hostname, requests = r.requests.total,
-      client = r.client,
+      client = r.client, server_metrics = r.server_metrics, server_process = r.server_process,
+      power = r.power,
     }
   end
 
@@ -305,6 +322,20 @@ function M.runs(parts)
     out.shards = { count = shard_count, merged = shard_idx }
   end
   out.sources = sources
+  out.ttft_split = split
+  if energy_n == #live and energy_n > 0 then
+    local e = first.energy
+    out.energy = { joules = joules, source = e.source, avg_watts = dur > 0 and joules / dur or nil,
+                   j_per_output_token = tok.output > 0 and joules / tok.output or nil, kwh = joules / 3.6e6,
+                   kwh_price = e.kwh_price }
+    if e.kwh_price then
+      out.energy.usd = out.energy.kwh * e.kwh_price
+      out.energy.usd_per_1m_output = tok.output > 0 and out.energy.usd / tok.output * 1e6 or nil
+    end
+  end
+  if type(first.cost) == "table" and type(first.cost.price) == "table" then
+    require("mlxbench.cost").apply(out, { price = first.cost.price })   -- the energy above stays
+  end
   if #warnings > 0 then out.warnings = warnings end
   -- conversations, model mixes, the prompt cache, the reasoning split:
   -- counters summed and histograms merged as one process would have them

@@ -31,6 +31,11 @@ local words = {
 -- shared rule), deterministic for a seed, made of plain words.
 function M.synthetic(n, seed)
   assert(math.type(n) == "integer" and n > 0, "prompts.synthetic: n must be a positive integer")
+  local limits = require "mlxbench.limits"
+  if n > limits.MAX_REQUEST_BYTES // 4 then   -- refused before anything is built
+    error("prompts: " .. limits.too_large("synthetic:" .. n .. " (" .. n .. " tokens, 4 bytes each)",
+      n * 4), 0)
+  end
   local target = 4 * n
   local parts, len = {}, 0
   local state = (seed or 1) * 2654435761 % 4294967296
@@ -63,6 +68,10 @@ end
 local FILLERS = { " a", ".", ",", " I", " the", " of", "!", " is" }
 function M.exact(tok, n, seed, prefix)
   assert(math.type(n) == "integer" and n > 0, "prompts.exact: n must be a positive integer")
+  local limits = require "mlxbench.limits"
+  if n > limits.MAX_REQUEST_BYTES // 4 then   -- refused before anything is built
+    error("prompts: " .. limits.too_large("a prompt of " .. n .. " tokens (about 4 bytes each)", n * 4), 0)
+  end
   local base = prefix and tok:count(prefix) or 0
   local goal = base + n
   local ws = word_list(seed, 2 * n + 64)
@@ -207,10 +216,14 @@ function M.resolve(spec, opts)
     if path:match("%.jsonl$") or path:match("%.json$") then
       return dataset.open{ path = path, tokenizer = tok }   -- streamed, not loaded
     end
-    local f, err = io.open(path, "r")
-    if not f then error("prompts: cannot open " .. tostring(err), 0) end
-    local text = f:read("a")
-    f:close()
+    -- bounded (@/dev/zero) and deaf to nothing (a fifo, a terminal)
+    local limits = require "mlxbench.limits"
+    local text, err, why = require("mlxbench._sys").read_file(path, limits.MAX_REQUEST_BYTES)
+    if why == "too_large" then
+      error("prompts: " .. limits.too_large("the prompt file " .. path, limits.MAX_REQUEST_BYTES + 1), 0)
+    end
+    if not text then error("prompts: " .. err, 0) end
+    if text == "" then error("prompts: the prompt file " .. path .. " is empty", 0) end
     return { { prompt = text, name = path } }
   end
   return { { prompt = spec } }

@@ -92,7 +92,8 @@ end
 -- other numbers finite, histograms decodable.
 local OBJECTS = { "requests", "tokens", "metrics", "histograms", "throughput", "summary",
                   "client", "config", "target", "targets", "failover", "cooldown", "shard", "window",
-                  "sessions", "by_model", "prompt_cache" }
+                  "sessions", "by_model", "prompt_cache",
+                  "server_metrics", "server_process", "power", "energy", "cost", "ttft_split" }
 local LISTS = { "per_request", "timeline", "marks", "warnings" }
 local COUNTS = { "total", "ok", "failed", "warmup", "slo_met", "input", "output", "stopped_early",
                  "cancelled", "cache_hits", "reasoned", "cached", "cache_write", "cache_reported",
@@ -222,12 +223,18 @@ function M.validate(doc, path)
   return doc
 end
 
+-- The largest results file read (report, compare, merge): a million
+-- requests kept per request is about 500 MB. Bounded so /dev/zero or a
+-- wrong path is an error, not all of memory.
+M.MAX_FILE_BYTES = 1024 * 1024 * 1024
+
 -- read_json(path) -> value | nil, message naming the file
 function M.read_json(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open " .. path .. ": " .. tostring(err) end
-  local text = f:read("a")
-  f:close()
+  local text, err, why = require("mlxbench._sys").read_file(path, M.MAX_FILE_BYTES)
+  if why == "too_large" then
+    return nil, string.format("%s is over %d MiB: not a results file", path, M.MAX_FILE_BYTES >> 20)
+  end
+  if not text then return nil, err end
   local doc, jerr = json.decode(text)
   if not doc then return nil, path .. ": not valid JSON (" .. tostring(jerr) .. ")" end
   return doc

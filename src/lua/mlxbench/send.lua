@@ -62,7 +62,8 @@ local function base_request(o, m)
     capture = o.capture, timeout = o.timeout, headers = o.headers,
     include_usage = o.include_usage, connect_timeout = o.connect_timeout,
     max_body = o.max_body, max_line = o.max_line, accept_encoding = o.accept_encoding,
-    cacert = o.cacert, insecure = o.insecure, tokenizer = o._tok_for(m),
+    cacert = o.cacert, insecure = o.insecure, max_request_bytes = o.max_request_bytes,
+    tokenizer = o._tok_for(m),
   }
 end
 

@@ -1,7 +1,23 @@
 -- mlxbench.target: where requests go. A target is a base URL, an API shape
 -- (openai | anthropic | completions), optional headers and a key. The key is
 -- kept out of the target table itself (in a weak side table), so printing,
--- serialising or logging a target can never reveal it.
+-- serialising or logging a target can never reveal it; every secret a target
+-- holds (key, URL credentials, secret header values) is registered with the
+-- redactor (mlxbench._redact), which every output of the process goes
+-- through.
+--
+-- Which key goes where (one rule for every key; docs/RELIABILITY.md):
+--   * api_key = "..." (the script's own) or api_key_env = "VAR" (named by
+--     the user; --api-key-env VAR) is sent to this target's host; a named
+--     variable that is not set is an error, never a silent "no key".
+--   * otherwise an environment key goes only to its provider's host:
+--     OPENAI_API_KEY to api.openai.com, ANTHROPIC_API_KEY to
+--     api.anthropic.com -- a local server gets no key, and a 401 from it
+--     says which variable to name.
+--   * never over plain http:// to a host that is not loopback, unless
+--     allow_http_key = true (--allow-http-key).
+local redact = require "mlxbench._redact"
+
 local M = {}
 
 M.DEFAULT_URL = "http://localhost:10242"
@@ -44,20 +60,57 @@ function M.backend_of(url)
   return "local"
 end
 
--- redact_url(url): drops userinfo and the values of key-like query params.
+-- redact_url(url): a URL fit to show: no user info, the values of secret
+-- query parameters (key, token, sig, signature, sas, access_token,
+-- password, ...) replaced by REDACTED, known keys replaced.
 function M.redact_url(url)
-  local s = url:gsub("^(%a[%w+.-]*://)[^/@?#]*@", "%1")
-  s = s:gsub("([?&][%w_%-]*[Kk][Ee][Yy][%w_%-]*=)[^&#]*", "%1REDACTED")
-  s = s:gsub("([?&][%w_%-]*[Tt][Oo][Kk][Ee][Nn][%w_%-]*=)[^&#]*", "%1REDACTED")
-  return s
+  return redact.url(tostring(url))
 end
 
-local function default_key_env(api, url)
-  local h = M.host(url)
-  if api == "anthropic" or h == "api.anthropic.com" then return "ANTHROPIC_API_KEY" end
-  if h == "api.openai.com" then return "OPENAI_API_KEY" end
-  return nil
+-- The provider each well-known key variable belongs to: that variable is
+-- sent to that host only, unless the user names it for a target.
+M.PROVIDER_HOSTS = { OPENAI_API_KEY = "api.openai.com", ANTHROPIC_API_KEY = "api.anthropic.com" }
+
+-- the well-known variable for an API shape
+local function provider_env(api)
+  return api == "anthropic" and "ANTHROPIC_API_KEY" or "OPENAI_API_KEY"
 end
+
+-- is_loopback(host) -> true for localhost, 127.0.0.0/8 and ::1: traffic that
+-- never leaves the machine.
+function M.is_loopback(h)
+  h = (h or ""):lower()
+  return h == "localhost" or h:match("%.localhost$") ~= nil
+    or h:match("^127%.%d+%.%d+%.%d+$") ~= nil or h == "::1" or h == "0:0:0:0:0:0:0:1"
+end
+
+-- register(url, headers, secret_headers): registers every secret in
+-- request options with the redactor: the URL's user info and secret query
+-- values, secret header values (and the names the user marks secret). For
+-- targets, llm.request's and http.request's own headers and URLs.
+local function register_secrets(url, headers, secret_headers)
+  if type(url) ~= "string" then url = "" end
+  local auth = url:match("^%a[%w+.-]*://([^/?#]*)@")
+  if auth then
+    redact.add(auth)
+    for part in auth:gmatch("[^:]+") do redact.add(part) end
+  end
+  for name, value in url:gmatch("[?&;]([^=&#]+)=([^&#]*)") do
+    if redact.is_secret_name(name) then redact.add(value) end
+  end
+  for _, n in ipairs(secret_headers or {}) do redact.add_name(tostring(n)) end
+  for k, v in pairs(type(headers) == "table" and headers or {}) do
+    local name, value = k, v
+    if type(k) == "number" then name, value = tostring(v):match("^([^:]+):%s*(.*)$") end
+    if type(name) == "string" and redact.is_secret_name(name) and value ~= nil then
+      value = tostring(value)
+      redact.add(value)
+      local scheme_token = value:match("^%a+%s+(%S+)$")   -- "Bearer xyz"
+      if scheme_token then redact.add(scheme_token) end
+    end
+  end
+end
+M.register = register_secrets
 
 -- endpoint(t) -> full URL of the API call for this target.
 function M.endpoint(t)
@@ -148,8 +201,8 @@ function M.new(opts)
   if type(opts) ~= "table" then error("mlxbench.target: expected a table of options", 2) end
   if type(opts[1]) == "table" then return new_group(opts) end
   local url = opts.url or M.DEFAULT_URL
-  if type(url) ~= "string" or not url:match("^https?://[^/]") then
-    error("mlxbench.target: url must be an http(s) URL, got " .. tostring(url), 2)
+  if type(url) ~= "string" or not url:match("^[Hh][Tt][Tt][Pp][Ss]?://[^/]") then
+    error("mlxbench.target: url must be an http(s) URL, got " .. M.redact_url(tostring(url)), 2)
   end
   local api = opts.api or M.infer_api(url, opts.model)
   if not APIS[api] then
@@ -158,6 +211,14 @@ function M.new(opts)
   if opts.headers ~= nil and type(opts.headers) ~= "table" then
     error("mlxbench.target: headers must be a table", 2)
   end
+  if opts.secret_headers ~= nil and type(opts.secret_headers) ~= "table" then
+    error("mlxbench.target: secret_headers must be a list of header names", 2)
+  end
+  if opts.api_key ~= nil and type(opts.api_key) ~= "string" then
+    error("mlxbench.target: api_key must be a string", 2)
+  end
+  register_secrets(url, opts.headers, opts.secret_headers)
+  local host = M.host(url)
   if opts.tokenizer ~= nil and type(opts.tokenizer) ~= "string" then
     error("mlxbench.target: tokenizer must be \"auto\", \"none\", a path or a model name", 2)
   end
@@ -167,14 +228,46 @@ function M.new(opts)
     api = api,
     headers = opts.headers or {},
     backend = opts.backend or M.backend_of(url),
-    key_env = opts.api_key_env or default_key_env(api, url),
     timeout = opts.timeout,
     model = opts.model_override or (opts.serves and opts.model) or nil,
+    allow_http_key = opts.allow_http_key or nil,
+    secret_headers = opts.secret_headers,
     tokenizer = opts.tokenizer,   -- "auto" | "none" | a path or model name (mlxbench.tokens)
   }
   local key = opts.api_key
-  if key == nil and t.key_env then key = os.getenv(t.key_env) end
   if key == "" then key = nil end
+  if key == nil and opts.api_key_env ~= nil then
+    -- named by the user: sent to this host; unset is an error, not "no key"
+    local var = opts.api_key_env
+    if type(var) ~= "string" or var == "" then
+      error("mlxbench.target: api_key_env must be the name of an environment variable", 2)
+    end
+    key = os.getenv(var)
+    if key == nil or key == "" then
+      error(string.format("mlxbench.target: api_key_env names %s, which is not set (or is empty) "
+        .. "in the environment: export it, or drop the option to send no key", var), 2)
+    end
+    t.key_env = var
+  elseif key == nil then
+    -- a provider's variable goes to that provider's host only
+    local var = provider_env(api)
+    local v = os.getenv(var)
+    if v == "" then v = nil end
+    if host == M.PROVIDER_HOSTS[var] then
+      key, t.key_env = v, var
+    elseif v ~= nil then
+      t.key_hint_env = var   -- set, not sent: a 401 says so
+    end
+    if t.backend ~= "local" then t.key_env = t.key_env or var end
+  end
+  if key ~= nil then
+    redact.add(key)
+    if url:match("^[Hh][Tt][Tt][Pp]://") and not M.is_loopback(host) and not opts.allow_http_key then
+      error(string.format("mlxbench.target: refusing to send the API key over plain http:// to %s "
+        .. "(anyone on the way can read it): use https://, or allow_http_key = true "
+        .. "(--allow-http-key) on a network you trust", host), 2)
+    end
+  end
   secrets[t] = key
   return setmetatable(t, M.mt)
 end
@@ -209,29 +302,42 @@ end
 -- secret() -> the key, for redaction of server messages that echo it
 function methods:secret() return secrets[self] end
 
+-- key_hint() -> nil, or one line for a 401/403 from a target that got no
+-- key although a provider's variable is set (it goes only to its provider)
+function methods:key_hint()
+  local var = self.key_hint_env
+  if not var or secrets[self] then return nil end
+  return string.format("%s is set but is sent only to %s; to send it to %s, name it: "
+    .. "--api-key-env %s (api_key_env = \"%s\" in a script)", var, M.PROVIDER_HOSTS[var],
+    M.host(self.url), var, var)
+end
+
 function methods:endpoint() return M.endpoint(self) end
 
 M.mt.__tostring = function(t) return "target " .. t.name .. " (" .. M.redact_url(t.url) .. ")" end
 
--- redact(s, ...) -> s with every given secret and anything shaped like an API
--- key (sk-..., sk-ant-...) replaced, for messages that reach results or logs.
+-- warn_insecure(url): one line on stderr, once per host and process, when
+-- a request skips TLS verification (insecure = true): it must never be
+-- silent (the results' config records it too).
+local warned = {}
+function M.warn_insecure(url)
+  if type(url) ~= "string" or not url:match("^[Hh][Tt][Tt][Pp][Ss]://") then return end
+  local h = M.host(url)
+  if warned[h] then return end
+  warned[h] = true
+  io.stderr:write("mlxbench: warning: TLS certificate verification is off (insecure) for ", h,
+    ": the server's identity is not checked; prefer --cacert FILE\n")
+end
+
+-- redact(s, ...) -> s for a message: the given secrets (registered), every
+-- known key and anything shaped like a credential replaced (redact.h).
 function M.redact(s, ...)
   if type(s) ~= "string" then return s end
   for i = 1, select("#", ...) do
     local k = select(i, ...)
-    if type(k) == "string" and #k >= 4 then
-      local from = 1
-      while true do
-        local a, b = s:find(k, from, true)
-        if not a then break end
-        s = s:sub(1, a - 1) .. "[REDACTED]" .. s:sub(b + 1)
-        from = a + 10
-      end
-    end
+    if type(k) == "string" then redact.add(k) end
   end
-  s = s:gsub("sk%-[%w_%-%*%.]+", "sk-[REDACTED]")
-  s = s:gsub("([Bb]earer%s+)[%w_%-%.=]+", "%1[REDACTED]")
-  return s
+  return redact.text(s)
 end
 
 return M

@@ -97,8 +97,8 @@ local function target_spec(t, path)
   if mt == target_mod.mt then
     -- the key travels in memory only; it is never in a results field
     return { name = t.name, url = t.url, api = t.api, headers = t.headers, backend = t.backend,
-             api_key_env = t.key_env, api_key = t:secret(), timeout = t.timeout,
-             model_override = t.model }
+             api_key = t:secret(), timeout = t.timeout, model_override = t.model,
+             allow_http_key = t.allow_http_key, secret_headers = t.secret_headers }
   elseif mt == target_mod.group_mt then
     local g = { policy = t.policy, retry_after = t.retry_after, name = t.name }
     for i, m in ipairs(t.members) do g[i] = target_spec(m, path .. "[" .. i .. "]") end

@@ -105,15 +105,15 @@ static void check_cb(uv_check_t *h)
     mb_sched_drain(h->data);
 }
 
-/* First Ctrl-C (or SIGTERM): run the script's interrupt hook as a task (a
- * benchmark stops sending, gives what is in flight a grace period and
- * writes what was measured), or stop now if there is none. Second, with a
- * hook: every HTTP transfer in flight ends now as `aborted`, and the script
- * still writes its results. Third: leave immediately. */
-static void signal_cb(uv_signal_t *h, int signum)
+/* First Ctrl-C (or SIGTERM, SIGHUP): run the script's interrupt hook as a
+ * task (a benchmark stops sending, gives what is in flight a grace period
+ * and writes what was measured), or stop now if there is none. Second,
+ * with a hook: every HTTP transfer in flight ends now as `aborted`, and the
+ * script still writes its results. Third: leave immediately (the handler
+ * itself does, engine_sig.c, even when Lua never yields). */
+static void signal_stage(mb_engine *eng, int signum)
 {
-    mb_engine *eng = h->data;
-    const char *what = signum == SIGINT ? "interrupt" : "SIGTERM";
+    const char *what = signum == SIGINT ? "interrupt" : mb_sig_name(signum);
     int hook = eng->interrupt_ref != LUA_NOREF;
     eng->interrupted++;
     if (eng->interrupted >= 3)
@@ -135,6 +135,21 @@ static void signal_cb(uv_signal_t *h, int signum)
     }
     eng->stopping = 1;
     eng->exit_code = 130;
+}
+
+/* The loop side of a signal: every stage not yet handled, in order. */
+static void sigasync_cb(uv_async_t *h)
+{
+    mb_engine *eng = h->data;
+    while (eng->sig_seen < mb_sig_count()) {
+        eng->sig_seen++;
+        signal_stage(eng, mb_sig_last());
+    }
+}
+
+void mb_engine_ignore_signals(mb_engine *eng)
+{
+    eng->watch_signals = 0;
 }
 
 int mb_engine_new(mb_engine **out, const char *const *paths, int npaths)
@@ -161,6 +176,9 @@ int mb_engine_new(mb_engine **out, const char *const *paths, int npaths)
     lua_pushlightuserdata(eng->L, eng);
     lua_setfield(eng->L, LUA_REGISTRYINDEX, "mlxbench.engine");
     luaL_openlibs(eng->L);
+    mb_sig_wrap_coroutines(eng);
+    mb_redact_install_io(eng->L);
+    mb_redact_register_env();
     preload(eng->L);
     set_package_path(eng->L, paths, npaths);
 
@@ -171,13 +189,13 @@ int mb_engine_new(mb_engine **out, const char *const *paths, int npaths)
     uv_idle_init(eng->loop, &eng->idle);
     eng->idle.data = eng;
     uv_unref((uv_handle_t *)&eng->idle);
-    uv_signal_init(eng->loop, &eng->sigint);
-    uv_signal_init(eng->loop, &eng->sigterm);
-    eng->sigint.data = eng->sigterm.data = eng;
-    uv_signal_start(&eng->sigint, signal_cb, SIGINT);
-    uv_signal_start(&eng->sigterm, signal_cb, SIGTERM);
-    uv_unref((uv_handle_t *)&eng->sigint);
-    uv_unref((uv_handle_t *)&eng->sigterm);
+    mb_sig_install();
+    uv_async_init(eng->loop, &eng->sigasync, sigasync_cb);
+    eng->sigasync.data = eng;
+    uv_unref((uv_handle_t *)&eng->sigasync);
+    eng->watch_signals = 1;
+    eng->sig_seen = mb_sig_count();
+    eng->sig_slot = -1;
     *out = eng;
     return 0;
 }
@@ -220,8 +238,8 @@ static int report_unobserved(mb_engine *eng)
     if (len)
         qsort(all, len, sizeof *all, by_task_id);
     for (size_t i = 0; i < len; i++) {
-        fprintf(stderr, "mlxbench: %s%s\n", all[i].vu == eng->main ? "" : "error in a task: ",
-                all[i].msg);
+        mb_redact_eputs(all[i].vu == eng->main ? "mlxbench: " : "mlxbench: error in a task: ",
+                        all[i].msg);
         all[i].vu->observed = 1;
     }
     free(all);
@@ -231,10 +249,16 @@ static int report_unobserved(mb_engine *eng)
 
 int mb_engine_run_main(mb_engine *eng, int nargs)
 {
+    mb_sig_enter(eng);
     eng->main = mb_vu_spawn(eng->L, nargs);
     lua_pop(eng->L, 1);
     for (;;) {
         mb_sched_drain(eng);
+        /* uv_run does not poll a loop that only unreferenced handles keep
+         * (tasks that only yield): then look for signals here. Otherwise the
+         * loop's poll delivers them in turn with the I/O that came first. */
+        if (eng->watch_signals && mb_sig_count() > eng->sig_seen && !uv_loop_alive(eng->loop))
+            sigasync_cb(&eng->sigasync);
         if (eng->stopping || eng->live == 0)
             break;
         uv_run(eng->loop, UV_RUN_ONCE);
@@ -247,7 +271,12 @@ int mb_engine_run_main(mb_engine *eng, int nargs)
             break;
         }
     }
-    if (report_unobserved(eng) > 0 && eng->exit_code == 0)
+    mb_sig_leave(eng);
+    /* a signal the loop never got to (the main task was stuck in Lua and
+     * the hook ended it) still makes this an interrupted run */
+    if (eng->watch_signals && mb_sig_count() > eng->sig_seen)
+        eng->interrupted += mb_sig_count() - eng->sig_seen;
+    if (report_unobserved(eng) > 0 && eng->exit_code == 0 && !eng->interrupted)
         eng->exit_code = 2;
     if (eng->interrupted && eng->exit_code == 0)
         eng->exit_code = 130;

@@ -10,6 +10,7 @@
 #ifndef MB_ENGINE_H
 #define MB_ENGINE_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <uv.h>
 #include <lua.h>
@@ -31,6 +32,13 @@ typedef struct mb_closer {
 
 enum { MB_VU_READY, MB_VU_RUNNING, MB_VU_WAITING, MB_VU_DONE };
 
+/* Coroutines tracked as running on one engine (a task and what it resumed). */
+#define MB_RUN_MAX 256
+/* Lua that keeps the loop away this long after a signal gets an error. */
+#define MB_INTR_BUSY_NS 500000000ull
+/* The start of that error's message (no traceback is added to it). */
+#define MB_INTERRUPTED "interrupted by "
+
 struct mb_vu {
     mb_engine *eng;
     lua_State *co;
@@ -41,8 +49,10 @@ struct mb_vu {
     int failed;              /* finished with an error (uservalue 2 holds it) */
     int observed;            /* someone joined it and saw its outcome */
     int cancelled;
+    int interrupted;         /* its Lua was interrupted by a signal */
     int permit;              /* unpark() arrived before park() */
     int parked;              /* suspended in park() */
+    int ran_turn;            /* the drain (engine turns) it last ran in */
     mb_vu *next_ready;
     mb_vu *prev_live, *next_live;  /* engine's list of tasks not yet DONE */
     mb_vu *waiters;          /* tasks joined on this one (linked by next_waiter) */
@@ -59,7 +69,17 @@ struct mb_engine {
     lua_State *L;
     uv_check_t check;
     uv_idle_t idle;
-    uv_signal_t sigint, sigterm;
+    uv_async_t sigasync;     /* a signal arrived (engine_sig.c), for the loop */
+    int watch_signals;       /* this engine runs the stages (not a worker) */
+    int sig_seen;            /* signals the loop has handled */
+    int sig_slot;            /* engine_sig.c's slot while running, or -1 */
+    volatile sig_atomic_t turns;      /* drains started: the loop had control */
+    volatile sig_atomic_t poked;      /* a signal set the interrupt hook */
+    volatile sig_atomic_t poke_turns; /* turns when it was set */
+    volatile sig_atomic_t poke_signum;
+    volatile uint64_t poke_ns;
+    lua_State *volatile running[MB_RUN_MAX];   /* coroutines running, outermost first */
+    volatile sig_atomic_t nrunning;
     mb_vu *main;             /* the script's main chunk */
     mb_vu *live_list;        /* every task not yet DONE */
     mb_vu *ready_head, *ready_tail;
@@ -68,7 +88,7 @@ struct mb_engine {
     int next_id;
     int stopping;            /* run loop should end (main failed, stop()) */
     int exit_code;           /* 0 ok, 2 script error, 130 interrupted */
-    int interrupted;         /* SIGINT/SIGTERM count */
+    int interrupted;         /* SIGINT/SIGTERM/SIGHUP count */
     int interrupt_ref;       /* Lua function to run on the first interrupt */
     mb_closer *closers;
     void *slots[8];          /* per-engine singletons of other bindings */
@@ -116,6 +136,20 @@ void mb_vu_wake(mb_vu *vu, int nargs);
  * its cancel hook and it never resumes. Returns 0, or -1 if it is running. */
 int mb_vu_cancel(mb_vu *vu);
 
+/* engine_sig.c: the process's SIGINT/SIGTERM/SIGHUP handler and the hook
+ * that interrupts Lua which never yields. */
+void mb_sig_install(void);
+int mb_sig_count(void);          /* signals received by the process */
+int mb_sig_last(void);           /* the last one's number */
+const char *mb_sig_name(int signum);
+int mb_sig_enter(mb_engine *eng);   /* eng runs on this thread from now */
+void mb_sig_leave(mb_engine *eng);
+int mb_sig_run_push(mb_engine *eng, lua_State *co);   /* 1 if pushed */
+void mb_sig_run_pop(mb_engine *eng);
+void mb_sig_wrap_coroutines(mb_engine *eng);
+/* A worker engine: signals only interrupt its Lua; the main engine decides. */
+void mb_engine_ignore_signals(mb_engine *eng);
+
 /* Resumes every ready task. Re-entrant calls return at once. */
 void mb_sched_drain(mb_engine *eng);
 
@@ -144,6 +178,17 @@ int luaopen_mlxbench_proxy(lua_State *L);
 int luaopen_mlxbench_thread(lua_State *L);
 int luaopen_mlxbench_monitor(lua_State *L);
 int luaopen_mlxbench_tokenizer(lua_State *L);
+int luaopen_mlxbench_prom(lua_State *L);
+int luaopen_mlxbench_cmd(lua_State *L);
+int luaopen_mlxbench_redact(lua_State *L);
+
+/* l_redact.c: print, io.write and file:write redact what they write;
+ * register the well-known key variables; print a redacted message. */
+void mb_redact_install_io(lua_State *L);
+void mb_redact_register_env(void);
+void mb_redact_eputs(const char *prefix, const char *msg);
+/* The first errno of a failed write to stdout from Lua, or 0. */
+int mb_output_errno(void);
 
 /* The engine's HTTP client (l_client.c), created on first use. */
 struct mb_client *mb_lua_client(lua_State *L);

@@ -23,6 +23,9 @@ const mb_cmodule mb_cmodules[] = {
     {"mlxbench.proxy", luaopen_mlxbench_proxy},
     {"mlxbench._thread", luaopen_mlxbench_thread},
     {"mlxbench._monitor", luaopen_mlxbench_monitor},
+    {"mlxbench._redact", luaopen_mlxbench_redact},
     {"mlxbench._tokenizer", luaopen_mlxbench_tokenizer},
+    {"mlxbench._prom", luaopen_mlxbench_prom},
+    {"mlxbench._cmd", luaopen_mlxbench_cmd},
     {NULL, NULL}
 };

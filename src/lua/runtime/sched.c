@@ -61,6 +61,18 @@ static void vu_store_error(mb_vu *vu)
             msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, vu->ref);
+    if (strstr(msg, MB_INTERRUPTED)) {
+        /* an interrupt is not a bug: said once, no traceback, and whoever
+         * waits for this task goes on (a benchmark still writes results) */
+        mb_redact_eputs(vu == vu->eng->main ? "mlxbench: " : "mlxbench: a task was ", msg);
+        vu->interrupted = 1;
+        vu->observed = 1;
+        lua_pushstring(L, msg);
+        lua_setiuservalue(L, -2, 2);
+        lua_pop(L, 1);
+        vu->failed = 1;
+        return;
+    }
     luaL_traceback(L, co, msg, 0);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, -3, 2);
@@ -99,7 +111,10 @@ static void vu_resume(mb_vu *vu)
     int nres = 0, st;
     assert(vu->state == MB_VU_READY && !vu->next_ready);
     vu->state = MB_VU_RUNNING;
+    int pushed = mb_sig_run_push(eng, vu->co);
     st = lua_resume(vu->co, eng->L, vu->nargs, &nres);
+    if (pushed)
+        mb_sig_run_pop(eng);
     vu->nargs = 0;
     if (st == LUA_YIELD) {
         /* A plain coroutine.yield inside a task has no waker: treat it as
@@ -149,20 +164,30 @@ void mb_vu_wake(mb_vu *vu, int nargs)
         uv_idle_start(&eng->idle, idle_cb);
 }
 
+/* Runs the ready tasks, those spawned or woken meanwhile included, until
+ * it meets one that already ran in this drain: a task yielding with
+ * sleep(0), or two waking each other, then wait for the next drain -- so a
+ * task that only ever yields still lets the loop poll (a signal, a timer,
+ * a socket), and a task spawned now starts now. */
 void mb_sched_drain(mb_engine *eng)
 {
     if (eng->draining)
         return;
     eng->draining = 1;
+    eng->turns++;
     while (eng->ready_head && !eng->stopping) {
         mb_vu *vu = eng->ready_head;
+        if (vu->ran_turn == eng->turns)
+            break;   /* it already ran in this drain: the loop polls first */
         eng->ready_head = vu->next_ready;
         if (!eng->ready_head)
             eng->ready_tail = NULL;
         vu->next_ready = NULL;
         assert(!eng->ready_head == !eng->ready_tail);
-        if (vu->state == MB_VU_READY)
+        if (vu->state == MB_VU_READY) {
+            vu->ran_turn = eng->turns;
             vu_resume(vu);
+        }
     }
     if (!eng->ready_head)
         uv_idle_stop(&eng->idle);
@@ -274,6 +299,8 @@ static mb_vu *check_task(lua_State *L, int i)
 static int push_outcome(lua_State *L, int ti, mb_vu *t)
 {
     t->observed = 1;
+    if (t->interrupted)
+        return 0;   /* ended by an interrupt (engine_sig.c): no results */
     if (t->failed) {
         ti = lua_absindex(L, ti);
         forget_failed(L, ti);
@@ -513,10 +540,14 @@ static int l_current(lua_State *L)
     return 1;
 }
 
-/* _sched.interrupted() -> number of SIGINT/SIGTERM received so far. */
+/* _sched.interrupted() -> number of SIGINT/SIGTERM/SIGHUP received so
+ * far, counting those the loop has not handled yet (Lua learns of them at
+ * once, even when a blocking read kept the loop away). */
 static int l_interrupted(lua_State *L)
 {
-    lua_pushinteger(L, mb_engine_of(L)->interrupted);
+    mb_engine *eng = mb_engine_of(L);
+    int pending = eng->watch_signals ? mb_sig_count() - eng->sig_seen : 0;
+    lua_pushinteger(L, eng->interrupted + (pending > 0 ? pending : 0));
     return 1;
 }
 

@@ -44,6 +44,8 @@ local function median(xs)
   return (xs[n // 2] + xs[n // 2 + 1]) / 2
 end
 
+local floor = require "mlxbench.floor"
+
 local function summary(h)
   if h:count() == 0 then return nil end
   return { count = h:count(), p50_s = h:percentile(50), p99_s = h:percentile(99), max_s = h:max() }
@@ -76,42 +78,6 @@ local function loop_floor(quick)
     s:record(math.max(0, time.now() - t0 - 0.001))
   end
   return { timer_lag = summary(h), sleep_late = summary(s) }
-end
-
--- TTFT and ITL errors of `streams` concurrent requests against the
--- emulator's trace
-local function resolution(srv, streams, rounds, tag)
-  local llm = require "mlxbench.llm"
-  local sched = require "mlxbench._sched"
-  local ttft, itl = stats.histogram{}, stats.histogram{}
-  local n_ok = 0
-  for round = 1, rounds do
-    local tasks = {}
-    for k = 1, streams do
-      local id = string.format("%s-%d-%d", tag, round, k)
-      tasks[k] = sched.spawn(function()
-        return id, llm.request{
-          target = { url = srv.url }, model = "cal", prompt = "calibrate", max_tokens = 40,
-          stream = true, itl = true, headers = { ["x-mock-request-id"] = id }, timeout = 30,
-        }
-      end)
-    end
-    for k = 1, streams do
-      local id, r = sched.join(tasks[k])
-      local tr = srv:trace{ id = id, limit = 10 }.requests[1]
-      if r.ok and tr and tr.chunks and #tr.chunks == r.output_tokens then
-        n_ok = n_ok + 1
-        local first = r.start_s + r.ttft_s
-        ttft:record(math.max(0, first - tr.chunks[1][2] * 1e-9))
-        for i, gap in ipairs(r.itl or {}) do
-          local truth = (tr.chunks[i + 1][2] - tr.chunks[i][2]) * 1e-9
-          itl:record(math.abs(gap - truth))
-        end
-      end
-    end
-    srv:reset_trace()
-  end
-  return { streams = streams, requests = n_ok, ttft_error = summary(ttft), itl_error = summary(itl) }
 end
 
 -- the events/s part: runs in an engine thread, returns its figures
@@ -195,17 +161,7 @@ function M.main(...)
   dur = dur or (quick and 1 or 3)
 
   local mock = require "mlxbench.mock"
-  local srv = mock.start{ port = 0, profile = {
-    builtin_models = false,
-    models = {
-      -- 20 ms to the first token, then one token every 2 ms, no jitter
-      cal = { ttft_ms = 20, prefill_tok_s = 0, decode_tok_s = 500, jitter = 0, length = "max_tokens" },
-      -- a fast stream that is cheap to emit (64 events per write)
-      fast = { ttft_ms = 0, prefill_tok_s = 0, decode_tok_s = 200000, jitter = 0,
-               events_per_write = 64, length = "max_tokens" },
-    },
-    trace = { max_requests = 2000, max_chunks = 200000 },
-  } }
+  local srv = mock.start{ port = 0, profile = floor.PROFILE }
   local doc = {
     schema = "mlxbench.calibrate/1", tool = { name = "mlxbench", version = results.VERSION },
     started_at = results.iso8601(time.wall()), host = results.host(),
@@ -214,8 +170,8 @@ function M.main(...)
     doc.clock = clock_cost(quick)
     doc.loop = loop_floor(quick)
     doc.resolution = json.array{
-      resolution(srv, 1, quick and 5 or 20, "one"),
-      resolution(srv, 32, quick and 1 or 4, "many"),
+      floor.resolution(srv, 1, quick and 5 or 20, "one"),
+      floor.resolution(srv, 32, quick and 1 or 4, "many"),
     }
     doc.events = carry(srv, dur, 32)
   end)

@@ -16,6 +16,10 @@ function M.main(command, ...)
     error(mod, 0)
   end
   local code = mod.main(...)
+  -- a command that stopped because of a signal exits 130, whatever ended it
+  if type(code) == "number" and code ~= 0 and require("mlxbench._sched").interrupted() > 0 then
+    code = 130
+  end
   if type(code) == "number" and code ~= 0 then
     io.stdout:flush()
     os.exit(code)

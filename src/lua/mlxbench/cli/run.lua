@@ -45,7 +45,13 @@ M.SPEC = {
   threshold = { arg = "EXPR", multi = true, help = "fail (exit 1) unless EXPR holds, e.g. 'ttft_s.p95<500ms'" },
   timeout = { arg = "S", num = { 0, 86400, gt = true }, unit = "seconds", help = "per-request timeout in seconds (default "
               .. require("mlxbench._sys").defaults.timeout .. ")" },
-  ["api-key-env"] = { arg = "VAR", help = "environment variable holding the API key (default: OPENAI_API_KEY / ANTHROPIC_API_KEY by API and host)" },
+  ["api-key-env"] = { arg = "VAR", help = "send the key in $VAR (must be set) to the --url host; by default "
+    .. "OPENAI_API_KEY/ANTHROPIC_API_KEY go only to api.openai.com/api.anthropic.com" },
+  ["allow-http-key"] = { help = "allow sending the key over plain http:// to a host that is not loopback" },
+  insecure = { help = "do not verify the server's TLS certificate (warned, recorded in the results)" },
+  cacert = { arg = "FILE", help = "trust the CA certificate(s) in FILE (PEM), e.g. a local server's self-signed one" },
+  ["max-request-bytes"] = { arg = "BYTES", int = { 1024, 2 ^ 31 },
+    help = "largest request body (and prompt) built (default 16777216)" },
   grace = { arg = "S", num = { 0, 3600 }, unit = "seconds", help = "on Ctrl-C/SIGTERM, seconds in-flight requests get before they are aborted (default 5)" },
   ["max-line"] = { arg = "BYTES", int = { 16, 2 ^ 31 }, help = "longest SSE line accepted (default 1048576); longer: error kind protocol" },
   ["max-body"] = { arg = "BYTES", int = { 1024, 2 ^ 40 }, help = "largest response accepted (default 67108864); larger: error kind protocol" },
@@ -64,20 +70,39 @@ M.SPEC = {
   threads = { arg = "N", int = { 1, 256 }, help = "engine threads sharing the load (default 1; see docs/SCALING.md)" },
   shard = { arg = "I/N", help = "run shard I of N: its share of users, requests, arrivals (mlxbench merge)" },
   html = { arg = "FILE", help = "write an HTML report" },
+  ["metrics-url"] = { arg = "URL", help = "scrape this Prometheus /metrics during the run (default: the target's "
+                      .. "/metrics when it has one; --no-metrics: none)" },
+  metrics = { help = "scrape the server's /metrics (default when found); --no-metrics to skip" },
+  ["metrics-interval"] = { arg = "S", num = { 0.05, 3600 }, unit = "seconds",
+                           help = "seconds between scrapes and process samples (default 0.5)" },
+  ["metrics-keep"] = { arg = "REGEX", help = "also keep the raw series whose names match (anchored, PCRE)" },
+  ["server-pid"] = { arg = "PID|auto", help = "sample this process (auto: the one listening on the target's "
+                     .. "loopback port) for CPU %, RSS, threads" },
+  price = { arg = "IN/OUT[/CACHED]", help = "USD per 1M input/output (cached input) tokens: $ per run and per 1M "
+            .. "output tokens" },
+  prices = { arg = "FILE", help = "prices per model (JSON or CSV: model,input,output[,cached_input])" },
+  ["power-cmd"] = { arg = "CMD", help = "a shell command printing the machine's watts, sampled during the run "
+                    .. "(docs/METRICS.md has recipes)" },
+  watts = { arg = "W", num = { 0, 1e6, gt = true }, help = "the machine's power if constant: joules per token" },
+  ["kwh-price"] = { arg = "USD", num = { 0, 1000 }, help = "electricity price per kWh: $ of energy per run" },
+  calibration = { arg = "FILE", help = "a `mlxbench calibrate -o` file: its TTFT floor beside the TTFT split "
+                  .. "(default: measured in 0.3 s when the split exists)" },
   progress = { arg = "MODE", help = "auto (live line on a terminal, a line every 10 s otherwise) | plain | none" },
   help = { short = "h", help = "show this help" },
 }
 M.ORDER = { "model", "runs", "max-tokens", "max-completion-tokens", "min-tokens", "ignore-eos",
-            "prompt", "input-tokens", "output-tokens", "tokenizer", "warmup", "stream", "url", "api", "api-key-env", "header", "extra-body",
+            "prompt", "input-tokens", "output-tokens", "tokenizer", "warmup", "stream", "url", "api", "api-key-env",
+            "allow-http-key", "insecure", "cacert", "header", "extra-body",
             "concurrency", "rate", "arrival", "burstiness", "max-inflight", "duration", "seed", "shard",
             "threads" }
 -- realistic traffic: model mixes, shared prefixes, conversations, replay,
 -- cancellation (mlxbench.cli.traffic)
 for k, v in pairs(traffic_cli.SPEC) do M.SPEC[k] = v end
 for _, k in ipairs(traffic_cli.ORDER) do M.ORDER[#M.ORDER + 1] = k end
-for _, k in ipairs{ "slo", "threshold", "timeout", "grace", "max-line", "max-body", "mock",
-                    "mock-trace", "usage", "output", "html", "format", "progress", "verbose", "quiet", "name",
-                    "help" } do
+for _, k in ipairs{ "slo", "threshold", "timeout", "grace", "max-line", "max-body", "max-request-bytes", "mock",
+                    "mock-trace", "usage", "metrics-url", "metrics", "metrics-interval", "metrics-keep", "server-pid",
+                    "price", "prices", "power-cmd", "watts", "kwh-price", "calibration", "output", "html", "format",
+                    "progress", "verbose", "quiet", "name", "help" } do
   M.ORDER[#M.ORDER + 1] = k
 end
 
@@ -105,7 +130,8 @@ end
 
 -- user_error(e) -> the message of an error caused by the input (options,
 -- prompt files, the target), without the traceback; nil for a bug
-local USER_PREFIXES = { "mlxbench%.bench: ", "prompts: ", "dataset: ", "mlxbench%.target: " }
+local USER_PREFIXES = { "mlxbench%.bench: ", "prompts: ", "dataset: ", "mlxbench%.target: ",
+                        "llm%.request: " }
 local function user_error(e)
   if type(e) ~= "string" then return nil end
   local msg = e:gsub("\nstack traceback:.*$", ""):gsub("^%[?[^%s:]*%]?[^%s:]*:%d+: ", "")
@@ -142,6 +168,49 @@ local function parse_headers(list)
   return out
 end
 
+-- watch_options(o) -> what watches the server and prices the run, checked
+-- | nil, message
+local function watch_options(o)
+  local cost = require "mlxbench.cost"
+  local w = {}
+  if o["metrics-url"] then
+    if o.metrics == false then return nil, "give --metrics-url or --no-metrics, not both" end
+    local u, uerr = check_url(o["metrics-url"])
+    if not u then return nil, (uerr:gsub("^%-%-url", "--metrics-url")) end
+    w.metrics_url = o["metrics-url"]
+  end
+  if o["metrics-keep"] then
+    local m, merr = require("mlxbench.scrape").matcher(o["metrics-keep"])
+    if not m then return nil, merr end
+    w.keep = o["metrics-keep"]
+  end
+  if o.price and o.prices then return nil, "give --price or --prices, not both" end
+  if o.price then
+    local p, perr = cost.parse_price(o.price)
+    if not p then return nil, perr end
+    w.price = p
+  end
+  if o.prices then
+    local p, perr = cost.load_prices(o.prices)
+    if not p then return nil, perr end
+    w.prices = p
+  end
+  if o.watts and o["power-cmd"] then return nil, "give --watts or --power-cmd, not both" end
+  if o["kwh-price"] and not (o.watts or o["power-cmd"]) then
+    return nil, "--kwh-price needs the machine's power: --watts W or --power-cmd CMD"
+  end
+  if o.calibration then
+    local doc, cerr = require("mlxbench.results").read_json(o.calibration)
+    if not doc then return nil, "--calibration: " .. cerr end
+    local r1 = type(doc) == "table" and type(doc.resolution) == "table" and doc.resolution[1]
+    if doc.schema ~= "mlxbench.calibrate/1" or type(r1) ~= "table" or type(r1.ttft_error) ~= "table" then
+      return nil, "--calibration: " .. o.calibration .. " is not a `mlxbench calibrate -o` file"
+    end
+    w.calibration = { p50_s = r1.ttft_error.p50_s, p99_s = r1.ttft_error.p99_s, source = o.calibration }
+  end
+  return w
+end
+
 -- options(o) -> the bench options and the run's settings | nil, message.
 -- Everything the user gave is checked here, before any request.
 local function options(o)
@@ -156,6 +225,13 @@ local function options(o)
     local u, uerr = check_url(o.url)
     if not u then return nil, uerr end
   end
+  if o.cacert then
+    local f = io.open(o.cacert, "rb")
+    if not f then return nil, "--cacert: cannot read " .. o.cacert end
+    f:close()
+  end
+  -- the request limit bounds prompt files too: set before they are read
+  if o["max-request-bytes"] then require("mlxbench.limits").MAX_REQUEST_BYTES = o["max-request-bytes"] end
   local rate = o.rate
   if rate and o.concurrency then return nil, "give --rate (open loop) or -c (closed loop), not both" end
   if o.arrival and not ({ poisson = 1, constant = 1, gamma = 1 })[o.arrival] then
@@ -210,6 +286,9 @@ local function options(o)
   end
   local headers, herr = parse_headers(o.header)
   if not headers then return nil, herr end
+  -- the server's side and the cost (mlxbench.observe, mlxbench.cost)
+  local watch, werr = watch_options(o)
+  if not watch then return nil, werr end
   local extra
   if o["extra-body"] then
     local jok, v = pcall(cjson.decode, o["extra-body"])
@@ -278,11 +357,16 @@ local function options(o)
     thresholds = o.threshold, timeout = o.timeout, shard = shard, threads = o.threads,
     include_usage = o.usage ~= false, max_line = o["max-line"], max_body = o["max-body"],
     name = o.name, on_result = o.verbose and verbose_line or nil,
+    insecure = o.insecure or nil, cacert = o.cacert, max_request_bytes = o["max-request-bytes"],
+    metrics_url = watch.metrics_url, metrics_interval = o["metrics-interval"], metrics_keep = watch.keep,
+    power_cmd = o["power-cmd"], watts = o.watts, kwh_price = o["kwh-price"], price = watch.price,
+    prices = watch.prices,
   }
   local info
   info, err = traffic_cli.options(o, b)
   if not info then return nil, err end
-  return b, { api = api, backend = backend, fmt = fmt, replay = info.records and info or nil }
+  return b, { api = api, backend = backend, fmt = fmt, replay = info.records and info or nil,
+              calibration = watch.calibration }
 end
 
 -- banner(b, t) -> the one line that says what is about to run
@@ -307,9 +391,47 @@ local function banner(b, t, how)
     b.ignore_eos and " ignoring EOS" or "",
     b.stream and (b.include_usage and ", streamed, usage requested" or ", streamed, counting events")
       or ", not streamed")
+  local watch = {}
+  if b.metrics_url then watch[#watch + 1] = "metrics " .. target_mod.redact_url(b.metrics_url) end
+  if b.server_pid then watch[#watch + 1] = "server pid " .. b.server_pid end
+  if b.power_cmd or b.watts then watch[#watch + 1] = b.watts and (b.watts .. " W") or "power sampled" end
   local model = type(b.model) == "table" and table.concat(b.model, ",") or b.model
-  return string.format("mlxbench run: %s (%s, %s) model %s; %s; %s", target_mod.redact_url(t.url),
-    t.api, t.backend, model, load_text, tokens)
+  return string.format("mlxbench run: %s (%s, %s) model %s; %s; %s%s", target_mod.redact_url(t.url),
+    t.api, t.backend, model, load_text, tokens, #watch > 0 and ("; " .. table.concat(watch, ", ")) or "")
+end
+
+-- warmup_notices(b, t) -> the hook that reads the first warm-up answer
+-- and says, before the measured part, what it means for the figures: the
+-- counts will be estimates (no usage, no tokenizer) -- said here instead
+-- of before the run, and only when true --, or the server ignored
+-- --ignore-eos / --min-tokens.
+local STOPPED = { stop = true, end_turn = true, eos = true, eos_token = true, stop_sequence = true }
+local function warmup_notices(b, t)
+  local seen = false
+  return function(r)
+    if seen or not r.ok then return end
+    seen = true
+    local say = function(msg)
+      if progress.notices() then io.stderr:write("mlxbench run: ", msg, "\n") end
+    end
+    local exact = r.token_source == "usage" or r.token_source == "tokenizer"
+    if not exact then
+      say(string.format("%s sent no usage for the warm-up request and there is no tokenizer for %s: this "
+        .. "run's token counts are estimates (~); give --tokenizer PATH|MODEL for exact counts",
+        target_mod.redact_url(t.url), type(b.model) == "table" and table.concat(b.model, ",") or b.model))
+    end
+    local maxt = r.max_tokens or b.max_tokens
+    local stopped = r.finish_reason and STOPPED[r.finish_reason] and r.output_tokens and maxt
+      and r.output_tokens < maxt
+    if stopped and b.ignore_eos then
+      say(string.format("the server ignored --ignore-eos: the warm-up answer stopped at %d of %d tokens "
+        .. "(finish_reason %s); `mlxbench probe` tells which length controls it honours",
+        r.output_tokens, maxt, r.finish_reason))
+    elseif stopped and b.min_tokens and r.output_tokens < b.min_tokens then
+      say(string.format("the server ignored --min-tokens %d: the warm-up answer stopped at %d tokens",
+        b.min_tokens, r.output_tokens))
+    end
+  end
 end
 
 -- served_models(t) -> "a, b, c" from the server's /v1/models, or nil
@@ -356,17 +478,36 @@ function M.main(...)
   local srv
   local url = o.url
   if o.mock then
-    srv = require("mlxbench.mock").start{ port = 0, seed = b.seed or 1 }
+    -- the emulator reports its own timings (llama.cpp's `timings`), so a
+    -- --mock run shows the TTFT split too
+    srv = require("mlxbench.mock").start{ port = 0, seed = b.seed or 1,
+                                          profile = { model_defaults = { timings = true } } }
     url = srv.url
   end
   local tok, t = pcall(target_mod.new, { url = url, api = o.api,
                                          model = type(b.model) == "table" and b.model[1] or b.model,
-                                         name = o.mock and "mock" or nil, api_key_env = o["api-key-env"] })
+                                         name = o.mock and "mock" or nil, api_key_env = o["api-key-env"],
+                                         allow_http_key = o["allow-http-key"] })
   if not tok then
     if srv then srv:stop() end
     return cmd:die(user_error(t) or tostring(t))
   end
   b.target = t
+  -- the server's side: its process, and its /metrics when it has one (the
+  -- silent part of mlxbench probe, once per URL)
+  if o["server-pid"] then
+    local pid, perr = require("mlxbench.observe").resolve_pid(o["server-pid"], t.url)
+    if not pid then
+      if srv then srv:stop() end
+      return cmd:die(perr)
+    end
+    b.server_pid = pid
+  end
+  if o.metrics ~= false and not b.metrics_url then
+    b.metrics_url = require("mlxbench.probe").quick(t).metrics_url
+  end
+  b._on_warmup = warmup_notices(b, t)
+  b._defer_token_notice = (b.warmup or 0) > 0 or nil
   progress.say(banner(b, t, how))
   require("mlxbench").on_interrupt(require("mlxbench.interrupt").handler(bench.stop))
   -- a run that cannot start (descriptor limit, bad input found on the way)
@@ -391,6 +532,10 @@ function M.main(...)
     srv:stop()
   end
   run.config.mock = o.mock or nil
+  -- the client's own floor beside the TTFT split: is the rest the client?
+  if run.ttft_split then
+    run.ttft_split.client_floor = how.calibration or require("mlxbench.floor").ttft()
+  end
   local doc = results.new()
   results.add(doc, run)
   local failures = run.checks and run.checks.failures or {}

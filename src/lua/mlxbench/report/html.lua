@@ -7,6 +7,7 @@ local stats = require "mlxbench.stats"
 local svg = require "mlxbench.report.svg"
 local tables = require "mlxbench.report.tables"
 local html_traffic = require "mlxbench.report.html_traffic"
+local timeline = require "mlxbench.report.timeline"
 
 local M = {}
 
@@ -501,8 +502,8 @@ function M.render(doc)
       #runs == 1 and "" or "s", skipped > 0 and string.format(" (%d skipped)", skipped) or "",
       esc(doc.started_at or "?"), esc(tool.name or "mlxbench"), esc(tool.version or ""),
       esc(results.host_line(host) ~= "" and results.host_line(host) or "?")),
-    '<nav><a href="#throughput">Throughput</a><a href="#latency">Latency</a><a href="#itl">ITL</a>'
-      .. '<a href="#sweeps">Sweeps</a><a href="#failover">Failover</a>'
+    '<nav><a href="#throughput">Throughput</a><a href="#timeline">Timeline</a><a href="#latency">Latency</a>'
+      .. '<a href="#itl">ITL</a><a href="#sweeps">Sweeps</a><a href="#failover">Failover</a>'
       .. (html_traffic.present(runs) and '<a href="#traffic">Traffic</a>' or "")
       .. '<a href="#runs">Runs</a><a href="#config">Configuration</a></nav>' }
   local function add(s) out[#out + 1] = s end
@@ -510,12 +511,31 @@ function M.render(doc)
   add(figure("fig-tok-s", "Output tokens per second.", tok_s_chart(runs, color),
     "Wide bars: aggregate output tok/s of each run (all tokens over the run's wall time). "
     .. "Thin bars: the average tok/s one request saw."))
+  add('</section><section id="timeline"><h2>Timeline</h2>')
+  local ntl = 0
+  for _, r in ipairs(runs) do
+    if timeline.has_timeline(r) then
+      ntl = ntl + 1
+      add(figure("fig-timeline-" .. ntl, "Timeline: " .. r.name .. ".", timeline.charts(r),
+        "Output tokens per second as the run went (each request's tokens spread over its decode span), "
+        .. "then, on the same time axis, what the server's side showed: its /metrics, its process, the power."))
+    end
+  end
+  if ntl == 0 then
+    add(empty("No run watched the server (--metrics-url, the server's own /metrics, --server-pid, --power-cmd)."))
+  end
   add('</section><section id="latency"><h2>Latency</h2>')
   add(figure("fig-ttft", "Time to first token, CDF.", cdf_chart(runs, color, "ttft_s", "ttft-cdf", "TTFT"),
     "Share of requests (y) whose first token came within x. Further left is faster; a step is one "
     .. "histogram bucket (0.1 % wide)."))
   add(figure("fig-e2e", "End-to-end latency, CDF.", cdf_chart(runs, color, "e2e_s", "e2e-cdf", "E2E latency"),
     "Share of requests (y) complete within x."))
+  local split = timeline.split_chart(runs)
+  if split then
+    add(figure("fig-ttft-split", "Time to first token, split.", split,
+      "Median TTFT of the requests whose server reported its timings: its queue (and model load), its "
+      .. "prefill, and the rest -- network both ways and the client."))
+  end
   add('</section><section id="itl"><h2>Inter-token latency</h2>')
   local itl = {}
   for _, r in ipairs(runs) do
@@ -571,6 +591,7 @@ function M.render(doc)
     .. "client's own delays: read lag (how long arriving bytes waited in the socket before the "
     .. "client read them) and event-loop lag.</p>")
   add(tables.client(runs))
+  add(timeline.tables(runs))
   local notes = notes_of(runs)
   if #notes > 0 then
     add('<h3>Notes</h3><ul class="notes">')

@@ -2,6 +2,8 @@
 -- Markdown for docs and pull requests, CSV (per run and per request) for
 -- spreadsheets, and the JSON results file. Times are seconds in data; in
 -- tables each time column picks its unit (ms, or s for long times).
+local server = require "mlxbench.report.server"
+
 local M = {}
 
 local function fmt_num(v, digits)
@@ -372,6 +374,7 @@ local function notes(runs)
     if sat then out[#out + 1] = string.format("  %s: %s", r.name, sat) end
     local rl = M.read_lag_note(r.client)
     if rl then out[#out + 1] = string.format("  %s: %s", r.name, rl) end
+    for _, l in ipairs(server.notes(r)) do out[#out + 1] = l end
   end
   for _, l in ipairs(require("mlxbench.report.traffic").notes(runs)) do out[#out + 1] = l end
   if any_early then out[#out + 1] = "  " .. M.EARLY_NOTE end
@@ -394,8 +397,16 @@ local function sections(runs)
       break
     end
   end
+  -- the server's side, the TTFT split, cost and energy (mlxbench.report.server)
+  for _, sec in ipairs(server.sections(runs)) do out[#out + 1] = sec end
   for _, sec in ipairs(require("mlxbench.report.traffic").sections(runs)) do out[#out + 1] = sec end
   return out
+end
+
+-- the runs a section shows (the server's sections: those with its data)
+local function section_runs(sec, runs)
+  if sec[3] then return sec[3] end   -- a section's own rows (mlxbench.report.traffic)
+  return sec.only and server.runs_for(sec.only, runs) or runs
 end
 
 -- wrap(line, width) -> the line folded at spaces to `width` columns, the
@@ -426,7 +437,7 @@ function M.table(x)
   for i, sec in ipairs(sections(runs)) do
     if i > 1 then out[#out + 1] = "" end
     out[#out + 1] = sec[1]
-    out[#out + 1] = text_table(sec[3] or runs, sec[2])
+    out[#out + 1] = text_table(section_runs(sec, runs), sec[2])
   end
   local n = notes(runs)
   if #n > 0 then
@@ -445,7 +456,7 @@ function M.markdown(x)
     if i > 1 then out[#out + 1] = "" end
     out[#out + 1] = "### " .. sec[1]
     out[#out + 1] = ""
-    out[#out + 1] = md_table(sec[3] or runs, sec[2])
+    out[#out + 1] = md_table(section_runs(sec, runs), sec[2])
   end
   local n = notes(runs)
   if #n > 0 then

@@ -173,6 +173,7 @@ function M.config(runs)
   return table.concat(out)
 end
 
+M.html_table = html_table
 function M.runs(runs) return html_table(runs, RUN_COLS, "runs") end
 function M.latency(runs) return html_table(runs, LAT_COLS, "latency") end
 function M.client(runs) return html_table(runs, CLIENT_COLS, "client") end
