@@ -55,7 +55,7 @@ def gen(log):
 # ignore_eos and min_tokens honoured, llama.cpp-style timings, a prefix
 # cache, /metrics in vLLM's names, batching
 with Server("--flavor", "vllm", "--tokens-per-chunk", "3", "--reasoning-field", "reasoning",
-            "--reasoning-tokens", "3", "--usage-position", "finish", "--timings", "llamacpp",
+            "--reasoning-tokens", "6", "--usage-position", "finish", "--timings", "llamacpp",
             "--prefix-cache", "on", "--metrics", "--itl", "0.01") as s:
     a = probe(s.url, "Qwen/Qwen2.5-7B-Instruct")
     check(a, "vllm", "api_models", "yes", "1 model")
@@ -67,7 +67,7 @@ with Server("--flavor", "vllm", "--tokens-per-chunk", "3", "--reasoning-field", 
     check(a, "vllm", "usage_asked", "yes")
     check(a, "vllm", "usage_unasked", "no")
     check(a, "vllm", "usage_position", "yes", "finish chunk")
-    check(a, "vllm", "reasoning", "yes", "reasoning (3 events)")
+    check(a, "vllm", "reasoning", "yes", "reasoning (2 events)")
     check(a, "vllm", "ignore_eos", "yes", "96 tokens")
     check(a, "vllm", "min_tokens", "yes")
     check(a, "vllm", "cached_tokens", "yes", "cached on the repeat")
@@ -77,7 +77,7 @@ with Server("--flavor", "vllm", "--tokens-per-chunk", "3", "--reasoning-field", 
     check(a, "vllm", "concurrency", "yes")
     check(a, "vllm", "seed_batching", "no")
     tpc = answers(a).get("tokens_per_chunk", {})
-    # the stream: 3 reasoning events of one token, then content 3 per chunk
+    # the stream: 6 reasoning tokens in 2 events, then content 3 per chunk
     log = gen(s.log())
     streamed = [r for r in log if r["body"].get("stream") and r["body"].get("max_tokens") == 48]
     ok = bool(streamed)
