@@ -151,7 +151,9 @@ with Server("--flavor", "llamacpp", "--honour", "ignore_eos", "--timings", "llam
     check(e, "llamacpp", "tokens_per_chunk", "unknown", "no usage and no tokenizer")
     check(e, "llamacpp", "server_timings", "yes", "timings")
     check(e, "llamacpp", "max_tokens", "unknown", "accepted")
-    expect("llamacpp: the command counts with a tokenizer", "--tokenizer" in e["command"], e["command"])
+    expect("llamacpp: the command asks for the model's tokenizer (none here: its path)",
+           "--tokenizer PATH" in e["command"] and "no tokenizer for llama-3.2-3b-instruct-q4_k_m.gguf"
+           in " ".join(f["why"] for f in e["flags"]), e["command"])
 
 with Server("--flavor", "llamacpp", "--honour", "ignore_eos", "--timings", "llamacpp") as s:
     e2 = probe(s.url, "llama-3.2-3b-instruct-q4_k_m.gguf")

@@ -69,7 +69,8 @@ function P:apis(res)
     end
   end
   check(res, "api_chat", "POST /v1/chat/completions", rc.ok and "yes" or ((rc.status == 404 or rc.status == 405) and "no" or "unknown"),
-    rc.ok and ("200, " .. tostring(self:tokens(ac) or "?") .. " tokens") or short_error(rc))
+    rc.ok and (self:tokens(ac) and ("200, " .. self:tokens(ac) .. " tokens") or "200, no usage in the answer")
+      or short_error(rc))
   self.chat_ok = rc.ok
   local rl = self:post("/v1/completions", { model = self.model, prompt = "Say OK.", max_tokens = 8 })
   check(res, "api_completions", "POST /v1/completions", rl.ok and "yes" or ((rl.status == 404 or rl.status == 405) and "no" or "unknown"),

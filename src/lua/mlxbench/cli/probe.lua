@@ -123,7 +123,7 @@ function M.main(...)
     end or nil }
   if progress then io.stderr:write("\r\27[K") end
   if srv then srv:stop() end
-  local vo = { max_tokens = o["max-tokens"] }
+  local vo = { max_tokens = o["max-tokens"], tokenizer = tok and (o.tokenizer or model) or nil }
   if o.output then
     local wok, werr = json.write_atomic(o.output, view.json(res, vo))
     if not wok then return cmd:die(werr) end

@@ -44,8 +44,14 @@ function M.flags(res, o)
   end
   local usage = ans(res, "usage_asked") == "yes" or ans(res, "usage_unasked") == "yes"
   if not usage and res.by_id.streaming and ans(res, "streaming") == "yes" then
-    add("--tokenizer " .. (res.model or "MODEL"), "the server sends no usage in streams: count with the "
-      .. "model's tokenizer, or every count is an estimate")
+    if o.tokenizer then   -- the probe found (or was given) one: run finds it the same way
+      add("--tokenizer " .. o.tokenizer, "the server sends no usage in streams: count with the "
+        .. "model's tokenizer, or every count is an estimate")
+    else
+      add("--tokenizer PATH", "the server sends no usage in streams and no tokenizer for "
+        .. (res.model or "the model") .. " is on this machine: give its tokenizer.json (or put it in "
+        .. "$MLXBENCH_TOKENIZERS), or every count is an estimate")
+    end
   end
   local tpc = res.by_id.tokens_per_chunk
   if tpc and tpc.several then
