@@ -7,7 +7,8 @@
  *   mock_control.c    the /mock/... control endpoints and their C API
  *   mock_stats.c      counters and /mock/stats
  *   mock_stream.c     the emission engine
- *   mock_profile.c    models, profile JSON, fault fields
+ *   mock_profile.c    models, profile JSON (fields: mock_fields.c)
+ *   mock_faults.c     the fault state and its JSON
  *   mock_openai.c, mock_anthropic.c   the APIs' bytes
  *   mock_trace.c      the ground truth */
 #include <stdio.h>

@@ -6,7 +6,9 @@
  *   mock_validate.c   generation requests: validation, prompt tokens, faults drawn
  *   mock_control.c    the /mock/... control endpoints and their C API
  *   mock_stats.c      counters and /mock/stats
- *   mock_profile.c    built-in models, profile JSON, fault fields
+ *   mock_profile.c    built-in models, profile JSON
+ *   mock_fields.c     strict readers of profile and fault-body JSON fields
+ *   mock_faults.c     the fault state: defaults, a faults body, its JSON
  *   mock_stream.c     the emission engine: deadline heap on one timer, the
  *                     per-request state machine, faults during a stream
  *   mock_openai.c     OpenAI bytes (chat, legacy completions, errors)
@@ -96,6 +98,7 @@ enum {  /* fault bits, as in the trace's "faults" list */
     MK_F_MALFORMED = 16, MK_F_SLOW_TTFT = 32
 };
 
+/* mock_faults.c */
 void mk_faults_defaults(mk_faults *f);
 /* Applies the fields of a JSON object; unknown fields and bad values are
  * errors (nothing is applied then). `initial` is what "reset": true restores. */
@@ -309,6 +312,25 @@ void mk_tok_free(mk_req *r);
 size_t mk_next_token(mk_req *r, int reasoning, char *tmp, const char **s);
 uint64_t mk_usage_out(mk_req *r);
 uint64_t mk_usage_reasoning(mk_req *r);
+
+/* mock_fields.c: each reader returns 1 (read into *out), 0 (absent) or
+ * MB_EINVAL with the reason in err. */
+/* Writes the one-line reason of a refused profile or fault body. */
+void mk_err_set(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A number field in [lo, hi]. */
+int mk_num_field(const mb_json_val *o, const char *k, double lo, double hi, double *out,
+                 char *err, size_t errlen);
+/* An integer field in [lo, hi]. */
+int mk_int_field(const mb_json_val *o, const char *k, long lo, long hi, int *out,
+                 char *err, size_t errlen);
+/* A boolean field. */
+int mk_bool_field(const mb_json_val *o, const char *k, int *out, char *err, size_t errlen);
+/* A string field with two choices: *out = 1 for `one`, 0 for `zero`. */
+int mk_mode_field(const mb_json_val *o, const char *k, const char *one, const char *zero,
+                  int *out, char *err, size_t errlen);
+/* Every key of object o is one of `allowed` (or a comment): 0 or MB_EINVAL. */
+int mk_check_keys(const mb_json_val *o, const char *const *allowed, const char *what,
+                  char *err, size_t errlen);
 
 /* mock_profile.c */
 int mk_profile_load(mb_mock *m, const char *json, size_t len, char *err, size_t errlen);
