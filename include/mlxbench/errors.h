@@ -10,7 +10,8 @@ enum {
     MB_ETOOLONG = -4,   /* line or body over its configured limit */
     MB_EPARSE = -5,     /* malformed input */
     MB_ESTATE = -6,     /* call not valid in the object's current state */
-    MB_EIO = -7         /* an I/O layer failed (never from src/core) */
+    MB_EIO = -7,        /* an I/O layer failed (never from src/core) */
+    MB_ENOTSUP = -8     /* the platform layer cannot do this here */
 };
 
 /* A short English description of an MB_E* code. */

@@ -13,6 +13,7 @@ const char *mb_strerror(int err)
     case MB_EPARSE:   return "malformed input";
     case MB_ESTATE:   return "invalid state";
     case MB_EIO:      return "I/O error";
+    case MB_ENOTSUP:  return "not supported on this platform";
     default:          return "unknown error";
     }
 }

@@ -531,8 +531,9 @@ int mb_os_timer_open(mb_ptimer *t) { (void)t; return -1; }
 int mb_os_timer_arm(mb_ptimer *t, uint64_t deadline_ns) { (void)t; (void)deadline_ns; return -1; }
 void mb_os_timer_disarm(mb_ptimer *t) { (void)t; }
 void mb_os_timer_ack(mb_ptimer *t) { (void)t; }
-int mb_os_proc_sample(int64_t pid, mb_plat_proc *out) { (void)pid; (void)out; return MB_EIO; }
-int mb_os_listening_pid(int port, int64_t *pid) { (void)port; (void)pid; return MB_EIO; }
+/* no portable way to read another process's figures or a port's owner */
+int mb_os_proc_sample(int64_t pid, mb_plat_proc *out) { (void)pid; (void)out; return MB_ENOTSUP; }
+int mb_os_listening_pid(int port, int64_t *pid) { (void)port; (void)pid; return MB_ENOTSUP; }
 /* no receive stamps in POSIX: every read is stamped in user space */
 int mb_os_rx_stamp_enable(int fd) { (void)fd; return 0; }
 const char *mb_os_rx_stamp_kind(void) { return "none"; }

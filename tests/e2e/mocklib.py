@@ -36,6 +36,11 @@ def expect(what, cond, detail=""):
     return cond
 
 
+def fails_so_far():
+    """How many checks failed until now (a test that stops early to skip)."""
+    return fails
+
+
 def finish():
     print("%d checks, %d failed" % (checks, fails))
     sys.exit(1 if fails else 0)

@@ -14,7 +14,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mocklib import expect, finish, ps_rss, MLXBENCH   # noqa: E402
+from mocklib import expect, finish, ps_rss, MLXBENCH, fails_so_far   # noqa: E402
 from realserver import Server                    # noqa: E402
 
 def truth(server):
@@ -32,6 +32,22 @@ def run(*args):
     p = subprocess.run([MLXBENCH, "run", *args, "--progress", "none"], capture_output=True, text=True, timeout=180)
     return p
 
+
+PLATFORM = subprocess.run([MLXBENCH, "-e", "io.write(require('mlxbench._sys').platform)"],
+                          capture_output=True, text=True).stdout
+if PLATFORM == "posix":
+    # the portable layer cannot read another process: a one-line error, then a skip
+    with Server("--flavor", "vllm", "--natural", "4") as s:
+        for spec in ("auto", str(s.proc.pid)):
+            p = run("-m", "Qwen/Qwen2.5-7B-Instruct", "--url", s.url, "-n", "1", "--server-pid", spec)
+            err = p.stderr.strip()
+            expect("posix build, --server-pid %s: one line saying the platform cannot" % spec,
+                   p.returncode != 0 and "platform layer (posix) cannot read another process" in err
+                   and len(err.splitlines()) == 1, (p.returncode, err))
+    if fails_so_far():
+        finish()
+    print("SKIP: this build's platform layer (posix) cannot sample another process (its error checked)")
+    sys.exit(77)
 
 with Server("--flavor", "vllm", "--natural", "60", "--itl", "0.004", "--ttft", "0.01") as s:
     pid = s.proc.pid

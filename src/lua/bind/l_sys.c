@@ -102,16 +102,23 @@ static int l_fd_limit(lua_State *L)
     return 2;
 }
 
-/* proc(pid) -> {cpu_s, rss, threads, name} | nil, "gone" | "hidden": the
- * server under test's CPU time, memory and threads (platform.h);
- * "hidden" when the system will not tell (another user's process). */
+/* The reason a platform call about another process failed, for Lua. */
+static const char *proc_why(int rc, const char *invalid)
+{
+    return rc == MB_EINVAL ? invalid : rc == MB_ENOTSUP ? "unsupported" : "hidden";
+}
+
+/* proc(pid) -> {cpu_s, rss, threads, name} | nil, "gone" | "hidden" |
+ * "unsupported": the server under test's CPU time, memory and threads
+ * (platform.h); "hidden" when the system will not tell (another user's
+ * process), "unsupported" when this build's platform layer cannot ask. */
 static int l_proc(lua_State *L)
 {
     mb_plat_proc p;
     int rc = mb_plat_proc_sample((int64_t)luaL_checkinteger(L, 1), &p);
     if (rc < 0) {
         lua_pushnil(L);
-        lua_pushstring(L, rc == MB_EINVAL ? "gone" : "hidden");
+        lua_pushstring(L, proc_why(rc, "gone"));
         return 2;
     }
     lua_createtable(L, 0, 4);
@@ -130,15 +137,15 @@ static int l_proc(lua_State *L)
     return 1;
 }
 
-/* listening_pid(port) -> pid | nil, "none" | "hidden": the local process
- * listening on a loopback TCP port (--server-pid auto). */
+/* listening_pid(port) -> pid | nil, "none" | "hidden" | "unsupported": the
+ * local process listening on a loopback TCP port (--server-pid auto). */
 static int l_listening_pid(lua_State *L)
 {
     int64_t pid;
     int rc = mb_plat_listening_pid((int)luaL_checkinteger(L, 1), &pid);
     if (rc < 0) {
         lua_pushnil(L);
-        lua_pushstring(L, rc == MB_EINVAL ? "none" : "hidden");
+        lua_pushstring(L, proc_why(rc, "none"));
         return 2;
     }
     lua_pushinteger(L, (lua_Integer)pid);

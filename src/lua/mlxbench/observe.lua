@@ -36,6 +36,10 @@ local function port_of(url)
 end
 M.port_of = port_of
 
+-- what a build whose platform layer cannot read other processes says
+local UNSUPPORTED = "this build's platform layer (" .. tostring(sys.platform) .. ") cannot read another "
+  .. "process's figures; a build for Linux or macOS can (or watch the server's --metrics-url)"
+
 -- resolve_pid(spec, url) -> pid | nil, message: a number as is (it must
 -- exist), or "auto": the local process listening on the target's loopback
 -- port (found through the platform layer).
@@ -49,7 +53,7 @@ function M.resolve_pid(spec, url)
     local p, why = sys.proc(pid)
     if not p then
       return nil, string.format("--server-pid %d: %s", pid, why == "gone" and "no such process"
-        or "the system will not tell this process's figures (another user's? run as that user)")
+        or why == "unsupported" and UNSUPPORTED or "the system will not tell this process's figures (another user's? run as that user)")
     end
     return pid
   end
@@ -63,6 +67,7 @@ function M.resolve_pid(spec, url)
   if not pid then
     return nil, string.format("--server-pid auto: %s", why == "none"
       and ("nothing listens on port " .. port .. " of this machine")
+      or why == "unsupported" and UNSUPPORTED
       or ("a process listens on port " .. port .. " but the system will not say which "
           .. "(another user's: run as that user or give its process id)"))
   end

@@ -62,7 +62,7 @@ function M.flags(res, o)
     add("--metrics-url " .. res.metrics_url, "the server's own metrics on the run's timeline (the default: "
       .. "mlxbench run finds them)")
   end
-  if res.backend == "local" then
+  if res.backend == "local" and require("mlxbench._sys").platform ~= "posix" then
     add("--server-pid auto", "the server process's CPU, memory and threads on the timeline")
   end
   if ans(res, "seed_batching") == "yes" then
