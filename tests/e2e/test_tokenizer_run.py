@@ -129,8 +129,11 @@ def main():
                 expect("prompt_token_source tokenizer", q.get("prompt_token_source") == "tokenizer", str(q))
                 tpot = q.get("tpot_s")
                 want = (k - 1) * GAP / (ANSWER_TOKENS - 1)
+                # per event it would be GAP, several times more: the band
+                # leaves room for a Python server's late first chunk under load
                 expect("TPOT per token, not per event", tpot is not None and
-                       (SANITIZED or 0.8 * want <= tpot <= 1.6 * want), "%s vs %s" % (tpot, want))
+                       (SANITIZED or 0.6 * want <= tpot <= 1.6 * want) and tpot < GAP / 2,
+                       "%s vs %s" % (tpot, want))
             expect("run totals", r["tokens"]["output"] == 3 * ANSWER_TOKENS and
                    r["tokens"]["source"].get("tokenizer") == 3, str(r["tokens"]))
             expect("tokenizer recorded", r["tokenizer"]["path"] == os.path.realpath(TOKFILE) and
