@@ -10,6 +10,9 @@
 # Tiers (ctest labels): every test is `unit` (tests/c, tests/lua) or `e2e`;
 # a test whose file says "tier: slow" in its first lines is also `slow`.
 # `tools/test.sh --fast` runs everything but `slow`; the full run runs all.
+# A test whose file says "run: serial" in its first lines holds wall-clock
+# tolerances against a server whose emission times are known: ctest runs it
+# alone (RUN_SERIAL), so a neighbour on the 2 cores does not move its times.
 # A test that cannot run here exits 77: ctest reports it as skipped.
 if(MLXBENCH_SANITIZE)
   set(MB_SANITIZED 1)
@@ -40,8 +43,15 @@ function(mb_test_props test src timeout)
   if(head)
     list(APPEND labels slow)
   endif()
+  file(STRINGS ${src} serial LIMIT_COUNT 12 REGEX "run: *serial")
+  if(serial)
+    set(serial TRUE)
+  else()
+    set(serial FALSE)
+  endif()
   set_tests_properties(${test} PROPERTIES ENVIRONMENT "${MB_TEST_ENV};${ARGN}"
-                       TIMEOUT ${timeout} SKIP_RETURN_CODE 77 LABELS "${labels}")
+                       TIMEOUT ${timeout} SKIP_RETURN_CODE 77 LABELS "${labels}"
+                       RUN_SERIAL ${serial})
 endfunction()
 
 # The HTTP client's tests run twice: as they are (plain http:// requests on

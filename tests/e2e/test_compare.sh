@@ -1,4 +1,5 @@
 # tier: slow (not in tools/test.sh --fast)
+# run: serial (wall-clock tolerances: tests/tests.cmake)
 # mlxbench compare on real runs of the emulator: a model emulated at under a
 # third of the decode speed is flagged and, with --max-regression, fails (exit 1); two runs
 # of the same profile with different seeds flag nothing and pass (exit 0).

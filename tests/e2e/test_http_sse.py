@@ -1,3 +1,4 @@
+# run: serial (wall-clock tolerances: tests/tests.cmake)
 """Streamed responses: SSE content byte-exact under random TCP
 fragmentation, arrival stamps within a few ms of the schedule and of the
 server's send times. The cases are in http_sse.lua."""

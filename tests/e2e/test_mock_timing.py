@@ -1,3 +1,4 @@
+# run: serial (wall-clock tolerances: tests/tests.cmake)
 """The emulated server's timing, measured in its own trace (the times its
 writes left the process):
 

@@ -1,3 +1,4 @@
+# run: serial (wall-clock tolerances: tests/tests.cmake)
 """test_tokenizer_run: exact token counts in `mlxbench run`, and finding the
 tokenizer on this machine.
 

@@ -1,3 +1,4 @@
+# run: serial (wall-clock tolerances: tests/tests.cmake)
 """test_traffic_real: realistic traffic against a server that logs what it
 received and when (tests/e2e/realserver.py, times on CLOCK_MONOTONIC, the
 clock mlxbench stamps with):

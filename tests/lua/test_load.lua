@@ -1,4 +1,5 @@
 -- tier: slow (not in tools/test.sh --fast)
+-- run: serial (wall-clock tolerances: tests/tests.cmake)
 -- Load shapes against the emulator: open-loop Poisson arrivals (count,
 -- goodness of fit, reproducible schedules), stalls that show in latency_s
 -- without slowing the sender, max_inflight, closed-loop warm-up/cool-down,

@@ -1,4 +1,5 @@
 -- Engine threads (bench{threads=N}) and the client's own cost (run.client):
+-- run: serial (wall-clock tolerances: tests/tests.cmake)
 -- the data codec that crosses between engines, the exact merge of what the
 -- threads measured, the split of closed- and open-loop loads (the threads'
 -- requests are exactly one thread's), per-thread hooks (thread_init), stop,
