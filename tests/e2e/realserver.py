@@ -78,8 +78,9 @@ GET /_proc returns the server's own CPU seconds (all threads), threads and
 peak RSS. GET /_log returns one record per request (JSON list), times on
 CLOCK_MONOTONIC (the clock mlxbench stamps bytes with):
   {"i", "path", "model", "status", "headers" (lower-case), "body" (parsed),
-   "t_arrival", "t_headers", "chunks": [[t_sent, tokens, chars, kind]...]
-   (kind "a" answer, "r" reasoning), "text" (the answer), "reasoning_text",
+   "t_arrival", "t_headers", "chunks": [[t_sent, tokens, chars, kind, t_written]...]
+   (kind "a" answer, "r" reasoning; a streamed chunk's write happened
+   between t_sent and t_written), "text" (the answer), "reasoning_text",
    "finish_reason", "completion_tokens", "reasoning_tokens", "prompt_tokens",
    "cached_tokens", "usage_sent", "natural", "cold_start_s", "client_closed"
    (the client closed the connection mid-stream), "t_end"}
@@ -556,7 +557,7 @@ def handler_for(state):
                         c["usage"] = {"prompt_tokens": ptoks, "total_tokens": ptoks + done,
                                       "completion_tokens": done}
                     send(c)
-                    rec["chunks"].append([t, ntok, len(piece), kind])
+                    rec["chunks"].append([t, ntok, len(piece), kind, time.monotonic()])
                 t_last = time.monotonic()
                 fin = chunk({}, finish)
                 if opt.timings == "llamacpp":
