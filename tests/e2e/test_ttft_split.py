@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# run: serial (wall-clock tolerances: tests/tests.cmake)
 """Client vs server timing (issue 20, item 4): a test server that reports
 the timings it actually spent (realserver.py: --timings groq puts the queue
 and prompt times in x_groq.usage, --timings llamacpp llama.cpp's prompt_ms;
@@ -25,6 +26,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mocklib import expect, finish, MLXBENCH   # noqa: E402
 from realserver import Server                    # noqa: E402
+
+SANITIZED = os.environ.get("MB_SANITIZED") == "1"   # no wall-clock tolerance there
 
 TMP = tempfile.TemporaryDirectory()
 SCRIPT = os.path.join(TMP.name, "split.lua")
@@ -69,6 +72,11 @@ def check_against_log(name, res, log, with_queue):
         true_queue = rec["t_admit"] - rec["t_arrival"]
         true_prefill = first_sent - rec["t_admit"]
         true_rest = (rec["t_arrival"] - q["start_s"]) + (q["start_s"] + q["ttft_s"] - first_sent)
+        if not with_queue:
+            # a server that reports no queue time (llama.cpp) leaves its
+            # time between arrival and admission in the rest: the split can
+            # only subtract what the server said
+            true_rest += true_queue
         if with_queue:
             worst["queue"] = max(worst["queue"], abs(sp["server_queue_s"] - true_queue))
             queued += true_queue > 0.02
@@ -80,7 +88,7 @@ def check_against_log(name, res, log, with_queue):
     expect("%s: every request split (%d of %d)" % (name, count, len(res)), count == len(res) and count > 0)
     for k in ("prefill", "rest", "sum") + (("queue",) if with_queue else ()):
         expect("%s: %s matches what the server spent within 1 ms (worst %.3f ms)" % (name, k, worst[k] * 1e3),
-               worst[k] < 1e-3, worst)
+               worst[k] < 1e-3 or (SANITIZED and k != "sum"), worst)
     if with_queue:
         expect("%s: requests really queued (%d)" % (name, queued), queued >= 2, queued)
     expect("%s: the rest (network + client) on loopback is small and not negative (max %.2f ms)"
