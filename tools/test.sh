@@ -11,7 +11,7 @@
 #      the closing line.
 # tools/test.sh --fast is the inner loop: the normal build and every test
 # not labelled `slow` (unit tests and the quick end-to-end tests), no fuzz,
-# no sanitizers; about a minute. Extra arguments after --fast go to ctest
+# no sanitizers; under two minutes on 2 cores. Extra arguments after --fast go to ctest
 # (e.g. tools/test.sh --fast -R sse).
 # Environment: FUZZ_SECONDS (default 20 per target, 0 to skip),
 # SKIP_ASAN=1 to skip step 2, SKIP_POSIX=1 to skip step 3, CTEST_ARGS for
