@@ -148,6 +148,11 @@ int mb_llm_content(mb_llm *x, uint64_t t_ns)
     x->kind = 0;
     if (x->no_content)
         return 0;
+    /* one stream's events arrive in order: a stamp before the previous one
+     * (a read stamped in user space, the next by the kernel, earlier) is
+     * the previous one's, so no gap is negative */
+    if (x->nct && t_ns < x->t_last)
+        t_ns = x->t_last;
     if (x->nct == 0)
         x->t_first = t_ns;
     if (!x->keep_all && x->nstored >= MB_LLM_KEEP_TIMES) {

@@ -460,6 +460,27 @@ static void test_hostile(void)
 
 /* The server's own timings, in every shape servers send them
  * (src/core/llm_server.c), and the prompt tokens a cache served. */
+/* Stamps of one stream never go back: an event stamped before its
+ * predecessor (a user-space stamp, then an earlier kernel one) takes the
+ * predecessor's time, so every gap is recorded and none is negative. */
+static void test_stamps_in_order(void)
+{
+    run_t r;
+    static const uint64_t at[] = {10, 12, 11, 15, 14, 20};
+    static const uint64_t want[] = {10, 12, 12, 15, 15, 20};
+    const char *ev1 = "{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}";
+    mb_llm_init(&r.x, MB_API_OPENAI, 0);
+    for (size_t i = 0; i < 6; i++) {
+        mb_sse_event ev = {"message", 7, ev1, strlen(ev1), "", 0, -1, 0};
+        mb_llm_event(&r.x, &ev, at[i] * 1000000);
+    }
+    CHECK_EQ_INT(r.x.nct, 6);
+    for (size_t i = 0; i < 6; i++)
+        CHECK_EQ_INT(r.x.ct[i], want[i] * 1000000);
+    CHECK_EQ_INT(r.x.t_last, 20000000);
+    mb_llm_free(&r.x);
+}
+
 static void test_server_timings(void)
 {
     run_t r;
@@ -668,6 +689,7 @@ int main(void)
 {
     test_usage_plausible();
     test_fixtures();
+    test_stamps_in_order();
     test_server_timings();
     test_edges();
     test_phases();
